@@ -1,0 +1,90 @@
+//! The crate's error type: every failure names what failed (syscall, path, errno, file, key).
+
+use std::path::PathBuf;
+
+use crate::sandbox::child::Step;
+
+/// Everything that can go wrong before or while running a sandbox.
+///
+/// A program that runs and fails (non-zero exit, signal, limit) is not an error: it is an
+/// [`Outcome`](crate::Outcome) with a [`Verdict`](crate::Verdict).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A builder value is out of range or inconsistent (a limit of zero, a relative mount
+    /// destination, ...). Nothing ran.
+    #[error("invalid configuration: {what}")]
+    Config { what: String },
+
+    /// A host path the configuration refers to does not exist or cannot be inspected.
+    #[error("{what} {path}: {source}")]
+    Path {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A profile file could not be read or parsed.
+    #[error("profile {origin}: {message}")]
+    Profile { origin: String, message: String },
+
+    /// The program was not found on the sandbox's PATH (or at the given path inside the sandbox).
+    #[error("program not found in the sandbox: {program}")]
+    ProgramNotFound { program: String },
+
+    /// The program exists inside the sandbox but cannot be executed.
+    #[error("program {program} cannot be executed in the sandbox: {source}")]
+    NotExecutable {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The kernel lacks a confinement feature the configuration requires (and best effort was
+    /// not asked for).
+    #[error("kernel does not support {feature} (required by the sandbox policy)")]
+    Unsupported { feature: String },
+
+    /// A host-side system call failed while preparing, starting or supervising the sandbox.
+    #[error("{syscall} failed: {source}")]
+    Sys {
+        syscall: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A step of the child's setup failed, before the program was executed.
+    #[error("sandbox setup failed at {step}{}: {source}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Setup {
+        step: Step,
+        /// What the step was working on (a mount, a path), when known.
+        detail: Option<String>,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A seccomp policy could not be loaded or compiled.
+    #[error(transparent)]
+    Seccomp(#[from] crate::sandbox::seccomp::SeccompError),
+}
+
+impl Error {
+    pub(crate) fn sys(syscall: &'static str, source: std::io::Error) -> Self {
+        Error::Sys { syscall, source }
+    }
+
+    pub(crate) fn last_os(syscall: &'static str) -> Self {
+        Error::Sys {
+            syscall,
+            source: std::io::Error::last_os_error(),
+        }
+    }
+
+    pub(crate) fn config(what: impl Into<String>) -> Self {
+        Error::Config { what: what.into() }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,478 @@
+//! Profiles: the serde model of `policies/profiles/*.toml`.
+//!
+//! A profile is the whole default configuration of a sandbox: mounts, environment, limits,
+//! network, seccomp policy, landlock requirements. The built-in profiles are embedded in the
+//! crate, so `Profile::named("python")` works without the repository's files; a host can load
+//! its own with [`Profile::load`]. A profile may `extends` another: its mounts are appended and
+//! its env, limits and scalars override.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::sandbox::landlock::LandlockRequire;
+use crate::sandbox::limits::{self, Limits};
+use crate::sandbox::mounts::{Mount, MountKind};
+
+/// Network access of a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// An empty network namespace: no interface but a down `lo`.
+    None,
+    /// A private network namespace with `lo` up (the host's network stays unreachable).
+    Loopback,
+}
+
+impl Network {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Network::None => "none",
+            Network::Loopback => "loopback",
+        }
+    }
+}
+
+/// A resolved profile: every value present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub hostname: String,
+    pub workdir: PathBuf,
+    pub network: Network,
+    /// Seccomp policy: a built-in name (`default`, `strict`), a path, or `none`.
+    pub seccomp: String,
+    /// uid and gid of the program inside the sandbox (never 0).
+    pub uid: u32,
+    pub gid: u32,
+    /// Host uid and gid the sandbox ids map to when the host runs as root.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// Mount a private tmpfs at /dev/shm.
+    pub dev_shm: bool,
+    pub limits: Limits,
+    pub env: BTreeMap<String, String>,
+    pub mounts: Vec<Mount>,
+    pub landlock_require: LandlockRequire,
+    /// Enforce what the kernel supports instead of failing when a required landlock feature
+    /// is missing.
+    pub landlock_best_effort: bool,
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("default", include_str!("../policies/profiles/default.toml")),
+    ("python", include_str!("../policies/profiles/python.toml")),
+];
+
+/// Names of the built-in profiles.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    extends: Option<String>,
+    description: Option<String>,
+    hostname: Option<String>,
+    workdir: Option<PathBuf>,
+    network: Option<Network>,
+    seccomp: Option<String>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    host_uid: Option<u32>,
+    host_gid: Option<u32>,
+    dev_shm: Option<bool>,
+    limits: Option<LimitsFile>,
+    env: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    mounts: Vec<MountFile>,
+    landlock: Option<LandlockFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Int(u64),
+    Float(f64),
+    Str(String),
+}
+
+impl Num {
+    fn size(&self) -> Result<u64> {
+        match self {
+            Num::Int(n) => Ok(*n),
+            Num::Float(f) if *f >= 0.0 && f.fract() == 0.0 => Ok(*f as u64),
+            Num::Float(f) => Err(Error::config(format!("size must be whole bytes, got {f}"))),
+            Num::Str(s) => limits::parse_size(s),
+        }
+    }
+    fn secs(&self) -> Result<Duration> {
+        match self {
+            Num::Int(n) => Ok(Duration::from_secs(*n)),
+            Num::Float(f) => limits::secs_f64(*f)
+                .ok_or_else(|| Error::config(format!("time out of range: {f}"))),
+            Num::Str(s) => limits::parse_secs(s),
+        }
+    }
+    fn count(&self) -> Result<u64> {
+        match self {
+            Num::Int(n) => Ok(*n),
+            _ => Err(Error::config("expected a whole number")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    wall_time: Option<Num>,
+    cpu_time: Option<Num>,
+    memory: Option<Num>,
+    pids: Option<Num>,
+    output: Option<Num>,
+    file_size: Option<Num>,
+    open_files: Option<Num>,
+    tmp_size: Option<Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum MountType {
+    RoBind,
+    Bind,
+    Tmpfs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MountFile {
+    #[serde(rename = "type")]
+    kind: MountType,
+    src: Option<PathBuf>,
+    dst: Option<PathBuf>,
+    size: Option<Num>,
+    #[serde(default)]
+    optional: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LandlockFile {
+    #[serde(default)]
+    require: Vec<String>,
+    #[serde(default)]
+    best_effort: bool,
+}
+
+impl Profile {
+    /// The secure baseline of DESIGN §4 without any mount: what a profile file starts from.
+    fn base() -> Profile {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
+        env.insert("HOME".into(), "/tmp".into());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        Profile {
+            name: "base".into(),
+            description: String::new(),
+            hostname: "runcell".into(),
+            workdir: PathBuf::from("/tmp"),
+            network: Network::None,
+            seccomp: "default".into(),
+            uid: 1000,
+            gid: 1000,
+            host_uid: 65534,
+            host_gid: 65534,
+            dev_shm: false,
+            limits: Limits::default(),
+            env,
+            mounts: Vec::new(),
+            landlock_require: LandlockRequire {
+                fs: true,
+                net: false,
+                scope: false,
+            },
+            landlock_best_effort: false,
+        }
+    }
+
+    /// A built-in profile by name (`default`, `python`).
+    pub fn named(name: &str) -> Result<Profile> {
+        Self::named_depth(name, 0)
+    }
+
+    fn named_depth(name: &str, depth: usize) -> Result<Profile> {
+        let text = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| Error::Profile {
+                origin: name.to_string(),
+                message: format!(
+                    "no built-in profile of that name (built-in: {})",
+                    builtin_names().join(", ")
+                ),
+            })?;
+        Self::parse_depth(text, &format!("built-in profile {name}"), name, None, depth)
+    }
+
+    /// Load a profile file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Profile> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Path {
+            what: "profile",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "custom".into());
+        Self::parse_depth(&text, &path.display().to_string(), &name, path.parent(), 0)
+    }
+
+    /// Parse profile text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Profile> {
+        Self::parse_depth(text, origin, origin, None, 0)
+    }
+
+    /// A built-in name, a `policies/profiles/NAME.toml` file, or a path (what `--profile`
+    /// accepts).
+    pub fn resolve(name_or_path: &str) -> Result<Profile> {
+        let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
+        if !looks_like_path {
+            if BUILTIN.iter().any(|(n, _)| *n == name_or_path) {
+                return Self::named(name_or_path);
+            }
+            let local = Path::new("policies/profiles").join(format!("{name_or_path}.toml"));
+            if local.is_file() {
+                return Self::load(local);
+            }
+            return Self::named(name_or_path);
+        }
+        Self::load(name_or_path)
+    }
+
+    fn parse_depth(
+        text: &str,
+        origin: &str,
+        name: &str,
+        dir: Option<&Path>,
+        depth: usize,
+    ) -> Result<Profile> {
+        let perr = |message: String| Error::Profile {
+            origin: origin.to_string(),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| perr(describe_toml_error(text, &e)))?;
+        let mut p = match &file.extends {
+            None => Profile::base(),
+            Some(_) if depth > 8 => return Err(perr("profiles extend each other too deeply".into())),
+            Some(parent) => {
+                let candidate = dir.map(|d| d.join(format!("{parent}.toml")));
+                match candidate {
+                    Some(c) if c.is_file() => {
+                        let t = std::fs::read_to_string(&c).map_err(|e| Error::Path {
+                            what: "profile",
+                            path: c.clone(),
+                            source: e,
+                        })?;
+                        Self::parse_depth(&t, &c.display().to_string(), parent, dir, depth + 1)?
+                    }
+                    _ => Self::named_depth(parent, depth + 1)?,
+                }
+            }
+        };
+        p.name = name.to_string();
+        let keyed = |key: &str, r: Result<()>| -> Result<()> {
+            r.map_err(|e| perr(format!("key `{key}`: {}", strip_config(&e))))
+        };
+        if let Some(v) = file.description {
+            p.description = v;
+        }
+        if let Some(v) = file.hostname {
+            p.hostname = v;
+        }
+        if let Some(v) = file.workdir {
+            p.workdir = v;
+        }
+        if let Some(v) = file.network {
+            p.network = v;
+        }
+        if let Some(v) = file.seccomp {
+            p.seccomp = v;
+        }
+        if let Some(v) = file.uid {
+            p.uid = v;
+        }
+        if let Some(v) = file.gid {
+            p.gid = v;
+        }
+        if let Some(v) = file.host_uid {
+            p.host_uid = v;
+        }
+        if let Some(v) = file.host_gid {
+            p.host_gid = v;
+        }
+        if let Some(v) = file.dev_shm {
+            p.dev_shm = v;
+        }
+        if let Some(env) = file.env {
+            for (k, v) in env {
+                p.env.insert(k, v);
+            }
+        }
+        if let Some(l) = file.limits {
+            let lim = &mut p.limits;
+            macro_rules! set {
+                ($field:ident, $conv:ident) => {
+                    if let Some(v) = &l.$field {
+                        keyed(concat!("limits.", stringify!($field)), v.$conv().map(|x| lim.$field = x))?;
+                    }
+                };
+            }
+            set!(wall_time, secs);
+            set!(cpu_time, secs);
+            set!(memory, size);
+            set!(pids, count);
+            set!(output, size);
+            set!(file_size, size);
+            set!(open_files, count);
+            set!(tmp_size, size);
+        }
+        for (i, m) in file.mounts.iter().enumerate() {
+            let key = format!("mounts[{i}]");
+            let mount = match m.kind {
+                MountType::RoBind | MountType::Bind => {
+                    let src = m.src.clone().ok_or_else(|| perr(format!("{key}: `src` is required for a bind")))?;
+                    Mount {
+                        kind: if matches!(m.kind, MountType::RoBind) {
+                            MountKind::RoBind
+                        } else {
+                            MountKind::Bind
+                        },
+                        dst: m.dst.clone().unwrap_or_else(|| src.clone()),
+                        src,
+                        optional: m.optional,
+                    }
+                }
+                MountType::Tmpfs => {
+                    let dst = m.dst.clone().ok_or_else(|| perr(format!("{key}: `dst` is required for a tmpfs")))?;
+                    let size = match &m.size {
+                        Some(s) => s.size().map_err(|e| perr(format!("{key}.size: {}", strip_config(&e))))?,
+                        None => p.limits.tmp_size,
+                    };
+                    Mount {
+                        kind: MountKind::Tmpfs { size },
+                        src: PathBuf::new(),
+                        dst,
+                        optional: false,
+                    }
+                }
+            };
+            p.mounts.retain(|old| old.dst != mount.dst);
+            p.mounts.push(mount);
+        }
+        if let Some(ll) = file.landlock {
+            let mut req = LandlockRequire::default();
+            for f in &ll.require {
+                match f.as_str() {
+                    "fs" => req.fs = true,
+                    "net" => req.net = true,
+                    "scope" => req.scope = true,
+                    other => {
+                        return Err(perr(format!(
+                            "key `landlock.require`: unknown feature {other:?} (expected fs, net, scope)"
+                        )));
+                    }
+                }
+            }
+            p.landlock_require = req;
+            p.landlock_best_effort = ll.best_effort;
+        }
+        p.limits
+            .validate()
+            .map_err(|e| perr(strip_config(&e)))?;
+        Ok(p)
+    }
+}
+
+fn strip_config(e: &Error) -> String {
+    match e {
+        Error::Config { what } => what.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// "line L, column C, key `K`: message" from a toml error.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    let start = span.start.min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    // The key is what stands before `=` on that line, qualified by the last [table] header.
+    let key = line_text.split_once('=').map(|(k, _)| k.trim().to_string());
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').to_string());
+    match (key, table) {
+        (Some(k), Some(t)) if !k.is_empty() => {
+            format!("line {line}, column {column}, key `{t}.{k}`: {msg}")
+        }
+        (Some(k), None) if !k.is_empty() => format!("line {line}, column {column}, key `{k}`: {msg}"),
+        _ => format!("line {line}, column {column}: {msg}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse() {
+        for n in builtin_names() {
+            let p = Profile::named(n).unwrap();
+            assert!(!p.mounts.is_empty(), "{n}");
+        }
+    }
+
+    #[test]
+    fn malformed_profile_names_line_and_key() {
+        let err = Profile::from_toml_str("hostname = \"x\"\n[limits]\npids = \"many\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t.toml"), "{err}");
+        assert!(err.contains("limits.pids"), "{err}");
+        let err = Profile::from_toml_str("bogus = 1\n", "t.toml").unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("bogus"), "{err}");
+        let err = Profile::from_toml_str("[limits]\nwall_time = 0\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wall time"), "{err}");
+    }
+
+    #[test]
+    fn extends_builtin() {
+        let p = Profile::from_toml_str(
+            "extends = \"default\"\n[limits]\nmemory = \"128M\"\n[[mounts]]\ntype = \"tmpfs\"\ndst = \"/work\"\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(p.limits.memory, 128 << 20);
+        assert!(p.mounts.iter().any(|m| m.dst == Path::new("/usr")));
+        assert!(p.mounts.iter().any(|m| m.dst == Path::new("/work")));
+    }
+}

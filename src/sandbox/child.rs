@@ -1,0 +1,450 @@
+//! The child side: everything between clone and exec, in the order it happens (DESIGN §3).
+//!
+//! Fork-safety: the host is multi-threaded, so this code only walks data the parent prepared
+//! (C strings, pointer arrays, mount ops, BPF programs, landlock rules) and makes raw system
+//! calls through `crate::sys`. It never allocates, locks or formats. A failure is written to the
+//! CLOEXEC report pipe as a fixed-size record and the process `_exit`s.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+
+use super::landlock::LandlockPlan;
+use super::mounts::{MOUNT_ATTR_NOSUID, OLD_ROOT, Op, STAGING};
+use crate::sys::{self, Errno, SysResult};
+
+/// A setup step, reported with the errno when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// Arranging stdio and closing inherited descriptors.
+    Fds = 1,
+    /// Waiting for the parent to write the id maps.
+    Sync = 2,
+    /// Switching to the sandbox uid/gid.
+    Ids = 3,
+    /// Starting a new session (setsid).
+    Session = 4,
+    /// Joining a fresh session keyring.
+    Keyring = 5,
+    /// Making the host's mounts private to the sandbox.
+    MountPrivate = 6,
+    /// Mounting the new root tmpfs and pivoting into it.
+    Root = 7,
+    /// One of the mount plan's operations (the detail says which).
+    Mount = 8,
+    /// Detaching the host's root and making `/` read-only.
+    Seal = 9,
+    /// Setting the hostname.
+    Hostname = 10,
+    /// Bringing up loopback.
+    Loopback = 11,
+    /// Changing to the working directory.
+    Workdir = 12,
+    /// Forking the program from the sandbox's init.
+    Fork = 13,
+    /// Applying rlimits.
+    Rlimits = 14,
+    /// Dropping capabilities.
+    Capabilities = 15,
+    /// Setting no_new_privs.
+    NoNewPrivs = 16,
+    /// Installing the landlock ruleset.
+    Landlock = 17,
+    /// Installing the seccomp filters.
+    Seccomp = 18,
+    /// Executing the program.
+    Exec = 19,
+    /// Setting the parent-death signal.
+    DeathSignal = 20,
+}
+
+impl Step {
+    pub(crate) fn from_u32(v: u32) -> Option<Step> {
+        use Step::*;
+        Some(match v {
+            1 => Fds,
+            2 => Sync,
+            3 => Ids,
+            4 => Session,
+            5 => Keyring,
+            6 => MountPrivate,
+            7 => Root,
+            8 => Mount,
+            9 => Seal,
+            10 => Hostname,
+            11 => Loopback,
+            12 => Workdir,
+            13 => Fork,
+            14 => Rlimits,
+            15 => Capabilities,
+            16 => NoNewPrivs,
+            17 => Landlock,
+            18 => Seccomp,
+            19 => Exec,
+            20 => DeathSignal,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Step::*;
+        f.write_str(match self {
+            Fds => "file descriptors",
+            Sync => "parent synchronisation",
+            Ids => "uid/gid switch",
+            Session => "setsid",
+            Keyring => "session keyring",
+            MountPrivate => "private mounts",
+            Root => "root tmpfs and pivot_root",
+            Mount => "mount",
+            Seal => "sealing the root",
+            Hostname => "hostname",
+            Loopback => "loopback",
+            Workdir => "working directory",
+            Fork => "fork of the program",
+            Rlimits => "rlimits",
+            Capabilities => "dropping capabilities",
+            NoNewPrivs => "no_new_privs",
+            Landlock => "landlock",
+            Seccomp => "seccomp",
+            Exec => "exec",
+            DeathSignal => "parent-death signal",
+        })
+    }
+}
+
+/// Kinds of records on the report pipe.
+pub(crate) const REC_SETUP_ERROR: u32 = 1;
+pub(crate) const REC_EXIT_STATUS: u32 = 2;
+pub(crate) const REC_VIOLATION: u32 = 3;
+/// Size of one record: kind, step, errno or status, index or syscall number.
+pub(crate) const RECORD_LEN: usize = 16;
+
+/// Encode a record (used by the child; plain byte shuffling, no allocation).
+pub(crate) fn encode(kind: u32, step: u32, value: i32, index: u32) -> [u8; RECORD_LEN] {
+    let mut b = [0u8; RECORD_LEN];
+    b[0..4].copy_from_slice(&kind.to_ne_bytes());
+    b[4..8].copy_from_slice(&step.to_ne_bytes());
+    b[8..12].copy_from_slice(&value.to_ne_bytes());
+    b[12..16].copy_from_slice(&index.to_ne_bytes());
+    b
+}
+
+/// Decode a record.
+pub(crate) fn decode(b: &[u8; RECORD_LEN]) -> (u32, u32, i32, u32) {
+    let w = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+    (
+        u32::from_ne_bytes(w(0)),
+        u32::from_ne_bytes(w(4)),
+        i32::from_ne_bytes(w(8)),
+        u32::from_ne_bytes(w(12)),
+    )
+}
+
+/// The child's ends of the pipes, as numbered in the parent.
+pub(crate) struct ChildFds {
+    pub stdin: RawFd,
+    pub stdout: RawFd,
+    pub stderr: RawFd,
+    pub exec: RawFd,
+    pub sync: RawFd,
+    pub status: RawFd,
+    /// A number above every fd of this struct (temporary dups go there).
+    pub above: RawFd,
+}
+
+/// Fixed numbers of the pipes once the child has arranged its descriptors: setup failures go
+/// to the exec pipe (held by the program until exec, so EOF there means "exec succeeded"), the
+/// program's status to the status pipe (held by init only).
+const EXEC_FD: RawFd = 3;
+const SYNC_FD: RawFd = 4;
+const STATUS_FD: RawFd = 5;
+
+/// Everything the child needs, prepared by the parent.
+pub(crate) struct ChildPlan<'a> {
+    pub fds: ChildFds,
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    pub clear_groups: bool,
+    pub mounts: &'a [Op],
+    pub hostname: &'a CStr,
+    pub loopback: bool,
+    pub workdir: &'a CStr,
+    pub rlimits: &'a [(libc::__rlimit_resource_t, u64, u64)],
+    pub last_cap: u32,
+    pub landlock: Option<&'a LandlockPlan>,
+    pub seccomp: &'a [Vec<libc::sock_filter>],
+    pub candidates: &'a [CString],
+    pub argv: &'a [*const libc::c_char],
+    pub envp: &'a [*const libc::c_char],
+}
+
+/// C string constants used by the child, built at compile time.
+const fn c(s: &'static [u8]) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s) {
+        Ok(c) => c,
+        Err(_) => panic!("not a C string"),
+    }
+}
+const ROOT: &CStr = c(b"/\0");
+const STAGING_C: &CStr = c(b"/tmp\0");
+const STAGING_OLD: &CStr = c(b"/tmp/.oldroot\0");
+const OLD_ROOT_C: &CStr = c(b"/.oldroot\0");
+const TMPFS: &CStr = c(b"tmpfs\0");
+const PROC: &CStr = c(b"proc\0");
+const ROOT_OPTS: &CStr = c(b"size=1m,mode=0755\0");
+
+const _: () = {
+    // Keep the constants above in line with the mount plan's.
+    assert!(OLD_ROOT.len() == 9 && STAGING.len() == 4);
+};
+
+fn fail(step: Step, errno: Errno, index: u32) -> ! {
+    let rec = encode(REC_SETUP_ERROR, step as u32, errno, index);
+    let _ = sys::write_all(EXEC_FD, &rec);
+    sys::exit(126)
+}
+
+fn or_fail<T>(r: SysResult<T>, step: Step) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => fail(step, e, 0),
+    }
+}
+
+/// Entry point of the cloned child. Never returns.
+pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
+    // 1. Descriptors: stdio on 0-2, report on 3, sync on 4, everything else closed (including
+    //    pipes of sandboxes other threads are starting right now).
+    sys::reset_signals();
+    if let Err(e) = arrange_fds(&plan.fds) {
+        // The exec pipe may not be at EXEC_FD yet: write to where it was.
+        let _ = sys::write_all(plan.fds.exec, &encode(REC_SETUP_ERROR, Step::Fds as u32, e, 0));
+        sys::exit(126);
+    }
+
+    // 2. Die with the host; wait until the parent has written the id maps. EOF means the
+    //    parent is gone.
+    or_fail(
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0),
+        Step::DeathSignal,
+    );
+    let mut go = [0u8; 1];
+    match sys::retry(|| sys::read(SYNC_FD, &mut go)) {
+        Ok(1) => {}
+        Ok(_) => sys::exit(126),
+        Err(e) => fail(Step::Sync, e, 0),
+    }
+    sys::close(SYNC_FD);
+
+    // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
+    //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
+    //    them when leaving the namespace's uid 0, which we never had.
+    or_fail(sys::set_ids(plan.uid, plan.gid, plan.clear_groups), Step::Ids);
+
+    // 4. No controlling terminal (TIOCSTI-style injection), fresh keyring.
+    or_fail(sys::setsid(), Step::Session);
+    or_fail(sys::new_session_keyring(), Step::Keyring);
+
+    // 5. The root file system.
+    build_root(plan);
+
+    // 6. Identity and network.
+    or_fail(sys::set_hostname(plan.hostname), Step::Hostname);
+    if plan.loopback {
+        or_fail(sys::loopback_up(), Step::Loopback);
+    }
+    or_fail(sys::chdir(plan.workdir), Step::Workdir);
+    sys::unblock_signals();
+
+    // 7. Stay as the namespace's init: fork the program, reap everything, report its status.
+    let payload = match sys::fork_raw() {
+        Ok(0) => payload(plan),
+        Ok(pid) => pid,
+        Err(e) => fail(Step::Fork, e, 0),
+    };
+    init(payload, plan.last_cap)
+}
+
+fn arrange_fds(fds: &ChildFds) -> SysResult<()> {
+    let wanted = [
+        fds.stdin, fds.stdout, fds.stderr, fds.exec, fds.sync, fds.status,
+    ];
+    let mut tmp = [0 as RawFd; 6];
+    for (t, &fd) in tmp.iter_mut().zip(wanted.iter()) {
+        *t = sys::dup_above(fd, fds.above)?;
+    }
+    for (target, &t) in tmp.iter().enumerate() {
+        sys::dup2(t, target as RawFd)?;
+    }
+    // Close everything else for real (not just CLOEXEC: init never execs).
+    sys::close_from(6)?;
+    for fd in [EXEC_FD, SYNC_FD, STATUS_FD] {
+        sys::set_cloexec(fd)?;
+    }
+    Ok(())
+}
+
+fn build_root(plan: &ChildPlan<'_>) {
+    or_fail(
+        sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None),
+        Step::MountPrivate,
+    );
+    // The new root: a tmpfs mounted on the host's /tmp in this namespace, then made `/` with
+    // the host root kept at /.oldroot while the sandbox is assembled.
+    or_fail(
+        sys::mount(
+            Some(TMPFS),
+            STAGING_C,
+            Some(TMPFS),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some(ROOT_OPTS),
+        ),
+        Step::Root,
+    );
+    or_fail(sys::mkdir(STAGING_OLD, 0o700), Step::Root);
+    or_fail(sys::pivot_root(STAGING_C, STAGING_OLD), Step::Root);
+    or_fail(sys::chdir(ROOT), Step::Root);
+
+    for (i, op) in plan.mounts.iter().enumerate() {
+        if let Err(e) = apply(op) {
+            fail(Step::Mount, e, i as u32);
+        }
+    }
+
+    or_fail(sys::umount2(OLD_ROOT_C, libc::MNT_DETACH), Step::Seal);
+    or_fail(sys::rmdir(OLD_ROOT_C), Step::Seal);
+    or_fail(
+        set_attr(
+            ROOT,
+            super::mounts::MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | super::mounts::MOUNT_ATTR_NODEV,
+            false,
+        ),
+        Step::Seal,
+    );
+}
+
+fn apply(op: &Op) -> SysResult<()> {
+    match op {
+        Op::Mkdir(p) => sys::mkdir(p, 0o755),
+        Op::Touch(p) => sys::touch(p, 0o644),
+        Op::Symlink { target, path } => sys::symlink(target, path),
+        Op::Bind { src, dst } => sys::mount(
+            Some(src),
+            dst,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        ),
+        Op::SetAttr {
+            path,
+            attrs,
+            recursive,
+        } => set_attr(path, *attrs, *recursive),
+        Op::Tmpfs { dst, data, flags } => {
+            sys::mount(Some(TMPFS), dst, Some(TMPFS), *flags, Some(data))
+        }
+        Op::Proc { dst } => sys::mount(
+            Some(PROC),
+            dst,
+            Some(PROC),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        ),
+    }
+}
+
+/// Add mount attributes; on kernels without mount_setattr (< 5.12), remount keeping the
+/// flags the mount already has (locked flags must be restated in a user namespace).
+fn set_attr(path: &CStr, attrs: u64, recursive: bool) -> SysResult<()> {
+    match sys::mount_setattr(path, recursive, attrs) {
+        Err(libc::ENOSYS) => {
+            let current = sys::statfs_flags(path)?;
+            // ST_* and MS_* agree on the bits used here (RDONLY, NOSUID, NODEV, NOEXEC,
+            // NOATIME, NODIRATIME, RELATIME).
+            let keep = current
+                & (libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV
+                    | libc::MS_NOEXEC
+                    | libc::MS_NOATIME
+                    | libc::MS_NODIRATIME
+                    | libc::MS_RELATIME);
+            // MOUNT_ATTR_{RDONLY,NOSUID,NODEV,NOEXEC} are MS_{RDONLY,NOSUID,NODEV,NOEXEC}.
+            let flags = libc::MS_REMOUNT | libc::MS_BIND | keep | attrs as libc::c_ulong;
+            sys::mount(None, path, None, flags, None)
+        }
+        other => other,
+    }
+}
+
+/// The sandbox's PID 1: reap every process until the program exits, report its status,
+/// then exit (the kernel kills whatever is left in the namespace).
+fn init(payload: libc::pid_t, last_cap: u32) -> ! {
+    // Init keeps nothing the program could use: no stdio, no capabilities. The exec pipe is
+    // the program's alone from here, so its EOF tells the parent that exec succeeded.
+    for fd in [0, 1, 2, EXEC_FD] {
+        sys::close(fd);
+    }
+    let _ = sys::drop_all_caps(last_cap);
+    let mut status = 0;
+    loop {
+        match sys::wait4(-1, 0) {
+            Ok((pid, st, _)) if pid == payload => {
+                status = st;
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    let _ = sys::write_all(STATUS_FD, &encode(REC_EXIT_STATUS, 0, status, 0));
+    sys::exit(0)
+}
+
+/// The program's process: limits, privileges, confinement, exec.
+fn payload(plan: &ChildPlan<'_>) -> ! {
+    sys::close(STATUS_FD);
+    for &(res, soft, hard) in plan.rlimits {
+        or_fail(sys::set_rlimit(res, soft, hard), Step::Rlimits);
+    }
+    or_fail(sys::cloexec_from(3), Step::Fds);
+    or_fail(sys::drop_all_caps(plan.last_cap), Step::Capabilities);
+    or_fail(
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0),
+        Step::NoNewPrivs,
+    );
+    if let Some(ll) = plan.landlock {
+        let ruleset = or_fail(
+            sys::landlock_create_ruleset(&ll.attr, ll.attr_size),
+            Step::Landlock,
+        );
+        for (i, (path, access)) in ll.rules.iter().enumerate() {
+            match sys::landlock_add_path_rule(ruleset, path, *access) {
+                Ok(()) | Err(libc::ENOENT) => {}
+                Err(e) => fail(Step::Landlock, e, i as u32),
+            }
+        }
+        or_fail(sys::landlock_restrict_self(ruleset), Step::Landlock);
+        sys::close(ruleset);
+    }
+    // Seccomp last: everything above may use calls the policy forbids.
+    for prog in plan.seccomp {
+        or_fail(sys::seccomp_install(prog, 0), Step::Seccomp);
+    }
+    // Like execvp: try each candidate; remember EACCES over ENOENT.
+    let mut err = libc::ENOENT;
+    for cand in plan.candidates {
+        match sys::execve(cand, plan.argv, plan.envp) {
+            libc::ENOENT | libc::ENOTDIR => {}
+            libc::EACCES => err = libc::EACCES,
+            e => {
+                err = e;
+                break;
+            }
+        }
+    }
+    fail(Step::Exec, err, 0)
+}

@@ -1,0 +1,230 @@
+//! Landlock: which paths the program may read, write or execute, and (where the kernel has it)
+//! TCP and scope restrictions, computed once per `Sandbox` from the mount plan.
+//!
+//! The child creates its own ruleset and adds the path rules after its mounts exist (a rule
+//! attaches to the directory object, so one added before a tmpfs is mounted over the path would
+//! not cover the tmpfs; see DESIGN §7). Access masks come from the `landlock` crate for the
+//! detected ABI, so new rights are handled as the crate learns them.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+
+use landlock::{ABI, Access, AccessFs, AccessNet, BitFlags, Scope};
+use serde::Serialize;
+
+use super::mounts::{self, PathRule};
+use crate::error::{Error, Result};
+use crate::sys::{self, LandlockRulesetAttr};
+
+/// What landlock features a profile insists on; missing ones make `build()` fail unless the
+/// sandbox is in best-effort mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LandlockRequire {
+    /// File-system restriction (ABI 1).
+    pub fs: bool,
+    /// TCP bind/connect restriction (ABI 4).
+    pub net: bool,
+    /// Abstract unix socket and signal scoping (ABI 6).
+    pub scope: bool,
+}
+
+/// What landlock really enforces for a sandbox (part of the report).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LandlockReport {
+    /// ABI version of the running kernel (0: no landlock).
+    pub abi: i32,
+    /// File-system access is restricted to the sandbox's paths.
+    pub fs: bool,
+    /// TCP bind and connect are denied.
+    pub net: bool,
+    /// Abstract unix sockets and signals are scoped to the sandbox.
+    pub scope: bool,
+}
+
+/// A prepared ruleset for the child.
+#[derive(Debug)]
+pub(crate) struct LandlockPlan {
+    pub attr: LandlockRulesetAttr,
+    pub attr_size: usize,
+    pub rules: Vec<(CString, u64)>,
+}
+
+const FILE_RIGHTS: BitFlags<AccessFs> = landlock::make_bitflags!(AccessFs::{
+    Execute | WriteFile | ReadFile | Truncate | IoctlDev
+});
+
+/// Compute the ruleset for `rules` on the running kernel.
+///
+/// `network` is true when the sandbox has a (loopback) network: TCP is then left alone.
+pub(crate) fn plan(
+    rules: &[PathRule],
+    network: bool,
+    require: LandlockRequire,
+    best_effort: bool,
+) -> Result<(Option<LandlockPlan>, LandlockReport)> {
+    plan_for_abi(sys::landlock_abi(), rules, network, require, best_effort)
+}
+
+fn plan_for_abi(
+    abi_nr: i32,
+    rules: &[PathRule],
+    network: bool,
+    require: LandlockRequire,
+    best_effort: bool,
+) -> Result<(Option<LandlockPlan>, LandlockReport)> {
+    let abi = ABI::from(abi_nr);
+    let missing = |feature: &str, needed: i32| -> Result<()> {
+        if best_effort {
+            Ok(())
+        } else {
+            Err(Error::Unsupported {
+                feature: format!("landlock {feature} (ABI {needed}; this kernel has ABI {abi_nr})"),
+            })
+        }
+    };
+    let mut report = LandlockReport {
+        abi: abi_nr.max(0),
+        ..Default::default()
+    };
+    if abi_nr < 1 {
+        if require.fs || require.net || require.scope {
+            missing("file-system rules", 1)?;
+        }
+        return Ok((None, report));
+    }
+    let all_fs = AccessFs::from_all(abi);
+    let mut attr = LandlockRulesetAttr {
+        handled_access_fs: all_fs.bits(),
+        handled_access_net: 0,
+        scoped: 0,
+    };
+    let mut attr_size = 8;
+    report.fs = true;
+
+    if abi_nr >= 4 {
+        attr_size = 16;
+        if !network {
+            attr.handled_access_net = AccessNet::from_all(abi).bits();
+            report.net = true;
+        }
+    } else if require.net && !network {
+        missing("TCP rules", 4)?;
+    }
+    if abi_nr >= 6 {
+        attr_size = 24;
+        attr.scoped = Scope::from_all(abi).bits();
+        report.scope = true;
+    } else if require.scope {
+        missing("scopes", 6)?;
+    }
+
+    let read = AccessFs::from_read(abi);
+    let exec_read = read;
+    let read_only = read & !AccessFs::Execute;
+    let devices = (read_only
+        | AccessFs::WriteFile
+        | AccessFs::Truncate
+        | AccessFs::IoctlDev)
+        & all_fs;
+    let mut out = Vec::with_capacity(rules.len());
+    for r in rules {
+        let mut access = match r.access {
+            mounts::Access::ReadExec => exec_read,
+            mounts::Access::ReadWrite => all_fs,
+            mounts::Access::Read => read_only,
+            mounts::Access::Devices => devices,
+            mounts::Access::ListDir => BitFlags::from(AccessFs::ReadDir),
+        } & all_fs;
+        if !r.is_dir {
+            access &= FILE_RIGHTS;
+        }
+        if access.is_empty() {
+            continue;
+        }
+        let path = CString::new(r.path.as_os_str().as_bytes())
+            .map_err(|_| Error::config(format!("path contains NUL: {}", r.path.display())))?;
+        out.push((path, access.bits()));
+    }
+    Ok((
+        Some(LandlockPlan {
+            attr,
+            attr_size,
+            rules: out,
+        }),
+        report,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn rules() -> Vec<PathRule> {
+        vec![
+            PathRule {
+                path: PathBuf::from("/usr"),
+                is_dir: true,
+                access: mounts::Access::ReadExec,
+            },
+            PathRule {
+                path: PathBuf::from("/etc/ld.so.cache"),
+                is_dir: false,
+                access: mounts::Access::ReadExec,
+            },
+        ]
+    }
+
+    #[test]
+    fn no_landlock_fails_closed_unless_best_effort() {
+        let req = LandlockRequire {
+            fs: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan_for_abi(0, &rules(), false, req, false),
+            Err(Error::Unsupported { .. })
+        ));
+        let (p, r) = plan_for_abi(0, &rules(), false, req, true).unwrap();
+        assert!(p.is_none());
+        assert!(!r.fs);
+    }
+
+    #[test]
+    fn net_and_scope_follow_abi() {
+        let req = LandlockRequire {
+            fs: true,
+            ..Default::default()
+        };
+        let (_, r) = plan_for_abi(3, &rules(), false, req, false).unwrap();
+        assert!(r.fs && !r.net && !r.scope);
+        let (p, r) = plan_for_abi(6, &rules(), false, req, false).unwrap();
+        assert!(r.fs && r.net && r.scope);
+        let p = p.unwrap();
+        assert_ne!(p.attr.handled_access_net, 0);
+        let (_, r) = plan_for_abi(6, &rules(), true, req, false).unwrap();
+        assert!(!r.net, "network enabled leaves TCP alone");
+        let strict = LandlockRequire {
+            fs: true,
+            net: true,
+            scope: true,
+        };
+        assert!(plan_for_abi(3, &rules(), false, strict, false).is_err());
+    }
+
+    #[test]
+    fn file_rules_only_carry_file_rights() {
+        let (p, _) = plan_for_abi(
+            5,
+            &rules(),
+            false,
+            LandlockRequire::default(),
+            false,
+        )
+        .unwrap();
+        let p = p.unwrap();
+        let file = p.rules.iter().find(|(c, _)| c.as_bytes() == b"/etc/ld.so.cache").unwrap();
+        assert_eq!(file.1 & AccessFs::ReadDir as u64, 0);
+        assert_ne!(file.1 & AccessFs::ReadFile as u64, 0);
+    }
+}

@@ -1,0 +1,206 @@
+//! Resource limits: the configured values, their validation, and the rlimits they become.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Resource limits of one sandbox run. Every value must be non-zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Wall-clock time from start to the kill of the whole tree (millisecond precision).
+    #[serde(serialize_with = "ser_ms")]
+    pub wall_time: Duration,
+    /// CPU time (user + system) per process, enforced with RLIMIT_CPU (whole seconds, rounded
+    /// up) and checked against the measured total afterwards.
+    #[serde(serialize_with = "ser_ms")]
+    pub cpu_time: Duration,
+    /// Address-space size per process in bytes (RLIMIT_AS).
+    pub memory: u64,
+    /// Number of processes the program may have at once (RLIMIT_NPROC inside the sandbox's
+    /// own user namespace).
+    pub pids: u64,
+    /// Bytes of stdout, and separately of stderr, kept by the host; more ends the run with
+    /// `output_limit`.
+    pub output: u64,
+    /// Largest file the program may write, in bytes (RLIMIT_FSIZE).
+    pub file_size: u64,
+    /// Open file descriptors per process (RLIMIT_NOFILE).
+    pub open_files: u64,
+    /// Size of the private /tmp (and of the working directory's tmpfs, when it has one).
+    pub tmp_size: u64,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+const TIB: u64 = 1024 * GIB;
+
+impl Default for Limits {
+    /// DESIGN §4: 10 s wall, 10 s CPU, 256 MiB, 64 processes, 1 MiB per output stream, 16 MiB
+    /// files, 256 open files, 64 MiB /tmp.
+    fn default() -> Self {
+        Limits {
+            wall_time: Duration::from_secs(10),
+            cpu_time: Duration::from_secs(10),
+            memory: 256 * MIB,
+            pids: 64,
+            output: MIB,
+            file_size: 16 * MIB,
+            open_files: 256,
+            tmp_size: 64 * MIB,
+        }
+    }
+}
+
+impl Limits {
+    /// Reject zero and absurd values with a message naming the limit.
+    pub fn validate(&self) -> Result<()> {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let check = |name: &str, ok: bool, range: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::config(format!("{name} must be {range}")))
+            }
+        };
+        check(
+            "wall time",
+            self.wall_time >= Duration::from_millis(1) && self.wall_time <= week,
+            "between 1 ms and 7 days",
+        )?;
+        check(
+            "CPU time",
+            self.cpu_time >= Duration::from_millis(1) && self.cpu_time <= week,
+            "between 1 ms and 7 days",
+        )?;
+        check(
+            "memory",
+            (MIB..=16 * TIB).contains(&self.memory),
+            "between 1 MiB and 16 TiB",
+        )?;
+        check("pids", (1..=1 << 22).contains(&self.pids), "between 1 and 4194304")?;
+        check(
+            "output limit",
+            (1..=GIB).contains(&self.output),
+            "between 1 byte and 1 GiB",
+        )?;
+        check(
+            "file size",
+            (1..=TIB).contains(&self.file_size),
+            "between 1 byte and 1 TiB",
+        )?;
+        check(
+            "open files",
+            (4..=1 << 20).contains(&self.open_files),
+            "between 4 and 1048576",
+        )?;
+        check(
+            "tmp size",
+            (4 * KIB..=64 * GIB).contains(&self.tmp_size),
+            "between 4 KiB and 64 GiB",
+        )?;
+        Ok(())
+    }
+
+    /// The rlimits applied to the program, as (resource, soft, hard).
+    pub(crate) fn rlimits(&self) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
+        let cpu = self.cpu_time.as_millis().div_ceil(1000) as u64;
+        vec![
+            // SIGXCPU at the soft limit, SIGKILL one second later if it is caught.
+            (libc::RLIMIT_CPU, cpu, cpu + 1),
+            (libc::RLIMIT_AS, self.memory, self.memory),
+            // The init process of the sandbox counts too.
+            (libc::RLIMIT_NPROC, self.pids + 1, self.pids + 1),
+            (libc::RLIMIT_FSIZE, self.file_size, self.file_size),
+            (libc::RLIMIT_NOFILE, self.open_files, self.open_files),
+            // No core dumps: they would be written by the host's core_pattern handler.
+            (libc::RLIMIT_CORE, 0, 0),
+        ]
+    }
+}
+
+/// Parse a size such as `256M`, `64K`, `1G` or `1048576` (bytes).
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => KIB,
+                'M' => MIB,
+                'G' => GIB,
+                'T' => TIB,
+                'B' => 1,
+                _ => return Err(Error::config(format!("bad size {s:?}: unknown suffix {c:?}"))),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::config(format!("bad size {s:?}: expected a number with K, M or G")))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| Error::config(format!("bad size {s:?}: too large")))
+}
+
+/// Parse a duration in seconds (`2`, `0.5`, `1.25`).
+pub fn parse_secs(s: &str) -> Result<Duration> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| Error::config(format!("bad time {s:?}: expected seconds")))?;
+    secs_f64(v).ok_or_else(|| Error::config(format!("bad time {s:?}: out of range")))
+}
+
+/// Convert float seconds to a Duration, rejecting negative, NaN and huge values.
+pub(crate) fn secs_f64(v: f64) -> Option<Duration> {
+    if v.is_finite() && (0.0..=1e9).contains(&v) {
+        Some(Duration::from_secs_f64(v))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256M").unwrap(), 256 << 20);
+        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("123").unwrap(), 123);
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_secs("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("abc").is_err());
+    }
+
+    #[test]
+    fn zero_limits_rejected() {
+        let mut l = Limits::default();
+        assert!(l.validate().is_ok());
+        l.pids = 0;
+        assert!(l.validate().is_err());
+        let l = Limits {
+            wall_time: Duration::ZERO,
+            ..Limits::default()
+        };
+        assert!(l.validate().unwrap_err().to_string().contains("wall time"));
+    }
+}

@@ -1,0 +1,529 @@
+//! The `Sandbox` builder: configuration, validation and everything prepared once per sandbox.
+//!
+//! A [`Sandbox`] is immutable, `Send + Sync` and reusable: the mount plan, the seccomp BPF
+//! programs and the landlock rules are computed by [`SandboxBuilder::build`], so a run only
+//! creates pipes, clones and supervises.
+
+pub mod child;
+pub mod landlock;
+pub mod limits;
+pub mod mounts;
+pub mod outcome;
+pub mod seccomp;
+mod spawn;
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use self::landlock::{LandlockReport, LandlockRequire};
+pub use self::limits::Limits;
+pub use self::mounts::{Mount, MountKind};
+pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
+pub use self::spawn::{Child, Input, Output};
+use crate::error::{Error, Result};
+use crate::profile::{Network, Profile};
+
+/// What to run inside a sandbox: a program, its arguments, extra environment and directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    dir: Option<PathBuf>,
+}
+
+impl Command {
+    /// A program name (looked up on the sandbox's PATH, inside the sandbox) or a path inside the
+    /// sandbox.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Command {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// Add an argument.
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Set an environment variable for this command (on top of the sandbox's environment).
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self
+    }
+
+    /// Working directory inside the sandbox for this command (must exist there).
+    pub fn current_dir(mut self, d: impl Into<PathBuf>) -> Self {
+        self.dir = Some(d.into());
+        self
+    }
+
+    /// The program as given.
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+}
+
+/// Configuration being assembled; see [`Sandbox::builder`].
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    profile: Profile,
+    extra_mounts: Vec<Mount>,
+    seccomp_override: Option<String>,
+}
+
+fn cstring(what: &str, s: &[u8]) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::config(format!("{what} contains a NUL byte")))
+}
+
+impl SandboxBuilder {
+    /// Start from a profile (replaces everything set so far except extra mounts).
+    pub fn profile(mut self, p: Profile) -> Self {
+        self.profile = p;
+        self
+    }
+
+    /// Bind a host path read-only at `dst` inside the sandbox.
+    pub fn ro_bind(mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.extra_mounts.push(Mount {
+            kind: MountKind::RoBind,
+            src: src.into(),
+            dst: dst.into(),
+            optional: false,
+        });
+        self
+    }
+
+    /// Bind a host path read-write at `dst` inside the sandbox (a weakening: the program can
+    /// change those host files).
+    pub fn bind(mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.extra_mounts.push(Mount {
+            kind: MountKind::Bind,
+            src: src.into(),
+            dst: dst.into(),
+            optional: false,
+        });
+        self
+    }
+
+    /// Mount a fresh tmpfs of `size` bytes at `dst`.
+    pub fn tmpfs(mut self, dst: impl Into<PathBuf>, size: u64) -> Self {
+        self.extra_mounts.push(Mount {
+            kind: MountKind::Tmpfs { size },
+            src: PathBuf::new(),
+            dst: dst.into(),
+            optional: false,
+        });
+        self
+    }
+
+    /// Working directory inside the sandbox (gets its own tmpfs unless a mount covers it).
+    pub fn workdir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.profile.workdir = dir.into();
+        self
+    }
+
+    /// Set an environment variable of the sandbox.
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.profile.env.insert(k.into(), v.into());
+        self
+    }
+
+    /// Replace the whole environment.
+    pub fn env_clear(mut self) -> Self {
+        self.profile.env.clear();
+        self
+    }
+
+    pub fn wall_time(mut self, d: Duration) -> Self {
+        self.profile.limits.wall_time = d;
+        self
+    }
+    pub fn cpu_time(mut self, d: Duration) -> Self {
+        self.profile.limits.cpu_time = d;
+        self
+    }
+    /// Address-space limit in bytes.
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.profile.limits.memory = bytes;
+        self
+    }
+    pub fn pids(mut self, n: u64) -> Self {
+        self.profile.limits.pids = n;
+        self
+    }
+    /// Per-stream output cap in bytes.
+    pub fn output_limit(mut self, bytes: u64) -> Self {
+        self.profile.limits.output = bytes;
+        self
+    }
+    pub fn file_size(mut self, bytes: u64) -> Self {
+        self.profile.limits.file_size = bytes;
+        self
+    }
+    pub fn open_files(mut self, n: u64) -> Self {
+        self.profile.limits.open_files = n;
+        self
+    }
+    pub fn tmp_size(mut self, bytes: u64) -> Self {
+        self.profile.limits.tmp_size = bytes;
+        self
+    }
+    /// All limits at once.
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.profile.limits = l;
+        self
+    }
+
+    /// Network of the sandbox (`Network::Loopback` is a weakening: it brings `lo` up and lifts
+    /// the landlock TCP restriction).
+    pub fn network(mut self, n: Network) -> Self {
+        self.profile.network = n;
+        self
+    }
+
+    /// Hostname inside the sandbox.
+    pub fn hostname(mut self, h: impl Into<String>) -> Self {
+        self.profile.hostname = h.into();
+        self
+    }
+
+    /// uid/gid of the program inside the sandbox (must not be 0).
+    pub fn ids(mut self, uid: u32, gid: u32) -> Self {
+        self.profile.uid = uid;
+        self.profile.gid = gid;
+        self
+    }
+
+    /// Host uid/gid the sandbox maps to when the host runs as root (default 65534).
+    pub fn host_ids(mut self, uid: u32, gid: u32) -> Self {
+        self.profile.host_uid = uid;
+        self.profile.host_gid = gid;
+        self
+    }
+
+    /// Seccomp policy by built-in name or path; `"none"` disables seccomp (a weakening).
+    pub fn seccomp(mut self, policy: impl Into<String>) -> Self {
+        self.seccomp_override = Some(policy.into());
+        self
+    }
+
+    /// Landlock features that must be enforced.
+    pub fn landlock_require(mut self, r: LandlockRequire) -> Self {
+        self.profile.landlock_require = r;
+        self
+    }
+
+    /// Enforce what the kernel supports instead of failing (a weakening; the outcome reports
+    /// what was enforced).
+    pub fn landlock_best_effort(mut self, on: bool) -> Self {
+        self.profile.landlock_best_effort = on;
+        self
+    }
+
+    /// A private /dev/shm.
+    pub fn dev_shm(mut self, on: bool) -> Self {
+        self.profile.dev_shm = on;
+        self
+    }
+
+    /// Validate and prepare everything a run needs. Nothing runs yet.
+    pub fn build(self) -> Result<Sandbox> {
+        let p = &self.profile;
+        p.limits.validate()?;
+        if p.uid == 0 || p.gid == 0 {
+            return Err(Error::config(
+                "the sandbox uid/gid must not be 0: the program runs unprivileged",
+            ));
+        }
+        if p.host_uid == 0 || p.host_gid == 0 {
+            return Err(Error::config(
+                "the sandbox must not map to host root (host_uid/host_gid 0)",
+            ));
+        }
+        if p.hostname.is_empty() || p.hostname.len() > 64 {
+            return Err(Error::config("hostname must be 1 to 64 bytes"));
+        }
+        for k in p.env.keys() {
+            if k.is_empty() || k.contains('=') {
+                return Err(Error::config(format!("bad environment variable name {k:?}")));
+            }
+        }
+        let mut mounts = p.mounts.clone();
+        for m in &self.extra_mounts {
+            mounts.retain(|old| old.dst != m.dst);
+            mounts.push(m.clone());
+        }
+        for m in &mounts {
+            mounts::check_sandbox_path(&m.dst, "mount destination")?;
+            if let MountKind::Tmpfs { size } = m.kind
+                && !(4096..=64 << 30).contains(&size)
+            {
+                return Err(Error::config(format!(
+                    "tmpfs {} size must be between 4 KiB and 64 GiB",
+                    m.dst.display()
+                )));
+            }
+        }
+        let plan = mounts::plan(
+            &mounts,
+            &mounts::FixedRoot {
+                tmp_size: p.limits.tmp_size,
+                dev_shm: p.dev_shm,
+                workdir: &p.workdir,
+            },
+        )?;
+        let network = p.network == Network::Loopback;
+        let (landlock, landlock_report) = landlock::plan(
+            &plan.rules,
+            network,
+            p.landlock_require,
+            p.landlock_best_effort,
+        )?;
+        let policy_name = self
+            .seccomp_override
+            .clone()
+            .unwrap_or_else(|| p.seccomp.clone());
+        let (seccomp_name, seccomp_programs) = if policy_name == "none" {
+            ("none".to_string(), Vec::new())
+        } else {
+            let policy = if policy_name.contains('/') || policy_name.ends_with(".toml") {
+                seccomp::SeccompPolicy::load(Path::new(&policy_name))?
+            } else {
+                seccomp::SeccompPolicy::named(&policy_name)?
+            };
+            let compiled = policy.compile(network)?;
+            (compiled.name, compiled.programs)
+        };
+        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(63);
+        let path_dirs: Vec<Vec<u8>> = p
+            .env
+            .get("PATH")
+            .map(String::as_str)
+            .unwrap_or("/usr/local/bin:/usr/bin:/bin")
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(|d| d.as_bytes().to_vec())
+            .collect();
+        let enforced = Enforced {
+            namespaces: vec!["user", "pid", "mount", "network", "ipc", "uts", "cgroup"],
+            landlock: landlock_report,
+            seccomp: seccomp_name,
+            limits: p.limits.clone(),
+            limit_mechanisms: [
+                ("wall_time", "host"),
+                ("cpu_time", "rlimit"),
+                ("memory", "rlimit"),
+                ("pids", "rlimit"),
+                ("output", "host"),
+                ("file_size", "rlimit"),
+                ("open_files", "rlimit"),
+                ("tmp_size", "tmpfs"),
+            ]
+            .into_iter()
+            .collect(),
+            uid: p.uid,
+            gid: p.gid,
+            host_uid: p.host_uid,
+            host_gid: p.host_gid,
+            network: p.network.as_str(),
+            mounts: plan.mounted.clone(),
+        };
+        let prepared = Prepared {
+            hostname: cstring("hostname", p.hostname.as_bytes())?,
+            workdir: cstring("working directory", p.workdir.as_os_str().as_bytes())?,
+            env: p
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
+                .collect(),
+            path_dirs,
+            rlimits: p.limits.rlimits(),
+            last_cap,
+            landlock,
+            seccomp: seccomp_programs,
+            plan,
+            enforced,
+        };
+        Ok(Sandbox {
+            builder: self,
+            prepared: Arc::new(prepared),
+        })
+    }
+}
+
+/// Data prepared once per sandbox and shared by its runs.
+pub(crate) struct Prepared {
+    pub hostname: CString,
+    pub workdir: CString,
+    pub env: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub path_dirs: Vec<Vec<u8>>,
+    pub rlimits: Vec<(libc::__rlimit_resource_t, u64, u64)>,
+    pub last_cap: u32,
+    pub landlock: Option<landlock::LandlockPlan>,
+    pub seccomp: Vec<Vec<libc::sock_filter>>,
+    pub plan: mounts::MountPlan,
+    pub enforced: Enforced,
+}
+
+// SAFETY: sock_filter is plain integers; nothing in Prepared is shared mutable state or tied to
+// a thread. (libc::sock_filter does not implement Send/Sync only because libc does not derive
+// it for every struct.)
+unsafe impl Send for Prepared {}
+// SAFETY: as above; Prepared is never mutated after build().
+unsafe impl Sync for Prepared {}
+
+/// A validated, prepared sandbox configuration. Cheap to clone, safe to share between threads,
+/// reusable for any number of runs.
+#[derive(Clone)]
+pub struct Sandbox {
+    builder: SandboxBuilder,
+    prepared: Arc<Prepared>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("profile", &self.builder.profile.name)
+            .field("enforced", &self.prepared.enforced)
+            .finish()
+    }
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            profile: Profile::named("default").unwrap_or_else(|_| Profile::fallback()),
+            extra_mounts: Vec::new(),
+            seccomp_override: None,
+        }
+    }
+}
+
+impl Sandbox {
+    /// A builder starting from the built-in `default` profile.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// A builder preloaded with this sandbox's configuration (to derive a variant, e.g. with
+    /// one more bind mount).
+    pub fn to_builder(&self) -> SandboxBuilder {
+        self.builder.clone()
+    }
+
+    /// What this sandbox enforces.
+    pub fn enforced(&self) -> &Enforced {
+        &self.prepared.enforced
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.builder.profile.limits
+    }
+
+    /// Run `cmd` with `stdin` as its standard input, capturing stdout and stderr (each up to
+    /// the output limit). Blocks until the whole sandbox is gone.
+    pub fn run(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        spawn::run(
+            self,
+            cmd,
+            Input::Bytes(stdin),
+            Output::Capture,
+            Output::Capture,
+        )
+    }
+
+    /// Run with explicit input and output handling (stream from/to host file descriptors).
+    pub fn run_with(
+        &self,
+        cmd: &Command,
+        stdin: Input<'_>,
+        stdout: Output,
+        stderr: Output,
+    ) -> Result<Outcome> {
+        spawn::run(self, cmd, stdin, stdout, stderr)
+    }
+
+    /// Start `cmd` and return a handle with its pipes, for interactive use. The wall-time limit
+    /// is enforced by [`Child::wait`]; output limits are the caller's business (it owns the
+    /// pipes).
+    ///
+    /// The sandbox is killed when the thread that called `spawn` exits (the kernel's
+    /// parent-death signal follows the creating thread), and when the `Child` is dropped.
+    pub fn spawn(&self, cmd: &Command) -> Result<Child> {
+        spawn::spawn(self, cmd)
+    }
+
+    pub(crate) fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    pub(crate) fn profile(&self) -> &Profile {
+        &self.builder.profile
+    }
+}
+
+impl Profile {
+    /// The baseline with the usual system mounts, used if the embedded default cannot be parsed
+    /// (it always can: a unit test checks it).
+    fn fallback() -> Profile {
+        let mut p = Profile::from_toml_str("", "fallback").unwrap_or_else(|_| unreachable_profile());
+        p.mounts.push(Mount {
+            kind: MountKind::RoBind,
+            src: "/usr".into(),
+            dst: "/usr".into(),
+            optional: false,
+        });
+        p
+    }
+}
+
+fn unreachable_profile() -> Profile {
+    // An empty TOML document always parses; this only satisfies the type checker without a
+    // panic path.
+    Profile {
+        name: "empty".into(),
+        description: String::new(),
+        hostname: "runcell".into(),
+        workdir: "/tmp".into(),
+        network: Network::None,
+        seccomp: "default".into(),
+        uid: 1000,
+        gid: 1000,
+        host_uid: 65534,
+        host_gid: 65534,
+        dev_shm: false,
+        limits: Limits::default(),
+        env: BTreeMap::new(),
+        mounts: Vec::new(),
+        landlock_require: LandlockRequire {
+            fs: true,
+            net: false,
+            scope: false,
+        },
+        landlock_best_effort: false,
+    }
+}

@@ -1,0 +1,192 @@
+//! What a run produced: the verdict, the exit status, resource usage, the captured output and
+//! what was enforced. Serialises to the JSON report of the CLI contract (DESIGN §5).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::landlock::LandlockReport;
+use super::limits::Limits;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Exited with status 0.
+    Ok,
+    /// Exited with a non-zero status.
+    ExitNonzero,
+    /// Killed by a signal not attributable to a limit.
+    Signaled,
+    /// Still running at the wall-time limit; the whole tree was killed.
+    WallTimeLimit,
+    /// Used more CPU time than allowed.
+    CpuTimeLimit,
+    /// Ran out of its memory allowance.
+    MemoryLimit,
+    /// Wrote more than the output limit to stdout or stderr; the whole tree was killed.
+    OutputLimit,
+    /// Made a system call the seccomp policy forbids.
+    SecurityViolation,
+    /// The sandbox could not be set up (only in reports of the CLI: the library returns an
+    /// `Error` instead).
+    SetupError,
+}
+
+impl Verdict {
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::ExitNonzero => "exit_nonzero",
+            Verdict::Signaled => "signaled",
+            Verdict::WallTimeLimit => "wall_time_limit",
+            Verdict::CpuTimeLimit => "cpu_time_limit",
+            Verdict::MemoryLimit => "memory_limit",
+            Verdict::OutputLimit => "output_limit",
+            Verdict::SecurityViolation => "security_violation",
+            Verdict::SetupError => "setup_error",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A forbidden system call that ended the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub syscall: i64,
+    pub name: Option<String>,
+}
+
+/// What was really applied to a run (never what was merely asked for).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enforced {
+    /// Namespaces the sandbox was created in.
+    pub namespaces: Vec<&'static str>,
+    /// Landlock ABI and features in force.
+    pub landlock: LandlockReport,
+    /// Name of the seccomp policy installed (`none` when there is none).
+    pub seccomp: String,
+    /// The limits in force.
+    pub limits: Limits,
+    /// How each limit is enforced (`rlimit`, `host`, `cgroup`).
+    pub limit_mechanisms: std::collections::BTreeMap<&'static str, &'static str>,
+    /// uid and gid inside the sandbox, and the host ids they map to.
+    pub uid: u32,
+    pub gid: u32,
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// Network of the sandbox (`none` or `loopback`).
+    pub network: &'static str,
+    /// The mounts of the root, as `ro:SRC:DST`, `rw:SRC:DST`, `tmpfs:DST`, `symlink:DST`.
+    pub mounts: Vec<String>,
+}
+
+/// The result of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// Exit status of the program, when it exited.
+    pub exit_code: Option<i32>,
+    /// Signal that killed the program (or the whole sandbox), when it was killed.
+    pub signal: Option<i32>,
+    /// Wall-clock time from start to the end of the sandbox.
+    pub wall_time: Duration,
+    /// User + system CPU time of every process of the sandbox.
+    pub cpu_time: Duration,
+    /// Peak resident set size of the largest process, in KiB.
+    pub max_rss_kib: u64,
+    /// Captured stdout (at most the output limit); empty when the output was streamed.
+    pub stdout: Vec<u8>,
+    /// Captured stderr (at most the output limit); empty when the output was streamed.
+    pub stderr: Vec<u8>,
+    /// Bytes of stdout kept (captured or streamed).
+    pub stdout_bytes: u64,
+    /// Bytes of stderr kept (captured or streamed).
+    pub stderr_bytes: u64,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    /// The forbidden system call, for `security_violation`.
+    pub violation: Option<Violation>,
+    pub enforced: Enforced,
+}
+
+/// The JSON report of the CLI contract.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub verdict: Verdict,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub wall_time_ms: u64,
+    pub cpu_time_ms: u64,
+    pub max_rss_kib: u64,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub violation: Option<&'a Violation>,
+    pub enforced: Option<&'a Enforced>,
+    /// Set for `setup_error`.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// The JSON report for this outcome.
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            verdict: self.verdict,
+            exit_code: self.exit_code,
+            signal: self.signal,
+            wall_time_ms: self.wall_time.as_millis() as u64,
+            cpu_time_ms: self.cpu_time.as_millis() as u64,
+            max_rss_kib: self.max_rss_kib,
+            stdout_bytes: self.stdout_bytes,
+            stderr_bytes: self.stderr_bytes,
+            stdout_truncated: self.stdout_truncated,
+            stderr_truncated: self.stderr_truncated,
+            violation: self.violation.as_ref(),
+            enforced: Some(&self.enforced),
+            error: None,
+        }
+    }
+
+    /// The report as a JSON string.
+    pub fn report_json(&self) -> String {
+        serde_json::to_string_pretty(&self.report()).unwrap_or_default()
+    }
+
+    /// The exit status a shell would see: the exit code, or 128 + the signal.
+    pub fn shell_status(&self) -> i32 {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 125,
+        }
+    }
+}
+
+impl Report<'static> {
+    /// A report for a run that could not be set up.
+    pub fn setup_error(message: String) -> Self {
+        Report {
+            verdict: Verdict::SetupError,
+            exit_code: None,
+            signal: None,
+            wall_time_ms: 0,
+            cpu_time_ms: 0,
+            max_rss_kib: 0,
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            violation: None,
+            enforced: None,
+            error: Some(message),
+        }
+    }
+}

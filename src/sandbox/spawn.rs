@@ -1,0 +1,838 @@
+//! The parent side of a run: prepare the per-run data, clone, write the id maps, release the
+//! child, then supervise: feed stdin, collect output under the caps, enforce the wall time,
+//! reap, and turn what happened into an [`Outcome`].
+//!
+//! Supervision is one poll loop on the calling thread (pidfd + pipes): no helper thread or
+//! process per sandbox.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+
+use super::child::{self, ChildFds, ChildPlan, RECORD_LEN, Step};
+use super::outcome::{Outcome, Verdict, Violation};
+use super::{Command, Sandbox};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Where the program's stdin comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// These bytes, then end of file.
+    Bytes(&'a [u8]),
+    /// Everything read from this host file descriptor (copied by the host, so a terminal is
+    /// never handed to the sandbox).
+    Fd(RawFd),
+}
+
+/// Where the program's stdout or stderr goes (always cut at the output limit).
+#[derive(Debug, Clone, Copy)]
+pub enum Output {
+    /// Kept in the `Outcome`.
+    Capture,
+    /// Written to this host file descriptor as it arrives.
+    Fd(RawFd),
+}
+
+const NAMESPACES: u64 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWCGROUP) as u64;
+
+fn os_err(e: sys::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e)
+}
+
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass fds freshly returned by the kernel that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = sys::pipe(flags).map_err(|e| Error::sys("pipe2", os_err(e)))?;
+    Ok((owned(r), owned(w)))
+}
+
+/// Per-run C data: argv, envp and the exec candidates.
+struct ExecData {
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    candidates: Vec<CString>,
+    workdir: Option<CString>,
+    program: String,
+}
+
+impl ExecData {
+    fn new(sb: &Sandbox, cmd: &Command) -> Result<ExecData> {
+        let p = sb.prepared();
+        let program = cmd.program.to_string_lossy().into_owned();
+        let nul = |what: &str| Error::config(format!("{what} contains a NUL byte"));
+        if cmd.program.is_empty() {
+            return Err(Error::config("empty program name"));
+        }
+        let mut strings = Vec::with_capacity(cmd.args.len() + p.env.len() + 2);
+        strings.push(CString::new(cmd.program.as_bytes()).map_err(|_| nul("program"))?);
+        for a in &cmd.args {
+            strings.push(CString::new(a.as_bytes()).map_err(|_| nul("argument"))?);
+        }
+        let argc = strings.len();
+        let mut env = p.env.clone();
+        for (k, v) in &cmd.env {
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(Error::config(format!("bad environment variable name {k:?}")));
+            }
+            env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        }
+        for (k, v) in &env {
+            let mut kv = k.clone();
+            kv.push(b'=');
+            kv.extend_from_slice(v);
+            strings.push(CString::new(kv).map_err(|_| nul("environment"))?);
+        }
+        let argv: Vec<_> = strings[..argc]
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let envp: Vec<_> = strings[argc..]
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let prog = cmd.program.as_bytes();
+        let candidates = if prog.contains(&b'/') {
+            vec![CString::new(prog).map_err(|_| nul("program"))?]
+        } else {
+            // Resolved against the sandbox's PATH, inside the sandbox's root.
+            let dirs: Vec<Vec<u8>> = match env.get(b"PATH".as_slice()) {
+                Some(path) => path
+                    .split(|&b| b == b':')
+                    .filter(|d| d.starts_with(b"/"))
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+                None => p.path_dirs.clone(),
+            };
+            dirs.into_iter()
+                .map(|mut d| {
+                    if !d.ends_with(b"/") {
+                        d.push(b'/');
+                    }
+                    d.extend_from_slice(prog);
+                    CString::new(d).map_err(|_| nul("program"))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let workdir = match &cmd.dir {
+            Some(d) => Some(CString::new(d.as_os_str().as_bytes()).map_err(|_| nul("directory"))?),
+            None => None,
+        };
+        Ok(ExecData {
+            _strings: strings,
+            argv,
+            envp,
+            candidates,
+            workdir,
+            program,
+        })
+    }
+}
+
+/// A started sandbox: the init process and the parent's ends of its pipes.
+struct Started {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    status: OwnedFd,
+    reaped: bool,
+}
+
+impl Started {
+    fn kill(&self) {
+        let _ = sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);
+    }
+
+    fn reap(&mut self) -> Result<(i32, libc::rusage)> {
+        let (_, status, usage) =
+            sys::wait4(self.pid, 0).map_err(|e| Error::sys("wait4", os_err(e)))?;
+        self.reaped = true;
+        Ok((status, usage))
+    }
+}
+
+impl Drop for Started {
+    /// Whatever happened, nothing of the sandbox outlives its handle.
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            let _ = sys::wait4(self.pid, 0);
+        }
+    }
+}
+
+/// Clone the child, write its id maps, release it, and wait until the program has been
+/// executed (or its setup failed).
+fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
+    let p = sb.prepared();
+    let profile = sb.profile();
+    let (stdin_r, stdin_w) = pipe(0)?;
+    let (stdout_r, stdout_w) = pipe(0)?;
+    let (stderr_r, stderr_w) = pipe(0)?;
+    let (exec_r, exec_w) = pipe(0)?;
+    let (sync_r, sync_w) = pipe(0)?;
+    let (status_r, status_w) = pipe(0)?;
+    let raw = [
+        stdin_r.as_raw_fd(),
+        stdout_w.as_raw_fd(),
+        stderr_w.as_raw_fd(),
+        exec_w.as_raw_fd(),
+        sync_r.as_raw_fd(),
+        status_w.as_raw_fd(),
+    ];
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    // SAFETY: getegid has no preconditions.
+    let egid = unsafe { libc::getegid() };
+    let host_root = euid == 0;
+    let plan = ChildPlan {
+        fds: ChildFds {
+            stdin: raw[0],
+            stdout: raw[1],
+            stderr: raw[2],
+            exec: raw[3],
+            sync: raw[4],
+            status: raw[5],
+            above: raw.iter().copied().max().unwrap_or(2).max(6) + 1,
+        },
+        uid: profile.uid,
+        gid: profile.gid,
+        clear_groups: host_root,
+        mounts: &p.plan.ops,
+        hostname: &p.hostname,
+        loopback: profile.network == crate::profile::Network::Loopback,
+        workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
+        rlimits: &p.rlimits,
+        last_cap: p.last_cap,
+        landlock: p.landlock.as_ref(),
+        seccomp: &p.seccomp,
+        candidates: &exec.candidates,
+        argv: &exec.argv,
+        envp: &exec.envp,
+    };
+
+    let old_mask = sys::block_all_signals();
+    let cloned = sys::clone_pidfd(NAMESPACES);
+    match cloned {
+        Ok(None) => child::run(&plan),
+        Ok(Some(_)) | Err(_) => sys::restore_signals(&old_mask),
+    }
+    let (pid, pidfd) = cloned.map_err(|e| Error::sys("clone3", os_err(e)))?.ok_or_else(|| {
+        Error::config("unreachable: clone returned in the child")
+    })?;
+    drop(plan);
+    let mut started = Started {
+        pid,
+        pidfd: owned(pidfd),
+        stdin: Some(stdin_w),
+        stdout: stdout_r,
+        stderr: stderr_r,
+        status: status_r,
+        reaped: false,
+    };
+    drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
+
+    // Id maps: one uid and one gid. Host root maps to an unprivileged host id, an
+    // unprivileged host to itself.
+    let (host_uid, host_gid) = if host_root {
+        (profile.host_uid, profile.host_gid)
+    } else {
+        (euid, egid)
+    };
+    let proc_dir = format!("/proc/{pid}");
+    let write_map = |file: &str, content: String| -> Result<()> {
+        std::fs::write(format!("{proc_dir}/{file}"), content).map_err(|e| Error::Sys {
+            syscall: "write id map",
+            source: e,
+        })
+    };
+    if !host_root {
+        write_map("setgroups", "deny".into())?;
+    }
+    write_map("uid_map", format!("{} {} 1\n", profile.uid, host_uid))?;
+    write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
+    sys::write_all(sync_w.as_raw_fd(), b"1").map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
+    drop(sync_w);
+
+    // Exec pipe: EOF means the program is running; a record means setup failed.
+    let mut rec = [0u8; RECORD_LEN];
+    let mut got = 0;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = [libc::pollfd {
+            fd: exec_r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        match sys::poll(&mut pfd, ms_ceil(remaining)) {
+            Ok(0) => {
+                // The setup itself ran past the wall time; treat it as a setup failure.
+                return Err(Error::Setup {
+                    step: Step::Exec,
+                    detail: Some("setup did not finish within the wall-time limit".into()),
+                    source: os_err(libc::ETIMEDOUT),
+                });
+            }
+            Ok(_) => {}
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", os_err(e))),
+        }
+        match sys::retry(|| sys::read(exec_r.as_raw_fd(), &mut rec[got..])) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if got == RECORD_LEN {
+                    let (kind, step, errno, index) = child::decode(&rec);
+                    let _ = kind;
+                    started.kill();
+                    let _ = started.reap();
+                    return Err(setup_error(sb, exec, step, errno, index));
+                }
+            }
+            Err(e) => return Err(Error::sys("read exec pipe", os_err(e))),
+        }
+    }
+    if got != 0 {
+        return Err(Error::sys("read exec pipe", os_err(libc::EIO)));
+    }
+    Ok(started)
+}
+
+fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32) -> Error {
+    let step = Step::from_u32(step).unwrap_or(Step::Exec);
+    match (step, errno) {
+        (Step::Exec, libc::ENOENT) | (Step::Exec, libc::ENOTDIR) => Error::ProgramNotFound {
+            program: exec.program.clone(),
+        },
+        (Step::Exec, libc::EACCES) | (Step::Exec, libc::ENOEXEC) | (Step::Exec, libc::EISDIR) => {
+            Error::NotExecutable {
+                program: exec.program.clone(),
+                source: os_err(errno),
+            }
+        }
+        (Step::Mount, _) => Error::Setup {
+            step,
+            detail: sb.prepared().plan.what.get(index as usize).cloned(),
+            source: os_err(errno),
+        },
+        (Step::Landlock, _) => Error::Setup {
+            step,
+            detail: sb
+                .prepared()
+                .landlock
+                .as_ref()
+                .and_then(|l| l.rules.get(index as usize))
+                .map(|(p, _)| format!("rule for {}", p.to_string_lossy())),
+            source: os_err(errno),
+        },
+        _ => Error::Setup {
+            step,
+            detail: None,
+            source: os_err(errno),
+        },
+    }
+}
+
+fn ms_ceil(d: Duration) -> libc::c_int {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    ms.min(i32::MAX as u128) as libc::c_int
+}
+
+/// One output stream being collected.
+struct Stream {
+    fd: Option<OwnedFd>,
+    sink: Output,
+    buf: Vec<u8>,
+    kept: u64,
+    truncated: bool,
+}
+
+impl Stream {
+    /// Read what is available; returns true when the cap was exceeded.
+    fn pump(&mut self, scratch: &mut [u8], cap: u64) -> Result<bool> {
+        let Some(fd) = &self.fd else { return Ok(false) };
+        match sys::retry(|| sys::read(fd.as_raw_fd(), scratch)) {
+            Ok(0) => {
+                self.fd = None;
+                Ok(false)
+            }
+            Ok(n) => {
+                let room = cap.saturating_sub(self.kept) as usize;
+                let take = n.min(room);
+                if take > 0 {
+                    match self.sink {
+                        Output::Capture => self.buf.extend_from_slice(&scratch[..take]),
+                        Output::Fd(out) => {
+                            // A host sink that went away (closed pipe) is not the program's
+                            // fault: stop forwarding, keep counting.
+                            let _ = write_all_nosigpipe(out, &scratch[..take]);
+                        }
+                    }
+                    self.kept += take as u64;
+                }
+                if n > take {
+                    self.truncated = true;
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+            Err(libc::EAGAIN) => Ok(false),
+            Err(e) => Err(Error::sys("read output pipe", os_err(e))),
+        }
+    }
+}
+
+fn write_all_nosigpipe(fd: RawFd, mut buf: &[u8]) -> sys::SysResult<()> {
+    while !buf.is_empty() {
+        match sys::write_nosigpipe(fd, buf) {
+            Ok(0) => return Err(libc::EIO),
+            Ok(n) => buf = &buf[n..],
+            Err(libc::EINTR) => {}
+            Err(libc::EAGAIN) => {
+                let mut pfd = [libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                let _ = sys::poll(&mut pfd, 1000);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Feeding the program's stdin.
+struct Feeder<'a> {
+    fd: Option<OwnedFd>,
+    input: Input<'a>,
+    offset: usize,
+    pending: Vec<u8>,
+    source_eof: bool,
+}
+
+impl Feeder<'_> {
+    /// What to poll for: (our pipe for POLLOUT?, the host source for POLLIN?).
+    fn wants(&self) -> (bool, bool) {
+        if self.fd.is_none() {
+            return (false, false);
+        }
+        match self.input {
+            Input::Bytes(_) => (true, false),
+            Input::Fd(_) => (!self.pending.is_empty(), self.pending.is_empty() && !self.source_eof),
+        }
+    }
+
+    fn close(&mut self) {
+        self.fd = None;
+    }
+
+    fn fill(&mut self, scratch: &mut [u8]) {
+        if let Input::Fd(src) = self.input {
+            match sys::retry(|| sys::read(src, scratch)) {
+                Ok(0) | Err(_) => {
+                    self.source_eof = true;
+                    self.close();
+                }
+                Ok(n) => self.pending.extend_from_slice(&scratch[..n]),
+            }
+        }
+    }
+
+    fn push(&mut self) {
+        let Some(fd) = &self.fd else { return };
+        let data: &[u8] = match self.input {
+            Input::Bytes(b) => &b[self.offset..],
+            Input::Fd(_) => &self.pending,
+        };
+        if data.is_empty() {
+            if matches!(self.input, Input::Bytes(_)) {
+                self.close();
+            }
+            return;
+        }
+        match sys::write_nosigpipe(fd.as_raw_fd(), &data[..data.len().min(1 << 16)]) {
+            Ok(n) => match self.input {
+                Input::Bytes(b) => {
+                    self.offset += n;
+                    if self.offset >= b.len() {
+                        self.close();
+                    }
+                }
+                Input::Fd(_) => {
+                    self.pending.drain(..n);
+                }
+            },
+            Err(libc::EAGAIN) | Err(libc::EINTR) => {}
+            // EPIPE: the program does not want more input.
+            Err(_) => self.close(),
+        }
+    }
+}
+
+struct Usage {
+    status: i32,
+    usage: libc::rusage,
+}
+
+/// Run to completion with the given stdio handling.
+pub(crate) fn run(
+    sb: &Sandbox,
+    cmd: &Command,
+    input: Input<'_>,
+    out: Output,
+    err: Output,
+) -> Result<Outcome> {
+    let begin = Instant::now();
+    let limits = sb.limits().clone();
+    let deadline = begin + limits.wall_time;
+    let exec = ExecData::new(sb, cmd)?;
+    let mut started = start(sb, &exec, deadline)?;
+    let cap = limits.output;
+
+    for fd in [started.stdout.as_raw_fd(), started.stderr.as_raw_fd()] {
+        sys::set_nonblocking(fd, true).map_err(|e| Error::sys("fcntl", os_err(e)))?;
+    }
+    let stdin_fd = started.stdin.take();
+    if let Some(fd) = &stdin_fd {
+        sys::set_nonblocking(fd.as_raw_fd(), true).map_err(|e| Error::sys("fcntl", os_err(e)))?;
+    }
+    let mut feeder = Feeder {
+        fd: stdin_fd,
+        input,
+        offset: 0,
+        pending: Vec::new(),
+        source_eof: false,
+    };
+    let mut streams = [
+        Stream {
+            fd: Some(clone_fd(&started.stdout)?),
+            sink: out,
+            buf: Vec::new(),
+            kept: 0,
+            truncated: false,
+        },
+        Stream {
+            fd: Some(clone_fd(&started.stderr)?),
+            sink: err,
+            buf: Vec::new(),
+            kept: 0,
+            truncated: false,
+        },
+    ];
+    let mut scratch = vec![0u8; 1 << 16];
+    let mut status_buf = Vec::with_capacity(RECORD_LEN * 2);
+    let mut status_open = true;
+    let mut exited = false;
+    let mut wall_killed = false;
+    let mut output_killed = false;
+    let mut drain_deadline: Option<Instant> = None;
+
+    loop {
+        let now = Instant::now();
+        if !exited && !wall_killed && now >= deadline {
+            started.kill();
+            wall_killed = true;
+        }
+        if exited && streams.iter().all(|s| s.fd.is_none()) && !status_open {
+            break;
+        }
+        if let Some(d) = drain_deadline
+            && now >= d
+        {
+            // Something outside the sandbox still holds a pipe end; stop waiting for it.
+            break;
+        }
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(6);
+        let mut slots: [Option<usize>; 6] = [None; 6];
+        let mut add = |slot: usize, fd: RawFd, events: libc::c_short, pfds: &mut Vec<libc::pollfd>| {
+            slots[slot] = Some(pfds.len());
+            pfds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        };
+        if !exited {
+            add(0, started.pidfd.as_raw_fd(), libc::POLLIN, &mut pfds);
+        }
+        for (i, s) in streams.iter().enumerate() {
+            if let Some(fd) = &s.fd {
+                add(1 + i, fd.as_raw_fd(), libc::POLLIN, &mut pfds);
+            }
+        }
+        if status_open {
+            add(3, started.status.as_raw_fd(), libc::POLLIN, &mut pfds);
+        }
+        if !exited {
+            let (want_out, want_src) = feeder.wants();
+            if want_out && let Some(fd) = &feeder.fd {
+                add(4, fd.as_raw_fd(), libc::POLLOUT, &mut pfds);
+            }
+            if want_src && let Input::Fd(src) = feeder.input {
+                add(5, src, libc::POLLIN, &mut pfds);
+            }
+        }
+        let timeout = match (exited || wall_killed, drain_deadline) {
+            (_, Some(d)) => ms_ceil(d.saturating_duration_since(now)),
+            (false, None) => ms_ceil(deadline.saturating_duration_since(now)),
+            (true, None) => -1,
+        };
+        match sys::poll(&mut pfds, timeout) {
+            Ok(_) => {}
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", os_err(e))),
+        }
+        let ready = |slot: usize| slots[slot].map(|i| pfds[i].revents).unwrap_or(0);
+        for i in 0..2 {
+            if ready(1 + i) != 0 && streams[i].pump(&mut scratch, cap)? && !output_killed {
+                started.kill();
+                output_killed = true;
+            }
+        }
+        if ready(3) != 0 {
+            match sys::retry(|| sys::read(started.status.as_raw_fd(), &mut scratch[..RECORD_LEN * 4])) {
+                Ok(0) | Err(_) => status_open = false,
+                Ok(n) => status_buf.extend_from_slice(&scratch[..n]),
+            }
+        }
+        if ready(5) != 0 {
+            feeder.fill(&mut scratch);
+        }
+        if ready(4) != 0 {
+            if ready(4) & (libc::POLLERR | libc::POLLHUP) != 0 {
+                feeder.close();
+            } else {
+                feeder.push();
+            }
+        }
+        if ready(0) != 0 {
+            exited = true;
+            feeder.close();
+            drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+        }
+    }
+    drop(feeder);
+    let Usage { status, usage } = {
+        let (status, usage) = started.reap()?;
+        Usage { status, usage }
+    };
+    let wall_time = begin.elapsed();
+    Ok(outcome(
+        sb,
+        status,
+        &usage,
+        &status_buf,
+        wall_time,
+        wall_killed,
+        output_killed,
+        streams,
+    ))
+}
+
+fn clone_fd(fd: &OwnedFd) -> Result<OwnedFd> {
+    fd.try_clone().map_err(|e| Error::sys("dup", e))
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn outcome(
+    sb: &Sandbox,
+    init_status: i32,
+    usage: &libc::rusage,
+    records: &[u8],
+    wall_time: Duration,
+    wall_killed: bool,
+    output_killed: bool,
+    streams: [Stream; 2],
+) -> Outcome {
+    let limits = sb.limits();
+    let mut payload_status = None;
+    let mut violation = None;
+    for chunk in records.chunks_exact(RECORD_LEN) {
+        let mut rec = [0u8; RECORD_LEN];
+        rec.copy_from_slice(chunk);
+        let (kind, _step, value, index) = child::decode(&rec);
+        match kind {
+            child::REC_EXIT_STATUS => payload_status = Some(value),
+            child::REC_VIOLATION => {
+                violation = Some(Violation {
+                    syscall: index as i64,
+                    name: super::seccomp::syscall_name(index as i64).map(str::to_string),
+                })
+            }
+            _ => {}
+        }
+    }
+    let status = payload_status.unwrap_or(init_status);
+    let (exit_code, signal) = if libc::WIFEXITED(status) {
+        (Some(libc::WEXITSTATUS(status)), None)
+    } else if libc::WIFSIGNALED(status) {
+        (None, Some(libc::WTERMSIG(status)))
+    } else {
+        (None, None)
+    };
+    let cpu_time = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let verdict = if violation.is_some() {
+        Verdict::SecurityViolation
+    } else if output_killed {
+        Verdict::OutputLimit
+    } else if wall_killed {
+        Verdict::WallTimeLimit
+    } else if signal == Some(libc::SIGXCPU)
+        || (signal == Some(libc::SIGKILL) && cpu_time >= limits.cpu_time)
+    {
+        Verdict::CpuTimeLimit
+    } else if signal == Some(libc::SIGSYS) {
+        Verdict::SecurityViolation
+    } else if signal.is_some() {
+        Verdict::Signaled
+    } else if exit_code == Some(0) {
+        Verdict::Ok
+    } else {
+        Verdict::ExitNonzero
+    };
+    let [out, err] = streams;
+    Outcome {
+        verdict,
+        exit_code,
+        signal,
+        wall_time,
+        cpu_time,
+        max_rss_kib: usage.ru_maxrss.max(0) as u64,
+        stdout_bytes: out.kept,
+        stderr_bytes: err.kept,
+        stdout_truncated: out.truncated,
+        stderr_truncated: err.truncated,
+        stdout: out.buf,
+        stderr: err.buf,
+        violation,
+        enforced: sb.prepared().enforced.clone(),
+    }
+}
+
+/// A running sandbox started with [`Sandbox::spawn`].
+pub struct Child {
+    started: Started,
+    sandbox: Sandbox,
+    begin: Instant,
+    deadline: Instant,
+    /// The program's stdin (write end); drop it to send end of file.
+    pub stdin: Option<File>,
+    /// The program's stdout (read end).
+    pub stdout: Option<File>,
+    /// The program's stderr (read end).
+    pub stderr: Option<File>,
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child").field("pid", &self.started.pid).finish()
+    }
+}
+
+pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
+    let begin = Instant::now();
+    let deadline = begin + sb.limits().wall_time;
+    let exec = ExecData::new(sb, cmd)?;
+    let mut started = start(sb, &exec, deadline)?;
+    let stdin = started.stdin.take().map(File::from);
+    let stdout = Some(File::from(clone_fd(&started.stdout)?));
+    let stderr = Some(File::from(clone_fd(&started.stderr)?));
+    Ok(Child {
+        started,
+        sandbox: sb.clone(),
+        begin,
+        deadline,
+        stdin,
+        stdout,
+        stderr,
+    })
+}
+
+impl Child {
+    /// Host pid of the sandbox's init process (PID 1 inside).
+    pub fn pid(&self) -> u32 {
+        self.started.pid as u32
+    }
+
+    /// Kill the whole sandbox now.
+    pub fn kill(&mut self) -> Result<()> {
+        sys::pidfd_send_signal(self.started.pidfd.as_raw_fd(), libc::SIGKILL)
+            .map_err(|e| Error::sys("pidfd_send_signal", os_err(e)))
+    }
+
+    /// Wait for the sandbox to end (killing it at the wall-time limit). Output is not captured
+    /// here: read it from `stdout`/`stderr`. Closes `stdin` first.
+    pub fn wait(mut self) -> Result<Outcome> {
+        self.stdin = None;
+        let mut wall_killed = false;
+        loop {
+            let now = Instant::now();
+            if now >= self.deadline && !wall_killed {
+                self.started.kill();
+                wall_killed = true;
+            }
+            let mut pfd = [libc::pollfd {
+                fd: self.started.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let timeout = if wall_killed {
+                -1
+            } else {
+                ms_ceil(self.deadline.saturating_duration_since(now))
+            };
+            match sys::poll(&mut pfd, timeout) {
+                Ok(n) if n > 0 => break,
+                Ok(_) | Err(libc::EINTR) => continue,
+                Err(e) => return Err(Error::sys("poll", os_err(e))),
+            }
+        }
+        let mut records = Vec::new();
+        let mut buf = [0u8; RECORD_LEN * 4];
+        loop {
+            match sys::retry(|| sys::read(self.started.status.as_raw_fd(), &mut buf)) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => records.extend_from_slice(&buf[..n]),
+            }
+        }
+        let (status, usage) = self.started.reap()?;
+        let empty = |fd: Option<OwnedFd>| Stream {
+            fd,
+            sink: Output::Capture,
+            buf: Vec::new(),
+            kept: 0,
+            truncated: false,
+        };
+        Ok(outcome(
+            &self.sandbox,
+            status,
+            &usage,
+            &records,
+            self.begin.elapsed(),
+            wall_killed,
+            false,
+            [empty(None), empty(None)],
+        ))
+    }
+}
