@@ -114,8 +114,9 @@ impl Num {
     fn secs(&self) -> Result<Duration> {
         match self {
             Num::Int(n) => Ok(Duration::from_secs(*n)),
-            Num::Float(f) => limits::secs_f64(*f)
-                .ok_or_else(|| Error::config(format!("time out of range: {f}"))),
+            Num::Float(f) => {
+                limits::secs_f64(*f).ok_or_else(|| Error::config(format!("time out of range: {f}")))
+            }
             Num::Str(s) => limits::parse_secs(s),
         }
     }
@@ -271,7 +272,9 @@ impl Profile {
         let file: File = toml::from_str(text).map_err(|e| perr(describe_toml_error(text, &e)))?;
         let mut p = match &file.extends {
             None => Profile::base(),
-            Some(_) if depth > 8 => return Err(perr("profiles extend each other too deeply".into())),
+            Some(_) if depth > 8 => {
+                return Err(perr("profiles extend each other too deeply".into()));
+            }
             Some(parent) => {
                 let candidate = dir.map(|d| d.join(format!("{parent}.toml")));
                 match candidate {
@@ -283,7 +286,8 @@ impl Profile {
                         })?;
                         Self::parse_depth(&t, &c.display().to_string(), parent, dir, depth + 1)?
                     }
-                    _ => Self::named_depth(parent, depth + 1)?,
+                    _ => Self::named_depth(parent, depth + 1)
+                        .map_err(|e| perr(format!("key `extends`: {e}")))?,
                 }
             }
         };
@@ -331,7 +335,10 @@ impl Profile {
             macro_rules! set {
                 ($field:ident, $conv:ident) => {
                     if let Some(v) = &l.$field {
-                        keyed(concat!("limits.", stringify!($field)), v.$conv().map(|x| lim.$field = x))?;
+                        keyed(
+                            concat!("limits.", stringify!($field)),
+                            v.$conv().map(|x| lim.$field = x),
+                        )?;
                     }
                 };
             }
@@ -348,7 +355,10 @@ impl Profile {
             let key = format!("mounts[{i}]");
             let mount = match m.kind {
                 MountType::RoBind | MountType::Bind => {
-                    let src = m.src.clone().ok_or_else(|| perr(format!("{key}: `src` is required for a bind")))?;
+                    let src = m
+                        .src
+                        .clone()
+                        .ok_or_else(|| perr(format!("{key}: `src` is required for a bind")))?;
                     Mount {
                         kind: if matches!(m.kind, MountType::RoBind) {
                             MountKind::RoBind
@@ -361,9 +371,14 @@ impl Profile {
                     }
                 }
                 MountType::Tmpfs => {
-                    let dst = m.dst.clone().ok_or_else(|| perr(format!("{key}: `dst` is required for a tmpfs")))?;
+                    let dst = m
+                        .dst
+                        .clone()
+                        .ok_or_else(|| perr(format!("{key}: `dst` is required for a tmpfs")))?;
                     let size = match &m.size {
-                        Some(s) => s.size().map_err(|e| perr(format!("{key}.size: {}", strip_config(&e))))?,
+                        Some(s) => s
+                            .size()
+                            .map_err(|e| perr(format!("{key}.size: {}", strip_config(&e))))?,
                         None => p.limits.tmp_size,
                     };
                     Mount {
@@ -394,9 +409,7 @@ impl Profile {
             p.landlock_require = req;
             p.landlock_best_effort = ll.best_effort;
         }
-        p.limits
-            .validate()
-            .map_err(|e| perr(strip_config(&e)))?;
+        p.limits.validate().map_err(|e| perr(strip_config(&e)))?;
         Ok(p)
     }
 }
@@ -432,7 +445,9 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
         (Some(k), Some(t)) if !k.is_empty() => {
             format!("line {line}, column {column}, key `{t}.{k}`: {msg}")
         }
-        (Some(k), None) if !k.is_empty() => format!("line {line}, column {column}, key `{k}`: {msg}"),
+        (Some(k), None) if !k.is_empty() => {
+            format!("line {line}, column {column}, key `{k}`: {msg}")
+        }
         _ => format!("line {line}, column {column}: {msg}"),
     }
 }
@@ -456,7 +471,9 @@ mod tests {
             .to_string();
         assert!(err.contains("t.toml"), "{err}");
         assert!(err.contains("limits.pids"), "{err}");
-        let err = Profile::from_toml_str("bogus = 1\n", "t.toml").unwrap_err().to_string();
+        let err = Profile::from_toml_str("bogus = 1\n", "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1") && err.contains("bogus"), "{err}");
         let err = Profile::from_toml_str("[limits]\nwall_time = 0\n", "t.toml")
             .unwrap_err()

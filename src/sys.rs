@@ -372,12 +372,15 @@ pub fn setsid() -> SysResult<()> {
 
 /// `setresuid`/`setresgid` to one id, and an empty supplementary group list when allowed.
 pub fn set_ids(uid: libc::uid_t, gid: libc::gid_t, clear_groups: bool) -> SysResult<()> {
+    // Raw syscalls, not the glibc wrappers: those broadcast the change to every thread glibc
+    // believes exists (the parent's threads, copied as bookkeeping only) and wait forever.
     if clear_groups {
         // SAFETY: an empty list with a NULL pointer is valid for setgroups.
-        check(unsafe { libc::setgroups(0, std::ptr::null()) })?;
+        check_long(unsafe {
+            libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>())
+        })?;
     }
-    // SAFETY: raw syscalls (not the glibc wrappers, which broadcast to all threads through
-    // signals: there is only one thread here and the broadcast is not async-signal-safe).
+    // SAFETY: plain integers.
     check_long(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
     // SAFETY: as above.
     check_long(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
@@ -395,11 +398,7 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> 
 }
 
 /// `execve` with prepared NULL-terminated argv and envp pointer arrays.
-pub fn execve(
-    path: &CStr,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-) -> Errno {
+pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
     // SAFETY: path is NUL-terminated; argv/envp are NULL-terminated arrays of pointers to C
     // strings owned by the parent's prepared data, alive for the whole call.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
@@ -420,16 +419,8 @@ pub fn mount(
 ) -> SysResult<()> {
     let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: every pointer is NULL or a NUL-terminated string.
-    check(unsafe {
-        libc::mount(
-            p(src),
-            target.as_ptr(),
-            p(fstype),
-            flags,
-            p(data).cast(),
-        )
-    })
-    .map(|_| ())
+    check(unsafe { libc::mount(p(src), target.as_ptr(), p(fstype), flags, p(data).cast()) })
+        .map(|_| ())
 }
 
 /// `umount2(target, flags)`.
@@ -537,7 +528,8 @@ pub fn set_hostname(name: &CStr) -> SysResult<()> {
 /// Bring the loopback interface up (SIOCSIFFLAGS on "lo").
 pub fn loopback_up() -> SysResult<()> {
     // SAFETY: plain socket call.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: ifreq is plain old data; zeroed is valid.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {

@@ -119,6 +119,7 @@ impl std::fmt::Display for Step {
 pub(crate) const REC_SETUP_ERROR: u32 = 1;
 pub(crate) const REC_EXIT_STATUS: u32 = 2;
 pub(crate) const REC_VIOLATION: u32 = 3;
+pub(crate) const REC_READY: u32 = 4;
 /// Size of one record: kind, step, errno or status, index or syscall number.
 pub(crate) const RECORD_LEN: usize = 16;
 
@@ -168,6 +169,10 @@ pub(crate) struct ChildPlan<'a> {
     pub uid: libc::uid_t,
     pub gid: libc::gid_t,
     pub clear_groups: bool,
+    /// The host process is not dumpable (it changed credentials): its /proc files, and ours
+    /// copied from it, belong to root, so the id maps cannot be written until we make
+    /// ourselves dumpable and say so.
+    pub announce_ready: bool,
     pub mounts: &'a [Op],
     pub hostname: &'a CStr,
     pub loopback: bool,
@@ -221,8 +226,19 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     sys::reset_signals();
     if let Err(e) = arrange_fds(&plan.fds) {
         // The exec pipe may not be at EXEC_FD yet: write to where it was.
-        let _ = sys::write_all(plan.fds.exec, &encode(REC_SETUP_ERROR, Step::Fds as u32, e, 0));
+        let _ = sys::write_all(
+            plan.fds.exec,
+            &encode(REC_SETUP_ERROR, Step::Fds as u32, e, 0),
+        );
         sys::exit(126);
+    }
+
+    if plan.announce_ready {
+        or_fail(sys::prctl(libc::PR_SET_DUMPABLE, 1, 0), Step::Sync);
+        or_fail(
+            sys::write_all(EXEC_FD, &encode(REC_READY, 0, 0, 0)),
+            Step::Sync,
+        );
     }
 
     // 2. Die with the host; wait until the parent has written the id maps. EOF means the
@@ -242,7 +258,10 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
     //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
     //    them when leaving the namespace's uid 0, which we never had.
-    or_fail(sys::set_ids(plan.uid, plan.gid, plan.clear_groups), Step::Ids);
+    or_fail(
+        sys::set_ids(plan.uid, plan.gid, plan.clear_groups),
+        Step::Ids,
+    );
 
     // 4. No controlling terminal (TIOCSTI-style injection), fresh keyring.
     or_fail(sys::setsid(), Step::Session);
@@ -331,13 +350,9 @@ fn apply(op: &Op) -> SysResult<()> {
         Op::Mkdir(p) => sys::mkdir(p, 0o755),
         Op::Touch(p) => sys::touch(p, 0o644),
         Op::Symlink { target, path } => sys::symlink(target, path),
-        Op::Bind { src, dst } => sys::mount(
-            Some(src),
-            dst,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        ),
+        Op::Bind { src, dst } => {
+            sys::mount(Some(src), dst, None, libc::MS_BIND | libc::MS_REC, None)
+        }
         Op::SetAttr {
             path,
             attrs,

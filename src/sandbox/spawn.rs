@@ -85,7 +85,9 @@ impl ExecData {
         let mut env = p.env.clone();
         for (k, v) in &cmd.env {
             if k.is_empty() || k.as_bytes().contains(&b'=') {
-                return Err(Error::config(format!("bad environment variable name {k:?}")));
+                return Err(Error::config(format!(
+                    "bad environment variable name {k:?}"
+                )));
             }
             env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
         }
@@ -201,6 +203,8 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     // SAFETY: getegid has no preconditions.
     let egid = unsafe { libc::getegid() };
     let host_root = euid == 0;
+    // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -214,6 +218,7 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         uid: profile.uid,
         gid: profile.gid,
         clear_groups: host_root,
+        announce_ready: !dumpable,
         mounts: &p.plan.ops,
         hostname: &p.hostname,
         loopback: profile.network == crate::profile::Network::Loopback,
@@ -233,9 +238,9 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         Ok(None) => child::run(&plan),
         Ok(Some(_)) | Err(_) => sys::restore_signals(&old_mask),
     }
-    let (pid, pidfd) = cloned.map_err(|e| Error::sys("clone3", os_err(e)))?.ok_or_else(|| {
-        Error::config("unreachable: clone returned in the child")
-    })?;
+    let (pid, pidfd) = cloned
+        .map_err(|e| Error::sys("clone3", os_err(e)))?
+        .ok_or_else(|| Error::config("unreachable: clone returned in the child"))?;
     drop(plan);
     let mut started = Started {
         pid,
@@ -247,6 +252,17 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         reaped: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
+
+    let mut rec = [0u8; RECORD_LEN];
+    if !dumpable {
+        read_record(&exec_r, &mut rec, deadline)?;
+        let (kind, step, errno, index) = child::decode(&rec);
+        if kind != child::REC_READY {
+            started.kill();
+            let _ = started.reap();
+            return Err(setup_error(sb, exec, step, errno, index));
+        }
+    }
 
     // Id maps: one uid and one gid. Host root maps to an unprivileged host id, an
     // unprivileged host to itself.
@@ -267,16 +283,27 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     }
     write_map("uid_map", format!("{} {} 1\n", profile.uid, host_uid))?;
     write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
-    sys::write_all(sync_w.as_raw_fd(), b"1").map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
+    sys::write_all(sync_w.as_raw_fd(), b"1")
+        .map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
     drop(sync_w);
 
     // Exec pipe: EOF means the program is running; a record means setup failed.
-    let mut rec = [0u8; RECORD_LEN];
+    if read_record(&exec_r, &mut rec, deadline)? {
+        let (_, step, errno, index) = child::decode(&rec);
+        started.kill();
+        let _ = started.reap();
+        return Err(setup_error(sb, exec, step, errno, index));
+    }
+    Ok(started)
+}
+
+/// Read one record from the exec pipe; false on EOF. Fails past the deadline.
+fn read_record(fd: &OwnedFd, rec: &mut [u8; RECORD_LEN], deadline: Instant) -> Result<bool> {
     let mut got = 0;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let mut pfd = [libc::pollfd {
-            fd: exec_r.as_raw_fd(),
+            fd: fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         }];
@@ -293,25 +320,18 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
             Err(libc::EINTR) => continue,
             Err(e) => return Err(Error::sys("poll", os_err(e))),
         }
-        match sys::retry(|| sys::read(exec_r.as_raw_fd(), &mut rec[got..])) {
-            Ok(0) => break,
+        match sys::retry(|| sys::read(fd.as_raw_fd(), &mut rec[got..])) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(Error::sys("read exec pipe", os_err(libc::EIO))),
             Ok(n) => {
                 got += n;
                 if got == RECORD_LEN {
-                    let (kind, step, errno, index) = child::decode(&rec);
-                    let _ = kind;
-                    started.kill();
-                    let _ = started.reap();
-                    return Err(setup_error(sb, exec, step, errno, index));
+                    return Ok(true);
                 }
             }
             Err(e) => return Err(Error::sys("read exec pipe", os_err(e))),
         }
     }
-    if got != 0 {
-        return Err(Error::sys("read exec pipe", os_err(libc::EIO)));
-    }
-    Ok(started)
 }
 
 fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32) -> Error {
@@ -435,7 +455,10 @@ impl Feeder<'_> {
         }
         match self.input {
             Input::Bytes(_) => (true, false),
-            Input::Fd(_) => (!self.pending.is_empty(), self.pending.is_empty() && !self.source_eof),
+            Input::Fd(_) => (
+                !self.pending.is_empty(),
+                self.pending.is_empty() && !self.source_eof,
+            ),
         }
     }
 
@@ -561,14 +584,15 @@ pub(crate) fn run(
         }
         let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(6);
         let mut slots: [Option<usize>; 6] = [None; 6];
-        let mut add = |slot: usize, fd: RawFd, events: libc::c_short, pfds: &mut Vec<libc::pollfd>| {
-            slots[slot] = Some(pfds.len());
-            pfds.push(libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            });
-        };
+        let mut add =
+            |slot: usize, fd: RawFd, events: libc::c_short, pfds: &mut Vec<libc::pollfd>| {
+                slots[slot] = Some(pfds.len());
+                pfds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+            };
         if !exited {
             add(0, started.pidfd.as_raw_fd(), libc::POLLIN, &mut pfds);
         }
@@ -607,7 +631,9 @@ pub(crate) fn run(
             }
         }
         if ready(3) != 0 {
-            match sys::retry(|| sys::read(started.status.as_raw_fd(), &mut scratch[..RECORD_LEN * 4])) {
+            match sys::retry(|| {
+                sys::read(started.status.as_raw_fd(), &mut scratch[..RECORD_LEN * 4])
+            }) {
                 Ok(0) | Err(_) => status_open = false,
                 Ok(n) => status_buf.extend_from_slice(&scratch[..n]),
             }
@@ -746,7 +772,9 @@ pub struct Child {
 
 impl std::fmt::Debug for Child {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Child").field("pid", &self.started.pid).finish()
+        f.debug_struct("Child")
+            .field("pid", &self.started.pid)
+            .finish()
     }
 }
 

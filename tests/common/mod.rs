@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use runcell::{Command, Outcome, Profile, Sandbox, SandboxBuilder};
+
+/// A builder on the python profile with short limits suited to tests.
+pub fn python_builder() -> SandboxBuilder {
+    Sandbox::builder()
+        .profile(Profile::named("python").expect("python profile"))
+        .wall_time(Duration::from_secs(20))
+}
+
+/// Run a Python snippet (stdin) in a sandbox built from `b`.
+pub fn py_with(b: SandboxBuilder, code: &str) -> Outcome {
+    let sb = b.build().expect("build sandbox");
+    sb.run(&Command::new("python3").arg("-"), code.as_bytes())
+        .expect("run")
+}
+
+/// Run a Python snippet in the python profile.
+pub fn py(code: &str) -> Outcome {
+    py_with(python_builder(), code)
+}
+
+/// Run `sh -c script` in the default profile.
+pub fn sh(script: &str) -> Outcome {
+    let sb = Sandbox::builder()
+        .wall_time(Duration::from_secs(20))
+        .build()
+        .expect("build");
+    sb.run(&Command::new("sh").arg("-c").arg(script), b"")
+        .expect("run")
+}
+
+pub fn stdout(o: &Outcome) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Outcome) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Number of open fds of this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Host pids whose command line contains `needle`.
+pub fn host_pids_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let me = std::process::id();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                if cmd.contains(needle) {
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -1,0 +1,76 @@
+//! Leak checks: fds, processes and temp dirs, measured with this binary's tests serialized
+//! (the fd table is process-wide, so concurrent tests would blur the numbers).
+
+mod common;
+use std::sync::Mutex;
+
+use common::*;
+use runcell::{Command, Sandbox, Verdict};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[test]
+fn sixteen_threads_spawn_at_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = Sandbox::builder().build().unwrap();
+    let before = fd_count();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let sb = &sb;
+                s.spawn(move || {
+                    for j in 0..5 {
+                        let o = sb
+                            .run(
+                                &Command::new("sh")
+                                    .arg("-c")
+                                    .arg(format!("echo {i}-{j}; cat")),
+                                format!("in{i}").as_bytes(),
+                            )
+                            .unwrap();
+                        assert_eq!(o.verdict, Verdict::Ok);
+                        assert_eq!(
+                            String::from_utf8_lossy(&o.stdout),
+                            format!("{i}-{j}\nin{i}")
+                        );
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    assert_eq!(fd_count(), before);
+}
+
+#[test]
+fn no_fd_process_or_tempdir_leak_across_500_runs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = Sandbox::builder().build().unwrap();
+    // Warm up lazily-opened host fds, then measure.
+    sb.run(&Command::new("true"), b"").unwrap();
+    let fds = fd_count();
+    let tmp_entries = std::fs::read_dir("/tmp").map(|d| d.count()).unwrap_or(0);
+    for i in 0..500 {
+        let cmd = if i % 50 == 0 {
+            Command::new("no-such-program")
+        } else {
+            Command::new("true")
+        };
+        match sb.run(&cmd, b"") {
+            Ok(o) => assert_eq!(o.verdict, Verdict::Ok),
+            Err(runcell::Error::ProgramNotFound { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(fd_count(), fds);
+    // No zombies: every child of ours was reaped.
+    let mut status = 0;
+    // SAFETY: waitpid with WNOHANG on any child.
+    let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    assert!(r <= 0, "unreaped child {r}");
+    let tmp_after = std::fs::read_dir("/tmp").map(|d| d.count()).unwrap_or(0);
+    // Other processes may use /tmp; runcell itself creates nothing there.
+    assert!(tmp_after <= tmp_entries + 2, "{tmp_entries} -> {tmp_after}");
+}

@@ -1,0 +1,238 @@
+//! Limits and verdicts, with real programs.
+
+mod common;
+use std::time::Duration;
+
+use common::*;
+use runcell::{Command, Sandbox, Verdict};
+
+#[test]
+fn infinite_loop_gets_cpu_time_limit() {
+    let o = py_with(
+        python_builder().cpu_time(Duration::from_secs(1)),
+        "while True: pass",
+    );
+    assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    assert!(o.cpu_time >= Duration::from_millis(900), "{:?}", o.cpu_time);
+    assert!(o.wall_time < Duration::from_secs(5), "{:?}", o.wall_time);
+}
+
+#[test]
+fn sleep_gets_wall_time_limit_promptly() {
+    let sb = Sandbox::builder()
+        .wall_time(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let o = sb.run(&Command::new("sleep").arg("100"), b"").unwrap();
+    assert_eq!(o.verdict, Verdict::WallTimeLimit);
+    assert_eq!(o.signal, Some(libc::SIGKILL));
+    assert!(
+        o.wall_time >= Duration::from_millis(500),
+        "{:?}",
+        o.wall_time
+    );
+    assert!(
+        o.wall_time < Duration::from_millis(600),
+        "killed {:?} after the limit",
+        o.wall_time - Duration::from_millis(500)
+    );
+}
+
+#[test]
+fn cpu_and_wall_are_distinguished() {
+    // Sleeping uses no CPU: a CPU limit of 1 s does not fire, the wall limit does.
+    let sb = Sandbox::builder()
+        .cpu_time(Duration::from_secs(1))
+        .wall_time(Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    let o = sb.run(&Command::new("sleep").arg("5"), b"").unwrap();
+    assert_eq!(o.verdict, Verdict::WallTimeLimit);
+    assert!(o.cpu_time < Duration::from_millis(200));
+}
+
+#[test]
+fn fork_bomb_is_contained() {
+    let sb = Sandbox::builder()
+        .pids(32)
+        .wall_time(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let o = sb
+        .run(
+            &Command::new("sh")
+                .arg("-c")
+                .arg("b() { b | b & }; b; sleep 5"),
+            b"",
+        )
+        .unwrap();
+    // Either the wall clock or the shell's own failure ends it; the host is fine.
+    assert!(
+        matches!(
+            o.verdict,
+            Verdict::WallTimeLimit | Verdict::ExitNonzero | Verdict::Ok
+        ),
+        "{o:?}"
+    );
+    // The process limit held inside: a fork loop counts how far it got.
+    let o = py_with(
+        python_builder().pids(16),
+        "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            import time; time.sleep(10)\n        n += 1\nexcept OSError as e:\n    print(n, e.errno)",
+    );
+    let out = stdout(&o);
+    let n: u32 = out
+        .split_whitespace()
+        .next()
+        .unwrap_or("99")
+        .parse()
+        .unwrap_or(99);
+    assert!(n <= 16, "{out}");
+    assert!(out.trim().ends_with(&libc::EAGAIN.to_string()), "{out}");
+    // And the host still spawns processes.
+    assert!(
+        std::process::Command::new("true")
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn memory_bomb_gets_memory_limit_or_clean_allocation_failure() {
+    let o = py_with(
+        python_builder().memory(128 << 20),
+        "x = bytearray(1 << 30)\nprint('allocated')",
+    );
+    assert_ne!(o.verdict, Verdict::Ok);
+    assert!(!stdout(&o).contains("allocated"));
+    let clean = o.verdict == Verdict::MemoryLimit
+        || (o.verdict == Verdict::ExitNonzero && stderr(&o).contains("MemoryError"));
+    assert!(clean, "{o:?}");
+    // Growing slowly ends the same way.
+    let o = py_with(
+        python_builder().memory(128 << 20),
+        "l = []\nwhile True:\n    l.append(bytearray(1 << 20))",
+    );
+    let clean = o.verdict == Verdict::MemoryLimit
+        || (o.verdict == Verdict::ExitNonzero && stderr(&o).contains("MemoryError"));
+    assert!(clean, "{o:?}");
+}
+
+#[test]
+fn stdout_flood_gets_output_limit() {
+    let sb = Sandbox::builder().output_limit(64 << 10).build().unwrap();
+    let o = sb
+        .run(&Command::new("sh").arg("-c").arg("yes runcell"), b"")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::OutputLimit);
+    assert!(o.stdout_truncated);
+    assert!(!o.stderr_truncated);
+    assert_eq!(o.stdout.len(), 64 << 10);
+    assert_eq!(o.stdout_bytes, 64 << 10);
+    assert!(o.stdout.starts_with(b"runcell\nruncell\n"));
+}
+
+#[test]
+fn stderr_has_its_own_cap() {
+    let sb = Sandbox::builder().output_limit(1000).build().unwrap();
+    let o = sb
+        .run(
+            &Command::new("sh")
+                .arg("-c")
+                .arg("echo out; head -c 5000 /dev/zero >&2"),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::OutputLimit);
+    assert_eq!(o.stdout, b"out\n");
+    assert!(o.stderr_truncated);
+    assert_eq!(o.stderr.len(), 1000);
+}
+
+#[test]
+fn large_stdin_and_stdout_do_not_deadlock() {
+    let input: Vec<u8> = (0..10 << 20).map(|i| (i % 251) as u8).collect();
+    let sb = Sandbox::builder()
+        .output_limit(16 << 20)
+        .wall_time(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let o = sb.run(&Command::new("cat"), &input).unwrap();
+    assert_eq!(o.verdict, Verdict::Ok);
+    assert_eq!(o.stdout.len(), input.len());
+    assert!(o.stdout == input);
+}
+
+#[test]
+fn program_that_ignores_stdin_still_finishes() {
+    let input = vec![b'x'; 8 << 20];
+    let sb = Sandbox::builder().build().unwrap();
+    let o = sb.run(&Command::new("true"), &input).unwrap();
+    assert_eq!(o.verdict, Verdict::Ok);
+}
+
+#[test]
+fn file_size_limit() {
+    let o = py_with(
+        python_builder().file_size(1 << 20),
+        "import signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\ntry:\n    open('/tmp/f','wb').write(b'x' * (2 << 20))\nexcept OSError as e:\n    print('EFBIG', e.errno)",
+    );
+    assert_eq!(stdout(&o), format!("EFBIG {}\n", libc::EFBIG));
+    let sb = Sandbox::builder().file_size(1 << 20).build().unwrap();
+    let o = sb
+        .run(
+            &Command::new("sh")
+                .arg("-c")
+                .arg("head -c 2000000 /dev/zero > /tmp/f"),
+            b"",
+        )
+        .unwrap();
+    assert_ne!(o.verdict, Verdict::Ok);
+}
+
+#[test]
+fn rlimits_are_visible_inside() {
+    let o = py_with(
+        python_builder()
+            .open_files(100)
+            .memory(200 << 20)
+            .cpu_time(Duration::from_secs(3)),
+        "import resource as r\nfor k in ['RLIMIT_NOFILE', 'RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_CORE']:\n    print(k, r.getrlimit(getattr(r, k)))",
+    );
+    let out = stdout(&o);
+    assert!(out.contains("RLIMIT_NOFILE (100, 100)"), "{out}");
+    assert!(
+        out.contains(&format!("RLIMIT_AS ({0}, {0})", 200 << 20)),
+        "{out}"
+    );
+    assert!(out.contains("RLIMIT_CPU (3, 4)"), "{out}");
+    assert!(out.contains("RLIMIT_CORE (0, 0)"), "{out}");
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported() {
+    let o = sh("exit 3");
+    assert_eq!(o.verdict, Verdict::ExitNonzero);
+    assert_eq!(o.exit_code, Some(3));
+    assert_eq!(o.signal, None);
+    let o = sh("kill -SEGV $$");
+    assert_eq!(o.verdict, Verdict::Signaled);
+    assert_eq!(o.signal, Some(libc::SIGSEGV));
+    assert_eq!(o.exit_code, None);
+    assert_eq!(o.shell_status(), 128 + libc::SIGSEGV);
+    let o = sh("echo hi; echo err >&2");
+    assert_eq!(o.verdict, Verdict::Ok);
+    assert_eq!(o.stdout, b"hi\n");
+    assert_eq!(o.stderr, b"err\n");
+}
+
+#[test]
+fn usage_is_measured() {
+    let o = py(
+        "x = bytearray(50 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\ns = 0\nfor i in range(3_000_000): s += i",
+    );
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert!(o.max_rss_kib > 50 * 1024, "{}", o.max_rss_kib);
+    assert!(o.cpu_time > Duration::from_millis(50));
+    assert!(o.wall_time >= o.cpu_time / 2);
+}
