@@ -74,13 +74,6 @@ impl Error {
         Error::Sys { syscall, source }
     }
 
-    pub(crate) fn last_os(syscall: &'static str) -> Self {
-        Error::Sys {
-            syscall,
-            source: std::io::Error::last_os_error(),
-        }
-    }
-
     pub(crate) fn config(what: impl Into<String>) -> Self {
         Error::Config { what: what.into() }
     }

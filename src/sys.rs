@@ -63,12 +63,6 @@ pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
     retry(|| check(unsafe { libc::dup2(old, new) })).map(|_| ())
 }
 
-/// Clear FD_CLOEXEC on `fd`.
-pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
-    // SAFETY: plain fcntl on an fd.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(|_| ())
-}
-
 /// Set FD_CLOEXEC on `fd`.
 pub fn set_cloexec(fd: RawFd) -> SysResult<()> {
     // SAFETY: plain fcntl on an fd.
@@ -261,12 +255,6 @@ pub fn pidfd_send_signal(pidfd: RawFd, sig: libc::c_int) -> SysResult<()> {
         )
     };
     check_long(r).map(|_| ())
-}
-
-/// `kill(pid, sig)`.
-pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
-    // SAFETY: plain integers.
-    check(unsafe { libc::kill(pid, sig) }).map(|_| ())
 }
 
 /// `_exit(code)`: leave without running atexit handlers or flushing anything.
@@ -510,12 +498,6 @@ pub fn symlink(target: &CStr, path: &CStr) -> SysResult<()> {
     check(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }).map(|_| ())
 }
 
-/// `chmod(path, mode)`.
-pub fn chmod(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
-    // SAFETY: path is NUL-terminated.
-    check(unsafe { libc::chmod(path.as_ptr(), mode) }).map(|_| ())
-}
-
 /// `sethostname` and `setdomainname`.
 pub fn set_hostname(name: &CStr) -> SysResult<()> {
     let bytes = name.to_bytes();
@@ -695,4 +677,124 @@ pub fn seccomp_install(prog: &[libc::sock_filter], flags: libc::c_ulong) -> SysR
         )
     };
     check_long(r).map(|fd| fd as RawFd)
+}
+
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
+pub fn socketpair() -> SysResult<(RawFd, RawFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid array of two ints.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((fds[0], fds[1]))
+}
+
+/// Room for one fd in a control message (CMSG_SPACE(sizeof(int)) on 64-bit Linux is 24).
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 32]);
+
+/// Send one fd over a unix socket (SCM_RIGHTS), with a one-byte payload.
+pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut buf = CmsgBuf([0; 32]);
+    // SAFETY: msghdr is plain data; the control buffer is aligned and large enough for one
+    // int, and CMSG_* only compute offsets within it.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = buf.0.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(libc::EINVAL);
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        let r = retry(|| check_long(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long));
+        r.map(|_| ())
+    }
+}
+
+/// Receive one fd sent by [`send_fd`]; `Ok(None)` at end of stream.
+pub fn recv_fd(sock: RawFd) -> SysResult<Option<RawFd>> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut buf = CmsgBuf([0; 32]);
+    // SAFETY: as in send_fd; the kernel fills at most msg_controllen bytes.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = buf.0.as_mut_ptr().cast();
+        msg.msg_controllen = buf.0.len();
+        let n = retry(|| {
+            check_long(libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) as libc::c_long)
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Ok(None);
+        }
+        Ok(Some(std::ptr::read_unaligned(
+            libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+        )))
+    }
+}
+
+/// A signalfd for SIGCHLD (which the caller has blocked).
+pub fn signalfd_sigchld() -> SysResult<RawFd> {
+    let mask: u64 = 1 << (libc::SIGCHLD - 1);
+    // SAFETY: an 8-byte kernel sigset; plain integers otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &mask as *const u64,
+            8usize,
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        )
+    };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
+/// Block SIGCHLD in the calling thread (raw rt_sigprocmask).
+pub fn block_sigchld() -> SysResult<()> {
+    let mask: u64 = 1 << (libc::SIGCHLD - 1);
+    // SAFETY: an 8-byte kernel sigset; NULL old set.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            &mask as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    check_long(r).map(|_| ())
+}
+
+/// Receive one seccomp user notification: returns the syscall number.
+pub fn seccomp_notif_recv(listener: RawFd) -> SysResult<i32> {
+    // SAFETY: seccomp_notif is plain data and must be zeroed before NOTIF_RECV.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: notif is a valid, zeroed seccomp_notif for the kernel to fill.
+    check(unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) })?;
+    Ok(notif.data.nr)
 }

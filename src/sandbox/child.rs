@@ -181,6 +181,9 @@ pub(crate) struct ChildPlan<'a> {
     pub last_cap: u32,
     pub landlock: Option<&'a LandlockPlan>,
     pub seccomp: &'a [Vec<libc::sock_filter>],
+    /// Index of the seccomp program installed with a user-notification listener, which the
+    /// program hands to init so that init can report a forbidden syscall.
+    pub seccomp_listener: Option<usize>,
     pub candidates: &'a [CString],
     pub argv: &'a [*const libc::c_char],
     pub envp: &'a [*const libc::c_char],
@@ -278,13 +281,25 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     or_fail(sys::chdir(plan.workdir), Step::Workdir);
     sys::unblock_signals();
 
-    // 7. Stay as the namespace's init: fork the program, reap everything, report its status.
+    // 7. Stay as the namespace's init: fork the program, reap everything, report its status
+    //    (and, with a notifying seccomp policy, the first forbidden syscall).
+    let notify = match plan.seccomp_listener {
+        Some(_) => Some(or_fail(sys::socketpair(), Step::Seccomp)),
+        None => None,
+    };
     let payload = match sys::fork_raw() {
-        Ok(0) => payload(plan),
+        Ok(0) => payload(plan, notify.map(|(_, theirs)| theirs)),
         Ok(pid) => pid,
         Err(e) => fail(Step::Fork, e, 0),
     };
-    init(payload, plan.last_cap)
+    init(
+        payload,
+        plan.last_cap,
+        notify.map(|(ours, theirs)| {
+            sys::close(theirs);
+            ours
+        }),
+    )
 }
 
 fn arrange_fds(fds: &ChildFds) -> SysResult<()> {
@@ -397,30 +412,99 @@ fn set_attr(path: &CStr, attrs: u64, recursive: bool) -> SysResult<()> {
 
 /// The sandbox's PID 1: reap every process until the program exits, report its status,
 /// then exit (the kernel kills whatever is left in the namespace).
-fn init(payload: libc::pid_t, last_cap: u32) -> ! {
+fn init(payload: libc::pid_t, last_cap: u32, notify: Option<RawFd>) -> ! {
     // Init keeps nothing the program could use: no stdio, no capabilities. The exec pipe is
     // the program's alone from here, so its EOF tells the parent that exec succeeded.
     for fd in [0, 1, 2, EXEC_FD] {
         sys::close(fd);
     }
     let _ = sys::drop_all_caps(last_cap);
-    let mut status = 0;
-    loop {
-        match sys::wait4(-1, 0) {
-            Ok((pid, st, _)) if pid == payload => {
-                status = st;
-                break;
-            }
-            Ok(_) => continue,
-            Err(_) => break,
+    let listener = match notify {
+        Some(sock) => {
+            // EOF: the program failed before installing its filter (it reports that itself).
+            let l = sys::recv_fd(sock).ok().flatten();
+            sys::close(sock);
+            l
         }
-    }
+        None => None,
+    };
+    let status = match listener {
+        None => reap_until(payload),
+        Some(l) => supervise(payload, l),
+    };
     let _ = sys::write_all(STATUS_FD, &encode(REC_EXIT_STATUS, 0, status, 0));
     sys::exit(0)
 }
 
+/// Reap every child until the program itself exits; returns its wait status.
+fn reap_until(payload: libc::pid_t) -> i32 {
+    loop {
+        match sys::wait4(-1, 0) {
+            Ok((pid, st, _)) if pid == payload => return st,
+            Ok(_) => continue,
+            Err(_) => return 0,
+        }
+    }
+}
+
+/// Like [`reap_until`], while also watching the seccomp listener: the first notification is a
+/// forbidden syscall, reported to the parent; init then exits, which kills the whole sandbox
+/// (the offending task is still blocked in the call, which never runs).
+fn supervise(payload: libc::pid_t, listener: RawFd) -> i32 {
+    let sfd = match sys::block_sigchld().and_then(|_| sys::signalfd_sigchld()) {
+        Ok(fd) => fd,
+        // Without a signalfd, a notification could wait forever: fall back to killing on the
+        // first violation only when it is noticed after a child exits. Keep reaping.
+        Err(_) => return reap_until(payload),
+    };
+    let mut listener_open = true;
+    loop {
+        // Reap whatever has exited.
+        loop {
+            match sys::wait4(-1, libc::WNOHANG) {
+                Ok((0, _, _)) => break,
+                Ok((pid, st, _)) if pid == payload => return st,
+                Ok(_) => continue,
+                Err(_) => return 0,
+            }
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: sfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if listener_open { listener } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        match sys::poll(&mut fds, -1) {
+            Ok(_) | Err(libc::EINTR) => {}
+            Err(_) => return reap_until(payload),
+        }
+        if fds[0].revents != 0 {
+            let mut buf = [0u8; 128];
+            while let Ok(n) = sys::read(sfd, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            if let Ok(nr) = sys::seccomp_notif_recv(listener) {
+                let _ = sys::write_all(STATUS_FD, &encode(REC_VIOLATION, 0, 0, nr as u32));
+                sys::exit(0);
+            }
+        } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            listener_open = false;
+        }
+    }
+}
+
 /// The program's process: limits, privileges, confinement, exec.
-fn payload(plan: &ChildPlan<'_>) -> ! {
+fn payload(plan: &ChildPlan<'_>, notify: Option<RawFd>) -> ! {
     sys::close(STATUS_FD);
     for &(res, soft, hard) in plan.rlimits {
         or_fail(sys::set_rlimit(res, soft, hard), Step::Rlimits);
@@ -445,9 +529,25 @@ fn payload(plan: &ChildPlan<'_>) -> ! {
         or_fail(sys::landlock_restrict_self(ruleset), Step::Landlock);
         sys::close(ruleset);
     }
-    // Seccomp last: everything above may use calls the policy forbids.
-    for prog in plan.seccomp {
-        or_fail(sys::seccomp_install(prog, 0), Step::Seccomp);
+    // Seccomp last: everything above may use calls the policy forbids. The notifying
+    // program's listener goes to init; every policy allows sendmsg, close and execve.
+    for (i, prog) in plan.seccomp.iter().enumerate() {
+        if Some(i) == plan.seccomp_listener {
+            let listener = or_fail(
+                sys::seccomp_install(
+                    prog,
+                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as libc::c_ulong,
+                ),
+                Step::Seccomp,
+            );
+            if let Some(sock) = notify {
+                or_fail(sys::send_fd(sock, listener), Step::Seccomp);
+                sys::close(sock);
+            }
+            sys::close(listener);
+        } else {
+            or_fail(sys::seccomp_install(prog, 0), Step::Seccomp);
+        }
     }
     // Like execvp: try each candidate; remember EACCES over ENOENT.
     let mut err = libc::ENOENT;

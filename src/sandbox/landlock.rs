@@ -121,11 +121,8 @@ fn plan_for_abi(
     let read = AccessFs::from_read(abi);
     let exec_read = read;
     let read_only = read & !AccessFs::Execute;
-    let devices = (read_only
-        | AccessFs::WriteFile
-        | AccessFs::Truncate
-        | AccessFs::IoctlDev)
-        & all_fs;
+    let devices =
+        (read_only | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev) & all_fs;
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
         let mut access = match r.access {
@@ -214,16 +211,13 @@ mod tests {
 
     #[test]
     fn file_rules_only_carry_file_rights() {
-        let (p, _) = plan_for_abi(
-            5,
-            &rules(),
-            false,
-            LandlockRequire::default(),
-            false,
-        )
-        .unwrap();
+        let (p, _) = plan_for_abi(5, &rules(), false, LandlockRequire::default(), false).unwrap();
         let p = p.unwrap();
-        let file = p.rules.iter().find(|(c, _)| c.as_bytes() == b"/etc/ld.so.cache").unwrap();
+        let file = p
+            .rules
+            .iter()
+            .find(|(c, _)| c.as_bytes() == b"/etc/ld.so.cache")
+            .unwrap();
         assert_eq!(file.1 & AccessFs::ReadDir as u64, 0);
         assert_ne!(file.1 & AccessFs::ReadFile as u64, 0);
     }

@@ -84,7 +84,11 @@ impl Limits {
             (MIB..=16 * TIB).contains(&self.memory),
             "between 1 MiB and 16 TiB",
         )?;
-        check("pids", (1..=1 << 22).contains(&self.pids), "between 1 and 4194304")?;
+        check(
+            "pids",
+            (1..=1 << 22).contains(&self.pids),
+            "between 1 and 4194304",
+        )?;
         check(
             "output limit",
             (1..=GIB).contains(&self.output),
@@ -136,7 +140,11 @@ pub fn parse_size(s: &str) -> Result<u64> {
                 'G' => GIB,
                 'T' => TIB,
                 'B' => 1,
-                _ => return Err(Error::config(format!("bad size {s:?}: unknown suffix {c:?}"))),
+                _ => {
+                    return Err(Error::config(format!(
+                        "bad size {s:?}: unknown suffix {c:?}"
+                    )));
+                }
             };
             (&t[..i], m)
         }

@@ -67,7 +67,8 @@ impl Command {
 
     /// Set an environment variable for this command (on top of the sandbox's environment).
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
-        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self.env
+            .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         self
     }
 
@@ -265,7 +266,9 @@ impl SandboxBuilder {
         }
         for k in p.env.keys() {
             if k.is_empty() || k.contains('=') {
-                return Err(Error::config(format!("bad environment variable name {k:?}")));
+                return Err(Error::config(format!(
+                    "bad environment variable name {k:?}"
+                )));
             }
         }
         let mut mounts = p.mounts.clone();
@@ -303,8 +306,8 @@ impl SandboxBuilder {
             .seccomp_override
             .clone()
             .unwrap_or_else(|| p.seccomp.clone());
-        let (seccomp_name, seccomp_programs) = if policy_name == "none" {
-            ("none".to_string(), Vec::new())
+        let (seccomp_name, seccomp_programs, seccomp_listener) = if policy_name == "none" {
+            ("none".to_string(), Vec::new(), None)
         } else {
             let policy = if policy_name.contains('/') || policy_name.ends_with(".toml") {
                 seccomp::SeccompPolicy::load(Path::new(&policy_name))?
@@ -312,7 +315,8 @@ impl SandboxBuilder {
                 seccomp::SeccompPolicy::named(&policy_name)?
             };
             let compiled = policy.compile(network)?;
-            (compiled.name, compiled.programs)
+            let listener = compiled.listener_index();
+            (compiled.name, compiled.programs, listener)
         };
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
@@ -364,6 +368,7 @@ impl SandboxBuilder {
             last_cap,
             landlock,
             seccomp: seccomp_programs,
+            seccomp_listener,
             plan,
             enforced,
         };
@@ -384,6 +389,7 @@ pub(crate) struct Prepared {
     pub last_cap: u32,
     pub landlock: Option<landlock::LandlockPlan>,
     pub seccomp: Vec<Vec<libc::sock_filter>>,
+    pub seccomp_listener: Option<usize>,
     pub plan: mounts::MountPlan,
     pub enforced: Enforced,
 }
@@ -490,7 +496,8 @@ impl Profile {
     /// The baseline with the usual system mounts, used if the embedded default cannot be parsed
     /// (it always can: a unit test checks it).
     fn fallback() -> Profile {
-        let mut p = Profile::from_toml_str("", "fallback").unwrap_or_else(|_| unreachable_profile());
+        let mut p =
+            Profile::from_toml_str("", "fallback").unwrap_or_else(|_| unreachable_profile());
         p.mounts.push(Mount {
             kind: MountKind::RoBind,
             src: "/usr".into(),

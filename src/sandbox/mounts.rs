@@ -53,11 +53,27 @@ pub struct Mount {
 pub(crate) enum Op {
     Mkdir(CString),
     Touch(CString),
-    Symlink { target: CString, path: CString },
-    Bind { src: CString, dst: CString },
-    SetAttr { path: CString, attrs: u64, recursive: bool },
-    Tmpfs { dst: CString, data: CString, flags: libc::c_ulong },
-    Proc { dst: CString },
+    Symlink {
+        target: CString,
+        path: CString,
+    },
+    Bind {
+        src: CString,
+        dst: CString,
+    },
+    SetAttr {
+        path: CString,
+        attrs: u64,
+        recursive: bool,
+    },
+    Tmpfs {
+        dst: CString,
+        data: CString,
+        flags: libc::c_ulong,
+    },
+    Proc {
+        dst: CString,
+    },
 }
 
 /// How landlock should treat a path of the finished root.
@@ -109,10 +125,18 @@ fn cstr(p: &Path) -> Result<CString> {
 /// Check that `p` is an absolute, normalised path inside the sandbox (no `..`, not `/`).
 pub(crate) fn check_sandbox_path(p: &Path, what: &str) -> Result<()> {
     if !p.is_absolute() {
-        return Err(Error::config(format!("{what} must be an absolute path: {}", p.display())));
+        return Err(Error::config(format!(
+            "{what} must be an absolute path: {}",
+            p.display()
+        )));
     }
-    if p.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
-        return Err(Error::config(format!("{what} must not contain . or ..: {}", p.display())));
+    if p.components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return Err(Error::config(format!(
+            "{what} must not contain . or ..: {}",
+            p.display()
+        )));
     }
     if p == Path::new("/") {
         return Err(Error::config(format!("{what} cannot be /")));
@@ -199,7 +223,12 @@ pub(crate) fn plan(mounts: &[Mount], fixed: &FixedRoot<'_>) -> Result<MountPlan>
         check_sandbox_path(&m.dst, "mount destination")?;
         match &m.kind {
             MountKind::Tmpfs { size } => {
-                b.tmpfs(&m.dst, *size, "1777", (libc::MS_NOSUID | libc::MS_NODEV) as _)?;
+                b.tmpfs(
+                    &m.dst,
+                    *size,
+                    "1777",
+                    (libc::MS_NOSUID | libc::MS_NODEV) as _,
+                )?;
                 rules.push(PathRule {
                     path: m.dst.clone(),
                     is_dir: true,
@@ -256,7 +285,10 @@ pub(crate) fn plan(mounts: &[Mount], fixed: &FixedRoot<'_>) -> Result<MountPlan>
                     b.mkdir_p(&m.dst)?;
                 } else {
                     b.parent_of(&m.dst)?;
-                    b.push(Op::Touch(dst.clone()), format!("create {}", m.dst.display()));
+                    b.push(
+                        Op::Touch(dst.clone()),
+                        format!("create {}", m.dst.display()),
+                    );
                 }
                 let host = Path::new(OLD_ROOT).join(src.strip_prefix("/").unwrap_or(&src));
                 let desc = format!(
@@ -288,7 +320,11 @@ pub(crate) fn plan(mounts: &[Mount], fixed: &FixedRoot<'_>) -> Result<MountPlan>
                 rules.push(PathRule {
                     path: m.dst.clone(),
                     is_dir,
-                    access: if ro { Access::ReadExec } else { Access::ReadWrite },
+                    access: if ro {
+                        Access::ReadExec
+                    } else {
+                        Access::ReadWrite
+                    },
                 });
                 mounted.push(format!(
                     "{}:{}:{}",
@@ -312,7 +348,12 @@ pub(crate) fn plan(mounts: &[Mount], fixed: &FixedRoot<'_>) -> Result<MountPlan>
 
     // Minimal /dev: a small tmpfs with the harmless device nodes bound from the host.
     let dev = PathBuf::from("/dev");
-    b.tmpfs(&dev, 1 << 20, "0755", (libc::MS_NOSUID | libc::MS_NOEXEC) as _)?;
+    b.tmpfs(
+        &dev,
+        1 << 20,
+        "0755",
+        (libc::MS_NOSUID | libc::MS_NOEXEC) as _,
+    )?;
     for node in DEV_NODES {
         let p = dev.join(node);
         let c = cstr(&p)?;
@@ -393,8 +434,8 @@ pub(crate) fn plan(mounts: &[Mount], fixed: &FixedRoot<'_>) -> Result<MountPlan>
 
     // The working directory: writable. If no mount covers it, it gets a tmpfs of its own.
     check_sandbox_path(fixed.workdir, "working directory")?;
-    let covered = fixed.workdir.starts_with(&tmp)
-        || mounts.iter().any(|m| fixed.workdir.starts_with(&m.dst));
+    let covered =
+        fixed.workdir.starts_with(&tmp) || mounts.iter().any(|m| fixed.workdir.starts_with(&m.dst));
     if !covered {
         b.tmpfs(
             fixed.workdir,
@@ -423,7 +464,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_destinations() {
-        for p in ["relative", "/", "/a/../b", "/proc/x", "/dev/null", "/.oldroot/a"] {
+        for p in [
+            "relative",
+            "/",
+            "/a/../b",
+            "/proc/x",
+            "/dev/null",
+            "/.oldroot/a",
+        ] {
             assert!(check_sandbox_path(Path::new(p), "x").is_err(), "{p}");
         }
         assert!(check_sandbox_path(Path::new("/inputs"), "x").is_ok());
@@ -454,8 +502,16 @@ mod tests {
             },
         )
         .unwrap();
-        let first_bind = p.ops.iter().position(|o| matches!(o, Op::Bind { .. })).unwrap();
-        let first_tmpfs = p.ops.iter().position(|o| matches!(o, Op::Tmpfs { .. })).unwrap();
+        let first_bind = p
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::Bind { .. }))
+            .unwrap();
+        let first_tmpfs = p
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::Tmpfs { .. }))
+            .unwrap();
         assert!(first_bind < first_tmpfs, "parent mount must come first");
         let mkdirs: Vec<_> = p
             .ops

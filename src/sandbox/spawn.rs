@@ -227,6 +227,7 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         last_cap: p.last_cap,
         landlock: p.landlock.as_ref(),
         seccomp: &p.seccomp,
+        seccomp_listener: p.seccomp_listener,
         candidates: &exec.candidates,
         argv: &exec.argv,
         envp: &exec.envp,
@@ -710,7 +711,10 @@ fn outcome(
         }
     }
     let status = payload_status.unwrap_or(init_status);
-    let (exit_code, signal) = if libc::WIFEXITED(status) {
+    let (exit_code, signal) = if violation.is_some() {
+        // The offending task never returned from the call: the sandbox was killed for it.
+        (None, Some(libc::SIGSYS))
+    } else if libc::WIFEXITED(status) {
         (Some(libc::WEXITSTATUS(status)), None)
     } else if libc::WIFSIGNALED(status) {
         (None, Some(libc::WTERMSIG(status)))

@@ -1,0 +1,121 @@
+//! Spawn latency and throughput of the full default sandbox, each beside the bare baseline
+//! (fork + exec + wait of the same program) measured in the same run.
+//!
+//! `cargo bench --bench spawn`. Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
+//! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores.
+
+use std::hint::black_box;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use runcell::{Command, Profile, Sandbox, Verdict};
+
+fn bare(program: &str, args: &[&str], stdin: Option<&[u8]>) {
+    use std::io::Write;
+    let mut c = StdCommand::new(program);
+    c.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    if stdin.is_some() {
+        c.stdin(Stdio::piped());
+    } else {
+        c.stdin(Stdio::null());
+    }
+    let mut child = c.spawn().expect("spawn");
+    if let (Some(data), Some(mut s)) = (stdin, child.stdin.take()) {
+        let _ = s.write_all(data);
+    }
+    let st = child.wait().expect("wait");
+    assert!(st.success());
+}
+
+fn spawn_latency(c: &mut Criterion) {
+    let sb = Sandbox::builder().build().expect("sandbox");
+    let py = Sandbox::builder()
+        .profile(Profile::named("python").expect("python"))
+        .build()
+        .expect("sandbox");
+    let t = Command::new("/bin/true");
+    let hello = Command::new("python3").arg("-");
+    let code = b"print('hello')\n";
+
+    let mut g = c.benchmark_group("spawn_true");
+    g.sample_size(200);
+    g.bench_function("bare_fork_exec_wait", |b| {
+        b.iter(|| bare("/bin/true", &[], None))
+    });
+    g.bench_function("runcell_default", |b| {
+        b.iter(|| {
+            let o = sb.run(black_box(&t), b"").expect("run");
+            assert_eq!(o.verdict, Verdict::Ok);
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("spawn_python_hello");
+    g.sample_size(60);
+    g.bench_function("bare_python3_stdin", |b| {
+        b.iter(|| bare("/usr/bin/python3", &["-"], Some(code)))
+    });
+    g.bench_function("runcell_python", |b| {
+        b.iter(|| {
+            let o = py.run(black_box(&hello), code).expect("run");
+            assert_eq!(o.stdout, b"hello\n");
+        })
+    });
+    g.finish();
+}
+
+fn throughput(c: &mut Criterion) {
+    let sb = Sandbox::builder().build().expect("sandbox");
+    let t = Command::new("/bin/true");
+    let mut g = c.benchmark_group("throughput_2_threads");
+    g.sample_size(20);
+    // One "iteration" = one run; iter_custom spreads the runs over two threads.
+    g.bench_function("runcell_true", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for part in [iters / 2, iters - iters / 2] {
+                    let sb = &sb;
+                    let t = &t;
+                    s.spawn(move || {
+                        for _ in 0..part {
+                            sb.run(t, b"").expect("run");
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    g.bench_function("bare_true", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for part in [iters / 2, iters - iters / 2] {
+                    s.spawn(move || {
+                        for _ in 0..part {
+                            bare("/bin/true", &[], None);
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+fn build_cost(c: &mut Criterion) {
+    // What is paid once per Sandbox (mount plan, landlock rules, seccomp compilation).
+    let mut g = c.benchmark_group("build");
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("sandbox_default", |b| {
+        b.iter(|| Sandbox::builder().build().expect("sandbox"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, spawn_latency, throughput, build_cost);
+criterion_main!(benches);
