@@ -39,6 +39,6 @@ pub mod aggregate;
 pub use error::{Error, Result};
 pub use profile::{Network, Profile};
 pub use sandbox::{
-    Child, Command, Enforced, Input, Limits, Output, Outcome, Report, Sandbox, SandboxBuilder,
+    Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox, SandboxBuilder,
     Verdict, Violation,
 };

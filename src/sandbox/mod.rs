@@ -90,6 +90,7 @@ pub struct SandboxBuilder {
     profile: Profile,
     extra_mounts: Vec<Mount>,
     seccomp_override: Option<String>,
+    landlock_off: bool,
 }
 
 fn cstring(what: &str, s: &[u8]) -> Result<CString> {
@@ -241,6 +242,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Turn landlock off entirely (a weakening, meant for tests that prove which layer stops
+    /// an attack; the outcome then reports landlock as not enforced).
+    pub fn without_landlock(mut self) -> Self {
+        self.landlock_off = true;
+        self
+    }
+
     /// A private /dev/shm.
     pub fn dev_shm(mut self, on: bool) -> Self {
         self.profile.dev_shm = on;
@@ -296,12 +304,22 @@ impl SandboxBuilder {
             },
         )?;
         let network = p.network == Network::Loopback;
-        let (landlock, landlock_report) = landlock::plan(
-            &plan.rules,
-            network,
-            p.landlock_require,
-            p.landlock_best_effort,
-        )?;
+        let (landlock, landlock_report) = if self.landlock_off {
+            (
+                None,
+                LandlockReport {
+                    abi: crate::sys::landlock_abi(),
+                    ..Default::default()
+                },
+            )
+        } else {
+            landlock::plan(
+                &plan.rules,
+                network,
+                p.landlock_require,
+                p.landlock_best_effort,
+            )?
+        };
         let policy_name = self
             .seccomp_override
             .clone()
@@ -424,6 +442,7 @@ impl Default for SandboxBuilder {
             profile: Profile::named("default").unwrap_or_else(|_| Profile::fallback()),
             extra_mounts: Vec::new(),
             seccomp_override: None,
+            landlock_off: false,
         }
     }
 }
