@@ -283,10 +283,9 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
 
     // 7. Stay as the namespace's init: fork the program, reap everything, report its status
     //    (and, with a notifying seccomp policy, the first forbidden syscall).
-    let notify = match plan.seccomp_listener {
-        Some(_) => Some(or_fail(sys::socketpair(), Step::Seccomp)),
-        None => None,
-    };
+    let notify = plan
+        .seccomp_listener
+        .map(|_| or_fail(sys::socketpair(), Step::Seccomp));
     let payload = match sys::fork_raw() {
         Ok(0) => payload(plan, notify.map(|(_, theirs)| theirs)),
         Ok(pid) => pid,

@@ -242,7 +242,6 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let (pid, pidfd) = cloned
         .map_err(|e| Error::sys("clone3", os_err(e)))?
         .ok_or_else(|| Error::config("unreachable: clone returned in the child"))?;
-    drop(plan);
     let mut started = Started {
         pid,
         pidfd: owned(pidfd),
@@ -625,8 +624,8 @@ pub(crate) fn run(
             Err(e) => return Err(Error::sys("poll", os_err(e))),
         }
         let ready = |slot: usize| slots[slot].map(|i| pfds[i].revents).unwrap_or(0);
-        for i in 0..2 {
-            if ready(1 + i) != 0 && streams[i].pump(&mut scratch, cap)? && !output_killed {
+        for (i, stream) in streams.iter_mut().enumerate() {
+            if ready(1 + i) != 0 && stream.pump(&mut scratch, cap)? && !output_killed {
                 started.kill();
                 output_killed = true;
             }
