@@ -143,6 +143,16 @@ pub fn open(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> SysResult<Ra
     retry(|| check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) }))
 }
 
+/// True when the other end of a pipe has been closed (non-blocking check).
+pub fn hung_up(fd: RawFd) -> bool {
+    let mut p = [libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    }];
+    matches!(poll(&mut p, 0), Ok(n) if n > 0 && p[0].revents & (libc::POLLHUP | libc::POLLERR) != 0)
+}
+
 /// `poll` on a set of fds with a timeout in milliseconds (-1: forever).
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> SysResult<usize> {
     // SAFETY: fds is a valid slice of pollfd structures.

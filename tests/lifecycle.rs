@@ -155,3 +155,59 @@ fn unprivileged_child() {
     assert_eq!(o.verdict, Verdict::Ok);
     println!("UNPRIV-OK uid={uid}");
 }
+
+/// A host that dies (SIGKILL, no cleanup) takes its sandboxes with it: a copy of this test
+/// binary starts sandboxes from two threads, then is killed.
+#[test]
+fn sandboxes_die_with_a_killed_host() {
+    let marker = "77.123456";
+    if std::env::var_os("RUNCELL_DOOMED_HOST").is_some() {
+        let sb = Sandbox::builder()
+            .wall_time(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let sb = &sb;
+                s.spawn(move || {
+                    let _ = sb.run(
+                        &Command::new("sh")
+                            .arg("-c")
+                            .arg(format!("(sleep {marker} &); sleep {marker}")),
+                        b"",
+                    );
+                });
+            }
+        });
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut host = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "sandboxes_die_with_a_killed_host",
+            "--test-threads=1",
+        ])
+        .env("RUNCELL_DOOMED_HOST", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until both sandboxes run their sleeps.
+    let start = std::time::Instant::now();
+    while host_pids_with(marker).len() < 4 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(host_pids_with(marker).len() >= 4, "sandboxes did not start");
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let start = std::time::Instant::now();
+    while !host_pids_with(marker).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        host_pids_with(marker).is_empty(),
+        "survivors: {:?}",
+        host_pids_with(marker)
+    );
+}

@@ -244,19 +244,13 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         );
     }
 
-    // 2. Die with the host; wait until the parent has written the id maps. EOF means the
-    //    parent is gone.
-    or_fail(
-        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0),
-        Step::DeathSignal,
-    );
+    // 2. Wait until the parent has written the id maps. EOF means the parent is gone.
     let mut go = [0u8; 1];
     match sys::retry(|| sys::read(SYNC_FD, &mut go)) {
         Ok(1) => {}
         Ok(_) => sys::exit(126),
         Err(e) => fail(Step::Sync, e, 0),
     }
-    sys::close(SYNC_FD);
 
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
     //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
@@ -265,6 +259,18 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         sys::set_ids(plan.uid, plan.gid, plan.clear_groups),
         Step::Ids,
     );
+
+    // Die with the host. Armed only now: a credential change clears the parent-death signal.
+    // The parent keeps its end of the sync pipe open for the whole run, so a hang-up there
+    // means it died before the signal was armed.
+    or_fail(
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0),
+        Step::DeathSignal,
+    );
+    if sys::hung_up(SYNC_FD) {
+        sys::exit(126);
+    }
+    sys::close(SYNC_FD);
 
     // 4. No controlling terminal (TIOCSTI-style injection), fresh keyring.
     or_fail(sys::setsid(), Step::Session);

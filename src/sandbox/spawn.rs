@@ -153,6 +153,9 @@ struct Started {
     stdout: OwnedFd,
     stderr: OwnedFd,
     status: OwnedFd,
+    /// Kept open for the whole run: the child checks it for a hang-up to learn whether the
+    /// host died before the parent-death signal was armed.
+    sync: OwnedFd,
     reaped: bool,
 }
 
@@ -249,6 +252,7 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         stdout: stdout_r,
         stderr: stderr_r,
         status: status_r,
+        sync: sync_w,
         reaped: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
@@ -283,9 +287,8 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     }
     write_map("uid_map", format!("{} {} 1\n", profile.uid, host_uid))?;
     write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
-    sys::write_all(sync_w.as_raw_fd(), b"1")
+    sys::write_all(started.sync.as_raw_fd(), b"1")
         .map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
-    drop(sync_w);
 
     // Exec pipe: EOF means the program is running; a record means setup failed.
     if read_record(&exec_r, &mut rec, deadline)? {
