@@ -66,6 +66,10 @@ pub struct Profile {
 const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../policies/profiles/default.toml")),
     ("python", include_str!("../policies/profiles/python.toml")),
+    ("node", include_str!("../policies/profiles/node.toml")),
+    ("c", include_str!("../policies/profiles/c.toml")),
+    ("cpp", include_str!("../policies/profiles/cpp.toml")),
+    ("java", include_str!("../policies/profiles/java.toml")),
 ];
 
 /// Names of the built-in profiles.

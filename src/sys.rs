@@ -225,21 +225,41 @@ pub fn clone_pidfd(flags: u64) -> SysResult<Option<(libc::pid_t, RawFd)>> {
     }
 }
 
-/// Plain fork through the raw clone syscall: no atfork handlers, no locks taken (unlike
-/// glibc's fork), so it is safe in a child of a multi-threaded process.
-pub fn fork_raw() -> SysResult<libc::pid_t> {
-    // SAFETY: fork-like clone with a NULL stack; see clone_pidfd.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
+/// Start `f` in a new process that shares our memory until it execs or exits (vfork
+/// semantics, like posix_spawn): no page tables are copied, and the caller is suspended until
+/// then. `f` runs on `stack` and must exec or `_exit`; it may only make async-signal-safe
+/// calls and must not return.
+pub fn vfork_on<F: FnOnce() -> std::convert::Infallible>(
+    stack: &mut [std::mem::MaybeUninit<u8>],
+    f: F,
+) -> SysResult<libc::pid_t> {
+    // `f()` has an uninhabited type: the match proves it never returns.
+    #[allow(unreachable_code)]
+    extern "C" fn trampoline<F: FnOnce() -> std::convert::Infallible>(
+        arg: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: arg is the &mut Option<F> below, alive while the parent is suspended.
+        let slot = unsafe { &mut *(arg as *mut Option<F>) };
+        match slot.take() {
+            Some(f) => match f() {},
+            None => exit(127),
+        }
+    }
+    let mut slot = Some(f);
+    let len = stack.len();
+    // The stack grows down: start at its (16-byte aligned) top.
+    let top = (stack.as_mut_ptr() as usize + len) & !15;
+    // SAFETY: the child runs trampoline::<F> on `stack`, which outlives it (we are suspended
+    // until it execs or exits); `slot` lives in this frame for the same reason.
+    let pid = unsafe {
+        libc::clone(
+            trampoline::<F>,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut slot as *mut Option<F>).cast(),
         )
     };
-    check_long(r).map(|p| p as libc::pid_t)
+    check(pid)
 }
 
 /// `wait4(pid, ..)`: returns (pid, raw status, rusage).

@@ -162,6 +162,8 @@ pub(crate) struct ChildFds {
 const EXEC_FD: RawFd = 3;
 const SYNC_FD: RawFd = 4;
 const STATUS_FD: RawFd = 5;
+/// Stack of the program's process between its creation and exec (it only walks prepared data).
+const PAYLOAD_STACK: usize = 64 * 1024;
 
 /// Everything the child needs, prepared by the parent.
 pub(crate) struct ChildPlan<'a> {
@@ -292,8 +294,11 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     let notify = plan
         .seccomp_listener
         .map(|_| or_fail(sys::socketpair(), Step::Seccomp));
-    let payload = match sys::fork_raw() {
-        Ok(0) => payload(plan, notify.map(|(_, theirs)| theirs)),
+    // The program's process shares init's memory until it execs (vfork semantics): nothing
+    // to copy, and init resumes only once the program runs or its setup failed.
+    let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); PAYLOAD_STACK];
+    let theirs = notify.map(|(_, theirs)| theirs);
+    let payload = match sys::vfork_on(&mut stack, || payload(plan, theirs)) {
         Ok(pid) => pid,
         Err(e) => fail(Step::Fork, e, 0),
     };
