@@ -117,5 +117,39 @@ fn build_cost(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spawn_latency, throughput, build_cost);
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn host_memory_per_sandbox(_c: &mut Criterion) {
+    // Not a timing: how much host (runcell process) memory each running sandbox costs beyond
+    // its captured output. 64 sandboxes are kept running at once through `spawn`.
+    let sb = Sandbox::builder().build().expect("sandbox");
+    let cmd = Command::new("sleep").arg("30");
+    let _warm = sb.spawn(&cmd).expect("spawn");
+    let before = rss_kib();
+    let children: Vec<_> = (0..64).map(|_| sb.spawn(&cmd).expect("spawn")).collect();
+    let after = rss_kib();
+    drop(children);
+    println!(
+        "host_memory_per_sandbox: {:.1} KiB per running sandbox (64 running, RSS {} -> {} KiB)",
+        after.saturating_sub(before) as f64 / 64.0,
+        before,
+        after
+    );
+}
+
+criterion_group!(
+    benches,
+    spawn_latency,
+    throughput,
+    build_cost,
+    host_memory_per_sandbox
+);
 criterion_main!(benches);
