@@ -262,6 +262,31 @@ pub fn vfork_on<F: FnOnce() -> std::convert::Infallible>(
     check(pid)
 }
 
+/// SIGKILL every process this one may signal (in the sandbox's init: everything in the PID
+/// namespace but itself).
+pub fn kill_all() -> SysResult<()> {
+    // SAFETY: plain integers.
+    check(unsafe { libc::kill(-1, libc::SIGKILL) }).map(|_| ())
+}
+
+/// Blank the argument strings at `[start, end)` (this process's copy of the host's argv, as
+/// the kernel shows it in /proc/PID/cmdline) with `name` and zeros, and set the thread name.
+pub fn scrub_identity(args: (usize, usize), name: &CStr) {
+    let (start, end) = args;
+    if start != 0 && end > start && end - start < (1 << 20) {
+        let bytes = name.to_bytes_with_nul();
+        let n = bytes.len().min(end - start);
+        // SAFETY: [start, end) is the argument area of the process image we are a copy of
+        // (read from /proc/self/stat by the parent): mapped, writable memory of this
+        // process's private copy. Nothing in this process reads it afterwards.
+        unsafe {
+            std::ptr::write_bytes(start as *mut u8, 0, end - start);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, n);
+        }
+    }
+    let _ = prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0);
+}
+
 /// `wait4(pid, ..)`: returns (pid, raw status, rusage).
 pub fn wait4(pid: libc::pid_t, flags: libc::c_int) -> SysResult<(libc::pid_t, i32, libc::rusage)> {
     let mut status = 0;

@@ -181,6 +181,9 @@ pub(crate) struct ChildPlan<'a> {
     pub workdir: &'a CStr,
     pub rlimits: &'a [(libc::__rlimit_resource_t, u64, u64)],
     pub last_cap: u32,
+    /// Where the host process's argument strings live (copied into init's memory), to be
+    /// blanked so the sandbox cannot read them from /proc/1/cmdline.
+    pub host_args: (usize, usize),
     pub landlock: Option<&'a LandlockPlan>,
     pub seccomp: &'a [Vec<libc::sock_filter>],
     /// Index of the seccomp program installed with a user-notification listener, which the
@@ -204,6 +207,7 @@ const STAGING_OLD: &CStr = c(b"/tmp/.oldroot\0");
 const OLD_ROOT_C: &CStr = c(b"/.oldroot\0");
 const TMPFS: &CStr = c(b"tmpfs\0");
 const PROC: &CStr = c(b"proc\0");
+const INIT_NAME: &CStr = c(b"runcell-init\0");
 const ROOT_OPTS: &CStr = c(b"size=1m,mode=0755\0");
 
 const _: () = {
@@ -304,7 +308,7 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     };
     init(
         payload,
-        plan.last_cap,
+        plan,
         notify.map(|(ours, theirs)| {
             sys::close(theirs);
             ours
@@ -422,12 +426,16 @@ fn set_attr(path: &CStr, attrs: u64, recursive: bool) -> SysResult<()> {
 
 /// The sandbox's PID 1: reap every process until the program exits, report its status,
 /// then exit (the kernel kills whatever is left in the namespace).
-fn init(payload: libc::pid_t, last_cap: u32, notify: Option<RawFd>) -> ! {
-    // Init keeps nothing the program could use: no stdio, no capabilities. The exec pipe is
-    // the program's alone from here, so its EOF tells the parent that exec succeeded.
+fn init(payload: libc::pid_t, plan: &ChildPlan<'_>, notify: Option<RawFd>) -> ! {
+    // Init keeps nothing the program could use: no stdio, no capabilities, and none of the
+    // host's identity (it is a copy of the host process: /proc/1/cmdline would show the
+    // host's arguments). The exec pipe is the program's alone from here, so its EOF tells the
+    // parent that exec succeeded.
     for fd in [0, 1, 2, EXEC_FD] {
         sys::close(fd);
     }
+    sys::scrub_identity(plan.host_args, INIT_NAME);
+    let last_cap = plan.last_cap;
     let _ = sys::drop_all_caps(last_cap);
     let listener = match notify {
         Some(sock) => {
@@ -505,6 +513,10 @@ fn supervise(payload: libc::pid_t, listener: RawFd) -> i32 {
         if fds[1].revents & libc::POLLIN != 0 {
             if let Ok(nr) = sys::seccomp_notif_recv(listener) {
                 let _ = sys::write_all(STATUS_FD, &encode(REC_VIOLATION, 0, 0, nr as u32));
+                // Kill everything before exiting: init's exit closes the listener first, which
+                // would let the blocked call return ENOSYS and the program run on until the
+                // namespace is torn down.
+                let _ = sys::kill_all();
                 sys::exit(0);
             }
         } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {

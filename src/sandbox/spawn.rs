@@ -182,6 +182,21 @@ impl Drop for Started {
     }
 }
 
+/// The address range of this process's argument strings (fields 48 and 49 of
+/// /proc/self/stat), read once: the child blanks its copy of them.
+fn host_args() -> (usize, usize) {
+    static ARGS: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
+    *ARGS.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // The command name (field 2) may contain spaces: count fields after its ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` starts at field 3.
+        let get = |n: usize| fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (get(48), get(49))
+    })
+}
+
 /// Clone the child, write its id maps, release it, and wait until the program has been
 /// executed (or its setup failed).
 fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
@@ -228,6 +243,7 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
         rlimits: &p.rlimits,
         last_cap: p.last_cap,
+        host_args: host_args(),
         landlock: p.landlock.as_ref(),
         seccomp: &p.seccomp,
         seccomp_listener: p.seccomp_listener,
