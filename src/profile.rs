@@ -176,7 +176,7 @@ struct LandlockFile {
 
 impl Profile {
     /// The secure baseline of DESIGN §4 without any mount: what a profile file starts from.
-    fn base() -> Profile {
+    pub(crate) fn base() -> Profile {
         let mut env = BTreeMap::new();
         env.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
         env.insert("HOME".into(), "/tmp".into());

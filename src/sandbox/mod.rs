@@ -412,12 +412,11 @@ pub(crate) struct Prepared {
     pub enforced: Enforced,
 }
 
-// SAFETY: sock_filter is plain integers; nothing in Prepared is shared mutable state or tied to
-// a thread. (libc::sock_filter does not implement Send/Sync only because libc does not derive
-// it for every struct.)
-unsafe impl Send for Prepared {}
-// SAFETY: as above; Prepared is never mutated after build().
-unsafe impl Sync for Prepared {}
+// A Sandbox is shared between threads: keep it that way at compile time.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandbox>();
+};
 
 /// A validated, prepared sandbox configuration. Cheap to clone, safe to share between threads,
 /// reusable for any number of runs.
@@ -439,7 +438,18 @@ impl std::fmt::Debug for Sandbox {
 impl Default for SandboxBuilder {
     fn default() -> Self {
         SandboxBuilder {
-            profile: Profile::named("default").unwrap_or_else(|_| Profile::fallback()),
+            // The embedded default always parses (a unit test checks it); the baseline with
+            // /usr is the same policy without the optional binds.
+            profile: Profile::named("default").unwrap_or_else(|_| {
+                let mut p = Profile::base();
+                p.mounts.push(Mount {
+                    kind: MountKind::RoBind,
+                    src: "/usr".into(),
+                    dst: "/usr".into(),
+                    optional: false,
+                });
+                p
+            }),
             extra_mounts: Vec::new(),
             seccomp_override: None,
             landlock_off: false,
@@ -508,48 +518,5 @@ impl Sandbox {
 
     pub(crate) fn profile(&self) -> &Profile {
         &self.builder.profile
-    }
-}
-
-impl Profile {
-    /// The baseline with the usual system mounts, used if the embedded default cannot be parsed
-    /// (it always can: a unit test checks it).
-    fn fallback() -> Profile {
-        let mut p =
-            Profile::from_toml_str("", "fallback").unwrap_or_else(|_| unreachable_profile());
-        p.mounts.push(Mount {
-            kind: MountKind::RoBind,
-            src: "/usr".into(),
-            dst: "/usr".into(),
-            optional: false,
-        });
-        p
-    }
-}
-
-fn unreachable_profile() -> Profile {
-    // An empty TOML document always parses; this only satisfies the type checker without a
-    // panic path.
-    Profile {
-        name: "empty".into(),
-        description: String::new(),
-        hostname: "runcell".into(),
-        workdir: "/tmp".into(),
-        network: Network::None,
-        seccomp: "default".into(),
-        uid: 1000,
-        gid: 1000,
-        host_uid: 65534,
-        host_gid: 65534,
-        dev_shm: false,
-        limits: Limits::default(),
-        env: BTreeMap::new(),
-        mounts: Vec::new(),
-        landlock_require: LandlockRequire {
-            fs: true,
-            net: false,
-            scope: false,
-        },
-        landlock_best_effort: false,
     }
 }
