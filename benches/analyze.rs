@@ -1,0 +1,75 @@
+//! Analyzer throughput and latency.
+//!
+//! `cargo bench --bench analyze`. Inputs are built from the benign corpus
+//! (`tests/corpus/benign`), so they are realistic submissions rather than synthetic text:
+//! - `analyze/10k`: one ~10 KB file (goal: under 1 ms per file);
+//! - `analyze/1m`: one ~1 MB file (throughput in bytes per second);
+//! - `analyze/corpus_per_file`: every benign and malicious sample in turn (mean latency per
+//!   file is the reported time divided by the element count);
+//! - `rules/default`: loading the embedded default rule set.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use runcell::analyze::{self, Rules};
+
+fn samples(dir: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(dir);
+    let mut paths: Vec<_> = std::fs::read_dir(&root)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// Concatenates benign samples (each wrapped in its own function-free block, as a long
+/// notebook export would be) until `size` bytes.
+fn build(size: usize) -> String {
+    let parts = samples("benign");
+    let mut out = String::with_capacity(size + 4096);
+    let mut i = 0;
+    while out.len() < size && !parts.is_empty() {
+        out.push_str(&parts[i % parts.len()]);
+        out.push('\n');
+        i += 1;
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let rules = Rules::default();
+    let mut g = c.benchmark_group("analyze");
+    for (name, size) in [("10k", 10 * 1024), ("1m", 1024 * 1024)] {
+        let src = build(size);
+        g.throughput(Throughput::Bytes(src.len() as u64));
+        if size > 100_000 {
+            g.sample_size(10);
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(analyze::python(black_box(&src), &rules)))
+        });
+    }
+    let mut all = samples("benign");
+    all.extend(samples("malicious"));
+    g.throughput(Throughput::Elements(all.len() as u64));
+    g.sample_size(20);
+    g.bench_function("corpus_per_file", |b| {
+        b.iter(|| {
+            for s in &all {
+                black_box(analyze::python(black_box(s), &rules));
+            }
+        })
+    });
+    g.finish();
+    c.bench_function("rules/default", |b| b.iter(|| black_box(Rules::default())));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

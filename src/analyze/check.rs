@@ -1,0 +1,862 @@
+//! The checking pass: walks every node once and applies the rules to what the resolver
+//! says each expression is.
+//!
+//! Where a finding is reported:
+//! - a call whose callee resolves to a `calls` pattern (and whose arguments meet the rule's
+//!   conditions): the whole call;
+//! - an expression that is not itself called or dereferenced further and resolves to a
+//!   `calls` pattern (`f = os.system`, `map(os.system, ...)`): that expression. Constants
+//!   and exception classes (`subprocess.PIPE`, `subprocess.CalledProcessError`) are
+//!   references too harmless to report;
+//! - imports, attribute names, bare names, string literals and whole-object uses per rule.
+
+use super::resolve::{Args, Ctx, METHODCALLER, Resolver};
+use super::rules::{ArgSpec, Detector, Rule, Rules};
+use super::scope::{Field, Kind, ScopeId, dotted, field_name, normalize_ident, text};
+use super::value::{Namespace, ValSet, Value};
+use tree_sitter::Node;
+
+/// A finding before it is turned into text: which rule, where, and what it resolved to.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    /// Index into the rule set, or `None` for a syntax error.
+    pub rule: Option<usize>,
+    pub start_byte: usize,
+    pub end_byte: usize,
+    pub start: (usize, usize),
+    pub end: (usize, usize),
+    /// What the expression resolved to, or the syntax error's description.
+    pub detail: Option<String>,
+}
+
+impl Raw {
+    fn at(node: Node<'_>, rule: Option<usize>, detail: Option<String>) -> Raw {
+        let (s, e) = (node.start_position(), node.end_position());
+        Raw {
+            rule,
+            start_byte: node.start_byte(),
+            end_byte: node.end_byte(),
+            start: (s.row, s.column),
+            end: (e.row, e.column),
+            detail,
+        }
+    }
+}
+
+/// Keywords that name the path argument of file and directory functions.
+const PATH_KEYWORDS: &[&str] = &[
+    "file", "path", "filename", "name", "top", "pathname", "fname", "src", "dst", "root_dir",
+];
+
+/// Attribute names under which a mapping is read one key at a time (not dumped whole).
+const KEYED_ACCESS: &[&str] = &[
+    "get",
+    "setdefault",
+    "pop",
+    "__getitem__",
+    "__contains__",
+    "update",
+    "__setitem__",
+    "putenv",
+];
+
+/// Runs the rules over a resolved file.
+pub struct Checker<'r, 't> {
+    pub r: &'r Resolver<'t>,
+    pub rules: &'r Rules,
+    pub out: Vec<Raw>,
+    /// Nesting of code strings analysed inside code strings.
+    pub nested: usize,
+}
+
+struct Item<'t> {
+    node: Node<'t>,
+    scope: ScopeId,
+    field: Option<&'t str>,
+    parent: Option<Node<'t>>,
+    /// Inside a type annotation (never evaluated for its effect).
+    in_type: bool,
+}
+
+impl<'r, 't> Checker<'r, 't> {
+    /// Walks the whole tree.
+    pub fn run(&mut self, root: Node<'t>) {
+        // One cursor for the whole walk (a cursor per node costs an allocation each);
+        // `ancestors` holds the parent chain with each ancestor's scope.
+        let mut cursor = root.walk();
+        let mut ancestors: Vec<(Node<'t>, ScopeId, bool)> = Vec::new();
+        loop {
+            let node = cursor.node();
+            let (parent, parent_scope, in_type) = match ancestors.last() {
+                Some(&(p, s, t)) => (Some(p), s, t || p.k() == "type"),
+                None => (None, 0, false),
+            };
+            let scope = self
+                .r
+                .scopes
+                .regions
+                .get(&node.id())
+                .copied()
+                .unwrap_or(parent_scope);
+            let it = Item {
+                node,
+                scope,
+                field: cursor.field_id().and_then(|id| field_name(id.get())),
+                parent,
+                in_type,
+            };
+            self.visit(&it);
+            if cursor.goto_first_child() {
+                ancestors.push((node, scope, in_type));
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    ancestors.clear();
+                    break;
+                }
+                ancestors.pop();
+            }
+            if ancestors.is_empty() && cursor.node() == root {
+                break;
+            }
+        }
+        if let Some(deep) = self.r.scopes.too_deep {
+            self.out.push(Raw::at(
+                deep,
+                None,
+                Some("nesting too deep to analyze (CPython refuses it too)".into()),
+            ));
+        }
+    }
+
+    fn emit(&mut self, node: Node<'_>, rule: usize, detail: Option<String>) {
+        self.out.push(Raw::at(node, Some(rule), detail));
+    }
+
+    fn visit(&mut self, it: &Item<'t>) {
+        let node = it.node;
+        if node.is_error() || node.is_missing() {
+            let what = if node.is_missing() {
+                format!("missing `{}`", node.k())
+            } else {
+                "invalid syntax".to_string()
+            };
+            self.out.push(Raw::at(node, None, Some(what)));
+            return;
+        }
+        let ctx = Ctx::new(it.scope);
+        match node.k() {
+            "call" => self.call(node, ctx),
+            "attribute" => {
+                if let Some(a) = node.field("attribute") {
+                    let name = normalize_ident(text(a, self.r.src));
+                    for &rule in self.rules.attribute_matches(&name) {
+                        self.emit(node, rule, Some(name.clone()));
+                    }
+                }
+            }
+            "identifier" if is_reference(it) => {
+                let name = normalize_ident(text(node, self.r.src));
+                for &rule in self.rules.name_matches(&name) {
+                    self.emit(node, rule, Some(name.clone()));
+                }
+            }
+            "subscript" => self.subscript(node, ctx),
+            "while_statement" => self.infinite_loop(node, ctx),
+            "binary_operator" => self.huge_binary(node, ctx),
+            "import_statement" => self.import(node),
+            "import_from_statement" => self.import_from(node),
+            // Docstrings and other bare string statements are never used as data.
+            "string"
+                if self.rules.has_strings()
+                    && it.parent.is_none_or(|p| p.k() != "expression_statement") =>
+            {
+                let mut hits = Vec::new();
+                match self.r.string(node, ctx) {
+                    Value::Str(s) => self.rules.string_matches(&s, &mut hits),
+                    Value::Bytes(b) => self
+                        .rules
+                        .string_matches(&String::from_utf8_lossy(&b), &mut hits),
+                    _ => {}
+                }
+                for rule in hits {
+                    self.emit(node, rule, None);
+                }
+            }
+            "exec_statement" => {
+                let mut hits = Vec::new();
+                self.rules.call_matches("builtins.exec", &mut hits);
+                for rule in hits {
+                    self.emit(node, rule, Some("builtins.exec".into()));
+                }
+            }
+            _ => {}
+        }
+        if matches!(node.k(), "identifier" | "attribute" | "subscript" | "call")
+            && !it.in_type
+            && is_reference(it)
+        {
+            self.reference(it, ctx);
+        }
+    }
+
+    /// A value used other than by calling it or looking inside it.
+    fn reference(&mut self, it: &Item<'t>, ctx: Ctx<'_>) {
+        let node = it.node;
+        let parent_kind = it.parent.map_or("", |p| p.k());
+        let used_inside = matches!(
+            (parent_kind, it.field),
+            ("attribute", Some("object"))
+                | ("subscript", Some("value"))
+                | ("call", Some("function"))
+        );
+        let whole = self.rules.has_whole() && whole_use(it, self.r.src);
+        if used_inside && !whole {
+            return;
+        }
+        let vals = self.r.eval(node, ctx);
+        if !used_inside {
+            let mut hits = Vec::new();
+            for q in vals.paths() {
+                if harmless_member(q) {
+                    continue;
+                }
+                hits.clear();
+                self.rules.call_matches(q, &mut hits);
+                for &rule in &hits {
+                    if !self.rules.rule(rule).has_conditions() {
+                        self.emit(node, rule, Some(q.to_string()));
+                    }
+                }
+            }
+        }
+        if whole {
+            for q in vals.paths() {
+                for &rule in self.rules.whole_matches(q) {
+                    self.emit(node, rule, Some(q.to_string()));
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, node: Node<'t>, ctx: Ctx<'_>) {
+        let Some(f) = node.field("function") else {
+            return;
+        };
+        let callee = self.r.eval(f, ctx);
+        let mut paths: Vec<String> = callee.paths().map(str::to_string).collect();
+        let caller = |v: &Value| match v {
+            Value::Method(recv, m) if m == METHODCALLER => recv.as_str().map(str::to_string),
+            _ => None,
+        };
+        let callers: Vec<String> = callee.iter().filter_map(caller).collect();
+        if paths.is_empty() && callers.is_empty() {
+            return;
+        }
+        let args = self.r.args(node, ctx);
+        // `operator.methodcaller("system", "id")(os)` calls `os.system`.
+        if let Some((_, objs)) = args.positional.first() {
+            for name in &callers {
+                for o in objs.iter() {
+                    paths.extend(self.r.attr(o, name).paths().map(str::to_string));
+                }
+            }
+        }
+        if paths
+            .iter()
+            .any(|p| p == "builtins.bytearray" || p == "builtins.bytes")
+        {
+            self.huge_size(node, args.positional.first().map(|(_, v)| v));
+        }
+        let mut hits = Vec::new();
+        for q in &paths {
+            hits.clear();
+            self.rules.call_matches(q, &mut hits);
+            for &rule in &hits {
+                if self.conditions_hold(self.rules.rule(rule), &args, ctx) {
+                    self.emit(node, rule, Some(q.clone()));
+                }
+            }
+            self.dynamic_call(node, q, &args);
+        }
+    }
+
+    /// Dynamic imports and attribute lookups, and the attribute names they reach.
+    fn dynamic_call(&mut self, node: Node<'t>, q: &str, args: &Args<'t>) {
+        match q {
+            "builtins.__import__"
+            | "importlib.import_module"
+            | "importlib.__import__"
+            | "sys.modules.get"
+            | "sys.modules.pop"
+            | "sys.modules.__getitem__"
+            | "imp.load_module"
+            | "importlib.util.find_spec" => {
+                let first = args.get(Some(0), &["name"]);
+                let names: Vec<String> = first
+                    .map(|v| v.strings().map(str::to_string).collect())
+                    .unwrap_or_default();
+                let computed = first.is_some_and(|v| v.iter().any(|x| x.as_str().is_none()));
+                let fixed = args
+                    .node(Some(0), &["name"])
+                    .and_then(|n| self.fixed_package(n));
+                if (computed && fixed.is_none()) || (first.is_none() && args.splat) {
+                    for rule in self
+                        .rules
+                        .detector(Detector::DynamicImport)
+                        .collect::<Vec<_>>()
+                    {
+                        self.emit(node, rule, Some(q.to_string()));
+                    }
+                }
+                {
+                    let mut hits = Vec::new();
+                    for m in &names {
+                        self.rules.import_matches(m, &mut hits);
+                        for rule in hits.drain(..) {
+                            self.emit(node, rule, Some(m.clone()));
+                        }
+                    }
+                }
+            }
+            "builtins.getattr"
+            | "builtins.setattr"
+            | "builtins.delattr"
+            | "builtins.hasattr"
+            | "builtins.object.__getattribute__"
+            | "builtins.type.__getattribute__" => {
+                // (object, name) come first for all of these.
+                self.attr_lookup(
+                    node,
+                    args.positional.first().map(|(_, v)| v.clone()),
+                    args.positional.get(1).map(|(_, v)| v.clone()),
+                );
+            }
+            _ => {
+                if let Some(base) = q
+                    .strip_suffix(".__getattribute__")
+                    .or_else(|| q.strip_suffix(".__getattr__"))
+                {
+                    let obj = ValSet::one(Value::Path(base.to_string()));
+                    self.attr_lookup(
+                        node,
+                        Some(obj),
+                        args.positional.first().map(|(_, v)| v.clone()),
+                    );
+                }
+            }
+        }
+    }
+
+    fn attr_lookup(&mut self, node: Node<'t>, obj: Option<ValSet>, name: Option<ValSet>) {
+        let Some(name) = name else { return };
+        let consts: Vec<String> = name.strings().map(str::to_string).collect();
+        for n in &consts {
+            for &rule in self.rules.attribute_matches(n) {
+                self.emit(node, rule, Some(n.clone()));
+            }
+        }
+        let opaque = obj
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|v| matches!(v, Value::Unknown)));
+        if opaque {
+            for n in &consts {
+                for &rule in self.rules.lookup_name_matches(n) {
+                    self.emit(node, rule, Some(n.clone()));
+                }
+            }
+        }
+        match obj {
+            Some(obj) if name.iter().any(|v| v.as_str().is_none()) => {
+                self.dynamic_attribute(node, &obj);
+            }
+            _ => {}
+        }
+    }
+
+    fn dynamic_attribute(&mut self, node: Node<'t>, obj: &ValSet) {
+        let sensitive = obj.iter().find_map(|v| match v {
+            Value::Path(p) if p == "builtins" || self.rules.is_sensitive_module(p) => {
+                Some(p.clone())
+            }
+            Value::Namespace(Namespace::Path(p))
+                if p == "builtins" || self.rules.is_sensitive_module(p) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        });
+        if let Some(p) = sensitive {
+            for rule in self
+                .rules
+                .detector(Detector::DynamicAttribute)
+                .collect::<Vec<_>>()
+            {
+                self.emit(node, rule, Some(p.clone()));
+            }
+        }
+    }
+
+    fn subscript(&mut self, node: Node<'t>, ctx: Ctx<'_>) {
+        let (Some(obj), Some(sub)) = (node.field("value"), node.field("subscript")) else {
+            return;
+        };
+        if sub.k() == "slice" {
+            return;
+        }
+        let objs = self.r.eval(obj, ctx);
+        let keys = self.r.eval(sub, ctx);
+        let constant = keys.strings().next().is_some();
+        for o in objs.iter() {
+            match o {
+                Value::Path(p) if p == "sys.modules" => {
+                    if constant {
+                        let mut hits = Vec::new();
+                        for m in keys.strings() {
+                            self.rules.import_matches(m, &mut hits);
+                        }
+                        for rule in hits {
+                            self.emit(node, rule, Some("sys.modules".into()));
+                        }
+                    } else {
+                        for rule in self
+                            .rules
+                            .detector(Detector::DynamicImport)
+                            .collect::<Vec<_>>()
+                        {
+                            self.emit(node, rule, Some("sys.modules".into()));
+                        }
+                    }
+                }
+                Value::Path(_) | Value::Namespace(Namespace::Path(_))
+                    if !constant
+                        && (matches!(o, Value::Namespace(_))
+                            || o.as_path() == Some("builtins")) =>
+                {
+                    self.dynamic_attribute(node, &ValSet::one(o.clone()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn import(&mut self, node: Node<'t>) {
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        let mut hits = Vec::new();
+        for n in names {
+            let m = match n.k() {
+                "aliased_import" => n.field("name").map(|m| dotted(m, self.r.src)),
+                _ => Some(dotted(n, self.r.src)),
+            };
+            if let Some(m) = m {
+                hits.clear();
+                self.rules.import_matches(&m, &mut hits);
+                for &rule in &hits {
+                    self.emit(node, rule, Some(m.clone()));
+                }
+            }
+        }
+    }
+
+    fn import_from(&mut self, node: Node<'t>) {
+        let Some(module) = node.field("module_name") else {
+            return;
+        };
+        if module.k() != "dotted_name" {
+            return;
+        }
+        let m = dotted(module, self.r.src);
+        let mut hits = Vec::new();
+        self.rules.import_matches(&m, &mut hits);
+        for &rule in &hits {
+            self.emit(node, rule, Some(m.clone()));
+        }
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        for n in names {
+            let name_node = if n.k() == "aliased_import" {
+                n.field("name")
+            } else {
+                Some(n)
+            };
+            let Some(name_node) = name_node else { continue };
+            let full = format!("{m}.{}", dotted(name_node, self.r.src));
+            hits.clear();
+            self.rules.import_matches(&full, &mut hits);
+            if !harmless_member(&full) {
+                let mut calls = Vec::new();
+                self.rules.call_matches(&full, &mut calls);
+                hits.extend(
+                    calls
+                        .into_iter()
+                        .filter(|&r| !self.rules.rule(r).has_conditions()),
+                );
+            }
+            hits.sort_unstable();
+            hits.dedup();
+            for &rule in &hits {
+                self.emit(n, rule, Some(full.clone()));
+            }
+        }
+    }
+
+    /// For `f"plugins.{name}"` or `"plugins." + name`: the fixed package (`plugins`) when it
+    /// is not one any rule cares about, so importing inside it is not a computed escape.
+    fn fixed_package(&self, node: Node<'t>) -> Option<String> {
+        let head = match node.k() {
+            "string" => node.named_child(1).filter(|c| c.k() == "string_content")?,
+            "binary_operator" => node.field("left").filter(|c| c.k() == "string")?,
+            _ => return None,
+        };
+        let text = text(head, self.r.src).trim_matches(|c| c == '"' || c == '\'');
+        let (package, _) = text.rsplit_once('.')?;
+        let top = package.split('.').next()?;
+        let valid = !top.is_empty() && top.chars().all(|c| c == '_' || c.is_alphanumeric());
+        let mut hits = Vec::new();
+        self.rules.import_matches(package, &mut hits);
+        (valid && hits.is_empty() && !self.rules.is_sensitive_module(top) && top != "builtins")
+            .then(|| package.to_string())
+    }
+
+    /// `while True:` that nothing leaves.
+    fn infinite_loop(&mut self, node: Node<'t>, ctx: Ctx<'_>) {
+        let Some(cond) = node.field("condition") else {
+            return;
+        };
+        // Only literal conditions: names and containers change while the loop runs.
+        let literal = matches!(
+            cond.k(),
+            "true" | "integer" | "string" | "concatenated_string"
+        );
+        let always =
+            literal && self.r.eval(cond, ctx).single().and_then(Value::truthy) == Some(true);
+        if !always || node.field("alternative").is_some() {
+            return;
+        }
+        let Some(body) = node.field("body") else {
+            return;
+        };
+        if !leaves_loop(body, self.r.src, 0) {
+            for rule in self
+                .rules
+                .detector(Detector::InfiniteLoop)
+                .collect::<Vec<_>>()
+            {
+                self.emit(node, rule, None);
+            }
+        }
+    }
+
+    /// A constant size beyond what any submission needs (10^8 elements or more).
+    fn huge_size(&mut self, node: Node<'t>, size: Option<&ValSet>) {
+        let huge = size.is_some_and(|v| v.iter().any(|x| matches!(x, Value::Int(n) if *n >= HUGE)));
+        if huge {
+            for rule in self
+                .rules
+                .detector(Detector::HugeAllocation)
+                .collect::<Vec<_>>()
+            {
+                self.emit(node, rule, None);
+            }
+        }
+    }
+
+    /// `seq * N` with a huge constant N, or `a ** b` with a huge constant exponent.
+    fn huge_binary(&mut self, node: Node<'t>, ctx: Ctx<'_>) {
+        let (Some(l), Some(r), Some(op)) = (
+            node.field("left"),
+            node.field("right"),
+            node.field("operator"),
+        ) else {
+            return;
+        };
+        match text(op, self.r.src) {
+            "*" => {
+                let is_seq = |n: Node<'_>| {
+                    matches!(n.k(), "string" | "list" | "tuple" | "concatenated_string")
+                };
+                if is_seq(l) {
+                    self.huge_size(node, Some(&self.r.eval(r, ctx)));
+                } else if is_seq(r) {
+                    self.huge_size(node, Some(&self.r.eval(l, ctx)));
+                }
+            }
+            "**" => {
+                let exp = self.r.eval(r, ctx);
+                let unfoldable = exp.single().is_some_and(|v| matches!(v, Value::Unknown))
+                    && matches!(r.k(), "binary_operator")
+                    && text(r, self.r.src).contains("**");
+                let big = exp
+                    .iter()
+                    .any(|x| matches!(x, Value::Int(n) if *n >= 1_000_000));
+                if big || unfoldable {
+                    for rule in self
+                        .rules
+                        .detector(Detector::HugeAllocation)
+                        .collect::<Vec<_>>()
+                    {
+                        self.emit(node, rule, None);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Do the call's arguments meet every condition of the rule?
+    fn conditions_hold(&self, rule: &Rule, args: &Args<'t>, ctx: Ctx<'_>) -> bool {
+        for (k, expected) in &rule.when_keyword {
+            let Some(v) = args.get(None, &[k.as_str()]) else {
+                return false;
+            };
+            if !v
+                .iter()
+                .any(|x| matches!(x, Value::Unknown) || toml_eq(expected, x))
+            {
+                return false;
+            }
+        }
+        if rule
+            .unless_arg
+            .as_ref()
+            .is_some_and(|spec| arg_is_safe(spec, args))
+        {
+            return false;
+        }
+        if !rule.path_prefixes.is_empty() {
+            let Some(v) = args.get(Some(0), PATH_KEYWORDS) else {
+                return false;
+            };
+            let paths: Vec<String> = v.strings().map(super::fold::normalize_path).collect();
+            let hit = paths.iter().any(|p| {
+                rule.path_prefixes.iter().any(|pre| path_matches(pre, p))
+                    && !rule.path_exempt.iter().any(|ex| path_matches(ex, p))
+            });
+            if !hit {
+                return false;
+            }
+        }
+        if rule.write_mode {
+            let Some(v) = args.get(Some(1), &["mode"]) else {
+                return false;
+            };
+            if !v.strings().any(|m| m.contains(['w', 'a', 'x', '+'])) {
+                return false;
+            }
+        }
+        if let Some(spec) = &rule.code_arg {
+            let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
+            let Some(v) = args.get(spec.position, &kws) else {
+                return false;
+            };
+            if !self.code_is_risky(v) {
+                return false;
+            }
+        }
+        let _ = ctx;
+        true
+    }
+
+    /// Is this argument code that would be reported on its own, or code we cannot see?
+    fn code_is_risky(&self, v: &ValSet) -> bool {
+        v.iter().any(|x| match x {
+            Value::Str(code) => {
+                self.nested >= 2 || super::analyze(code, self.rules, self.nested + 1).is_blocking()
+            }
+            Value::Func(_) | Value::Path(_) | Value::Class(_) | Value::Method(..) => false,
+            _ => true,
+        })
+    }
+}
+
+/// Sizes from which a constant allocation is reported (10^8).
+const HUGE: i64 = 100_000_000;
+
+/// Does anything in a loop body leave the loop (`break`, `return`, `raise`, `yield`, an
+/// exit call)? Nested loops' own `break`s do not count.
+fn leaves_loop(node: Node<'_>, src: &str, depth: usize) -> bool {
+    if depth > 200 {
+        return true;
+    }
+    match node.k() {
+        "break_statement" => return true,
+        "return_statement" | "raise_statement" | "yield" | "await" => return true,
+        "call" if call_may_leave(node, src) => return true,
+        "function_definition" | "class_definition" | "lambda" => return false,
+        _ => {}
+    }
+    let mut cursor = node.walk();
+    let kids: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+    kids.into_iter().any(|c| {
+        let nested = matches!(c.k(), "while_statement" | "for_statement");
+        if nested {
+            // A `break` inside a nested loop leaves only that loop; other exits still count.
+            leaves_nested(c, src, depth + 1)
+        } else {
+            leaves_loop(c, src, depth + 1)
+        }
+    })
+}
+
+/// An exit call, or a call of a plain name that is not a builtin (a function of the file
+/// or an import may well exit or raise), or `input()` (raises at end of input).
+fn call_may_leave(node: Node<'_>, src: &str) -> bool {
+    let Some(f) = node.field("function") else {
+        return false;
+    };
+    let name = text(f, src);
+    if matches!(
+        name,
+        "exit" | "quit" | "sys.exit" | "os._exit" | "os.abort" | "_exit" | "input"
+    ) {
+        return true;
+    }
+    f.k() == "identifier" && !super::resolve::is_builtin(&normalize_ident(name))
+}
+
+/// Exits other than `break` inside a nested loop.
+fn leaves_nested(node: Node<'_>, src: &str, depth: usize) -> bool {
+    if depth > 200 {
+        return true;
+    }
+    match node.k() {
+        "return_statement" | "raise_statement" | "yield" | "await" => return true,
+        "call" if call_may_leave(node, src) => return true,
+        "function_definition" | "class_definition" | "lambda" => return false,
+        _ => {}
+    }
+    let mut cursor = node.walk();
+    let kids: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+    kids.into_iter().any(|c| leaves_nested(c, src, depth + 1))
+}
+
+/// Is this node read as a value (not a binding site, a definition's name, a keyword name)?
+fn is_reference(it: &Item<'_>) -> bool {
+    let Some(parent) = it.parent else {
+        return false;
+    };
+    let pk = parent.k();
+    match (pk, it.field) {
+        (_, Some("name")) if pk != "named_expression" => false,
+        ("named_expression", Some("name")) => false,
+        ("attribute", Some("attribute")) => false,
+        (_, Some("left"))
+            if matches!(
+                pk,
+                "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause"
+            ) =>
+        {
+            false
+        }
+        (_, Some("alias")) => false,
+        _ => !matches!(
+            pk,
+            "parameters"
+                | "lambda_parameters"
+                | "default_parameter"
+                | "typed_parameter"
+                | "typed_default_parameter"
+                | "pattern_list"
+                | "tuple_pattern"
+                | "list_pattern"
+                | "dotted_name"
+                | "aliased_import"
+                | "global_statement"
+                | "nonlocal_statement"
+                | "import_statement"
+                | "import_from_statement"
+                | "list_splat_pattern"
+                | "dictionary_splat_pattern"
+                | "keyword_pattern"
+                | "as_pattern_target"
+                | "case_pattern"
+                | "class_pattern"
+        ),
+    }
+}
+
+/// Constants and exception classes inside a dangerous module do nothing by themselves.
+fn harmless_member(q: &str) -> bool {
+    let last = q.rsplit('.').next().unwrap_or(q);
+    let caps = last.len() > 1
+        && last
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    caps || last.ends_with("Error")
+        || last.ends_with("Exception")
+        || last.ends_with("Warning")
+        || last == "TimeoutExpired"
+}
+
+/// Is a mapping used whole here (printed, iterated, copied, passed on) rather than read
+/// one key at a time?
+fn whole_use(it: &Item<'_>, src: &str) -> bool {
+    let Some(parent) = it.parent else {
+        return false;
+    };
+    match (parent.k(), it.field) {
+        ("attribute", Some("object")) => {
+            let name = parent
+                .field("attribute")
+                .map(|a| text(a, src))
+                .unwrap_or("");
+            !KEYED_ACCESS.contains(&name)
+        }
+        ("subscript", Some("value")) => false,
+        ("call", Some("function")) => false,
+        ("comparison_operator", _) => false,
+        ("argument_list", _) | ("keyword_argument", Some("value")) => true,
+        ("for_statement", Some("right")) | ("for_in_clause", Some("right")) => true,
+        ("interpolation", _)
+        | ("binary_operator", _)
+        | ("list_splat", _)
+        | ("dictionary_splat", _) => true,
+        ("return_statement", _) | ("print_statement", _) | ("expression_statement", _) => true,
+        ("assignment", Some("right")) => true,
+        _ => false,
+    }
+}
+
+/// `/` matches only the root, `/*` any absolute path, `~` any home-relative path, `=P`
+/// exactly `P`, and any other prefix matches itself and what is below it.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern {
+        "/" => path == "/",
+        "/*" => path.starts_with('/'),
+        "~" => path.starts_with('~'),
+        p if p.starts_with('=') => path.trim_end_matches('/') == p[1..].trim_end_matches('/'),
+        p => {
+            let p = p.trim_end_matches('/');
+            path == p || (path.starts_with(p) && path.as_bytes().get(p.len()) == Some(&b'/'))
+        }
+    }
+}
+
+fn toml_eq(expected: &toml::Value, v: &Value) -> bool {
+    match expected {
+        toml::Value::Boolean(b) => v.truthy() == Some(*b),
+        toml::Value::Integer(i) => matches!(v, Value::Int(x) if x == i),
+        toml::Value::String(s) => v.as_str() == Some(s) || v.as_path() == Some(s),
+        _ => false,
+    }
+}
+
+fn arg_is_safe(spec: &ArgSpec, args: &Args<'_>) -> bool {
+    let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
+    let Some(v) = args.get(spec.position, &kws) else {
+        return false;
+    };
+    !v.is_empty()
+        && v.iter().all(|x| {
+            let repr = match x {
+                Value::Path(p) => Some(p.clone()),
+                other => other.to_text(),
+            };
+            repr.is_some_and(|r| spec.values.contains(&r))
+        })
+}

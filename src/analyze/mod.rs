@@ -1,0 +1,142 @@
+//! Static analysis of submitted Python, before a sandbox is spent on it.
+//!
+//! ```
+//! use runcell::analyze::{self, Rules};
+//! let report = analyze::python("import os as o\ngetattr(o, 'metsys'[::-1])('id')\n", &Rules::default());
+//! assert!(report.is_blocking());
+//! assert_eq!(report.findings[0].rule, "process-exec");
+//! assert!(!analyze::python("import os\nprint(os.path.join('a', 'b'))\n", &Rules::default()).is_blocking());
+//! ```
+//!
+//! How it works: tree-sitter-python parses the text (a file that does not parse yields a
+//! `syntax-error` finding, never a panic); `scope` records every binding of every scope;
+//! `resolve` evaluates expressions to abstract values, seeing through aliases, dynamic
+//! imports and lookups, user functions and constant folding (`fold`); `check` walks the
+//! tree once and applies the [`Rules`] (data: `policies/analysis/*.toml`); `finding` orders
+//! and renders the results.
+//!
+//! Two stances ship: [`Rules::default()`] reports *capabilities* (running a process, dynamic
+//! code, native memory, unsafe deserialization, network use, host reconnaissance,
+//! interpreter introspection escapes, screen/keyboard capture, never-ending loops and huge
+//! constant allocations) and is quiet on ordinary code (`import os`,
+//! `os.path.join`, `os.environ.get`); [`Rules::strict()`] also refuses importing process,
+//! network and native-code modules at all.
+//!
+//! Positions in findings are 1-based lines and 1-based columns counted in characters
+//! (Unicode scalar values), with an exclusive end column.
+
+mod check;
+mod finding;
+mod fold;
+mod resolve;
+mod rules;
+mod scope;
+mod value;
+
+pub use finding::{render_json, render_text};
+pub use rules::{ArgSpec, DEFAULT_RULES, Detector, Error, Rule, Rules, STRICT_RULES};
+
+use serde::Serialize;
+use std::cell::RefCell;
+
+/// How serious a finding is (`error` and `warning` block a submission).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// One thing the analyzer found, with its exact span (1-based lines and character columns;
+/// `end_column` is exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule id (`syntax-error` for a file that does not parse).
+    pub rule: String,
+    pub severity: Severity,
+    /// The rule's category (`process`, `dynamic-code`, `network`, ...).
+    pub category: String,
+    /// What is wrong, for the person who submitted the code.
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    /// The source text of the span (first line, shortened).
+    pub snippet: String,
+}
+
+/// All findings for one source text, ordered by position then rule id, without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// True when any finding is `warning` or above.
+    pub fn is_blocking(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity >= Severity::Warning)
+    }
+
+    /// The most serious severity found, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+thread_local! {
+    /// One parser per thread: creating one costs more than parsing a small file.
+    static PARSER: RefCell<Option<tree_sitter::Parser>> = const { RefCell::new(None) };
+}
+
+/// Analyzes one Python source text. Never panics; a text that does not parse yields a
+/// `syntax-error` finding (and whatever the parts that did parse show).
+pub fn python(source: &str, rules: &Rules) -> Report {
+    analyze(source, rules, 0)
+}
+
+/// [`python`] for code found inside code (`timeit.timeit("...")`), `nested` levels deep.
+pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
+    let tree = PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut p = tree_sitter::Parser::new();
+            if p.set_language(&tree_sitter_python::LANGUAGE.into())
+                .is_err()
+            {
+                return None;
+            }
+            *slot = Some(p);
+        }
+        let parser = slot.as_mut()?;
+        parser.reset();
+        parser.parse(source, None)
+    });
+    let Some(tree) = tree else {
+        let raw = vec![check::Raw {
+            rule: None,
+            start_byte: 0,
+            end_byte: 0,
+            start: (0, 0),
+            end: (0, 0),
+            detail: Some("the parser could not run".into()),
+        }];
+        return finding::build(raw, source, rules);
+    };
+    let root = tree.root_node();
+    let scopes = scope::Scopes::build(root, source);
+    let resolver = resolve::Resolver::new(source, scopes);
+    let mut checker = check::Checker {
+        r: &resolver,
+        rules,
+        out: Vec::new(),
+        nested,
+    };
+    checker.run(root);
+    finding::build(checker.out, source, rules)
+}

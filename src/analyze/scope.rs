@@ -1,0 +1,873 @@
+//! Scopes and bindings: where every name of the file gets its values from.
+//!
+//! One pass over the tree records, for each scope (module, function, lambda, class,
+//! comprehension), the names it binds and the *sources* of their values: assigned
+//! expressions (with a destructuring path), loop iterables, augmented assignments, imports,
+//! definitions, parameters (with their defaults) and `return` expressions. The resolver then
+//! evaluates these sources flow-insensitively, so a name bound anywhere in a scope carries
+//! every value it is ever given there, whatever the order of the code.
+
+use super::value::Value;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+use tree_sitter::Node;
+
+/// A multiply-rotate hasher (FxHash) for node ids and names; SipHash is needlessly
+/// slow for them and the keys are not attacker-chosen collisions of any consequence.
+#[derive(Default)]
+pub struct FastHash(u64);
+
+impl Hasher for FastHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+/// A `HashMap` with [`FastHash`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHash>>;
+
+/// Index of a scope in [`Scopes::scopes`].
+pub type ScopeId = usize;
+/// Index of a function in [`Scopes::funcs`].
+pub type FuncId = usize;
+/// Index of a variable in [`Scopes::vars`].
+pub type VarId = usize;
+
+/// Name of the pseudo-variable that collects a function's `return` values.
+pub const RETURN: &str = "<return>";
+
+/// Deeper nesting than this is refused (CPython's own parser stops near 200 levels).
+pub const MAX_DEPTH: usize = 400;
+
+/// What kind of block a scope is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Module,
+    Function,
+    Class,
+    Comprehension,
+}
+
+/// One scope.
+#[derive(Debug)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub parent: Option<ScopeId>,
+    pub names: FastMap<String, VarId>,
+    pub globals: HashSet<String>,
+    pub nonlocals: HashSet<String>,
+    /// Modules imported with `from M import *` here.
+    pub stars: Vec<String>,
+    /// For a method (a function directly in a class body): its first parameter (`self`)
+    /// and the class scope, so `self.x = ...` binds `x` on the class.
+    pub receiver: Option<(String, ScopeId)>,
+}
+
+/// Where one value of a variable comes from.
+#[derive(Debug, Clone)]
+pub enum Source<'t> {
+    /// The value of `node` (evaluated in `scope`), then indexed along `path` when the target
+    /// was destructured (`a, (b, c) = ...`).
+    Expr {
+        node: Node<'t>,
+        scope: ScopeId,
+        path: Vec<usize>,
+        iter: bool,
+    },
+    /// `name OP= node`.
+    Aug {
+        op: &'t str,
+        node: Node<'t>,
+        scope: ScopeId,
+    },
+    /// `for var in iter: name OP= node`: the accumulation folded over the iterable's
+    /// elements, starting from the name's plain values (`s = ''; for c in codes: s += chr(c)`).
+    LoopAug {
+        op: &'t str,
+        node: Node<'t>,
+        scope: ScopeId,
+        var: String,
+        iter: Node<'t>,
+    },
+    /// A value known without evaluation (imports, definitions).
+    Const(Value),
+}
+
+/// One variable: a name in one scope.
+#[derive(Debug)]
+pub struct Var<'t> {
+    pub scope: ScopeId,
+    pub sources: Vec<Source<'t>>,
+    /// Byte offset of the first binding site (module-level names used before it may still
+    /// be builtins).
+    pub first_pos: usize,
+}
+
+/// A function or lambda.
+#[derive(Debug)]
+pub struct Func<'t> {
+    /// The scope of its body.
+    pub scope: ScopeId,
+    /// Plain positional parameter names, in order.
+    pub params: Vec<String>,
+    /// For a lambda, its body expression.
+    pub body: Option<Node<'t>>,
+}
+
+/// Everything the binding pass learned.
+#[derive(Debug)]
+pub struct Scopes<'t> {
+    pub scopes: Vec<Scope>,
+    pub vars: Vec<Var<'t>>,
+    pub funcs: Vec<Func<'t>>,
+    /// Nodes that open a scope region (function/lambda/class body, comprehension) -> scope.
+    pub regions: FastMap<usize, ScopeId>,
+    /// True when the tree was nested deeper than [`MAX_DEPTH`] (part of it was skipped).
+    pub too_deep: Option<Node<'t>>,
+    /// `lambda` node id -> its function.
+    pub lambdas: FastMap<usize, FuncId>,
+    /// Every module imported with `from M import *` anywhere in the file.
+    pub stars: Vec<String>,
+    /// Every call whose callee is a plain name, with its scope (for argument flow into
+    /// the file's own functions).
+    pub calls: Vec<(Node<'t>, ScopeId)>,
+}
+
+/// The grammar fields the analyzer reads. Looking a field up by name scans the grammar's
+/// field table with `strncmp` on every call; these are resolved to ids once.
+const FIELDS: [&str; 22] = [
+    "alias",
+    "alternative",
+    "argument",
+    "arguments",
+    "attribute",
+    "body",
+    "condition",
+    "expression",
+    "format_specifier",
+    "function",
+    "left",
+    "module_name",
+    "name",
+    "object",
+    "operator",
+    "parameters",
+    "right",
+    "subscript",
+    "type_conversion",
+    "value",
+    "definition",
+    "key",
+];
+
+fn field_ids() -> &'static [u16; FIELDS.len()] {
+    static IDS: OnceLock<[u16; FIELDS.len()]> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let lang = tree_sitter::Language::new(tree_sitter_python::LANGUAGE);
+        let mut ids = [0u16; FIELDS.len()];
+        for (slot, name) in ids.iter_mut().zip(FIELDS) {
+            *slot = lang.field_id_for_name(name).map_or(0, |id| id.get());
+        }
+        ids
+    })
+}
+
+/// The name of a field id, when it is one of [`FIELDS`] (the only ones the checks read).
+pub fn field_name(id: u16) -> Option<&'static str> {
+    let i = field_ids().iter().position(|&f| f == id && f != 0)?;
+    FIELDS.get(i).copied()
+}
+
+/// Child access by a field name from [`FIELDS`], through the cached field ids.
+pub trait Field<'t> {
+    /// The child in field `name` (`None` if absent or the field is unknown).
+    fn field(&self, name: &'static str) -> Option<Node<'t>>;
+}
+
+impl<'t> Field<'t> for Node<'t> {
+    fn field(&self, name: &'static str) -> Option<Node<'t>> {
+        let i = FIELDS.iter().position(|f| *f == name)?;
+        match field_ids()[i] {
+            0 => None,
+            id => self.child_by_field_id(id),
+        }
+    }
+}
+
+/// Normalises an identifier as Python does (NFKC), so `ｅｖａｌ` is `eval`.
+pub fn normalize_ident(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_string()
+    } else {
+        use unicode_normalization::UnicodeNormalization;
+        s.nfkc().collect()
+    }
+}
+
+/// The text of a node (empty when the span is not valid UTF-8 boundaries).
+pub fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
+    src.get(node.start_byte()..node.end_byte()).unwrap_or("")
+}
+
+fn kind_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let lang = tree_sitter::Language::new(tree_sitter_python::LANGUAGE);
+        let mut names = Vec::with_capacity(lang.node_kind_count());
+        for i in 0..lang.node_kind_count() {
+            let name = u16::try_from(i).ok().and_then(|i| lang.node_kind_for_id(i));
+            names.push(name.unwrap_or("").to_string());
+        }
+        names
+    })
+}
+
+/// Node kinds from a table built once: `Node::kind` goes through FFI and UTF-8 validation
+/// on every call, and the analyzer asks for kinds of nearly every node several times.
+pub trait Kind {
+    /// The node's grammar kind (`"call"`, `"identifier"`, `"ERROR"`...).
+    fn k(&self) -> &'static str;
+}
+
+impl Kind for Node<'_> {
+    fn k(&self) -> &'static str {
+        let id = self.kind_id();
+        if id == u16::MAX {
+            return "ERROR";
+        }
+        kind_names().get(usize::from(id)).map_or("", String::as_str)
+    }
+}
+
+/// The named children of a node, skipping comments.
+pub fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor)
+        .filter(|c| c.k() != "comment")
+        .collect()
+}
+
+impl<'t> Scopes<'t> {
+    /// Runs the binding pass over a parsed module.
+    pub fn build(root: Node<'t>, src: &'t str) -> Scopes<'t> {
+        let mut s = Scopes {
+            scopes: vec![Scope {
+                kind: ScopeKind::Module,
+                parent: None,
+                names: FastMap::default(),
+                globals: HashSet::new(),
+                nonlocals: HashSet::new(),
+                stars: Vec::new(),
+                receiver: None,
+            }],
+            vars: Vec::new(),
+            funcs: Vec::new(),
+            regions: FastMap::default(),
+            too_deep: None,
+            lambdas: FastMap::default(),
+            stars: Vec::new(),
+            calls: Vec::new(),
+        };
+        let mut b = Builder {
+            s: &mut s,
+            src,
+            cursors: Vec::new(),
+        };
+        b.walk(root, 0, 0);
+        let mut stars: Vec<String> = s
+            .scopes
+            .iter()
+            .flat_map(|sc| sc.stars.iter().cloned())
+            .collect();
+        stars.dedup();
+        s.stars = stars;
+        s
+    }
+
+    /// Finds the variable `name` refers to from `scope` (Python's LEGB without builtins):
+    /// `None` means a free name (a builtin or a star import, or undefined).
+    pub fn lookup(&self, scope: ScopeId, name: &str) -> Option<VarId> {
+        let mut cur = scope;
+        let mut first = true;
+        loop {
+            let sc = self.scopes.get(cur)?;
+            if sc.globals.contains(name) {
+                return self.scopes.first()?.names.get(name).copied();
+            }
+            let visible = first || sc.kind != ScopeKind::Class;
+            match sc.names.get(name) {
+                Some(v) if visible && !sc.nonlocals.contains(name) => return Some(*v),
+                _ => {}
+            }
+            first = false;
+            cur = sc.parent?;
+        }
+    }
+
+    /// The variable `name` bound directly in `scope`, if any.
+    pub fn local(&self, scope: ScopeId, name: &str) -> Option<VarId> {
+        self.scopes.get(scope)?.names.get(name).copied()
+    }
+
+    /// The `return` pseudo-variable of a function.
+    pub fn return_var(&self, f: FuncId) -> Option<VarId> {
+        self.local(self.funcs.get(f)?.scope, RETURN)
+    }
+}
+
+struct Builder<'a, 't> {
+    s: &'a mut Scopes<'t>,
+    src: &'t str,
+    cursors: Vec<tree_sitter::TreeCursor<'t>>,
+}
+
+impl<'t> Builder<'_, 't> {
+    fn new_scope(&mut self, kind: ScopeKind, parent: ScopeId) -> ScopeId {
+        self.s.scopes.push(Scope {
+            kind,
+            parent: Some(parent),
+            names: FastMap::default(),
+            globals: HashSet::new(),
+            nonlocals: HashSet::new(),
+            stars: Vec::new(),
+            receiver: None,
+        });
+        self.s.scopes.len() - 1
+    }
+
+    /// The scope that actually receives a binding of `name` made in `scope`.
+    fn target_scope(&self, scope: ScopeId, name: &str) -> ScopeId {
+        let Some(sc) = self.s.scopes.get(scope) else {
+            return 0;
+        };
+        if sc.globals.contains(name) {
+            return 0;
+        }
+        if sc.nonlocals.contains(name) {
+            let mut cur = sc.parent;
+            while let Some(p) = cur {
+                let psc = &self.s.scopes[p];
+                if psc.kind == ScopeKind::Function && psc.names.contains_key(name) {
+                    return p;
+                }
+                cur = psc.parent;
+            }
+        }
+        scope
+    }
+
+    fn bind(&mut self, scope: ScopeId, name: &str, source: Source<'t>, pos: usize) {
+        let scope = self.target_scope(scope, name);
+        let name = normalize_ident(name);
+        let id = match self.s.scopes[scope].names.get(&name) {
+            Some(id) => *id,
+            None => {
+                self.s.vars.push(Var {
+                    scope,
+                    sources: Vec::new(),
+                    first_pos: pos,
+                });
+                let id = self.s.vars.len() - 1;
+                self.s.scopes[scope].names.insert(name, id);
+                id
+            }
+        };
+        let var = &mut self.s.vars[id];
+        var.first_pos = var.first_pos.min(pos);
+        if var.sources.len() < 64 {
+            var.sources.push(source);
+        }
+    }
+
+    /// Binds every name in an assignment target to `value` (destructured along a path).
+    fn bind_target(
+        &mut self,
+        target: Node<'t>,
+        value: Node<'t>,
+        scope: ScopeId,
+        path: Vec<usize>,
+        iter: bool,
+    ) {
+        match target.k() {
+            "identifier" => {
+                let name = text(target, self.src);
+                let src = Source::Expr {
+                    node: value,
+                    scope,
+                    path,
+                    iter,
+                };
+                self.bind(scope, name, src, target.start_byte());
+            }
+            "pattern_list" | "tuple_pattern" | "list_pattern" | "tuple" | "list"
+            | "expression_list" => {
+                if path.len() > 8 {
+                    return;
+                }
+                for (i, child) in named_children(target).into_iter().enumerate() {
+                    if matches!(child.k(), "list_splat_pattern" | "list_splat") {
+                        for n in named_children(child) {
+                            if n.k() == "identifier" {
+                                self.bind(
+                                    scope,
+                                    text(n, self.src),
+                                    Source::Const(Value::Unknown),
+                                    n.start_byte(),
+                                );
+                            }
+                        }
+                        continue;
+                    }
+                    let mut p = path.clone();
+                    p.push(i);
+                    self.bind_target(child, value, scope, p, iter);
+                }
+            }
+            "attribute" => {
+                // `self.x = value` in a method binds `x` on the class.
+                let (Some(obj), Some(attr)) = (target.field("object"), target.field("attribute"))
+                else {
+                    return;
+                };
+                let receiver = self.s.scopes.get(scope).and_then(|s| s.receiver.clone());
+                if let Some((me, class)) = receiver
+                    && obj.k() == "identifier"
+                    && normalize_ident(text(obj, self.src)) == me
+                {
+                    let src = Source::Expr {
+                        node: value,
+                        scope,
+                        path,
+                        iter,
+                    };
+                    self.bind(class, text(attr, self.src), src, attr.start_byte());
+                }
+            }
+            "parenthesized_expression" => {
+                if let Some(inner) = target.named_child(0) {
+                    self.bind_target(inner, value, scope, path, iter);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn bind_unknown_names(&mut self, node: Node<'t>, scope: ScopeId) {
+        self.bind_unknown_names_at(node, scope, 0);
+    }
+
+    fn bind_unknown_names_at(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        if node.k() == "identifier" {
+            self.bind(
+                scope,
+                text(node, self.src),
+                Source::Const(Value::Unknown),
+                node.start_byte(),
+            );
+            return;
+        }
+        for c in named_children(node) {
+            self.bind_unknown_names_at(c, scope, depth + 1);
+        }
+    }
+
+    fn walk(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+        if depth > MAX_DEPTH {
+            if self.s.too_deep.is_none() {
+                self.s.too_deep = Some(node);
+            }
+            return;
+        }
+        match node.k() {
+            "function_definition" => return self.function(node, scope, depth),
+            "lambda" => return self.lambda(node, scope, depth),
+            "class_definition" => return self.class(node, scope, depth),
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression" => {
+                let inner = self.new_scope(ScopeKind::Comprehension, scope);
+                self.s.regions.insert(node.id(), inner);
+                for c in named_children(node) {
+                    self.walk(c, inner, depth + 1);
+                }
+                return;
+            }
+            "assignment" => self.assignment(node, scope),
+            "call" => {
+                let named = node
+                    .field("function")
+                    .is_some_and(|f| matches!(f.k(), "identifier" | "attribute"));
+                if named && self.s.calls.len() < 4096 {
+                    self.s.calls.push((node, scope));
+                }
+            }
+            "augmented_assignment" => {
+                if let (Some(l), Some(r), Some(op)) = (
+                    node.field("left").filter(|l| l.k() == "identifier"),
+                    node.field("right"),
+                    node.field("operator"),
+                ) {
+                    let op = text(op, self.src).trim_end_matches('=');
+                    self.bind(
+                        scope,
+                        text(l, self.src),
+                        Source::Aug { op, node: r, scope },
+                        l.start_byte(),
+                    );
+                }
+            }
+            "named_expression" => {
+                if let (Some(n), Some(v)) = (node.field("name"), node.field("value")) {
+                    self.bind_target(n, v, scope, Vec::new(), false);
+                }
+            }
+            "for_statement" | "for_in_clause" => {
+                if let (Some(l), Some(r)) = (node.field("left"), node.field("right")) {
+                    self.bind_target(l, r, scope, Vec::new(), true);
+                    if node.k() == "for_statement" && l.k() == "identifier" {
+                        self.loop_accumulations(node, l, r, scope);
+                    }
+                }
+            }
+            "with_item" => {
+                if let Some(v) = node.field("value").filter(|v| v.k() == "as_pattern") {
+                    let expr = v.named_child(0);
+                    let alias = v.field("alias").and_then(|a| a.named_child(0));
+                    if let (Some(e), Some(a)) = (expr, alias) {
+                        self.bind_target(a, e, scope, Vec::new(), false);
+                    }
+                }
+            }
+            "except_clause" => {
+                if let Some(a) = node.field("alias") {
+                    self.bind_unknown_names(a, scope);
+                }
+            }
+            "import_statement" => self.import(node, scope),
+            "import_from_statement" => self.import_from(node, scope),
+            "global_statement" | "nonlocal_statement" => {
+                let global = node.k() == "global_statement";
+                for c in named_children(node) {
+                    if c.k() == "identifier" {
+                        let name = normalize_ident(text(c, self.src));
+                        let sc = &mut self.s.scopes[scope];
+                        if global {
+                            sc.globals.insert(name);
+                        } else {
+                            sc.nonlocals.insert(name);
+                        }
+                    }
+                }
+            }
+            "return_statement" => {
+                let in_function = self.s.scopes[scope].kind == ScopeKind::Function;
+                if let Some(v) = node.named_child(0).filter(|_| in_function) {
+                    let src = Source::Expr {
+                        node: v,
+                        scope,
+                        path: Vec::new(),
+                        iter: false,
+                    };
+                    self.bind(scope, RETURN, src, node.start_byte());
+                }
+            }
+            _ => {}
+        }
+        // Cursors are recycled: creating one allocates.
+        let mut cursor = match self.cursors.pop() {
+            Some(mut c) => {
+                c.reset(node);
+                c
+            }
+            None => node.walk(),
+        };
+        if cursor.goto_first_child() {
+            loop {
+                let c = cursor.node();
+                if c.is_named() {
+                    self.walk(c, scope, depth + 1);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
+    }
+
+    /// Records `name OP= expr` statements directly in a `for` body as loop folds.
+    fn loop_accumulations(
+        &mut self,
+        node: Node<'t>,
+        var: Node<'t>,
+        iter: Node<'t>,
+        scope: ScopeId,
+    ) {
+        let Some(body) = node.field("body") else {
+            return;
+        };
+        let var = normalize_ident(text(var, self.src));
+        for stmt in named_children(body) {
+            let Some(aug) = stmt
+                .named_child(0)
+                .filter(|a| a.k() == "augmented_assignment")
+            else {
+                continue;
+            };
+            let (Some(l), Some(r), Some(op)) =
+                (aug.field("left"), aug.field("right"), aug.field("operator"))
+            else {
+                continue;
+            };
+            if l.k() == "identifier" {
+                let op = text(op, self.src).trim_end_matches('=');
+                let src = Source::LoopAug {
+                    op,
+                    node: r,
+                    scope,
+                    var: var.clone(),
+                    iter,
+                };
+                self.bind(scope, text(l, self.src), src, l.start_byte());
+            }
+        }
+    }
+
+    fn assignment(&mut self, node: Node<'t>, scope: ScopeId) {
+        // `a = b = value` nests: collect every target down to the innermost value.
+        let mut targets = Vec::new();
+        let mut cur = node;
+        let value = loop {
+            let Some(l) = cur.field("left") else {
+                return;
+            };
+            targets.push(l);
+            match cur.field("right") {
+                Some(r) if r.k() == "assignment" => cur = r,
+                Some(r) => break r,
+                None => {
+                    // Annotation only (`x: int`): the name exists but has no value yet.
+                    return;
+                }
+            }
+        };
+        for t in targets {
+            self.bind_target(t, value, scope, Vec::new(), false);
+        }
+    }
+
+    fn params(&mut self, params: Option<Node<'t>>, inner: ScopeId, outer: ScopeId) -> Vec<String> {
+        let mut names = Vec::new();
+        let Some(params) = params else { return names };
+        for p in named_children(params) {
+            match p.k() {
+                "identifier" => {
+                    let name = text(p, self.src);
+                    names.push(normalize_ident(name));
+                    self.bind(inner, name, Source::Const(Value::Unknown), p.start_byte());
+                }
+                "default_parameter" | "typed_default_parameter" => {
+                    let (n, v) = (p.field("name"), p.field("value"));
+                    if let (Some(n), Some(v)) = (n.filter(|n| n.k() == "identifier"), v) {
+                        names.push(normalize_ident(text(n, self.src)));
+                        self.bind(
+                            inner,
+                            text(n, self.src),
+                            Source::Const(Value::Unknown),
+                            n.start_byte(),
+                        );
+                        let src = Source::Expr {
+                            node: v,
+                            scope: outer,
+                            path: Vec::new(),
+                            iter: false,
+                        };
+                        self.bind(inner, text(n, self.src), src, n.start_byte());
+                    }
+                }
+                "typed_parameter" => {
+                    if let Some(n) = p.named_child(0) {
+                        if n.k() == "identifier" {
+                            names.push(normalize_ident(text(n, self.src)));
+                        }
+                        self.bind_unknown_names(n, inner);
+                    }
+                }
+                _ => self.bind_unknown_names(p, inner),
+            }
+        }
+        names
+    }
+
+    fn function(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+        let inner = self.new_scope(ScopeKind::Function, scope);
+        let params = self.params(node.field("parameters"), inner, scope);
+        if self.s.scopes[scope].kind == ScopeKind::Class
+            && let Some(first) = params.first()
+        {
+            self.s.scopes[inner].receiver = Some((first.clone(), scope));
+            let me = Source::Const(Value::Instance(scope));
+            self.bind(inner, first, me, node.start_byte());
+        }
+        self.s.funcs.push(Func {
+            scope: inner,
+            params,
+            body: None,
+        });
+        let fid = self.s.funcs.len() - 1;
+        if let Some(n) = node.field("name") {
+            self.bind(
+                scope,
+                text(n, self.src),
+                Source::Const(Value::Func(fid)),
+                n.start_byte(),
+            );
+        }
+        for c in named_children(node) {
+            if Some(c) == node.field("body") {
+                self.s.regions.insert(c.id(), inner);
+                self.walk(c, inner, depth + 1);
+            } else {
+                self.walk(c, scope, depth + 1);
+            }
+        }
+    }
+
+    fn lambda(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+        let inner = self.new_scope(ScopeKind::Function, scope);
+        let params = self.params(node.field("parameters"), inner, scope);
+        let body = node.field("body");
+        self.s.funcs.push(Func {
+            scope: inner,
+            params,
+            body,
+        });
+        self.s.lambdas.insert(node.id(), self.s.funcs.len() - 1);
+        if let Some(b) = body {
+            let src = Source::Expr {
+                node: b,
+                scope: inner,
+                path: Vec::new(),
+                iter: false,
+            };
+            self.bind(inner, RETURN, src, b.start_byte());
+            self.s.regions.insert(b.id(), inner);
+            self.walk(b, inner, depth + 1);
+        }
+        if let Some(p) = node.field("parameters") {
+            self.walk(p, scope, depth + 1);
+        }
+    }
+
+    fn class(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+        let inner = self.new_scope(ScopeKind::Class, scope);
+        if let Some(n) = node.field("name") {
+            self.bind(
+                scope,
+                text(n, self.src),
+                Source::Const(Value::Class(inner)),
+                n.start_byte(),
+            );
+        }
+        for c in named_children(node) {
+            if Some(c) == node.field("body") {
+                self.s.regions.insert(c.id(), inner);
+                self.walk(c, inner, depth + 1);
+            } else {
+                self.walk(c, scope, depth + 1);
+            }
+        }
+    }
+
+    fn import(&mut self, node: Node<'t>, scope: ScopeId) {
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        for n in names {
+            match n.k() {
+                "dotted_name" => {
+                    let full = dotted(n, self.src);
+                    let top = full.split('.').next().unwrap_or("").to_string();
+                    if !top.is_empty() {
+                        self.bind(
+                            scope,
+                            &top,
+                            Source::Const(Value::Path(top.clone())),
+                            n.start_byte(),
+                        );
+                    }
+                }
+                "aliased_import" => {
+                    let (m, a) = (n.field("name"), n.field("alias"));
+                    if let (Some(m), Some(a)) = (m, a) {
+                        let full = dotted(m, self.src);
+                        self.bind(
+                            scope,
+                            text(a, self.src),
+                            Source::Const(Value::Path(full)),
+                            a.start_byte(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn import_from(&mut self, node: Node<'t>, scope: ScopeId) {
+        let module = node.field("module_name");
+        let module_path = match module {
+            Some(m) if m.k() == "dotted_name" => Some(dotted(m, self.src)),
+            _ => None,
+        };
+        let mut cursor = node.walk();
+        let names: Vec<Node<'t>> = node.children_by_field_name("name", &mut cursor).collect();
+        for n in names {
+            let (name_node, alias_node) = match n.k() {
+                "aliased_import" => (n.field("name"), n.field("alias")),
+                _ => (Some(n), None),
+            };
+            let Some(name_node) = name_node else { continue };
+            let name = dotted(name_node, self.src);
+            let bound =
+                alias_node.map_or_else(|| name.clone(), |a| normalize_ident(text(a, self.src)));
+            let value = match &module_path {
+                Some(m) => Value::Path(format!("{m}.{name}")),
+                None => Value::Unknown,
+            };
+            self.bind(scope, &bound, Source::Const(value), n.start_byte());
+        }
+        let mut cursor = node.walk();
+        let has_star = node
+            .named_children(&mut cursor)
+            .any(|c| c.k() == "wildcard_import");
+        if let (true, Some(m)) = (has_star, module_path) {
+            self.s.scopes[scope].stars.push(m);
+        }
+    }
+}
+
+/// The dotted text of a `dotted_name`, NFKC-normalised per component.
+pub fn dotted(node: Node<'_>, src: &str) -> String {
+    named_children(node)
+        .into_iter()
+        .filter(|c| c.k() == "identifier")
+        .map(|c| normalize_ident(text(c, src)))
+        .collect::<Vec<_>>()
+        .join(".")
+}

@@ -1,0 +1,5 @@
+data = bytes(range(16))
+print(data.hex())
+print(bytes.fromhex("48656c6c6f").decode())
+print(bytearray(b"abc").upper())
+print(int.from_bytes(b"\x01\x00", "little"))

@@ -1,0 +1,3 @@
+import os
+print(os.getenv("HOME") is not None)
+print(os.environ.get("USER", "unknown"))

@@ -1,0 +1,4 @@
+import re
+text = open("notes.md").read()
+headers = re.findall(r"^#+ (.*)$", text, re.M)
+print("\n".join(headers))

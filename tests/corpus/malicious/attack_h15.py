@@ -1,0 +1,2 @@
+import os
+os.system(chr(108)+chr(115))

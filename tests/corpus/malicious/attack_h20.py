@@ -1,0 +1,2 @@
+print(open("/proc/cpuinfo").read())
+print(open("/proc/meminfo").read())

@@ -1,0 +1,5 @@
+code = """
+import os
+os.system('id')
+"""
+exec(code)

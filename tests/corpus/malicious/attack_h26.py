@@ -1,0 +1,3 @@
+import builtins
+f = builtins.__dict__['exec']
+f('import os')

@@ -1,0 +1,2 @@
+import yaml
+yaml.load(open('x.yaml'), Loader=yaml.UnsafeLoader)

@@ -1,0 +1,3 @@
+import pathlib
+for p in pathlib.Path("/home").iterdir():
+    print(p)

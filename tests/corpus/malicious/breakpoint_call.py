@@ -1,0 +1,5 @@
+def solve(xs):
+    breakpoint()
+    return sorted(xs)
+
+print(solve([3, 1, 2]))

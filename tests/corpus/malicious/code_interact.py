@@ -1,0 +1,2 @@
+import code
+code.interact(local=globals())

@@ -1,0 +1,3 @@
+src = "\n".join(["import os", "os.system('id')"])
+code = compile(src, "<m>", "exec")
+exec(code)

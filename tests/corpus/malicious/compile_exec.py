@@ -1,0 +1,3 @@
+src = "print('hello from compiled code')"
+obj = compile(src, "<string>", "exec")
+exec(obj)

@@ -1,0 +1,3 @@
+from pathlib import Path
+for entry in Path("/").iterdir():
+    print(entry)

@@ -1,0 +1,2 @@
+import json, os
+print(json.dumps(os.environ.copy(), indent=2))

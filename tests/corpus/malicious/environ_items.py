@@ -1,0 +1,3 @@
+import os
+for k, v in os.environ.items():
+    print(k, "=", v)

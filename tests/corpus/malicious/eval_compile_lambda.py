@@ -1,0 +1,2 @@
+f = eval("lambda: __import__('os').getcwd()")
+print(f())

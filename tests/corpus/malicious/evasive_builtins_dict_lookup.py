@@ -1,0 +1,2 @@
+e = __builtins__.__dict__["ev" + "al"]
+e("1+1")

@@ -1,0 +1,2 @@
+b = print.__self__
+b.exec("print(3)")

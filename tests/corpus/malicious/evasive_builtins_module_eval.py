@@ -1,0 +1,2 @@
+import builtins
+builtins.eval("__import__('os').getuid()")

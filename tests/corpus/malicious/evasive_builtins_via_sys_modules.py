@@ -1,0 +1,2 @@
+import sys
+sys.modules["builtins"].exec("print(4)")

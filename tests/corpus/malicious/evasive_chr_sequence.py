@@ -1,0 +1,2 @@
+m = __import__(chr(111) + chr(115))
+m.system("id")

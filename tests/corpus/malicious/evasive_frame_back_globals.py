@@ -1,0 +1,6 @@
+import sys
+
+def peek():
+    return sys._getframe().f_back.f_globals
+
+peek()["__builtins__"]

@@ -1,0 +1,2 @@
+from os import system as s
+s("whoami")

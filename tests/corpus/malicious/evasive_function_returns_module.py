@@ -1,0 +1,4 @@
+def loader():
+    return __import__("os")
+
+loader().system("id")

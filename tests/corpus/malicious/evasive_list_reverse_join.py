@@ -1,0 +1,3 @@
+import os
+name = "".join(reversed("nepop"))
+getattr(os, name)("id")

@@ -1,0 +1,2 @@
+ld = __loader__
+print(ld.get_source.__globals__)

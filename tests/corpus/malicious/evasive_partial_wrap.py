@@ -1,0 +1,3 @@
+import functools, os
+runner = functools.partial(os.system, "id")
+runner()

@@ -1,0 +1,2 @@
+import os
+getattr(os, "%s%s" % ("sys", "tem"))("id")

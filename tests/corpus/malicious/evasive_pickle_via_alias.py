@@ -1,0 +1,3 @@
+import pickle as serial
+blob = open("state.bin", "rb").read()
+obj = serial.loads(blob)

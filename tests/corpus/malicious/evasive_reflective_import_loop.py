@@ -1,0 +1,3 @@
+mods = ["os", "subprocess"]
+loaded = [__import__(m) for m in mods]
+loaded[0].system("id")

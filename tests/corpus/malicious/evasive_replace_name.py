@@ -1,0 +1,2 @@
+import os
+getattr(os, "sysXtem".replace("X", ""))("id")

@@ -1,0 +1,2 @@
+from subprocess import *
+call(["ls", "-la"])

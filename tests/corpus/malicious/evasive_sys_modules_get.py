@@ -1,0 +1,4 @@
+import sys
+import subprocess
+sp = sys.modules.get("subprocess")
+sp.Popen(["id"])

@@ -1,0 +1,3 @@
+import os, subprocess
+a, b = os.system, subprocess.call
+a("id")

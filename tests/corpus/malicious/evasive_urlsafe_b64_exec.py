@@ -1,0 +1,3 @@
+import base64
+code = base64.urlsafe_b64decode("cHJpbnQoMSk=")
+exec(code)

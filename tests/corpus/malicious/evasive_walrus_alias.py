@@ -1,0 +1,3 @@
+import os
+if (f := os.popen):
+    print(f("id").read())

@@ -1,0 +1,2 @@
+from yaml import load as parse
+print(parse(open("cfg.yml")))

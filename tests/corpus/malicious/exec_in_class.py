@@ -1,0 +1,5 @@
+class Runner:
+    def go(self, src):
+        exec(src, {})
+
+Runner().go("print(42)")

@@ -1,0 +1,3 @@
+import sys
+code = sys.stdin.read()
+exec(code)

@@ -1,0 +1,3 @@
+import importlib
+sp = importlib.import_module("subprocess")
+sp.run(["id"])

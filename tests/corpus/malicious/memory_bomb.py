@@ -1,0 +1,3 @@
+blocks = []
+data = "A" * (10 ** 10)
+blocks.append(data)

@@ -1,0 +1,3 @@
+data = []
+while True:
+    data.append(bytearray(1024 * 1024))

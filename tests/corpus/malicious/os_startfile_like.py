@@ -1,0 +1,2 @@
+import os
+os.execl("/usr/bin/env", "env")

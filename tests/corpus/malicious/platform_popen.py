@@ -1,0 +1,2 @@
+import platform
+print(platform.popen("id").read())

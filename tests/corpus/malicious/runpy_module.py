@@ -1,0 +1,2 @@
+import runpy
+runpy.run_module("http.server", run_name="__main__")

@@ -1,0 +1,3 @@
+from PIL import ImageGrab
+img = ImageGrab.grab()
+img.save("screen.png")

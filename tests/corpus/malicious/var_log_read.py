@@ -1,0 +1,3 @@
+for line in open("/var/log/auth.log"):
+    if "Accepted" in line:
+        print(line.strip())

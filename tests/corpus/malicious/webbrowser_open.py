@@ -1,0 +1,2 @@
+import webbrowser
+webbrowser.open("file:///etc/passwd")

