@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use runcell::sandbox::limits::{parse_secs, parse_size};
@@ -220,7 +219,7 @@ fn run(opts: &RunOpts, program: &[String]) -> ExitCode {
 }
 
 #[cfg(feature = "analyze")]
-fn analyze(rules: Option<&PathBuf>, format: &str, files: &[String]) -> ExitCode {
+fn analyze(rules: Option<&std::path::Path>, format: &str, files: &[String]) -> ExitCode {
     use std::io::Read;
     let rules = match rules {
         Some(p) => match runcell::analyze::Rules::load(p) {
@@ -262,9 +261,9 @@ fn analyze(rules: Option<&PathBuf>, format: &str, files: &[String]) -> ExitCode 
 
 #[cfg(feature = "aggregate")]
 fn aggregate(
-    sections: &PathBuf,
-    inputs: &PathBuf,
-    template: Option<&PathBuf>,
+    sections: &std::path::Path,
+    inputs: &std::path::Path,
+    template: Option<&std::path::Path>,
     opts: &RunOpts,
 ) -> ExitCode {
     let report = opts.report.as_deref();
@@ -276,7 +275,7 @@ fn aggregate(
         Ok(s) => s,
         Err(e) => return fail(report, &e),
     };
-    match runcell::aggregate::cli(sections, inputs, template.map(|p| p.as_path()), &sandbox) {
+    match runcell::aggregate::cli(sections, inputs, template, &sandbox) {
         Ok(outcome) => {
             let _ = std::io::stdout().write_all(&outcome.stdout);
             let _ = std::io::stderr().write_all(&outcome.stderr);
@@ -302,7 +301,6 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let _ = Duration::ZERO;
     match &cli.cmd {
         Cmd::Run { opts, program } => run(opts, program),
         #[cfg(feature = "analyze")]
@@ -310,13 +308,13 @@ fn main() -> ExitCode {
             rules,
             format,
             files,
-        } => analyze(rules.as_ref(), format, files),
+        } => analyze(rules.as_deref(), format, files),
         #[cfg(feature = "aggregate")]
         Cmd::Aggregate {
             sections,
             inputs,
             template,
             opts,
-        } => aggregate(sections, inputs, template.as_ref(), opts),
+        } => aggregate(sections, inputs, template.as_deref(), opts),
     }
 }
