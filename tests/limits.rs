@@ -238,3 +238,19 @@ fn usage_is_measured() {
     assert!(o.cpu_time > Duration::from_millis(50));
     assert!(o.wall_time >= o.cpu_time / 2);
 }
+
+#[test]
+fn wall_time_spent_in_setup_is_a_verdict_not_an_error() {
+    // 1 ms cannot cover the setup: whether the clock runs out before or after exec, the run
+    // ends as wall_time_limit with the sandbox killed, never as an error.
+    let sb = Sandbox::builder()
+        .wall_time(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let o = sb.run(&Command::new("sleep").arg("1"), b"").unwrap();
+        assert_eq!(o.verdict, Verdict::WallTimeLimit);
+        assert_eq!(o.signal, Some(libc::SIGKILL));
+        assert!(o.wall_time < Duration::from_millis(500), "{:?}", o.wall_time);
+    }
+}

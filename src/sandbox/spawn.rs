@@ -545,7 +545,14 @@ pub(crate) fn run(
     let limits = sb.limits().clone();
     let deadline = begin + limits.wall_time;
     let exec = ExecData::new(sb, cmd)?;
-    let mut started = start(sb, &exec, deadline)?;
+    let mut started = match start(sb, &exec, deadline) {
+        Ok(s) => s,
+        // An overloaded host can use up the whole wall time before the program even starts:
+        // that is the wall-time limit, not a configuration error (the child is already
+        // killed and reaped).
+        Err(e) if is_setup_timeout(&e) => return Ok(timed_out_in_setup(sb, begin.elapsed())),
+        Err(e) => return Err(e),
+    };
     let cap = limits.output;
 
     for fd in [started.stdout.as_raw_fd(), started.stderr.as_raw_fd()] {
@@ -689,6 +696,30 @@ pub(crate) fn run(
         output_killed,
         streams,
     ))
+}
+
+fn is_setup_timeout(e: &Error) -> bool {
+    matches!(e, Error::Setup { step: Step::Exec, source, .. }
+        if source.raw_os_error() == Some(libc::ETIMEDOUT))
+}
+
+fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
+    Outcome {
+        verdict: Verdict::WallTimeLimit,
+        exit_code: None,
+        signal: Some(libc::SIGKILL),
+        wall_time,
+        cpu_time: Duration::ZERO,
+        max_rss_kib: 0,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+        stdout_truncated: false,
+        stderr_truncated: false,
+        violation: None,
+        enforced: sb.prepared().enforced.clone(),
+    }
 }
 
 fn clone_fd(fd: &OwnedFd) -> Result<OwnedFd> {
