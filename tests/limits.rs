@@ -251,6 +251,10 @@ fn wall_time_spent_in_setup_is_a_verdict_not_an_error() {
         let o = sb.run(&Command::new("sleep").arg("1"), b"").unwrap();
         assert_eq!(o.verdict, Verdict::WallTimeLimit);
         assert_eq!(o.signal, Some(libc::SIGKILL));
-        assert!(o.wall_time < Duration::from_millis(500), "{:?}", o.wall_time);
+        assert!(
+            o.wall_time < Duration::from_millis(500),
+            "{:?}",
+            o.wall_time
+        );
     }
 }
