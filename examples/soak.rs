@@ -176,10 +176,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let sb = if case.timed { &short } else { &sandbox };
                     let key = match sb.run(&(case.cmd)(), b"") {
                         Ok(o) => {
-                            if !case.expect.contains(&o.verdict) {
-                                if let Ok(mut w) = wrong.lock() {
-                                    w.push(format!("{}: {:?}", case.name, o.verdict));
-                                }
+                            if !case.expect.contains(&o.verdict)
+                                && let Ok(mut w) = wrong.lock()
+                            {
+                                w.push(format!("{}: {:?}", case.name, o.verdict));
                             }
                             o.verdict.to_string()
                         }
