@@ -286,7 +286,28 @@ fn aggregate(
     }
 }
 
+/// Make sure fds 0, 1 and 2 are open (on /dev/null if the caller closed them), so that no
+/// pipe runcell creates can land on a standard stream number and be mistaken for one.
+fn ensure_std_fds() {
+    use std::os::fd::IntoRawFd;
+    for fd in 0..3 {
+        if std::path::Path::new(&format!("/proc/self/fd/{fd}")).exists() {
+            continue;
+        }
+        let f = if fd == 0 {
+            std::fs::File::open("/dev/null")
+        } else {
+            std::fs::OpenOptions::new().write(true).open("/dev/null")
+        };
+        // The lowest free number is the one that was missing; keep it open for good.
+        if let Ok(f) = f {
+            let _ = f.into_raw_fd();
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    ensure_std_fds();
     let argv: Vec<String> = std::env::args().collect();
     let usage_status = if argv.get(1).map(String::as_str) == Some("analyze") {
         2
