@@ -854,3 +854,66 @@ fn size_and_depth_limits() {
         "{err}"
     );
 }
+
+/// A name bound in one section and used in another: the sections share one scope when they
+/// run, so the analysis must see them together (each section alone looks harmless).
+#[test]
+fn dangerous_use_split_across_sections_is_refused() {
+    let cases: [(&str, &str, &str, Section, usize); 5] = [
+        // (before, loop, after, section of the finding, line of the finding)
+        ("import os\n", "os.system('id')\n", "", Section::Loop, 4),
+        (
+            "import subprocess as sp\n",
+            "",
+            "sp.run(['id'])\n",
+            Section::After,
+            5,
+        ),
+        (
+            "import os\nrun = os.system\n",
+            "n = 1\n",
+            "run('id')\n",
+            Section::Before,
+            3,
+        ),
+        (
+            "name = 'sys' + 'tem'\n",
+            "import os\n",
+            "getattr(os, name)('id')\n",
+            Section::After,
+            6,
+        ),
+        (
+            "b = __builtins__ if False else None\n",
+            "",
+            "",
+            Section::Before,
+            2,
+        ),
+    ];
+    for (before, looped, after, section, line) in cases {
+        let text = file(before, looped, after);
+        match Sections::parse(&text) {
+            Err(Error::Analysis {
+                section: s,
+                line: l,
+                findings,
+            }) => {
+                assert_eq!(s, section, "{text}");
+                assert_eq!(l, line, "{text}");
+                assert_eq!(findings[0].line, line);
+            }
+            // `__builtins__` is refused by the section rules before analysis.
+            Err(Error::Forbidden { section: s, .. }) if section == Section::Before => {
+                assert_eq!(s, Section::Before);
+            }
+            other => panic!("expected a refusal for\n{text}\ngot {other:?}"),
+        }
+    }
+    // Benign cross-section use stays accepted.
+    accept(&file(
+        "import json\ntotal = {}\n",
+        "for k, v in json.loads(content).items():\n    total[k] = total.get(k, 0) + v\n",
+        "print(json.dumps(total, sort_keys=True))\n",
+    ));
+}

@@ -106,6 +106,21 @@ impl Sections {
             line: 1,
             message: "internal: expected three sections".into(),
         })?;
+        // The sections share one scope when they run: a name bound in one (`import os`) is
+        // used in another (`os.system(...)`). Analyze them together too, in running order.
+        let findings = combined_findings(&parts, rules);
+        if let Some(first) = findings.first() {
+            let section = parts
+                .iter()
+                .rev()
+                .find(|p| p.first_line <= first.line)
+                .map_or(Section::Before, |p| p.section);
+            return Err(Error::Analysis {
+                section,
+                line: first.line,
+                findings,
+            });
+        }
         Ok(Sections { parts })
     }
 
@@ -353,6 +368,51 @@ fn original_column(line: &fragment::Line, byte_col: usize) -> usize {
     } else {
         byte_col.min(line.orig_lead) + 1
     }
+}
+
+/// Findings of warning and above in the three sections analyzed as one program (in the order
+/// they run), mapped back to the sections file.
+fn combined_findings(parts: &[SectionCode; 3], rules: &Rules) -> Vec<Finding> {
+    let mut text = String::new();
+    // (first combined line, section) for each part, 1-based.
+    let mut starts = Vec::with_capacity(3);
+    let mut next_line = 1;
+    for p in parts {
+        starts.push((next_line, p));
+        text.push_str(&p.fragment.text);
+        if !p.fragment.text.is_empty() && !p.fragment.text.ends_with('\n') {
+            text.push('\n');
+        }
+        next_line = text.matches('\n').count() + 1;
+    }
+    let locate = |line: usize| -> Option<(&SectionCode, usize)> {
+        starts
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= line)
+            .map(|(start, p)| (*p, line - start + 1))
+    };
+    let report = analyze::python(&text, rules);
+    report
+        .findings
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .filter_map(|mut f| {
+            let (code, line) = locate(f.line)?;
+            let (end_code, end_line) = locate(f.end_line)?;
+            let map_col = |code: &SectionCode, line: usize, col: usize| {
+                code.fragment
+                    .lines
+                    .get(line.saturating_sub(1))
+                    .map_or(col, |l| original_column(l, col.saturating_sub(1)))
+            };
+            f.column = map_col(code, line, f.column);
+            f.end_column = map_col(end_code, end_line, f.end_column);
+            f.line = code.file_line(line.saturating_sub(1));
+            f.end_line = end_code.file_line(end_line.saturating_sub(1));
+            Some(f)
+        })
+        .collect()
 }
 
 /// Findings of warning and above, with lines and columns mapped to the sections file.
