@@ -656,6 +656,11 @@ impl<'t> Resolver<'t> {
                     ValSet::one(Value::Path("builtins".into()))
                 }
                 _ if p.len() + name.len() > 256 => ValSet::unknown(),
+                // Modules keep their imports as attributes: `os.path.os`, `shutil.os`,
+                // `os.sys`, `asyncio.subprocess` are those modules themselves.
+                "os" | "sys" | "posix" | "subprocess" | "builtins" => {
+                    ValSet::one(Value::Path(name.into()))
+                }
                 _ => match path_constant(p, name) {
                     Some(c) => ValSet::one(Value::Str(c.into())),
                     None => ValSet::one(Value::Path(format!("{p}.{name}"))),

@@ -239,6 +239,34 @@ impl Default for Rules {
     }
 }
 
+/// Modules that other modules commonly hold as attributes (their own imports), which makes
+/// `<module>.<name>.<attr>` another spelling of `<name>.<attr>`.
+const REEXPORTED_MODULES: &[&str] = &[
+    "os",
+    "sys",
+    "posix",
+    "nt",
+    "subprocess",
+    "builtins",
+    "importlib",
+    "ctypes",
+    "pickle",
+    "marshal",
+    "socket",
+    "shutil",
+    "pty",
+    "io",
+    "codecs",
+    "runpy",
+    "multiprocessing",
+    "asyncio",
+    "threading",
+    "signal",
+    "types",
+    "gc",
+    "inspect",
+];
+
 impl Rules {
     /// A rule set with no rules (only syntax errors are reported).
     pub fn empty() -> Self {
@@ -339,7 +367,30 @@ impl Rules {
     }
 
     /// Rules whose `calls` patterns match the dotted name `q` (or a dotted prefix of it).
+    ///
+    /// A module reached as an attribute of another module is that module (`os.path.os`,
+    /// `shutil.os`, `subprocess.os`, `os.sys` — modules keep their imports as attributes), so
+    /// the part of `q` from such a component on is matched as well.
     pub(crate) fn call_matches(&self, q: &str, out: &mut Vec<usize>) {
+        let mut hits = Vec::new();
+        self.call_matches_exact(q, &mut hits);
+        let mut offset = 0;
+        for (i, component) in q.split('.').enumerate() {
+            if i > 0 && REEXPORTED_MODULES.contains(&component) {
+                let mut more = Vec::new();
+                self.call_matches_exact(&q[offset..], &mut more);
+                hits.extend(more);
+            }
+            offset += component.len() + 1;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        out.extend(hits);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    fn call_matches_exact(&self, q: &str, out: &mut Vec<usize>) {
         let first = q.split('.').next().unwrap_or(q);
         let mut end = 0;
         let bytes = q.as_bytes();

