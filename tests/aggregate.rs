@@ -917,3 +917,20 @@ fn dangerous_use_split_across_sections_is_refused() {
         "print(json.dumps(total, sort_keys=True))\n",
     ));
 }
+
+#[test]
+fn importing_the_builtins_module_is_refused() {
+    for before in [
+        "import builtins\nbuiltins.sorted = lambda x: x\n",
+        "import builtins as b\n",
+        "from builtins import print as p\n",
+        "import __builtin__\n",
+    ] {
+        let (msg, section, line) = reject(&file(before, "", ""));
+        assert!(msg.contains("builtins module"), "{before}: {msg}");
+        assert_eq!(section, Some(Section::Before));
+        assert_eq!(line, Some(2));
+    }
+    // A variable that happens to be called `builtins` is fine.
+    accept(&file("builtins = 3\n", "", "print(builtins)\n"));
+}

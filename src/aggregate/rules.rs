@@ -21,6 +21,8 @@
 //! - `global` and `nonlocal` are refused everywhere in a section: their only use here would be
 //!   to reach names of the template or of the module around it. (Share state between nested
 //!   functions with a mutable object instead.)
+//! - Importing the `builtins` module (through which a section could rebind a builtin the
+//!   template's own code uses) is refused, like the name `__builtins__`.
 //! - `__builtins__` and identifiers starting with `_runcell` (the prefix templates use for
 //!   their own names) are refused anywhere, after NFKC normalization as CPython does for
 //!   identifiers, so `_ｒuncell` cannot sneak past.
@@ -129,6 +131,19 @@ pub(crate) fn check(tree: &Tree, source: &str) -> Result<(), Violation> {
     Ok(())
 }
 
+/// True when `node` is (part of) the module name of an import statement.
+fn in_import(node: Node<'_>) -> bool {
+    let mut cur = node.parent();
+    while let Some(n) = cur {
+        match n.kind() {
+            "dotted_name" | "aliased_import" | "relative_import" => cur = n.parent(),
+            "import_statement" | "import_from_statement" => return true,
+            _ => return false,
+        }
+    }
+    false
+}
+
 fn violation(node: Node<'_>, ctx: Context, source: &str) -> Option<(String, String)> {
     let said = |c: &str, m: &str| Some((c.to_string(), m.to_string()));
     match node.kind() {
@@ -202,6 +217,13 @@ fn violation(node: Node<'_>, ctx: Context, source: &str) -> Option<(String, Stri
                 Some((
                     name,
                     "`__builtins__` is not allowed in a section".to_string(),
+                ))
+            } else if (name == "builtins" || name == "__builtin__") && in_import(node) {
+                Some((
+                    format!("import {name}"),
+                    "importing the builtins module is not allowed in a section (rebinding a \
+                     builtin would change the template's own code)"
+                        .to_string(),
                 ))
             } else if name.starts_with(RESERVED_PREFIX) {
                 Some((
