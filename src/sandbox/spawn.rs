@@ -150,8 +150,8 @@ struct Started {
     pid: libc::pid_t,
     pidfd: OwnedFd,
     stdin: Option<OwnedFd>,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
     status: OwnedFd,
     /// Kept open for the whole run: the child checks it for a hang-up to learn whether the
     /// host died before the parent-death signal was armed.
@@ -265,8 +265,8 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         pid,
         pidfd: owned(pidfd),
         stdin: Some(stdin_w),
-        stdout: stdout_r,
-        stderr: stderr_r,
+        stdout: Some(stdout_r),
+        stderr: Some(stderr_r),
         status: status_r,
         sync: sync_w,
         reaped: false,
@@ -528,11 +528,6 @@ impl Feeder<'_> {
     }
 }
 
-struct Usage {
-    status: i32,
-    usage: libc::rusage,
-}
-
 /// Run to completion with the given stdio handling.
 pub(crate) fn run(
     sb: &Sandbox,
@@ -555,11 +550,9 @@ pub(crate) fn run(
     };
     let cap = limits.output;
 
-    for fd in [started.stdout.as_raw_fd(), started.stderr.as_raw_fd()] {
-        sys::set_nonblocking(fd, true).map_err(|e| Error::sys("fcntl", os_err(e)))?;
-    }
     let stdin_fd = started.stdin.take();
-    if let Some(fd) = &stdin_fd {
+    let (stdout_fd, stderr_fd) = (started.stdout.take(), started.stderr.take());
+    for fd in [&stdin_fd, &stdout_fd, &stderr_fd].into_iter().flatten() {
         sys::set_nonblocking(fd.as_raw_fd(), true).map_err(|e| Error::sys("fcntl", os_err(e)))?;
     }
     let mut feeder = Feeder {
@@ -571,14 +564,14 @@ pub(crate) fn run(
     };
     let mut streams = [
         Stream {
-            fd: Some(clone_fd(&started.stdout)?),
+            fd: stdout_fd,
             sink: out,
             buf: Vec::new(),
             kept: 0,
             truncated: false,
         },
         Stream {
-            fd: Some(clone_fd(&started.stderr)?),
+            fd: stderr_fd,
             sink: err,
             buf: Vec::new(),
             kept: 0,
@@ -681,10 +674,7 @@ pub(crate) fn run(
         }
     }
     drop(feeder);
-    let Usage { status, usage } = {
-        let (status, usage) = started.reap()?;
-        Usage { status, usage }
-    };
+    let (status, usage) = started.reap()?;
     let wall_time = begin.elapsed();
     Ok(outcome(
         sb,
@@ -720,10 +710,6 @@ fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
         violation: None,
         enforced: sb.prepared().enforced.clone(),
     }
-}
-
-fn clone_fd(fd: &OwnedFd) -> Result<OwnedFd> {
-    fd.try_clone().map_err(|e| Error::sys("dup", e))
 }
 
 fn tv(t: libc::timeval) -> Duration {
@@ -837,8 +823,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let exec = ExecData::new(sb, cmd)?;
     let mut started = start(sb, &exec, deadline)?;
     let stdin = started.stdin.take().map(File::from);
-    let stdout = Some(File::from(clone_fd(&started.stdout)?));
-    let stderr = Some(File::from(clone_fd(&started.stderr)?));
+    let stdout = started.stdout.take().map(File::from);
+    let stderr = started.stderr.take().map(File::from);
     Ok(Child {
         started,
         sandbox: sb.clone(),
