@@ -753,22 +753,51 @@ pub fn socketpair() -> SysResult<(RawFd, RawFd)> {
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 32]);
 
+/// A one-byte message with room for one fd in its control buffer; `msghdr` points into the
+/// struct, so it must not move while a message built from it is in use.
+struct FdMessage {
+    byte: [u8; 1],
+    iov: libc::iovec,
+    buf: CmsgBuf,
+}
+
+impl FdMessage {
+    fn new() -> FdMessage {
+        FdMessage {
+            byte: [0],
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            buf: CmsgBuf([0; 32]),
+        }
+    }
+
+    /// A msghdr over this message's byte and control buffer (`control_len` bytes of it).
+    fn header(&mut self, control_len: usize) -> libc::msghdr {
+        self.iov = libc::iovec {
+            iov_base: self.byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        // SAFETY: msghdr is plain data; zeroed is a valid value before the fields are set.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut self.iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = self.buf.0.as_mut_ptr().cast();
+        msg.msg_controllen = control_len.min(self.buf.0.len());
+        msg
+    }
+}
+
 /// Send one fd over a unix socket (SCM_RIGHTS), with a one-byte payload.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut buf = CmsgBuf([0; 32]);
-    // SAFETY: msghdr is plain data; the control buffer is aligned and large enough for one
-    // int, and CMSG_* only compute offsets within it.
+    let mut m = FdMessage::new();
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let msg = m.header(space);
+    // SAFETY: the control buffer is aligned and large enough for one int; CMSG_* compute
+    // offsets within it; `m` outlives the sendmsg call.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = buf.0.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if cmsg.is_null() {
             return Err(libc::EINVAL);
@@ -777,26 +806,18 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        let r = retry(|| check_long(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long));
-        r.map(|_| ())
+        retry(|| check_long(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long))
+            .map(|_| ())
     }
 }
 
 /// Receive one fd sent by [`send_fd`]; `Ok(None)` at end of stream.
 pub fn recv_fd(sock: RawFd) -> SysResult<Option<RawFd>> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut buf = CmsgBuf([0; 32]);
-    // SAFETY: as in send_fd; the kernel fills at most msg_controllen bytes.
+    let mut m = FdMessage::new();
+    let mut msg = m.header(usize::MAX);
+    // SAFETY: msg points into `m`, alive for the call; the kernel fills at most
+    // msg_controllen bytes of the control buffer, which CMSG_* then read within bounds.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = buf.0.as_mut_ptr().cast();
-        msg.msg_controllen = buf.0.len();
         let n = retry(|| {
             check_long(libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) as libc::c_long)
         })?;

@@ -1,19 +1,12 @@
 //! A flood of output is cut at the cap without the host buffering it (its own binary: it
 //! measures this process's memory).
 
+mod common;
 use std::time::Duration;
 
-use runcell::{Command, Output, Sandbox, Verdict};
+use common::rss_kib;
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use runcell::{Command, Output, Sandbox, Verdict};
 
 #[test]
 fn gigabyte_flood_gets_output_limit_with_bounded_host_memory() {

@@ -739,14 +739,7 @@ impl<'t> Builder<'_, 't> {
                 n.start_byte(),
             );
         }
-        for c in named_children(node) {
-            if Some(c) == node.field("body") {
-                self.s.regions.insert(c.id(), inner);
-                self.walk(c, inner, depth + 1);
-            } else {
-                self.walk(c, scope, depth + 1);
-            }
-        }
+        self.walk_with_body(node, scope, inner, depth);
     }
 
     fn lambda(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
@@ -775,6 +768,19 @@ impl<'t> Builder<'_, 't> {
         }
     }
 
+    /// Walk a def's or class's children: the body in its own scope `inner`, everything else
+    /// (decorators, defaults, bases, annotations) in the enclosing `scope`.
+    fn walk_with_body(&mut self, node: Node<'t>, scope: ScopeId, inner: ScopeId, depth: usize) {
+        for c in named_children(node) {
+            if Some(c) == node.field("body") {
+                self.s.regions.insert(c.id(), inner);
+                self.walk(c, inner, depth + 1);
+            } else {
+                self.walk(c, scope, depth + 1);
+            }
+        }
+    }
+
     fn class(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
         let inner = self.new_scope(ScopeKind::Class, scope);
         if let Some(n) = node.field("name") {
@@ -785,14 +791,7 @@ impl<'t> Builder<'_, 't> {
                 n.start_byte(),
             );
         }
-        for c in named_children(node) {
-            if Some(c) == node.field("body") {
-                self.s.regions.insert(c.id(), inner);
-                self.walk(c, inner, depth + 1);
-            } else {
-                self.walk(c, scope, depth + 1);
-            }
-        }
+        self.walk_with_body(node, scope, inner, depth);
     }
 
     fn import(&mut self, node: Node<'t>, scope: ScopeId) {
