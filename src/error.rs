@@ -64,6 +64,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A cgroup of the sandbox could not be created, configured, joined, read or removed.
+    #[error("cgroup {what} {path}: {source}")]
+    Cgroup {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A seccomp policy could not be loaded or compiled.
     #[error(transparent)]
     Seccomp(#[from] crate::sandbox::seccomp::SeccompError),

@@ -4,6 +4,7 @@
 //! programs and the landlock rules are computed by [`SandboxBuilder::build`], so a run only
 //! creates pipes, clones and supervises.
 
+pub mod cgroup;
 pub mod child;
 pub mod landlock;
 pub mod limits;

@@ -1,0 +1,1 @@
+//! cgroup limits and accounting (being written).
