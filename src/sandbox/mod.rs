@@ -4,6 +4,8 @@
 //! programs and the landlock rules are computed by [`SandboxBuilder::build`], so a run only
 //! creates pipes, clones and supervises.
 
+#[cfg(feature = "tokio")]
+mod async_run;
 pub mod cgroup;
 pub mod child;
 pub mod landlock;
@@ -20,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "tokio")]
+pub use self::async_run::AsyncChild;
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
 pub use self::mounts::{Mount, MountKind};

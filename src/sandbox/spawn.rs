@@ -44,7 +44,7 @@ const NAMESPACES: u64 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWCGROUP) as u64;
 
-fn os_err(e: sys::Errno) -> std::io::Error {
+pub(super) fn os_err(e: sys::Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e)
 }
 
@@ -53,23 +53,23 @@ fn owned(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd)> {
+pub(super) fn pipe(flags: libc::c_int) -> Result<(OwnedFd, OwnedFd)> {
     let (r, w) = sys::pipe(flags).map_err(|e| Error::sys("pipe2", os_err(e)))?;
     Ok((owned(r), owned(w)))
 }
 
 /// Per-run C data: argv, envp and the exec candidates.
-struct ExecData {
+pub(super) struct ExecData {
     _strings: Vec<CString>,
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     candidates: Vec<CString>,
     workdir: Option<CString>,
-    program: String,
+    pub(super) program: String,
 }
 
 impl ExecData {
-    fn new(sb: &Sandbox, cmd: &Command) -> Result<ExecData> {
+    pub(super) fn new(sb: &Sandbox, cmd: &Command) -> Result<ExecData> {
         let p = sb.prepared();
         let program = cmd.program.to_string_lossy().into_owned();
         let nul = |what: &str| Error::config(format!("{what} contains a NUL byte"));
@@ -146,13 +146,13 @@ impl ExecData {
 }
 
 /// A started sandbox: the init process and the parent's ends of its pipes.
-struct Started {
-    pid: libc::pid_t,
-    pidfd: OwnedFd,
-    stdin: Option<OwnedFd>,
-    stdout: Option<OwnedFd>,
-    stderr: Option<OwnedFd>,
-    status: OwnedFd,
+pub(super) struct Started {
+    pub(super) pid: libc::pid_t,
+    pub(super) pidfd: OwnedFd,
+    pub(super) stdin: Option<OwnedFd>,
+    pub(super) stdout: Option<OwnedFd>,
+    pub(super) stderr: Option<OwnedFd>,
+    pub(super) status: OwnedFd,
     /// Kept open for the whole run: the child checks it for a hang-up to learn whether the
     /// host died before the parent-death signal was armed.
     sync: OwnedFd,
@@ -160,11 +160,11 @@ struct Started {
 }
 
 impl Started {
-    fn kill(&self) {
+    pub(super) fn kill(&self) {
         let _ = sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);
     }
 
-    fn reap(&mut self) -> Result<(i32, libc::rusage)> {
+    pub(super) fn reap(&mut self) -> Result<(i32, libc::rusage)> {
         let (_, status, usage) =
             sys::wait4(self.pid, 0).map_err(|e| Error::sys("wait4", os_err(e)))?;
         self.reaped = true;
@@ -200,6 +200,43 @@ fn host_args() -> (usize, usize) {
 /// Clone the child, write its id maps, release it, and wait until the program has been
 /// executed (or its setup failed).
 fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
+    let (mut started, exec_r) = launch(sb, exec, deadline)?;
+    let mut rec = [0u8; RECORD_LEN];
+    if read_record(&exec_r, &mut rec, deadline)? {
+        return Err(exec_failed(sb, &exec.program, &mut started, &rec));
+    }
+    Ok(started)
+}
+
+/// The child reported a setup failure: kill and reap it, and name what failed.
+pub(super) fn exec_failed(
+    sb: &Sandbox,
+    program: &str,
+    started: &mut Started,
+    rec: &[u8; RECORD_LEN],
+) -> Error {
+    let (_, step, errno, index) = child::decode(rec);
+    started.kill();
+    let _ = started.reap();
+    setup_error(sb, program, step, errno, index)
+}
+
+/// The setup itself ran past the wall time.
+pub(super) fn setup_timeout() -> Error {
+    Error::Setup {
+        step: Step::Exec,
+        detail: Some("setup did not finish within the wall-time limit".into()),
+        source: os_err(libc::ETIMEDOUT),
+    }
+}
+
+/// Clone the child, write its id maps and release it. Returns the read end of the exec pipe:
+/// end of file there means the program is running, a record that its setup failed.
+pub(super) fn launch(
+    sb: &Sandbox,
+    exec: &ExecData,
+    deadline: Instant,
+) -> Result<(Started, OwnedFd)> {
     let p = sb.prepared();
     let profile = sb.profile();
     let (stdin_r, stdin_w) = pipe(0)?;
@@ -276,11 +313,8 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let mut rec = [0u8; RECORD_LEN];
     if !dumpable {
         read_record(&exec_r, &mut rec, deadline)?;
-        let (kind, step, errno, index) = child::decode(&rec);
-        if kind != child::REC_READY {
-            started.kill();
-            let _ = started.reap();
-            return Err(setup_error(sb, exec, step, errno, index));
+        if child::decode(&rec).0 != child::REC_READY {
+            return Err(exec_failed(sb, &exec.program, &mut started, &rec));
         }
     }
 
@@ -305,15 +339,7 @@ fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
     sys::write_all(started.sync.as_raw_fd(), b"1")
         .map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
-
-    // Exec pipe: EOF means the program is running; a record means setup failed.
-    if read_record(&exec_r, &mut rec, deadline)? {
-        let (_, step, errno, index) = child::decode(&rec);
-        started.kill();
-        let _ = started.reap();
-        return Err(setup_error(sb, exec, step, errno, index));
-    }
-    Ok(started)
+    Ok((started, exec_r))
 }
 
 /// Read one record from the exec pipe; false on EOF. Fails past the deadline.
@@ -327,14 +353,7 @@ fn read_record(fd: &OwnedFd, rec: &mut [u8; RECORD_LEN], deadline: Instant) -> R
             revents: 0,
         }];
         match sys::poll(&mut pfd, ms_ceil(remaining)) {
-            Ok(0) => {
-                // The setup itself ran past the wall time; treat it as a setup failure.
-                return Err(Error::Setup {
-                    step: Step::Exec,
-                    detail: Some("setup did not finish within the wall-time limit".into()),
-                    source: os_err(libc::ETIMEDOUT),
-                });
-            }
+            Ok(0) => return Err(setup_timeout()),
             Ok(_) => {}
             Err(libc::EINTR) => continue,
             Err(e) => return Err(Error::sys("poll", os_err(e))),
@@ -353,15 +372,15 @@ fn read_record(fd: &OwnedFd, rec: &mut [u8; RECORD_LEN], deadline: Instant) -> R
     }
 }
 
-fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32) -> Error {
+fn setup_error(sb: &Sandbox, program: &str, step: u32, errno: i32, index: u32) -> Error {
     let step = Step::from_u32(step).unwrap_or(Step::Exec);
     match (step, errno) {
         (Step::Exec, libc::ENOENT) | (Step::Exec, libc::ENOTDIR) => Error::ProgramNotFound {
-            program: exec.program.clone(),
+            program: program.to_string(),
         },
         (Step::Exec, libc::EACCES) | (Step::Exec, libc::ENOEXEC) | (Step::Exec, libc::EISDIR) => {
             Error::NotExecutable {
-                program: exec.program.clone(),
+                program: program.to_string(),
                 source: os_err(errno),
             }
         }
@@ -393,13 +412,43 @@ fn ms_ceil(d: Duration) -> libc::c_int {
     ms.min(i32::MAX as u128) as libc::c_int
 }
 
+/// What was kept of one output stream.
+#[derive(Debug, Default)]
+pub(super) struct Captured {
+    pub buf: Vec<u8>,
+    pub kept: u64,
+    pub truncated: bool,
+}
+
+impl Captured {
+    /// Keep `data` (in the buffer or forwarded to `sink`) up to `cap` bytes in all; returns
+    /// true when the cap was exceeded.
+    pub(super) fn take(&mut self, data: &[u8], cap: u64, sink: Output) -> bool {
+        let room = cap.saturating_sub(self.kept) as usize;
+        let take = data.len().min(room);
+        if take > 0 {
+            match sink {
+                Output::Capture => self.buf.extend_from_slice(&data[..take]),
+                Output::Fd(out) => {
+                    // A host sink that went away (closed pipe) is not the program's fault:
+                    // stop forwarding, keep counting.
+                    let _ = write_all_nosigpipe(out, &data[..take]);
+                }
+            }
+            self.kept += take as u64;
+        }
+        if data.len() > take {
+            self.truncated = true;
+        }
+        self.truncated
+    }
+}
+
 /// One output stream being collected.
 struct Stream {
     fd: Option<OwnedFd>,
     sink: Output,
-    buf: Vec<u8>,
-    kept: u64,
-    truncated: bool,
+    got: Captured,
 }
 
 impl Stream {
@@ -411,26 +460,7 @@ impl Stream {
                 self.fd = None;
                 Ok(false)
             }
-            Ok(n) => {
-                let room = cap.saturating_sub(self.kept) as usize;
-                let take = n.min(room);
-                if take > 0 {
-                    match self.sink {
-                        Output::Capture => self.buf.extend_from_slice(&scratch[..take]),
-                        Output::Fd(out) => {
-                            // A host sink that went away (closed pipe) is not the program's
-                            // fault: stop forwarding, keep counting.
-                            let _ = write_all_nosigpipe(out, &scratch[..take]);
-                        }
-                    }
-                    self.kept += take as u64;
-                }
-                if n > take {
-                    self.truncated = true;
-                    return Ok(true);
-                }
-                Ok(false)
-            }
+            Ok(n) => Ok(self.got.take(&scratch[..n], cap, self.sink)),
             Err(libc::EAGAIN) => Ok(false),
             Err(e) => Err(Error::sys("read output pipe", os_err(e))),
         }
@@ -566,16 +596,12 @@ pub(crate) fn run(
         Stream {
             fd: stdout_fd,
             sink: out,
-            buf: Vec::new(),
-            kept: 0,
-            truncated: false,
+            got: Captured::default(),
         },
         Stream {
             fd: stderr_fd,
             sink: err,
-            buf: Vec::new(),
-            kept: 0,
-            truncated: false,
+            got: Captured::default(),
         },
     ];
     let mut scratch = vec![0u8; 1 << 16];
@@ -674,26 +700,24 @@ pub(crate) fn run(
         }
     }
     drop(feeder);
-    let (status, usage) = started.reap()?;
-    let wall_time = begin.elapsed();
-    Ok(outcome(
+    let [out, err] = streams;
+    finish(
         sb,
-        status,
-        &usage,
+        &mut started,
         &status_buf,
-        wall_time,
+        begin,
         wall_killed,
         output_killed,
-        streams,
-    ))
+        [out.got, err.got],
+    )
 }
 
-fn is_setup_timeout(e: &Error) -> bool {
+pub(super) fn is_setup_timeout(e: &Error) -> bool {
     matches!(e, Error::Setup { step: Step::Exec, source, .. }
         if source.raw_os_error() == Some(libc::ETIMEDOUT))
 }
 
-fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
+pub(super) fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
     Outcome {
         verdict: Verdict::WallTimeLimit,
         exit_code: None,
@@ -712,6 +736,30 @@ fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
     }
 }
 
+/// Reap the sandbox and turn what happened into an `Outcome`.
+pub(super) fn finish(
+    sb: &Sandbox,
+    started: &mut Started,
+    records: &[u8],
+    begin: Instant,
+    wall_killed: bool,
+    output_killed: bool,
+    streams: [Captured; 2],
+) -> Result<Outcome> {
+    let (status, usage) = started.reap()?;
+    let wall_time = begin.elapsed();
+    Ok(outcome(
+        sb,
+        status,
+        &usage,
+        records,
+        wall_time,
+        wall_killed,
+        output_killed,
+        streams,
+    ))
+}
+
 fn tv(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
@@ -725,7 +773,7 @@ fn outcome(
     wall_time: Duration,
     wall_killed: bool,
     output_killed: bool,
-    streams: [Stream; 2],
+    streams: [Captured; 2],
 ) -> Outcome {
     let limits = sb.limits();
     let mut payload_status = None;
@@ -883,23 +931,14 @@ impl Child {
                 Ok(n) => records.extend_from_slice(&buf[..n]),
             }
         }
-        let (status, usage) = self.started.reap()?;
-        let empty = |fd: Option<OwnedFd>| Stream {
-            fd,
-            sink: Output::Capture,
-            buf: Vec::new(),
-            kept: 0,
-            truncated: false,
-        };
-        Ok(outcome(
+        finish(
             &self.sandbox,
-            status,
-            &usage,
+            &mut self.started,
             &records,
-            self.begin.elapsed(),
+            self.begin,
             wall_killed,
             false,
-            [empty(None), empty(None)],
-        ))
+            Default::default(),
+        )
     }
 }
