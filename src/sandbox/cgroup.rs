@@ -1,1 +1,1059 @@
-//! cgroup limits and accounting (being written).
+//! cgroup limits and accounting: memory, process count and CPU quota of a sandbox's whole
+//! process tree, with peak memory and OOM kills measured per run.
+//!
+//! Two host layouts are supported:
+//!
+//! - **cgroup v2** when a writable delegated subtree exists: either the process's own cgroup
+//!   (only usable when it already lists `memory` and `pids` in its `cgroup.subtree_control`,
+//!   which the no-internal-process rule allows only for the root cgroup) or an explicit base
+//!   directory given by the caller. Leaves get `memory.max`, `memory.swap.max = 0`,
+//!   `memory.oom.group = 1`, `pids.max` and `cpu.max`; the peak comes from `memory.peak`
+//!   through a per-leaf file descriptor (resettable since Linux 6.12), OOM kills from
+//!   `memory.events`, and `cgroup.kill` kills a whole leaf.
+//! - **cgroup v1** (a hybrid host, as root): one directory per hierarchy (memory, pids, and
+//!   cpu when a CPU quota is set). Leaves get `memory.limit_in_bytes`,
+//!   `memory.memsw.limit_in_bytes` (where swap accounting exists), `pids.max` and
+//!   `cpu.cfs_quota_us`; the peak is `memory.max_usage_in_bytes`, OOM kills the `oom_kill`
+//!   counter of `memory.oom_control`.
+//!
+//! Creating and removing a cgroup per run is slow in the tail and removed v1 memory cgroups
+//! linger in the kernel, so a [`Pool`] keeps leaf cgroups for one sandbox: a released leaf
+//! whose processes are gone is reset and handed to the next run; the pool removes everything
+//! it created when its last user goes away.
+//!
+//! runcell only ever creates, writes and removes directories below its own parent directories
+//! `runcell-<pid>-<seq>-<pidns>`, created under the process's own cgroup of each hierarchy (or
+//! under the explicit v2 base), and removes empty leftovers of such directories whose creator
+//! is dead. It never writes to the base directory itself.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// Whether a sandbox uses cgroups.
+///
+/// cgroups limit the memory and process count of the whole process tree (rlimits only limit
+/// each process) and measure its peak memory and OOM kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CgroupMode {
+    /// Use cgroups when the host offers a writable hierarchy, otherwise fall back to rlimits
+    /// (reported in `Enforced::limit_mechanisms`).
+    #[default]
+    Auto,
+    /// Never use cgroups: rlimits only.
+    Off,
+    /// Fail to build the sandbox when cgroups are unavailable.
+    Require,
+}
+
+/// The limits a pool writes into each of its leaves. They never change during a pool's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// Memory of the whole tree in bytes (without swap).
+    pub memory: u64,
+    /// Maximum number of tasks at once, the sandbox's init process included.
+    pub pids: u64,
+    /// CPU quota in thousandths of a CPU (1500 = 1.5 CPUs), or none.
+    pub cpu_quota: Option<u32>,
+}
+
+/// Peak memory and OOM kills of one run, measured since its leaf was acquired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Usage {
+    /// Highest memory use of the leaf in bytes, page cache included; `None` when the kernel
+    /// does not provide it.
+    pub peak_memory: Option<u64>,
+    /// Processes killed by the OOM killer in the leaf.
+    pub oom_kills: u64,
+}
+
+/// The cgroup layout the host offers to this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Detected {
+    /// Hybrid or legacy host: this process's own cgroup directory in each hierarchy.
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        /// Present when a hierarchy carries the `cpu` controller (needed for a CPU quota).
+        cpu: Option<PathBuf>,
+        /// Swap accounting (`memory.memsw.*`) exists.
+        memsw: bool,
+    },
+    /// Unified host: the base directory runcell creates its parent in, whose
+    /// `cgroup.subtree_control` lists `memory` and `pids`.
+    V2 {
+        base: PathBuf,
+        /// The base also delegates the `cpu` controller.
+        cpu: bool,
+    },
+}
+
+impl Detected {
+    /// `"cgroup_v1"` or `"cgroup_v2"`.
+    pub fn mechanism(&self) -> &'static str {
+        match self {
+            Detected::V1 { .. } => "cgroup_v1",
+            Detected::V2 { .. } => "cgroup_v2",
+        }
+    }
+
+    /// Whether a CPU quota can be enforced.
+    pub fn cpu(&self) -> bool {
+        match self {
+            Detected::V1 { cpu, .. } => cpu.is_some(),
+            Detected::V2 { cpu, .. } => *cpu,
+        }
+    }
+}
+
+/// Detect the cgroup layout of this process from `/proc/self/cgroup` and
+/// `/proc/self/mountinfo`. `v2_base` is a delegated cgroup v2 directory chosen by the caller;
+/// it replaces automatic detection. The automatic result is cached for the process.
+///
+/// The error is a human-readable reason why no usable hierarchy exists.
+pub(crate) fn detect(v2_base: Option<&Path>) -> Result<Detected, String> {
+    fn now(v2_base: Option<&Path>) -> Result<Detected, String> {
+        let cg = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let mi = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        detect_from(&cg, &mi, v2_base)
+    }
+    if v2_base.is_some() {
+        return now(v2_base);
+    }
+    static CACHE: OnceLock<Result<Detected, String>> = OnceLock::new();
+    CACHE.get_or_init(|| now(None)).clone()
+}
+
+/// [`detect`] from the given contents of `/proc/self/cgroup` and `/proc/self/mountinfo`
+/// (only the cgroup directories they point to are read). Prefers v2 when its base delegates
+/// `memory` and `pids`, else v1 with memory and pids hierarchies.
+pub(crate) fn detect_from(
+    proc_self_cgroup: &str,
+    mountinfo: &str,
+    v2_base: Option<&Path>,
+) -> Result<Detected, String> {
+    if let Some(base) = v2_base {
+        if !base.is_absolute() {
+            return Err(format!(
+                "cgroup v2 base {} is not an absolute path",
+                base.display()
+            ));
+        }
+        return v2_at(base);
+    }
+    let own: Vec<OwnCgroup<'_>> = proc_self_cgroup.lines().filter_map(own_cgroup).collect();
+    let mounts: Vec<MountEntry> = mountinfo.lines().filter_map(mount_entry).collect();
+    let v2 = match v2_auto(&own, &mounts) {
+        Ok(d) => return Ok(d),
+        Err(r) => r,
+    };
+    let v1 = match v1_auto(&own, &mounts) {
+        Ok(d) => return Ok(d),
+        Err(r) => r,
+    };
+    Err(format!(
+        "no usable cgroup hierarchy (cgroup v2: {v2}; cgroup v1: {v1})"
+    ))
+}
+
+/// One line of `/proc/self/cgroup`: `ID:controllers:path`.
+struct OwnCgroup<'a> {
+    /// Empty for the v2 line (`0::/path`).
+    controllers: Vec<&'a str>,
+    path: &'a str,
+}
+
+fn own_cgroup(line: &str) -> Option<OwnCgroup<'_>> {
+    let mut parts = line.splitn(3, ':');
+    let _id = parts.next()?;
+    let controllers = parts.next()?;
+    let path = parts.next()?;
+    Some(OwnCgroup {
+        controllers: controllers.split(',').filter(|c| !c.is_empty()).collect(),
+        path,
+    })
+}
+
+/// The fields of a `/proc/self/mountinfo` line that locate a cgroup hierarchy.
+struct MountEntry {
+    root: PathBuf,
+    mountpoint: PathBuf,
+    fstype: String,
+    super_options: String,
+}
+
+fn mount_entry(line: &str) -> Option<MountEntry> {
+    let fields: Vec<&str> = line.split(' ').collect();
+    let sep = fields.iter().position(|f| *f == "-")?;
+    if sep < 6 || fields.len() < sep + 4 {
+        return None;
+    }
+    Some(MountEntry {
+        root: unescape(fields[3]),
+        mountpoint: unescape(fields[4]),
+        fstype: fields[sep + 1].to_string(),
+        super_options: fields[sep + 3].to_string(),
+    })
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape(s: &str) -> PathBuf {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(OsString::from_vec(out))
+}
+
+/// The directory of cgroup `path` in the mount `m`, when the mount shows that cgroup.
+fn dir_in_mount(m: &MountEntry, path: &str) -> Option<PathBuf> {
+    let rel = Path::new(path).strip_prefix(&m.root).ok()?;
+    Some(m.mountpoint.join(rel))
+}
+
+fn v2_auto(own: &[OwnCgroup<'_>], mounts: &[MountEntry]) -> Result<Detected, String> {
+    let line = own
+        .iter()
+        .find(|o| o.controllers.is_empty())
+        .ok_or("this process is not in a cgroup v2 hierarchy")?;
+    let base = mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup2")
+        .find_map(|m| dir_in_mount(m, line.path))
+        .ok_or_else(|| format!("no cgroup2 mount shows this process's cgroup {}", line.path))?;
+    v2_at(&base)
+}
+
+/// Check that `base` delegates `memory` and `pids` to its children.
+fn v2_at(base: &Path) -> Result<Detected, String> {
+    let sc = base.join("cgroup.subtree_control");
+    let text = fs::read_to_string(&sc).map_err(|e| format!("cannot read {}: {e}", sc.display()))?;
+    let enabled: Vec<&str> = text.split_whitespace().collect();
+    let missing: Vec<&str> = ["memory", "pids"]
+        .into_iter()
+        .filter(|c| !enabled.contains(c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} not enabled in {} (runcell does not change the base cgroup: enable them there \
+             or pass a delegated directory as the cgroup v2 base)",
+            missing.join(", "),
+            sc.display()
+        ));
+    }
+    Ok(Detected::V2 {
+        base: base.to_path_buf(),
+        cpu: enabled.contains(&"cpu"),
+    })
+}
+
+/// This process's directory in the v1 hierarchy carrying `controller`.
+fn v1_dir(
+    own: &[OwnCgroup<'_>],
+    mounts: &[MountEntry],
+    controller: &str,
+) -> Result<PathBuf, String> {
+    let line = own
+        .iter()
+        .find(|o| o.controllers.contains(&controller))
+        .ok_or_else(|| format!("no {controller} hierarchy in /proc/self/cgroup"))?;
+    let dir = mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup" && m.super_options.split(',').any(|o| o == controller))
+        .find_map(|m| dir_in_mount(m, line.path))
+        .ok_or_else(|| format!("no mount of the {controller} hierarchy shows {}", line.path))?;
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    Ok(dir)
+}
+
+fn v1_auto(own: &[OwnCgroup<'_>], mounts: &[MountEntry]) -> Result<Detected, String> {
+    let memory = v1_dir(own, mounts, "memory")?;
+    let pids = v1_dir(own, mounts, "pids")?;
+    let cpu = v1_dir(own, mounts, "cpu").ok();
+    let memsw = memory.join("memory.memsw.limit_in_bytes").exists();
+    Ok(Detected::V1 {
+        memory,
+        pids,
+        cpu,
+        memsw,
+    })
+}
+
+/// Whether an error of [`Pool::new`] means "this host does not let us create cgroups" (no
+/// permission, read-only hierarchy), so that [`CgroupMode::Auto`] falls back to rlimits.
+pub(crate) fn unavailable(e: &Error) -> bool {
+    match e {
+        Error::Cgroup { what, source, .. } => {
+            matches!(*what, "create" | "write cgroup.subtree_control")
+                && matches!(
+                    source.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                )
+        }
+        Error::Unsupported { .. } => true,
+        _ => false,
+    }
+}
+
+/// The few filesystem operations whose behaviour differs between cgroupfs and a plain
+/// directory (cgroupfs creates interface files on mkdir, removes a directory that still has
+/// them, validates writes, and treats each write as a command). Opening and reading use
+/// `std::fs` directly.
+trait CgFs: Send + Sync {
+    fn mkdir(&self, p: &Path) -> io::Result<()>;
+    fn rmdir(&self, p: &Path) -> io::Result<()>;
+    /// Write `data` to an existing interface file in one `write(2)`.
+    fn write(&self, p: &Path, data: &str) -> io::Result<()>;
+    /// Write `data` in one `write(2)` to an interface file kept open (no open and close per
+    /// write: ten times cheaper on cgroupfs).
+    fn write_fd(&self, f: &File, data: &str) -> io::Result<()>;
+}
+
+/// The kernel's cgroupfs.
+struct RealFs;
+
+/// A short write to a cgroup file means the command was not taken whole.
+fn full_write(n: usize, data: &str) -> io::Result<()> {
+    if n == data.len() {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::WriteZero, "short write"))
+    }
+}
+
+impl CgFs for RealFs {
+    fn mkdir(&self, p: &Path) -> io::Result<()> {
+        fs::create_dir(p)
+    }
+    fn rmdir(&self, p: &Path) -> io::Result<()> {
+        fs::remove_dir(p)
+    }
+    fn write(&self, p: &Path, data: &str) -> io::Result<()> {
+        let n = OpenOptions::new()
+            .write(true)
+            .open(p)?
+            .write(data.as_bytes())?;
+        full_write(n, data)
+    }
+    fn write_fd(&self, f: &File, data: &str) -> io::Result<()> {
+        // cgroupfs ignores the offset of a write.
+        full_write(f.write_at(data.as_bytes(), 0)?, data)
+    }
+}
+
+/// Read an open interface file from its start (cgroupfs regenerates the content when a read
+/// starts at offset 0). `buf` bounds the size.
+fn pread<'a>(f: &File, buf: &'a mut [u8]) -> io::Result<&'a str> {
+    let mut len = 0;
+    while len < buf.len() {
+        match f.read_at(&mut buf[len..], len as u64)? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    std::str::from_utf8(&buf[..len]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+static REAL_FS: RealFs = RealFs;
+
+/// Period of the CFS bandwidth quota in microseconds (the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
+/// The kernel's largest `pids.max` (PID_MAX_LIMIT); above it the limit is "max".
+const PID_MAX_LIMIT: u64 = 4 << 20;
+
+/// Quota in microseconds per [`CPU_PERIOD_US`] for `thousandths` of a CPU (at least the
+/// kernel's minimum of 1 ms).
+fn cpu_quota_us(thousandths: u32) -> u64 {
+    (u64::from(thousandths) * CPU_PERIOD_US / 1000).max(1000)
+}
+
+/// Process-wide sequence number of pools, for unique parent names.
+static POOL_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// This process's PID namespace (inode of `/proc/self/ns/pid`; 0 when unknown). It ends the
+/// parent names, so that [`sweep_stale`] only judges parents whose creator's pid it can look
+/// up: a pid of another namespace says nothing about liveness here.
+fn pid_ns() -> u64 {
+    static NS: OnceLock<u64> = OnceLock::new();
+    *NS.get_or_init(|| fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino()))
+}
+
+/// The creator's pid and PID namespace from a parent name `runcell-<pid>-<seq>-<pidns>`.
+fn parse_parent_name(name: &str) -> Option<(u32, u64)> {
+    let mut it = name.strip_prefix("runcell-")?.split('-');
+    let pid = it.next()?.parse().ok()?;
+    let _seq: u64 = it.next()?.parse().ok()?;
+    let ns = it.next()?.parse().ok()?;
+    it.next().is_none().then_some((pid, ns))
+}
+
+/// Remove what runcell processes that ended without dropping their pools (exit with a live
+/// sandbox, a crash) left in `dir`: parents created in this PID namespace by a pid that no
+/// longer exists, and their leaves. Only empty cgroups go (rmdir refuses populated ones);
+/// errors are ignored.
+fn sweep_stale(fs: &dyn CgFs, dir: &Path) {
+    let ns = pid_ns();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some((pid, pns)) = e.file_name().to_str().and_then(parse_parent_name) else {
+            continue;
+        };
+        if ns == 0
+            || pns != ns
+            || pid == std::process::id()
+            || Path::new(&format!("/proc/{pid}")).exists()
+        {
+            continue;
+        }
+        let parent = e.path();
+        if let Ok(leaves) = fs::read_dir(&parent) {
+            for l in leaves.flatten() {
+                if l.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = fs.rmdir(&l.path());
+                }
+            }
+        }
+        let _ = fs.rmdir(&parent);
+    }
+}
+
+/// Where a pool's cgroups live.
+enum Layout {
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpu: Option<PathBuf>,
+        memsw: bool,
+    },
+    V2 {
+        parent: PathBuf,
+    },
+}
+
+impl Layout {
+    /// The parent directories, in creation order.
+    fn parents(&self) -> Vec<&Path> {
+        match self {
+            Layout::V1 {
+                memory, pids, cpu, ..
+            } => {
+                let mut v = vec![memory.as_path(), pids.as_path()];
+                v.extend(cpu.as_deref());
+                v
+            }
+            Layout::V2 { parent } => vec![parent.as_path()],
+        }
+    }
+
+    /// Leaf `n`'s directories, one per parent (v1: memory first).
+    fn leaf_dirs(&self, n: u32) -> Vec<PathBuf> {
+        let name = n.to_string();
+        self.parents().into_iter().map(|p| p.join(&name)).collect()
+    }
+}
+
+/// One leaf cgroup (a directory per hierarchy), with the interface files used per run kept
+/// open: opening and closing a cgroup file costs about 10 µs, a read or write through an open
+/// descriptor about 1 µs. A v1 leaf holds 6 to 8 descriptors, a v2 leaf 4.
+struct Leaf {
+    n: u32,
+    dirs: Vec<PathBuf>,
+    /// `cgroup.procs` of each directory (same order), written to join. Not read: in v1 a
+    /// descriptor's process list is cached by the kernel for a second after each read.
+    procs: Vec<File>,
+    /// v1 `pids.current`, v2 `cgroup.events` (`populated`): whether processes remain.
+    populated: File,
+    /// v1 `memory.max_usage_in_bytes`, v2 `memory.peak`; both read and reset through this
+    /// descriptor (v2: the reset only affects reads through it). `None` when the kernel has
+    /// no such file.
+    peak: Option<File>,
+    /// v1 `memory.oom_control`, v2 `memory.events`: carry the `oom_kill` counter.
+    oom: File,
+    /// v1: further counters reset by writing 0 (`memory.failcnt`, memsw maximum).
+    zero: Vec<File>,
+    /// False when the peak cannot be reset (v2 before Linux 6.12): the leaf serves one run.
+    reusable: bool,
+    /// The `oom_kill` counter when the leaf was last handed out.
+    oom_base: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Reset leaves ready for a run.
+    idle: Vec<Leaf>,
+    /// Numbers of every leaf created and not yet removed.
+    created: BTreeSet<u32>,
+    /// Leaves that could not be reused nor removed yet.
+    retired: Vec<u32>,
+    next: u32,
+}
+
+struct Inner {
+    fs: &'static dyn CgFs,
+    layout: Layout,
+    settings: Settings,
+    state: Mutex<State>,
+}
+
+/// A pool of leaf cgroups for one sandbox. Cheap to clone, shareable between threads; the
+/// cgroups are removed when the last clone and the last [`Lease`] are gone.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("mechanism", &self.mechanism())
+            .field("parents", &self.inner.layout.parents())
+            .field("settings", &self.inner.settings)
+            .finish()
+    }
+}
+
+fn cg_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Cgroup {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Pool {
+    /// Create the pool's parent directory `runcell-<pid>-<seq>-<pidns>` under the own
+    /// directory of each hierarchy used (v2: and enable the controllers in its
+    /// `cgroup.subtree_control`). This is also the writability probe: see [`unavailable`].
+    /// Leftovers of dead runcell processes found there are removed first.
+    pub fn new(d: &Detected, s: &Settings) -> Result<Pool, Error> {
+        Self::with_fs(d, s, &REAL_FS)
+    }
+
+    fn with_fs(d: &Detected, s: &Settings, fs: &'static dyn CgFs) -> Result<Pool, Error> {
+        if s.cpu_quota.is_some() && !d.cpu() {
+            return Err(Error::Unsupported {
+                feature: format!("the cgroup cpu controller ({})", d.mechanism()),
+            });
+        }
+        let own_dirs: Vec<&Path> = match d {
+            Detected::V1 {
+                memory, pids, cpu, ..
+            } => {
+                let mut v = vec![memory.as_path(), pids.as_path()];
+                v.extend(cpu.as_deref().filter(|_| s.cpu_quota.is_some()));
+                v
+            }
+            Detected::V2 { base, .. } => vec![base.as_path()],
+        };
+        for dir in own_dirs {
+            sweep_stale(fs, dir);
+        }
+        let pid = std::process::id();
+        let ns = pid_ns();
+        let mut attempt = 0;
+        loop {
+            let seq = POOL_SEQ.fetch_add(1, Ordering::Relaxed);
+            let name = format!("runcell-{pid}-{seq}-{ns}");
+            let layout = match d {
+                Detected::V1 {
+                    memory,
+                    pids,
+                    cpu,
+                    memsw,
+                } => Layout::V1 {
+                    memory: memory.join(&name),
+                    pids: pids.join(&name),
+                    cpu: cpu
+                        .as_ref()
+                        .filter(|_| s.cpu_quota.is_some())
+                        .map(|c| c.join(&name)),
+                    memsw: *memsw,
+                },
+                Detected::V2 { base, .. } => Layout::V2 {
+                    parent: base.join(&name),
+                },
+            };
+            match Self::create_parents(&layout, s, fs) {
+                Ok(()) => {
+                    return Ok(Pool {
+                        inner: Arc::new(Inner {
+                            fs,
+                            layout,
+                            settings: *s,
+                            state: Mutex::new(State::default()),
+                        }),
+                    });
+                }
+                // A leftover of an earlier process with the same pid: take the next name.
+                Err(Error::Cgroup { source, .. })
+                    if source.kind() == io::ErrorKind::AlreadyExists && attempt < 16 =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Make the parent directories; on failure remove those already made.
+    fn create_parents(layout: &Layout, s: &Settings, fs: &dyn CgFs) -> Result<(), Error> {
+        let parents = layout.parents();
+        for (i, p) in parents.iter().enumerate() {
+            if let Err(e) = fs.mkdir(p) {
+                for q in parents[..i].iter().rev() {
+                    let _ = fs.rmdir(q);
+                }
+                return Err(cg_err("create", p)(e));
+            }
+        }
+        if let Layout::V2 { parent } = layout {
+            let ctl = if s.cpu_quota.is_some() {
+                "+memory +pids +cpu"
+            } else {
+                "+memory +pids"
+            };
+            let sc = parent.join("cgroup.subtree_control");
+            if let Err(e) = fs.write(&sc, ctl) {
+                let _ = fs.rmdir(parent);
+                return Err(cg_err("write cgroup.subtree_control", &sc)(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// `"cgroup_v1"` or `"cgroup_v2"`.
+    pub fn mechanism(&self) -> &'static str {
+        match self.inner.layout {
+            Layout::V1 { .. } => "cgroup_v1",
+            Layout::V2 { .. } => "cgroup_v2",
+        }
+    }
+
+    /// A leaf for one run: an idle one (already reset) or a new one with the limits written.
+    pub fn acquire(&self) -> Result<Lease, Error> {
+        let inner = &self.inner;
+        let (n, retired) = {
+            let mut st = inner.lock();
+            if let Some(leaf) = st.idle.pop() {
+                return Ok(Lease {
+                    pool: self.inner.clone(),
+                    leaf: Some(leaf),
+                    tainted: AtomicBool::new(false),
+                });
+            }
+            let n = st.next;
+            st.next += 1;
+            st.created.insert(n);
+            (n, std::mem::take(&mut st.retired))
+        };
+        // The pool grows: a good moment to retry removing leaves that were still busy.
+        let still: Vec<u32> = retired
+            .into_iter()
+            .filter(|&r| !inner.remove_leaf_once(r))
+            .collect();
+        let created = inner.create_leaf(n);
+        let mut st = inner.lock();
+        st.retired.extend(still);
+        match created {
+            Ok(leaf) => Ok(Lease {
+                pool: self.inner.clone(),
+                leaf: Some(leaf),
+                tainted: AtomicBool::new(false),
+            }),
+            Err(e) => {
+                drop(st);
+                if !inner.remove_leaf_once(n) {
+                    inner.lock().retired.push(n);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Directories of every cgroup this pool has created and not yet removed: the leaves'
+    /// then the parents'.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let inner = &self.inner;
+        let created: Vec<u32> = inner.lock().created.iter().copied().collect();
+        let mut v: Vec<PathBuf> = created
+            .into_iter()
+            .flat_map(|n| inner.layout.leaf_dirs(n))
+            .collect();
+        v.extend(inner.layout.parents().into_iter().map(Path::to_path_buf));
+        v
+    }
+}
+
+/// The value of `key N` in a flat-keyed file (memory.events, memory.oom_control).
+fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        if k == key {
+            v.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether `cgroup.procs` of `dir` lists no process (false when it cannot be read).
+fn no_procs(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|s| s.trim().is_empty())
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Make leaf `n`, write its limits and open the files used per run. On error the caller
+    /// removes what exists.
+    fn create_leaf(&self, n: u32) -> Result<Leaf, Error> {
+        let fs = self.fs;
+        let s = &self.settings;
+        let dirs = self.layout.leaf_dirs(n);
+        for d in &dirs {
+            fs.mkdir(d).map_err(cg_err("create", d))?;
+        }
+        let write = |what: &'static str, dir: &Path, file: &str, v: &str| {
+            let p = dir.join(file);
+            fs.write(&p, v).map_err(cg_err(what, &p))
+        };
+        let open = |dir: &Path, file: &str, rw: bool| {
+            let p = dir.join(file);
+            OpenOptions::new()
+                .read(true)
+                .write(rw)
+                .open(&p)
+                .map_err(cg_err("open", &p))
+        };
+        let pids = if s.pids > PID_MAX_LIMIT {
+            "max".to_string()
+        } else {
+            s.pids.to_string()
+        };
+        let mut reusable = true;
+        let (peak, oom, zero) = match &self.layout {
+            Layout::V1 { memsw, .. } => {
+                let mem = &dirs[0];
+                let m = s.memory.to_string();
+                // memsw must stay >= the memory limit: set the memory limit first.
+                write(
+                    "write memory.limit_in_bytes",
+                    mem,
+                    "memory.limit_in_bytes",
+                    &m,
+                )?;
+                if *memsw {
+                    write(
+                        "write memory.memsw.limit_in_bytes",
+                        mem,
+                        "memory.memsw.limit_in_bytes",
+                        &m,
+                    )?;
+                }
+                write("write pids.max", &dirs[1], "pids.max", &pids)?;
+                if let (Some(q), Some(cpu)) = (s.cpu_quota, dirs.get(2)) {
+                    let period = CPU_PERIOD_US.to_string();
+                    let quota = cpu_quota_us(q).to_string();
+                    write("write cpu.cfs_period_us", cpu, "cpu.cfs_period_us", &period)?;
+                    write("write cpu.cfs_quota_us", cpu, "cpu.cfs_quota_us", &quota)?;
+                }
+                let mut zero = vec![open(mem, "memory.failcnt", true)?];
+                if *memsw {
+                    zero.push(open(mem, "memory.memsw.max_usage_in_bytes", true)?);
+                }
+                (
+                    Some(open(mem, "memory.max_usage_in_bytes", true)?),
+                    open(mem, "memory.oom_control", false)?,
+                    zero,
+                )
+            }
+            Layout::V2 { .. } => {
+                let d = &dirs[0];
+                write("write memory.oom.group", d, "memory.oom.group", "1")?;
+                write("write memory.max", d, "memory.max", &s.memory.to_string())?;
+                match write("write memory.swap.max", d, "memory.swap.max", "0") {
+                    // No swap accounting in this kernel: nothing to limit.
+                    Err(Error::Cgroup { source, .. })
+                        if source.kind() == io::ErrorKind::NotFound => {}
+                    r => r?,
+                }
+                write("write pids.max", d, "pids.max", &pids)?;
+                if let Some(q) = s.cpu_quota {
+                    let v = format!("{} {CPU_PERIOD_US}", cpu_quota_us(q));
+                    write("write cpu.max", d, "cpu.max", &v)?;
+                }
+                // Read-write to reset the peak between runs. A kernel without the reset
+                // (< 6.12) refuses the write (or the opening): such a leaf serves one run, and
+                // a fresh leaf's peak needs no reset.
+                let peak = match open(d, "memory.peak", true) {
+                    Ok(f) => Some(f),
+                    Err(Error::Cgroup { source, .. })
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        None
+                    }
+                    Err(_) => {
+                        reusable = false;
+                        Some(open(d, "memory.peak", false)?)
+                    }
+                };
+                (peak, open(d, "memory.events", false)?, Vec::new())
+            }
+        };
+        let procs = dirs
+            .iter()
+            .map(|d| open(d, "cgroup.procs", true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let populated = match self.layout {
+            Layout::V1 { .. } => open(&dirs[1], "pids.current", false)?,
+            Layout::V2 { .. } => open(&dirs[0], "cgroup.events", false)?,
+        };
+        Ok(Leaf {
+            n,
+            dirs,
+            procs,
+            populated,
+            peak,
+            oom,
+            zero,
+            reusable,
+            // A new cgroup has seen no OOM kill.
+            oom_base: 0,
+        })
+    }
+
+    /// The leaf's `oom_kill` counter.
+    fn oom_kills(&self, leaf: &Leaf) -> Result<u64, Error> {
+        let file = match self.layout {
+            Layout::V1 { .. } => "memory.oom_control",
+            Layout::V2 { .. } => "memory.events",
+        };
+        let err = |e| cg_err("read oom_kill", &leaf.dirs[0].join(file))(e);
+        let mut buf = [0u8; 1024];
+        let text = pread(&leaf.oom, &mut buf).map_err(err)?;
+        keyed(text, "oom_kill").ok_or_else(|| {
+            err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no oom_kill line",
+            ))
+        })
+    }
+
+    /// Whether the leaf has no process left (false when that cannot be read). v1 counts the
+    /// tasks of the pids leaf (uncharged when reaped); v2 reads `populated` of
+    /// `cgroup.events` (the condition for rmdir).
+    fn is_empty(&self, leaf: &Leaf) -> bool {
+        let mut buf = [0u8; 256];
+        let Ok(text) = pread(&leaf.populated, &mut buf) else {
+            return false;
+        };
+        match self.layout {
+            Layout::V1 { .. } => text.trim() == "0",
+            Layout::V2 { .. } => keyed(text, "populated") == Some(0),
+        }
+    }
+
+    /// Prepare a used, empty leaf for the next run: peak and failure counters back to the
+    /// current usage, new OOM baseline.
+    fn reset(&self, leaf: &mut Leaf) -> Result<(), Error> {
+        let (file, cmd) = match self.layout {
+            Layout::V1 { .. } => ("memory.max_usage_in_bytes", "0"),
+            Layout::V2 { .. } => ("memory.peak", "reset\n"),
+        };
+        if let Some(f) = &leaf.peak {
+            self.fs
+                .write_fd(f, cmd)
+                .map_err(cg_err("reset", &leaf.dirs[0].join(file)))?;
+        }
+        for f in &leaf.zero {
+            self.fs
+                .write_fd(f, "0")
+                .map_err(cg_err("reset", &leaf.dirs[0]))?;
+        }
+        leaf.oom_base = self.oom_kills(leaf)?;
+        Ok(())
+    }
+
+    /// Try once to remove leaf `n`; true when it is gone (and forgotten).
+    fn remove_leaf_once(&self, n: u32) -> bool {
+        let gone = self
+            .layout
+            .leaf_dirs(n)
+            .iter()
+            .all(|d| match self.fs.rmdir(d) {
+                Ok(()) => true,
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+            });
+        if gone {
+            self.lock().created.remove(&n);
+        }
+        gone
+    }
+
+    /// Remove `dir`, retrying while it is busy (processes still exiting) until `deadline`.
+    fn rmdir_retry(&self, dir: &Path, deadline: Instant) -> bool {
+        let mut pause = Duration::from_micros(100);
+        loop {
+            match self.fs.rmdir(dir) {
+                Ok(()) => return true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// Remove every leaf and the parents; v2 kills what still runs in a leaf first. Failures
+    /// are ignored: a drop cannot report them and must not panic.
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let created: Vec<u32> = {
+            let mut st = self.lock();
+            // Close the idle leaves' files first.
+            st.idle.clear();
+            st.created.iter().copied().collect()
+        };
+        for n in created {
+            for d in self.layout.leaf_dirs(n) {
+                if matches!(self.layout, Layout::V2 { .. }) && !no_procs(&d) {
+                    let _ = self.fs.write(&d.join("cgroup.kill"), "1");
+                }
+                self.rmdir_retry(&d, deadline);
+            }
+        }
+        for p in self.layout.parents().into_iter().rev() {
+            self.rmdir_retry(p, deadline);
+        }
+    }
+}
+
+/// One run's leaf cgroup, borrowed from a [`Pool`]; returned to it on drop.
+pub(crate) struct Lease {
+    pool: Arc<Inner>,
+    /// Always `Some` until dropped.
+    leaf: Option<Leaf>,
+    /// A join failed part-way: a process may sit in some of the leaf's hierarchies only,
+    /// where the emptiness check does not look, so the leaf is not reused.
+    tainted: AtomicBool,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease").field("dirs", &self.dirs()).finish()
+    }
+}
+
+impl Lease {
+    /// The leaf's directories (v1: memory, pids, then cpu when used; v2: one).
+    pub fn dirs(&self) -> &[PathBuf] {
+        self.leaf.as_ref().map_or(&[], |l| &l.dirs)
+    }
+
+    /// Move process `pid` (a host pid) into the leaf, in every hierarchy. Called by the
+    /// parent after clone and before the child goes on, so that all descendants inherit it.
+    pub fn join(&self, pid: libc::pid_t) -> Result<(), Error> {
+        let Some(leaf) = &self.leaf else {
+            return Ok(());
+        };
+        let v = pid.to_string();
+        for (f, d) in leaf.procs.iter().zip(&leaf.dirs) {
+            if let Err(e) = self.pool.fs.write_fd(f, &v) {
+                self.tainted.store(true, Ordering::Relaxed);
+                return Err(cg_err("join", &d.join("cgroup.procs"))(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Kill everything in the leaf (v2 `cgroup.kill`). v1 has no such file and returns false:
+    /// there the PID namespace's end kills the tree.
+    pub fn kill(&self) -> bool {
+        match (&self.pool.layout, self.dirs().first()) {
+            (Layout::V2 { .. }, Some(d)) => self.pool.fs.write(&d.join("cgroup.kill"), "1").is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Peak memory and OOM kills since the leaf was acquired.
+    pub fn usage(&self) -> Usage {
+        let Some(leaf) = &self.leaf else {
+            return Usage::default();
+        };
+        let peak_memory = leaf.peak.as_ref().and_then(|f| {
+            let mut buf = [0u8; 32];
+            pread(f, &mut buf).ok()?.trim().parse().ok()
+        });
+        let oom_kills = self
+            .pool
+            .oom_kills(leaf)
+            .map_or(0, |k| k.saturating_sub(leaf.oom_base));
+        Usage {
+            peak_memory,
+            oom_kills,
+        }
+    }
+}
+
+impl Drop for Lease {
+    /// The run is over and its processes are reaped: an empty leaf is reset and returned to
+    /// the pool; a busy one (or one that cannot be reset) is removed, or left to the pool's
+    /// drop when still busy.
+    fn drop(&mut self) {
+        let Some(mut leaf) = self.leaf.take() else {
+            return;
+        };
+        let pool = &self.pool;
+        let empty = !self.tainted.load(Ordering::Relaxed) && pool.is_empty(&leaf);
+        if empty && leaf.reusable && pool.reset(&mut leaf).is_ok() {
+            pool.lock().idle.push(leaf);
+            return;
+        }
+        let n = leaf.n;
+        // Close the leaf's files before removing its directories.
+        drop(leaf);
+        if !pool.remove_leaf_once(n) {
+            pool.lock().retired.push(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
