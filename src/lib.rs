@@ -38,7 +38,9 @@ pub mod aggregate;
 
 pub use error::{Error, Result};
 pub use profile::{Network, Profile};
+#[cfg(feature = "tokio")]
+pub use sandbox::AsyncChild;
 pub use sandbox::{
-    Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox, SandboxBuilder,
-    Verdict, Violation,
+    CgroupMode, Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox,
+    SandboxBuilder, Verdict, Violation,
 };

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::sandbox::cgroup::CgroupMode;
 use crate::sandbox::landlock::LandlockRequire;
 use crate::sandbox::limits::{self, Limits};
 use crate::sandbox::mounts::{Mount, MountKind};
@@ -54,6 +55,8 @@ pub struct Profile {
     pub host_gid: u32,
     /// Mount a private tmpfs at /dev/shm.
     pub dev_shm: bool,
+    /// Whether limits go through cgroups (`auto`: when the host offers them).
+    pub cgroups: CgroupMode,
     pub limits: Limits,
     pub env: BTreeMap<String, String>,
     pub mounts: Vec<Mount>,
@@ -91,6 +94,7 @@ struct File {
     host_uid: Option<u32>,
     host_gid: Option<u32>,
     dev_shm: Option<bool>,
+    cgroups: Option<String>,
     limits: Option<LimitsFile>,
     env: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -139,6 +143,7 @@ struct LimitsFile {
     cpu_time: Option<Num>,
     memory: Option<Num>,
     pids: Option<Num>,
+    cpu_quota: Option<Num>,
     output: Option<Num>,
     file_size: Option<Num>,
     open_files: Option<Num>,
@@ -193,6 +198,7 @@ impl Profile {
             host_uid: 65534,
             host_gid: 65534,
             dev_shm: false,
+            cgroups: CgroupMode::Auto,
             limits: Limits::default(),
             env,
             mounts: Vec::new(),
@@ -329,6 +335,18 @@ impl Profile {
         if let Some(v) = file.dev_shm {
             p.dev_shm = v;
         }
+        if let Some(v) = file.cgroups {
+            p.cgroups = match v.as_str() {
+                "auto" => CgroupMode::Auto,
+                "off" => CgroupMode::Off,
+                "require" => CgroupMode::Require,
+                _ => {
+                    return Err(perr(format!(
+                        "key `cgroups`: expected \"auto\", \"off\" or \"require\", found {v:?}"
+                    )));
+                }
+            };
+        }
         if let Some(env) = file.env {
             for (k, v) in env {
                 p.env.insert(k, v);
@@ -350,6 +368,17 @@ impl Profile {
             set!(cpu_time, secs);
             set!(memory, size);
             set!(pids, count);
+            if let Some(v) = &l.cpu_quota {
+                keyed(
+                    "limits.cpu_quota",
+                    v.count().and_then(|x| {
+                        let q = u32::try_from(x)
+                            .map_err(|_| Error::config("CPU quota out of range"))?;
+                        lim.cpu_quota = Some(q);
+                        Ok(())
+                    }),
+                )?;
+            }
             set!(output, size);
             set!(file_size, size);
             set!(open_files, count);

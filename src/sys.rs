@@ -407,6 +407,12 @@ pub fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> SysResult<(
     check(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(|_| ())
 }
 
+/// `unshare(flags)`.
+pub fn unshare(flags: libc::c_int) -> SysResult<()> {
+    // SAFETY: unshare takes an integer flag set only.
+    check(unsafe { libc::unshare(flags) }).map(|_| ())
+}
+
 /// `setsid()`.
 pub fn setsid() -> SysResult<()> {
     // SAFETY: no arguments.

@@ -12,8 +12,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[test]
 fn sixteen_threads_spawn_at_once() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let sb = Sandbox::builder().build().unwrap();
     let before = fd_count();
+    let sb = Sandbox::builder().build().unwrap();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..16)
             .map(|i| {
@@ -41,6 +41,8 @@ fn sixteen_threads_spawn_at_once() {
             h.join().unwrap();
         }
     });
+    // The cgroup pool holds its leaves' control files until the sandbox is dropped.
+    drop(sb);
     assert_eq!(fd_count(), before);
 }
 

@@ -2,6 +2,8 @@
 //! threads can spawn at once, and the unprivileged path works.
 
 mod common;
+#[path = "../examples/soak/harness.rs"]
+mod harness;
 use std::time::Duration;
 
 use common::*;
@@ -153,6 +155,21 @@ fn unprivileged_child() {
         )
         .unwrap();
     assert_eq!(o.verdict, Verdict::Ok);
+    // No cgroups for an unprivileged host here: rlimits enforce the limits, and say so.
+    let enforced = sb.enforced();
+    assert_eq!(enforced.limit_mechanisms["memory"], "rlimit");
+    assert_eq!(enforced.limit_mechanisms["pids"], "rlimit");
+    assert!(enforced.cgroup.starts_with("none: "), "{}", enforced.cgroup);
+    let o = sb
+        .run(&Command::new("python3").arg("-"), b"x = bytearray(1 << 30)")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::ExitNonzero);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MemoryError"));
+    let e = Sandbox::builder()
+        .cgroups(runcell::CgroupMode::Require)
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, runcell::Error::Unsupported { .. }), "{e}");
     println!("UNPRIV-OK uid={uid}");
 }
 
@@ -210,4 +227,13 @@ fn sandboxes_die_with_a_killed_host() {
         "survivors: {:?}",
         host_pids_with(marker)
     );
+    // A killed host cannot remove its cgroups; the next pool of any runcell host in the same
+    // cgroup sweeps them once they are empty and their creator is gone.
+    let leaked = harness::cgroup_dirs_of(host.id());
+    if is_root() {
+        assert!(!leaked.is_empty(), "expected the killed host's cgroups");
+    }
+    let _sweeper = Sandbox::builder().build().unwrap();
+    let left = harness::cgroup_dirs_of(host.id());
+    assert!(left.is_empty(), "not swept: {left:?}");
 }

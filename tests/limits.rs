@@ -4,7 +4,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use runcell::{Command, Sandbox, Verdict};
+use runcell::{CgroupMode, Command, Sandbox, Verdict};
 
 #[test]
 fn infinite_loop_gets_cpu_time_limit() {
@@ -99,25 +99,36 @@ fn fork_bomb_is_contained() {
     );
 }
 
+/// With cgroups (as root here) a memory bomb is an OOM kill reported as `memory_limit`;
+/// with rlimits alone (cgroups off, or an unprivileged host) it is a clean allocation failure.
 #[test]
 fn memory_bomb_gets_memory_limit_or_clean_allocation_failure() {
-    let o = py_with(
-        python_builder().memory(128 << 20),
-        "x = bytearray(1 << 30)\nprint('allocated')",
-    );
-    assert_ne!(o.verdict, Verdict::Ok);
-    assert!(!stdout(&o).contains("allocated"));
-    let clean = o.verdict == Verdict::MemoryLimit
-        || (o.verdict == Verdict::ExitNonzero && stderr(&o).contains("MemoryError"));
-    assert!(clean, "{o:?}");
-    // Growing slowly ends the same way.
-    let o = py_with(
-        python_builder().memory(128 << 20),
-        "l = []\nwhile True:\n    l.append(bytearray(1 << 20))",
-    );
-    let clean = o.verdict == Verdict::MemoryLimit
-        || (o.verdict == Verdict::ExitNonzero && stderr(&o).contains("MemoryError"));
-    assert!(clean, "{o:?}");
+    for mode in [CgroupMode::Auto, CgroupMode::Off] {
+        let b = python_builder().memory(128 << 20).cgroups(mode);
+        let cgroup = b.clone().build().unwrap().enforced().limit_mechanisms["memory"] != "rlimit";
+        for code in [
+            "x = bytearray(1 << 30)\nprint('allocated')",
+            // Growing slowly ends the same way.
+            "l = []\nwhile True:\n    l.append(bytearray(1 << 20))",
+        ] {
+            let o = py_with(b.clone(), code);
+            assert!(!stdout(&o).contains("allocated"));
+            if cgroup {
+                assert_eq!(o.verdict, Verdict::MemoryLimit, "{o:?}");
+                let peak = o.max_memory_kib.expect("peak from the cgroup");
+                assert!(peak > 64 << 10 && peak <= 128 << 10, "{peak}");
+            } else {
+                assert_eq!(o.verdict, Verdict::ExitNonzero, "{o:?}");
+                assert!(stderr(&o).contains("MemoryError"), "{o:?}");
+                assert_eq!(o.max_memory_kib, None);
+            }
+        }
+        if mode == CgroupMode::Off {
+            assert!(!cgroup);
+        } else if is_root() {
+            assert!(cgroup, "root on this host class has cgroup v1");
+        }
+    }
 }
 
 #[test]
@@ -196,6 +207,7 @@ fn file_size_limit() {
 fn rlimits_are_visible_inside() {
     let o = py_with(
         python_builder()
+            .cgroups(CgroupMode::Off)
             .open_files(100)
             .memory(200 << 20)
             .cpu_time(Duration::from_secs(3)),

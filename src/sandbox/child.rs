@@ -56,6 +56,8 @@ pub enum Step {
     Exec = 19,
     /// Setting the parent-death signal.
     DeathSignal = 20,
+    /// Rooting a new cgroup namespace at the sandbox's own cgroup.
+    CgroupNs = 21,
 }
 
 impl Step {
@@ -82,6 +84,7 @@ impl Step {
             18 => Seccomp,
             19 => Exec,
             20 => DeathSignal,
+            21 => CgroupNs,
             _ => return None,
         })
     }
@@ -111,6 +114,7 @@ impl std::fmt::Display for Step {
             Seccomp => "seccomp",
             Exec => "exec",
             DeathSignal => "parent-death signal",
+            CgroupNs => "cgroup namespace",
         })
     }
 }
@@ -171,6 +175,9 @@ pub(crate) struct ChildPlan<'a> {
     pub uid: libc::uid_t,
     pub gid: libc::gid_t,
     pub clear_groups: bool,
+    /// The parent moved us into the sandbox's own cgroup after the clone: root a fresh cgroup
+    /// namespace there, so /proc/self/cgroup shows `/` and nothing of the host's layout.
+    pub cgroup_ns: bool,
     /// The host process is not dumpable (it changed credentials): its /proc files, and ours
     /// copied from it, belong to root, so the id maps cannot be written until we make
     /// ourselves dumpable and say so.
@@ -256,6 +263,9 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         Ok(1) => {}
         Ok(_) => sys::exit(126),
         Err(e) => fail(Step::Sync, e, 0),
+    }
+    if plan.cgroup_ns {
+        or_fail(sys::unshare(libc::CLONE_NEWCGROUP), Step::CgroupNs);
     }
 
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's

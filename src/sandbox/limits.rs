@@ -16,11 +16,15 @@ pub struct Limits {
     /// up) and checked against the measured total afterwards.
     #[serde(serialize_with = "ser_ms")]
     pub cpu_time: Duration,
-    /// Address-space size per process in bytes (RLIMIT_AS).
+    /// Memory in bytes: of the whole sandbox (cgroup memory limit, no swap) where the host
+    /// offers cgroups, otherwise the address space of each process (RLIMIT_AS).
     pub memory: u64,
-    /// Number of processes the program may have at once (RLIMIT_NPROC inside the sandbox's
-    /// own user namespace).
+    /// Number of processes the program may have at once (cgroup pids.max where available, and
+    /// RLIMIT_NPROC inside the sandbox's own user namespace).
     pub pids: u64,
+    /// CPU bandwidth of the whole sandbox in thousandths of one CPU (1000 = one core, 500 =
+    /// half of one). Needs a cgroup with the cpu controller; `None` = no cap.
+    pub cpu_quota: Option<u32>,
     /// Bytes of stdout, and separately of stderr, kept by the host; more ends the run with
     /// `output_limit`.
     pub output: u64,
@@ -50,6 +54,7 @@ impl Default for Limits {
             cpu_time: Duration::from_secs(10),
             memory: 256 * MIB,
             pids: 64,
+            cpu_quota: None,
             output: MIB,
             file_size: 16 * MIB,
             open_files: 256,
@@ -90,6 +95,11 @@ impl Limits {
             "between 1 and 4194304",
         )?;
         check(
+            "CPU quota",
+            self.cpu_quota.is_none_or(|q| (10..=1_000_000).contains(&q)),
+            "between 10 (1% of a CPU) and 1000000 thousandths of a CPU",
+        )?;
+        check(
             "output limit",
             (1..=GIB).contains(&self.output),
             "between 1 byte and 1 GiB",
@@ -112,13 +122,24 @@ impl Limits {
         Ok(())
     }
 
-    /// The rlimits applied to the program, as (resource, soft, hard).
-    pub(crate) fn rlimits(&self) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
+    /// The rlimits applied to the program, as (resource, soft, hard). With `cgroup_memory` the
+    /// memory limit belongs to the cgroup, which counts what the tree really uses: no
+    /// RLIMIT_AS then (it would fail allocations long before, and breaks runtimes that
+    /// reserve large address ranges).
+    pub(crate) fn rlimits(
+        &self,
+        cgroup_memory: bool,
+    ) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
         let cpu = self.cpu_time.as_millis().div_ceil(1000) as u64;
+        let memory = if cgroup_memory {
+            libc::RLIM_INFINITY
+        } else {
+            self.memory
+        };
         vec![
             // SIGXCPU at the soft limit, SIGKILL one second later if it is caught.
             (libc::RLIMIT_CPU, cpu, cpu + 1),
-            (libc::RLIMIT_AS, self.memory, self.memory),
+            (libc::RLIMIT_AS, memory, memory),
             // The init process of the sandbox counts too.
             (libc::RLIMIT_NPROC, self.pids + 1, self.pids + 1),
             (libc::RLIMIT_FSIZE, self.file_size, self.file_size),

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tokio")]
 pub use self::async_run::AsyncChild;
+pub use self::cgroup::CgroupMode;
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
 pub use self::mounts::{Mount, MountKind};
@@ -96,6 +97,7 @@ pub struct SandboxBuilder {
     extra_mounts: Vec<Mount>,
     seccomp_override: Option<String>,
     landlock_off: bool,
+    cgroup_base: Option<PathBuf>,
 }
 
 fn cstring(what: &str, s: &[u8]) -> Result<CString> {
@@ -169,7 +171,8 @@ impl SandboxBuilder {
         self.profile.limits.cpu_time = d;
         self
     }
-    /// Address-space limit in bytes.
+    /// Memory limit in bytes: of the whole sandbox with cgroups, of each process's address
+    /// space without.
     pub fn memory(mut self, bytes: u64) -> Self {
         self.profile.limits.memory = bytes;
         self
@@ -183,6 +186,30 @@ impl SandboxBuilder {
         self.profile.limits.output = bytes;
         self
     }
+    /// CPU bandwidth of the whole sandbox in thousandths of a CPU (1000 = one core). Needs
+    /// cgroups with the cpu controller: building fails where they are unavailable.
+    pub fn cpu_quota(mut self, thousandths: u32) -> Self {
+        self.profile.limits.cpu_quota = Some(thousandths);
+        self
+    }
+
+    /// Whether memory and process limits go through cgroups. Default
+    /// [`CgroupMode::Auto`]: where this process may create cgroups under its own, the memory
+    /// limit covers the whole tree and an OOM kill is reported as `memory_limit`; elsewhere
+    /// rlimits enforce the limits (see [`Enforced::limit_mechanisms`]).
+    pub fn cgroups(mut self, mode: CgroupMode) -> Self {
+        self.profile.cgroups = mode;
+        self
+    }
+
+    /// Create the sandbox's cgroups under this cgroup v2 directory (one delegated to this
+    /// process, with `memory` and `pids` enabled in its `cgroup.subtree_control`) instead of
+    /// under this process's own cgroup.
+    pub fn cgroup_v2_base(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cgroup_base = Some(dir.into());
+        self
+    }
+
     pub fn file_size(mut self, bytes: u64) -> Self {
         self.profile.limits.file_size = bytes;
         self
@@ -341,6 +368,8 @@ impl SandboxBuilder {
             let listener = compiled.listener_index();
             (compiled.name, compiled.programs, listener)
         };
+        let (cgroups, cgroup_state) = self.cgroup_pool()?;
+        let mechanism = cgroups.as_ref().map(cgroup::Pool::mechanism);
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -362,15 +391,28 @@ impl SandboxBuilder {
             limit_mechanisms: [
                 ("wall_time", "host"),
                 ("cpu_time", "rlimit"),
-                ("memory", "rlimit"),
-                ("pids", "rlimit"),
+                ("memory", mechanism.unwrap_or("rlimit")),
+                (
+                    "pids",
+                    match mechanism {
+                        Some("cgroup_v1") => "cgroup_v1+rlimit",
+                        Some(_) => "cgroup_v2+rlimit",
+                        None => "rlimit",
+                    },
+                ),
                 ("output", "host"),
                 ("file_size", "rlimit"),
                 ("open_files", "rlimit"),
                 ("tmp_size", "tmpfs"),
             ]
             .into_iter()
+            .chain(
+                mechanism
+                    .filter(|_| p.limits.cpu_quota.is_some())
+                    .map(|m| ("cpu_quota", m)),
+            )
             .collect(),
+            cgroup: cgroup_state,
             uid: p.uid,
             gid: p.gid,
             host_uid: p.host_uid,
@@ -387,7 +429,8 @@ impl SandboxBuilder {
                 .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
                 .collect(),
             path_dirs,
-            rlimits: p.limits.rlimits(),
+            rlimits: p.limits.rlimits(cgroups.is_some()),
+            cgroups,
             last_cap,
             landlock,
             seccomp: seccomp_programs,
@@ -415,6 +458,8 @@ pub(crate) struct Prepared {
     pub seccomp_listener: Option<usize>,
     pub plan: mounts::MountPlan,
     pub enforced: Enforced,
+    /// The sandbox's pool of cgroups (removed when the last clone of the sandbox is dropped).
+    pub cgroups: Option<cgroup::Pool>,
 }
 
 // A Sandbox is shared between threads: keep it that way at compile time.
@@ -440,6 +485,65 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+impl SandboxBuilder {
+    /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Creating
+    /// the pool's parent directory is also the check that this process may create cgroups.
+    fn cgroup_pool(&self) -> Result<(Option<cgroup::Pool>, String)> {
+        let p = &self.profile;
+        let mode = p.cgroups;
+        let unavailable = |reason: String| -> Result<(Option<cgroup::Pool>, String)> {
+            if mode == CgroupMode::Require {
+                Err(Error::Unsupported {
+                    feature: format!("cgroups ({reason})"),
+                })
+            } else if p.limits.cpu_quota.is_some() {
+                Err(Error::Unsupported {
+                    feature: format!("a CPU quota, which needs cgroups ({reason})"),
+                })
+            } else {
+                Ok((None, format!("none: {reason}")))
+            }
+        };
+        if mode == CgroupMode::Off {
+            return unavailable("turned off".into());
+        }
+        let detected = match (
+            cgroup::detect(self.cgroup_base.as_deref()),
+            &self.cgroup_base,
+        ) {
+            (Ok(d), _) => d,
+            // A base the caller chose is a configuration to honour, not a hint.
+            (Err(reason), Some(base)) => {
+                return Err(Error::config(format!(
+                    "cgroup v2 base {}: {reason}",
+                    base.display()
+                )));
+            }
+            (Err(reason), None) => return unavailable(reason),
+        };
+        if p.limits.cpu_quota.is_some() && !detected.cpu() {
+            return unavailable("no cpu controller".into());
+        }
+        let settings = cgroup::Settings {
+            memory: p.limits.memory,
+            // The sandbox's init process is one of the tasks.
+            pids: p.limits.pids + 1,
+            cpu_quota: p.limits.cpu_quota,
+        };
+        match cgroup::Pool::new(&detected, &settings) {
+            Ok(pool) => {
+                let version = match detected.mechanism() {
+                    "cgroup_v1" => "v1",
+                    _ => "v2",
+                };
+                Ok((Some(pool), version.to_string()))
+            }
+            Err(e) if cgroup::unavailable(&e) => unavailable(e.to_string()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl Default for SandboxBuilder {
     fn default() -> Self {
         SandboxBuilder {
@@ -458,6 +562,7 @@ impl Default for SandboxBuilder {
             extra_mounts: Vec::new(),
             seccomp_override: None,
             landlock_off: false,
+            cgroup_base: None,
         }
     }
 }

@@ -22,7 +22,8 @@ pub enum Verdict {
     WallTimeLimit,
     /// Used more CPU time than allowed.
     CpuTimeLimit,
-    /// Ran out of its memory allowance.
+    /// The OOM killer fired in the sandbox's cgroup (only reported where cgroups enforce the
+    /// memory limit; with rlimits alone an allocation simply fails inside the program).
     MemoryLimit,
     /// Wrote more than the output limit to stdout or stderr; the whole tree was killed.
     OutputLimit,
@@ -74,8 +75,11 @@ pub struct Enforced {
     pub seccomp: String,
     /// The limits in force.
     pub limits: Limits,
-    /// How each limit is enforced (`rlimit`, `host`, `cgroup`).
+    /// How each limit is enforced: `rlimit`, `host` (the supervisor), `tmpfs`, `cgroup_v1`,
+    /// `cgroup_v2`, or both joined with `+` (e.g. `cgroup_v1+rlimit`).
     pub limit_mechanisms: std::collections::BTreeMap<&'static str, &'static str>,
+    /// The cgroup version in use (`v1`, `v2`), or `none` with the reason.
+    pub cgroup: String,
     /// uid and gid inside the sandbox, and the host ids they map to.
     pub uid: u32,
     pub gid: u32,
@@ -99,8 +103,11 @@ pub struct Outcome {
     pub wall_time: Duration,
     /// User + system CPU time of every process of the sandbox.
     pub cpu_time: Duration,
-    /// Peak resident set size of the largest process, in KiB.
+    /// Peak resident set size of the largest process, in KiB (from rusage).
     pub max_rss_kib: u64,
+    /// Peak memory of the whole sandbox in KiB, measured by its cgroup (page cache and
+    /// tmpfs included); `None` without cgroups.
+    pub max_memory_kib: Option<u64>,
     /// Captured stdout (at most the output limit); empty when the output was streamed.
     pub stdout: Vec<u8>,
     /// Captured stderr (at most the output limit); empty when the output was streamed.
@@ -125,6 +132,7 @@ pub struct Report<'a> {
     pub wall_time_ms: u64,
     pub cpu_time_ms: u64,
     pub max_rss_kib: u64,
+    pub max_memory_kib: Option<u64>,
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
     pub stdout_truncated: bool,
@@ -145,6 +153,7 @@ impl Outcome {
             wall_time_ms: self.wall_time.as_millis() as u64,
             cpu_time_ms: self.cpu_time.as_millis() as u64,
             max_rss_kib: self.max_rss_kib,
+            max_memory_kib: self.max_memory_kib,
             stdout_bytes: self.stdout_bytes,
             stderr_bytes: self.stderr_bytes,
             stdout_truncated: self.stdout_truncated,
@@ -180,6 +189,7 @@ impl Report<'static> {
             wall_time_ms: 0,
             cpu_time_ms: 0,
             max_rss_kib: 0,
+            max_memory_kib: None,
             stdout_bytes: 0,
             stderr_bytes: 0,
             stdout_truncated: false,

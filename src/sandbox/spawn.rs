@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
+use super::cgroup::{Lease, Usage};
 use super::child::{self, ChildFds, ChildPlan, RECORD_LEN, Step};
 use super::outcome::{Outcome, Verdict, Violation};
 use super::{Command, Sandbox};
@@ -157,11 +158,16 @@ pub(super) struct Started {
     /// host died before the parent-death signal was armed.
     sync: OwnedFd,
     reaped: bool,
+    /// The run's cgroup; back to the pool when this is dropped, after the reap.
+    lease: Option<Lease>,
 }
 
 impl Started {
     pub(super) fn kill(&self) {
         let _ = sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);
+        if let Some(lease) = &self.lease {
+            lease.kill();
+        }
     }
 
     pub(super) fn reap(&mut self) -> Result<(i32, libc::rusage)> {
@@ -273,6 +279,7 @@ pub(super) fn launch(
         uid: profile.uid,
         gid: profile.gid,
         clear_groups: host_root,
+        cgroup_ns: p.cgroups.is_some(),
         announce_ready: !dumpable,
         mounts: &p.plan.ops,
         hostname: &p.hostname,
@@ -289,6 +296,8 @@ pub(super) fn launch(
         envp: &exec.envp,
     };
 
+    // Taken before the clone so a failure leaves no child behind.
+    let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
     let old_mask = sys::block_all_signals();
     let cloned = sys::clone_pidfd(NAMESPACES);
     match cloned {
@@ -307,6 +316,7 @@ pub(super) fn launch(
         status: status_r,
         sync: sync_w,
         reaped: false,
+        lease,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
 
@@ -337,6 +347,10 @@ pub(super) fn launch(
     }
     write_map("uid_map", format!("{} {} 1\n", profile.uid, host_uid))?;
     write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
+    // Into the cgroup before the child goes on: everything it starts inherits it.
+    if let Some(lease) = &started.lease {
+        lease.join(pid)?;
+    }
     sys::write_all(started.sync.as_raw_fd(), b"1")
         .map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
     Ok((started, exec_r))
@@ -725,6 +739,7 @@ pub(super) fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
         wall_time,
         cpu_time: Duration::ZERO,
         max_rss_kib: 0,
+        max_memory_kib: None,
         stdout: Vec::new(),
         stderr: Vec::new(),
         stdout_bytes: 0,
@@ -748,10 +763,12 @@ pub(super) fn finish(
 ) -> Result<Outcome> {
     let (status, usage) = started.reap()?;
     let wall_time = begin.elapsed();
+    let cgroup = started.lease.as_ref().map(Lease::usage);
     Ok(outcome(
         sb,
         status,
         &usage,
+        cgroup,
         records,
         wall_time,
         wall_killed,
@@ -769,6 +786,7 @@ fn outcome(
     sb: &Sandbox,
     init_status: i32,
     usage: &libc::rusage,
+    cgroup: Option<Usage>,
     records: &[u8],
     wall_time: Duration,
     wall_killed: bool,
@@ -805,8 +823,11 @@ fn outcome(
         (None, None)
     };
     let cpu_time = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let oom_killed = cgroup.is_some_and(|c| c.oom_kills > 0);
     let verdict = if violation.is_some() {
         Verdict::SecurityViolation
+    } else if oom_killed {
+        Verdict::MemoryLimit
     } else if output_killed {
         Verdict::OutputLimit
     } else if wall_killed {
@@ -832,6 +853,7 @@ fn outcome(
         wall_time,
         cpu_time,
         max_rss_kib: usage.ru_maxrss.max(0) as u64,
+        max_memory_kib: cgroup.and_then(|c| c.peak_memory).map(|b| b.div_ceil(1024)),
         stdout_bytes: out.kept,
         stderr_bytes: err.kept,
         stdout_truncated: out.truncated,
