@@ -1,30 +1,44 @@
 //! cgroup limits and accounting: memory, process count and CPU quota of a sandbox's whole
-//! process tree, with peak memory and OOM kills measured per run.
+//! process tree, with peak memory, OOM kills and limit hits measured per run.
 //!
 //! Two host layouts are supported:
 //!
 //! - **cgroup v2** when a writable delegated subtree exists: either the process's own cgroup
 //!   (only usable when it already lists `memory` and `pids` in its `cgroup.subtree_control`,
 //!   which the no-internal-process rule allows only for the root cgroup) or an explicit base
-//!   directory given by the caller. Leaves get `memory.max`, `memory.swap.max = 0`,
-//!   `memory.oom.group = 1`, `pids.max` and `cpu.max`; the peak comes from `memory.peak`
-//!   through a per-leaf file descriptor (resettable since Linux 6.12), OOM kills from
-//!   `memory.events`, and `cgroup.kill` kills a whole leaf.
+//!   directory given by the caller (which must be on a cgroup2 filesystem). Leaves get
+//!   `memory.max`, `memory.swap.max = 0` (where swap accounting exists, see
+//!   [`Pool::swap_capped`]), `memory.oom.group = 1`, `pids.max` and `cpu.max`; the peak comes
+//!   from `memory.peak` through a per-leaf file descriptor (resettable since Linux 6.12), OOM
+//!   kills and limit hits (`max`, `oom`) from `memory.events`, and `cgroup.kill` kills a whole
+//!   leaf.
 //! - **cgroup v1** (a hybrid host, as root): one directory per hierarchy (memory, pids, and
 //!   cpu when a CPU quota is set). Leaves get `memory.limit_in_bytes`,
 //!   `memory.memsw.limit_in_bytes` (where swap accounting exists), `pids.max` and
-//!   `cpu.cfs_quota_us`; the peak is `memory.max_usage_in_bytes`, OOM kills the `oom_kill`
-//!   counter of `memory.oom_control`.
+//!   `cpu.cfs_quota_us`, and the OOM killer is switched on in `memory.oom_control` when the
+//!   parent disabled it (the kernel copies `oom_kill_disable` into new cgroups); the peak is
+//!   `memory.max_usage_in_bytes`, OOM kills the `oom_kill` counter of `memory.oom_control`,
+//!   limit hits `memory.failcnt` and `memory.memsw.failcnt` or, as recent kernels leave the
+//!   memsw count at 0, a memory or memsw peak within one huge page of the limit.
 //!
 //! Creating and removing a cgroup per run is slow in the tail and removed v1 memory cgroups
 //! linger in the kernel, so a [`Pool`] keeps leaf cgroups for one sandbox: a released leaf
-//! whose processes are gone is reset and handed to the next run; the pool removes everything
-//! it created when its last user goes away.
+//! whose processes are gone waits idle (at most [`MAX_IDLE`] of them; further ones are
+//! removed) for the next run. When a run takes an idle leaf, the memory still charged to it
+//! (page cache of files the previous run read, shared memory freed after the reap) is
+//! checked: above `max(4 MiB, memory limit / 16)` the leaf is removed and another one taken,
+//! otherwise the peak and the failure counters are reset and the OOM and limit baselines
+//! recorded right then, so that a run's figures start close to zero. The charge is never
+//! forced out (`memory.force_empty`, `memory.reclaim` would evict page cache shared with the
+//! host). [`Pool::new`] already creates one leaf, so that limits the kernel only refuses in
+//! a leaf fail the build rather than every run. The pool removes everything it created when
+//! its last user goes away.
 //!
 //! runcell only ever creates, writes and removes directories below its own parent directories
 //! `runcell-<pid>-<seq>-<pidns>`, created under the process's own cgroup of each hierarchy (or
 //! under the explicit v2 base), and removes empty leftovers of such directories whose creator
-//! is dead. It never writes to the base directory itself.
+//! is dead. It never writes to the base directory itself. A cgroup path with `..` (a process
+//! outside its cgroup namespace's root) is refused.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -32,7 +46,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -66,7 +80,8 @@ pub(crate) struct Settings {
     pub cpu_quota: Option<u32>,
 }
 
-/// Peak memory and OOM kills of one run, measured since its leaf was acquired.
+/// Peak memory, OOM kills and memory limit hits of one run, measured since its leaf was
+/// acquired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Usage {
     /// Highest memory use of the leaf in bytes, page cache included; `None` when the kernel
@@ -74,6 +89,11 @@ pub(crate) struct Usage {
     pub peak_memory: Option<u64>,
     /// Processes killed by the OOM killer in the leaf.
     pub oom_kills: u64,
+    /// The leaf's memory limit was reached during the run (v1: `memory.failcnt` or
+    /// `memory.memsw.failcnt` counted, or the memory or memsw peak came within one huge page
+    /// of the limit; v2: the `max` or `oom` events of `memory.events`). An OOM kill without
+    /// it came from a host-wide OOM, not from the sandbox's limit.
+    pub limit_hit: bool,
 }
 
 /// The cgroup layout the host offers to this process.
@@ -128,7 +148,20 @@ pub(crate) fn detect(v2_base: Option<&Path>) -> Result<Detected, String> {
             .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
         detect_from(&cg, &mi, v2_base)
     }
-    if v2_base.is_some() {
+    if let Some(base) = v2_base {
+        // A plain directory would pass the checks of `detect_from` and then take runcell's
+        // parent directories as if they were cgroups.
+        if base.is_absolute() {
+            let st = nix::sys::statfs::statfs(base)
+                .map_err(|e| format!("cannot statfs {}: {e}", base.display()))?;
+            if st.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+                return Err(format!(
+                    "{} is not on a cgroup2 filesystem (f_type {:#x})",
+                    base.display(),
+                    st.filesystem_type().0
+                ));
+            }
+        }
         return now(v2_base);
     }
     static CACHE: OnceLock<Result<Detected, String>> = OnceLock::new();
@@ -230,9 +263,35 @@ fn unescape(s: &str) -> PathBuf {
     PathBuf::from(OsString::from_vec(out))
 }
 
-/// The directory of cgroup `path` in the mount `m`, when the mount shows that cgroup.
+/// Whether `p` has a `..` component.
+fn has_parent_dir(p: &Path) -> bool {
+    p.components().any(|c| c == Component::ParentDir)
+}
+
+/// Refuse a cgroup path of `/proc/self/cgroup` with `..`: the kernel shows a cgroup outside
+/// the reader's cgroup namespace root that way, and joining it to a mount point would name a
+/// directory outside the mount.
+fn checked_path<'a>(path: &'a str, what: &str) -> Result<&'a str, String> {
+    if has_parent_dir(Path::new(path)) {
+        Err(format!(
+            "this process's {what} cgroup {path} lies outside its cgroup namespace's root \
+             (the path has \"..\")"
+        ))
+    } else {
+        Ok(path)
+    }
+}
+
+/// The directory of cgroup `path` in the mount `m`, when the mount shows that cgroup (never
+/// for a path or mount with `..`).
 fn dir_in_mount(m: &MountEntry, path: &str) -> Option<PathBuf> {
+    if has_parent_dir(&m.root) || has_parent_dir(&m.mountpoint) {
+        return None;
+    }
     let rel = Path::new(path).strip_prefix(&m.root).ok()?;
+    if has_parent_dir(rel) {
+        return None;
+    }
     Some(m.mountpoint.join(rel))
 }
 
@@ -241,6 +300,7 @@ fn v2_auto(own: &[OwnCgroup<'_>], mounts: &[MountEntry]) -> Result<Detected, Str
         .iter()
         .find(|o| o.controllers.is_empty())
         .ok_or("this process is not in a cgroup v2 hierarchy")?;
+    checked_path(line.path, "v2")?;
     let base = mounts
         .iter()
         .filter(|m| m.fstype == "cgroup2")
@@ -282,6 +342,7 @@ fn v1_dir(
         .iter()
         .find(|o| o.controllers.contains(&controller))
         .ok_or_else(|| format!("no {controller} hierarchy in /proc/self/cgroup"))?;
+    checked_path(line.path, controller)?;
     let dir = mounts
         .iter()
         .filter(|m| m.fstype == "cgroup" && m.super_options.split(',').any(|o| o == controller))
@@ -481,9 +542,37 @@ impl Layout {
     }
 }
 
+/// Most idle leaves a pool keeps. A leaf released while as many wait is removed: each holds
+/// its descriptors for as long as it waits, and a burst of concurrent runs would otherwise
+/// keep them all for the pool's life.
+pub(crate) const MAX_IDLE: usize = 8;
+
+/// The floor of [`residue_limit`]: what a small run typically leaves charged (its own page
+/// cache, kernel objects) is tolerated whatever the memory limit.
+const RESIDUE_MIN: u64 = 4 << 20;
+
+/// The most memory that may still be charged to an idle leaf handed to a run: more would
+/// start the run's peak (and its room before the limit) from another run's page cache or
+/// shared memory.
+fn residue_limit(memory: u64) -> u64 {
+    (memory / 16).max(RESIDUE_MIN)
+}
+
+/// How close to its limit a v1 leaf's peak must come to count as a limit hit: the largest
+/// single charge (a PMD-sized folio), which fails when it would cross the limit.
+const LIMIT_SLACK: u64 = 2 << 20;
+
+/// Whether a v1 peak of `peak` bytes reached the limit `limit`: a charge failed there (and
+/// the kernel reclaimed or OOM-killed). Needed because recent kernels (page counters with
+/// `track_failcnt`, seen on 6.18) never count `memory.memsw.failcnt`, and with memsw limited
+/// like memory the memsw charge is the one that fails: neither failure counter moves.
+fn near_limit(peak: u64, limit: u64) -> bool {
+    peak.saturating_add(LIMIT_SLACK) >= limit
+}
+
 /// One leaf cgroup (a directory per hierarchy), with the interface files used per run kept
 /// open: opening and closing a cgroup file costs about 10 µs, a read or write through an open
-/// descriptor about 1 µs. A v1 leaf holds 6 to 8 descriptors, a v2 leaf 4.
+/// descriptor about 1 µs. A v1 leaf holds 7 to 10 descriptors, a v2 leaf 5.
 struct Leaf {
     n: u32,
     dirs: Vec<PathBuf>,
@@ -492,23 +581,41 @@ struct Leaf {
     procs: Vec<File>,
     /// v1 `pids.current`, v2 `cgroup.events` (`populated`): whether processes remain.
     populated: File,
+    /// v1 `memory.usage_in_bytes`, v2 `memory.current`: the memory still charged.
+    current: File,
     /// v1 `memory.max_usage_in_bytes`, v2 `memory.peak`; both read and reset through this
     /// descriptor (v2: the reset only affects reads through it). `None` when the kernel has
     /// no such file.
     peak: Option<File>,
-    /// v1 `memory.oom_control`, v2 `memory.events`: carry the `oom_kill` counter.
-    oom: File,
-    /// v1: further counters reset by writing 0 (`memory.failcnt`, memsw maximum).
-    zero: Vec<File>,
+    /// v1 `memory.oom_control`, v2 `memory.events`: carry the `oom_kill` counter (v2: and the
+    /// `max` and `oom` events).
+    events: File,
+    /// v1 with swap accounting: `memory.memsw.max_usage_in_bytes`, reset with `peak`.
+    memsw_peak: Option<File>,
+    /// v1 `memory.failcnt` and `memory.memsw.failcnt` (with swap accounting): how often the
+    /// limit was hit, reset to 0 when the leaf is handed out.
+    failcnt: Vec<File>,
     /// False when the peak cannot be reset (v2 before Linux 6.12): the leaf serves one run.
     reusable: bool,
-    /// The `oom_kill` counter when the leaf was last handed out.
-    oom_base: u64,
+    /// The leaf has been handed out since it was created. A fresh leaf needs no check nor
+    /// reset: nothing was ever charged to it and its counters are zero.
+    used: bool,
+    /// The counters when the leaf was last handed out.
+    base: Counters,
+}
+
+/// Cumulative counters of a leaf, compared with their values at acquire.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    oom_kills: u64,
+    /// v1: the failure counts (reset to 0 at acquire; see also [`near_limit`]); v2: the
+    /// `max` plus `oom` events.
+    limit_hits: u64,
 }
 
 #[derive(Default)]
 struct State {
-    /// Reset leaves ready for a run.
+    /// Empty leaves ready for a run (checked and reset when taken), at most [`MAX_IDLE`].
     idle: Vec<Leaf>,
     /// Numbers of every leaf created and not yet removed.
     created: BTreeSet<u32>,
@@ -522,6 +629,8 @@ struct Inner {
     layout: Layout,
     settings: Settings,
     state: Mutex<State>,
+    /// A leaf was created without a swap limit: the kernel has no swap accounting.
+    swap_uncapped: AtomicBool,
 }
 
 /// A pool of leaf cgroups for one sandbox. Cheap to clone, shareable between threads; the
@@ -537,6 +646,7 @@ impl std::fmt::Debug for Pool {
             .field("mechanism", &self.mechanism())
             .field("parents", &self.inner.layout.parents())
             .field("settings", &self.inner.settings)
+            .field("swap_capped", &self.swap_capped())
             .finish()
     }
 }
@@ -549,11 +659,35 @@ fn cg_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> E
     }
 }
 
+/// Total swap of the host in bytes (`SwapTotal` of `/proc/meminfo`; 0 when unreadable).
+pub(crate) fn host_swap_total() -> u64 {
+    fs::read_to_string("/proc/meminfo").map_or(0, |t| swap_total_from(&t))
+}
+
+/// `SwapTotal` in bytes from the contents of `/proc/meminfo` (0 when absent or malformed).
+fn swap_total_from(meminfo: &str) -> u64 {
+    meminfo
+        .lines()
+        .find_map(|l| {
+            let mut it = l.strip_prefix("SwapTotal:")?.split_whitespace();
+            let n: u64 = it.next()?.parse().ok()?;
+            match it.next() {
+                Some("kB") => n.checked_mul(1024),
+                None => Some(n),
+                Some(_) => None,
+            }
+        })
+        .unwrap_or(0)
+}
+
 impl Pool {
     /// Create the pool's parent directory `runcell-<pid>-<seq>-<pidns>` under the own
     /// directory of each hierarchy used (v2: and enable the controllers in its
-    /// `cgroup.subtree_control`). This is also the writability probe: see [`unavailable`].
-    /// Leftovers of dead runcell processes found there are removed first.
+    /// `cgroup.subtree_control`), then a first leaf with the limits written, kept idle: a
+    /// limit the kernel refuses only in a leaf (a v1 CPU quota above an ancestor's) fails
+    /// here, not in every run. This is also the writability probe: see [`unavailable`].
+    /// Leftovers of dead runcell processes found there are removed first. On error nothing
+    /// created is left behind.
     pub fn new(d: &Detected, s: &Settings) -> Result<Pool, Error> {
         Self::with_fs(d, s, &REAL_FS)
     }
@@ -580,7 +714,7 @@ impl Pool {
         let pid = std::process::id();
         let ns = pid_ns();
         let mut attempt = 0;
-        loop {
+        let layout = loop {
             let seq = POOL_SEQ.fetch_add(1, Ordering::Relaxed);
             let name = format!("runcell-{pid}-{seq}-{ns}");
             let layout = match d {
@@ -603,16 +737,7 @@ impl Pool {
                 },
             };
             match Self::create_parents(&layout, s, fs) {
-                Ok(()) => {
-                    return Ok(Pool {
-                        inner: Arc::new(Inner {
-                            fs,
-                            layout,
-                            settings: *s,
-                            state: Mutex::new(State::default()),
-                        }),
-                    });
-                }
+                Ok(()) => break layout,
                 // A leftover of an earlier process with the same pid: take the next name.
                 Err(Error::Cgroup { source, .. })
                     if source.kind() == io::ErrorKind::AlreadyExists && attempt < 16 =>
@@ -621,7 +746,20 @@ impl Pool {
                 }
                 Err(e) => return Err(e),
             }
-        }
+        };
+        let pool = Pool {
+            inner: Arc::new(Inner {
+                fs,
+                layout,
+                settings: *s,
+                state: Mutex::new(State::default()),
+                swap_uncapped: AtomicBool::new(false),
+            }),
+        };
+        // On error, dropping the pool removes the parents.
+        let leaf = pool.inner.new_leaf()?;
+        pool.inner.lock().idle.push(leaf);
+        Ok(pool)
     }
 
     /// Make the parent directories; on failure remove those already made.
@@ -658,44 +796,46 @@ impl Pool {
         }
     }
 
-    /// A leaf for one run: an idle one (already reset) or a new one with the limits written.
+    /// Whether the leaves' swap is limited too (v1 `memory.memsw.limit_in_bytes`, v2
+    /// `memory.swap.max = 0`). False when the kernel has no swap accounting: then the memory
+    /// limit does not stop a sandbox from filling the host's swap.
+    pub fn swap_capped(&self) -> bool {
+        !self.inner.swap_uncapped.load(Ordering::Relaxed)
+    }
+
+    /// A leaf for one run: an idle one whose leftover charge is small (peak and failure
+    /// counters reset, OOM and limit baselines taken now), or a new one with the limits
+    /// written. Idle leaves with too much still charged are removed on the way.
     pub fn acquire(&self) -> Result<Lease, Error> {
         let inner = &self.inner;
-        let (n, retired) = {
-            let mut st = inner.lock();
-            if let Some(leaf) = st.idle.pop() {
-                return Ok(Lease {
-                    pool: self.inner.clone(),
-                    leaf: Some(leaf),
-                    tainted: AtomicBool::new(false),
-                });
+        loop {
+            let Some(mut leaf) = inner.lock().idle.pop() else {
+                break;
+            };
+            if inner.prepare(&mut leaf) {
+                return Ok(self.lease(leaf));
             }
-            let n = st.next;
-            st.next += 1;
-            st.created.insert(n);
-            (n, std::mem::take(&mut st.retired))
-        };
+            inner.discard(leaf);
+        }
         // The pool grows: a good moment to retry removing leaves that were still busy.
+        let retired = std::mem::take(&mut inner.lock().retired);
         let still: Vec<u32> = retired
             .into_iter()
             .filter(|&r| !inner.remove_leaf_once(r))
             .collect();
-        let created = inner.create_leaf(n);
-        let mut st = inner.lock();
-        st.retired.extend(still);
-        match created {
-            Ok(leaf) => Ok(Lease {
-                pool: self.inner.clone(),
-                leaf: Some(leaf),
-                tainted: AtomicBool::new(false),
-            }),
-            Err(e) => {
-                drop(st);
-                if !inner.remove_leaf_once(n) {
-                    inner.lock().retired.push(n);
-                }
-                Err(e)
-            }
+        if !still.is_empty() {
+            inner.lock().retired.extend(still);
+        }
+        let leaf = inner.new_leaf()?;
+        Ok(self.lease(leaf))
+    }
+
+    fn lease(&self, mut leaf: Leaf) -> Lease {
+        leaf.used = true;
+        Lease {
+            pool: self.inner.clone(),
+            leaf: Some(leaf),
+            tainted: AtomicBool::new(false),
         }
     }
 
@@ -726,6 +866,15 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// The number in an open single-value interface file.
+fn read_u64(f: &File) -> io::Result<u64> {
+    let mut buf = [0u8; 32];
+    pread(f, &mut buf)?
+        .trim()
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// Whether `cgroup.procs` of `dir` lists no process (false when it cannot be read).
 fn no_procs(dir: &Path) -> bool {
     fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|s| s.trim().is_empty())
@@ -735,6 +884,20 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while the lock is held; a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Create a leaf under the next number; on error remove what exists of it.
+    fn new_leaf(&self) -> Result<Leaf, Error> {
+        let n = {
+            let mut st = self.lock();
+            let n = st.next;
+            st.next += 1;
+            st.created.insert(n);
+            n
+        };
+        // On error the leaf's files are closed when `create_leaf` returns.
+        self.create_leaf(n)
+            .inspect_err(|_| self.remove_or_retire(n))
     }
 
     /// Make leaf `n`, write its limits and open the files used per run. On error the caller
@@ -764,7 +927,8 @@ impl Inner {
             s.pids.to_string()
         };
         let mut reusable = true;
-        let (peak, oom, zero) = match &self.layout {
+        let mut memsw_peak = None;
+        let (current, peak, events, failcnt) = match &self.layout {
             Layout::V1 { memsw, .. } => {
                 let mem = &dirs[0];
                 let m = s.memory.to_string();
@@ -782,6 +946,8 @@ impl Inner {
                         "memory.memsw.limit_in_bytes",
                         &m,
                     )?;
+                } else {
+                    self.swap_uncapped.store(true, Ordering::Relaxed);
                 }
                 write("write pids.max", &dirs[1], "pids.max", &pids)?;
                 if let (Some(q), Some(cpu)) = (s.cpu_quota, dirs.get(2)) {
@@ -790,14 +956,26 @@ impl Inner {
                     write("write cpu.cfs_period_us", cpu, "cpu.cfs_period_us", &period)?;
                     write("write cpu.cfs_quota_us", cpu, "cpu.cfs_quota_us", &quota)?;
                 }
-                let mut zero = vec![open(mem, "memory.failcnt", true)?];
+                // A new memory cgroup copies `oom_kill_disable` from its parent: with it, a
+                // run at its limit would hang instead of being OOM-killed. Written only when
+                // set (the file is deprecated and a write logs a warning).
+                let events = open(mem, "memory.oom_control", false)?;
+                let mut buf = [0u8; 1024];
+                let oc = pread(&events, &mut buf)
+                    .map_err(cg_err("read", &mem.join("memory.oom_control")))?;
+                if keyed(oc, "oom_kill_disable") != Some(0) {
+                    write("write memory.oom_control", mem, "memory.oom_control", "0")?;
+                }
+                let mut failcnt = vec![open(mem, "memory.failcnt", true)?];
                 if *memsw {
-                    zero.push(open(mem, "memory.memsw.max_usage_in_bytes", true)?);
+                    failcnt.push(open(mem, "memory.memsw.failcnt", true)?);
+                    memsw_peak = Some(open(mem, "memory.memsw.max_usage_in_bytes", true)?);
                 }
                 (
+                    open(mem, "memory.usage_in_bytes", false)?,
                     Some(open(mem, "memory.max_usage_in_bytes", true)?),
-                    open(mem, "memory.oom_control", false)?,
-                    zero,
+                    events,
+                    failcnt,
                 )
             }
             Layout::V2 { .. } => {
@@ -805,9 +983,12 @@ impl Inner {
                 write("write memory.oom.group", d, "memory.oom.group", "1")?;
                 write("write memory.max", d, "memory.max", &s.memory.to_string())?;
                 match write("write memory.swap.max", d, "memory.swap.max", "0") {
-                    // No swap accounting in this kernel: nothing to limit.
+                    // No swap accounting in this kernel: reported by `swap_capped`.
                     Err(Error::Cgroup { source, .. })
-                        if source.kind() == io::ErrorKind::NotFound => {}
+                        if source.kind() == io::ErrorKind::NotFound =>
+                    {
+                        self.swap_uncapped.store(true, Ordering::Relaxed);
+                    }
                     r => r?,
                 }
                 write("write pids.max", d, "pids.max", &pids)?;
@@ -830,7 +1011,12 @@ impl Inner {
                         Some(open(d, "memory.peak", false)?)
                     }
                 };
-                (peak, open(d, "memory.events", false)?, Vec::new())
+                (
+                    open(d, "memory.current", false)?,
+                    peak,
+                    open(d, "memory.events", false)?,
+                    Vec::new(),
+                )
             }
         };
         let procs = dirs
@@ -846,29 +1032,49 @@ impl Inner {
             dirs,
             procs,
             populated,
+            current,
             peak,
-            oom,
-            zero,
+            events,
+            memsw_peak,
+            failcnt,
             reusable,
-            // A new cgroup has seen no OOM kill.
-            oom_base: 0,
+            used: false,
+            // A new cgroup has seen no OOM kill nor limit hit.
+            base: Counters::default(),
         })
     }
 
-    /// The leaf's `oom_kill` counter.
-    fn oom_kills(&self, leaf: &Leaf) -> Result<u64, Error> {
+    /// The leaf's OOM kills and limit hits so far.
+    fn counters(&self, leaf: &Leaf) -> Result<Counters, Error> {
         let file = match self.layout {
             Layout::V1 { .. } => "memory.oom_control",
             Layout::V2 { .. } => "memory.events",
         };
         let err = |e| cg_err("read oom_kill", &leaf.dirs[0].join(file))(e);
         let mut buf = [0u8; 1024];
-        let text = pread(&leaf.oom, &mut buf).map_err(err)?;
-        keyed(text, "oom_kill").ok_or_else(|| {
+        let text = pread(&leaf.events, &mut buf).map_err(err)?;
+        let oom_kills = keyed(text, "oom_kill").ok_or_else(|| {
             err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "no oom_kill line",
             ))
+        })?;
+        let limit_hits = match self.layout {
+            Layout::V1 { .. } => {
+                let mut sum = 0u64;
+                for f in &leaf.failcnt {
+                    let n = read_u64(f).map_err(cg_err("read failcnt", &leaf.dirs[0]))?;
+                    sum = sum.saturating_add(n);
+                }
+                sum
+            }
+            Layout::V2 { .. } => keyed(text, "max")
+                .unwrap_or(0)
+                .saturating_add(keyed(text, "oom").unwrap_or(0)),
+        };
+        Ok(Counters {
+            oom_kills,
+            limit_hits,
         })
     }
 
@@ -886,8 +1092,26 @@ impl Inner {
         }
     }
 
-    /// Prepare a used, empty leaf for the next run: peak and failure counters back to the
-    /// current usage, new OOM baseline.
+    /// Make an idle leaf ready for a run; false when it must be removed instead: more than
+    /// [`residue_limit`] is still charged to it, or a reset failed.
+    fn prepare(&self, leaf: &mut Leaf) -> bool {
+        if !leaf.used {
+            return true;
+        }
+        let memory = self.settings.memory;
+        match read_u64(&leaf.current) {
+            // v1 also: a run must not start within reach of the limit, where its peak would
+            // count as a limit hit (only with a memory limit of a few MiB).
+            Ok(charged)
+                if charged <= residue_limit(memory)
+                    && (matches!(self.layout, Layout::V2 { .. })
+                        || !near_limit(charged, memory)) => {}
+            _ => return false,
+        }
+        self.reset(leaf).is_ok()
+    }
+
+    /// Peak back to the current usage, failure counters to 0, new OOM and limit baselines.
     fn reset(&self, leaf: &mut Leaf) -> Result<(), Error> {
         let (file, cmd) = match self.layout {
             Layout::V1 { .. } => ("memory.max_usage_in_bytes", "0"),
@@ -898,13 +1122,32 @@ impl Inner {
                 .write_fd(f, cmd)
                 .map_err(cg_err("reset", &leaf.dirs[0].join(file)))?;
         }
-        for f in &leaf.zero {
+        if let Some(f) = &leaf.memsw_peak {
             self.fs
                 .write_fd(f, "0")
                 .map_err(cg_err("reset", &leaf.dirs[0]))?;
         }
-        leaf.oom_base = self.oom_kills(leaf)?;
+        for f in &leaf.failcnt {
+            self.fs
+                .write_fd(f, "0")
+                .map_err(cg_err("reset", &leaf.dirs[0]))?;
+        }
+        leaf.base = self.counters(leaf)?;
         Ok(())
+    }
+
+    /// Close a leaf's files and remove it, or leave it to a later attempt.
+    fn discard(&self, leaf: Leaf) {
+        let n = leaf.n;
+        drop(leaf);
+        self.remove_or_retire(n);
+    }
+
+    /// Remove leaf `n`, or note it for a later attempt when it is still busy.
+    fn remove_or_retire(&self, n: u32) {
+        if !self.remove_leaf_once(n) {
+            self.lock().retired.push(n);
+        }
     }
 
     /// Try once to remove leaf `n`; true when it is gone (and forgotten).
@@ -1012,46 +1255,50 @@ impl Lease {
         }
     }
 
-    /// Peak memory and OOM kills since the leaf was acquired.
+    /// Peak memory, OOM kills and limit hits since the leaf was acquired.
     pub fn usage(&self) -> Usage {
         let Some(leaf) = &self.leaf else {
             return Usage::default();
         };
-        let peak_memory = leaf.peak.as_ref().and_then(|f| {
-            let mut buf = [0u8; 32];
-            pread(f, &mut buf).ok()?.trim().parse().ok()
-        });
-        let oom_kills = self
-            .pool
-            .oom_kills(leaf)
-            .map_or(0, |k| k.saturating_sub(leaf.oom_base));
+        let peak_memory = leaf.peak.as_ref().and_then(|f| read_u64(f).ok());
+        let now = self.pool.counters(leaf).unwrap_or(leaf.base);
+        let limit_hit = now.limit_hits > leaf.base.limit_hits
+            || match self.pool.layout {
+                Layout::V1 { .. } => {
+                    let limit = self.pool.settings.memory;
+                    let memsw_peak = leaf.memsw_peak.as_ref().and_then(|f| read_u64(f).ok());
+                    [peak_memory, memsw_peak]
+                        .into_iter()
+                        .flatten()
+                        .any(|p| near_limit(p, limit))
+                }
+                Layout::V2 { .. } => false,
+            };
         Usage {
             peak_memory,
-            oom_kills,
+            oom_kills: now.oom_kills.saturating_sub(leaf.base.oom_kills),
+            limit_hit,
         }
     }
 }
 
 impl Drop for Lease {
-    /// The run is over and its processes are reaped: an empty leaf is reset and returned to
-    /// the pool; a busy one (or one that cannot be reset) is removed, or left to the pool's
-    /// drop when still busy.
+    /// The run is over and its processes are reaped: an empty, reusable leaf waits idle for
+    /// the next run (checked and reset when taken) unless [`MAX_IDLE`] leaves already wait;
+    /// any other is removed, or left to a later attempt or the pool's drop when still busy.
     fn drop(&mut self) {
-        let Some(mut leaf) = self.leaf.take() else {
+        let Some(leaf) = self.leaf.take() else {
             return;
         };
         let pool = &self.pool;
-        let empty = !self.tainted.load(Ordering::Relaxed) && pool.is_empty(&leaf);
-        if empty && leaf.reusable && pool.reset(&mut leaf).is_ok() {
-            pool.lock().idle.push(leaf);
-            return;
+        if !self.tainted.load(Ordering::Relaxed) && leaf.reusable && pool.is_empty(&leaf) {
+            let mut st = pool.lock();
+            if st.idle.len() < MAX_IDLE {
+                st.idle.push(leaf);
+                return;
+            }
         }
-        let n = leaf.n;
-        // Close the leaf's files before removing its directories.
-        drop(leaf);
-        if !pool.remove_leaf_once(n) {
-            pool.lock().retired.push(n);
-        }
+        pool.discard(leaf);
     }
 }
 
