@@ -1,7 +1,7 @@
 //! Spawn latency and throughput of the full default sandbox, each beside the bare baseline
 //! (fork + exec + wait of the same program) measured in the same run.
 //!
-//! `cargo bench --bench spawn`. Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
+//! `cargo bench --bench spawn` (`--features tokio` adds the async API's throughput). Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
 //! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores.
 
 use std::hint::black_box;
@@ -9,7 +9,7 @@ use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use runcell::{Command, Profile, Sandbox, Verdict};
+use runcell::{CgroupMode, Command, Profile, Sandbox, Verdict};
 
 fn bare(program: &str, args: &[&str], stdin: Option<&[u8]>) {
     use std::io::Write;
@@ -30,6 +30,11 @@ fn bare(program: &str, args: &[&str], stdin: Option<&[u8]>) {
 
 fn spawn_latency(c: &mut Criterion) {
     let sb = Sandbox::builder().build().expect("sandbox");
+    // What the cgroup pool (join + accounting per run) costs, where cgroups are in use.
+    let no_cg = Sandbox::builder()
+        .cgroups(CgroupMode::Off)
+        .build()
+        .expect("sandbox");
     let py = Sandbox::builder()
         .profile(Profile::named("python").expect("python"))
         .build()
@@ -46,6 +51,12 @@ fn spawn_latency(c: &mut Criterion) {
     g.bench_function("runcell_default", |b| {
         b.iter(|| {
             let o = sb.run(black_box(&t), b"").expect("run");
+            assert_eq!(o.verdict, Verdict::Ok);
+        })
+    });
+    g.bench_function("runcell_default_cgroups_off", |b| {
+        b.iter(|| {
+            let o = no_cg.run(black_box(&t), b"").expect("run");
             assert_eq!(o.verdict, Verdict::Ok);
         })
     });
@@ -84,6 +95,30 @@ fn throughput(c: &mut Criterion) {
                         }
                     });
                 }
+            });
+            start.elapsed()
+        })
+    });
+    // The async API: one current-thread runtime, two runs in flight at a time.
+    #[cfg(feature = "tokio")]
+    g.bench_function("runcell_true_async_1_thread", |b| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..iters {
+                    if set.len() >= 2 {
+                        set.join_next().await;
+                    }
+                    let sb = sb.clone();
+                    let t = t.clone();
+                    set.spawn(async move { sb.run_async(&t, b"").await.expect("run") });
+                }
+                while set.join_next().await.is_some() {}
             });
             start.elapsed()
         })

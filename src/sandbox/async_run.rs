@@ -1,8 +1,9 @@
 //! Runs on a tokio runtime (the `tokio` feature): the same sandbox, supervised by the runtime's
 //! reactor instead of a poll loop. The pidfd and the non-blocking pipes are registered with
 //! `AsyncFd`, so any number of sandboxes share the runtime's threads; none gets a thread of its
-//! own. Dropping a future of [`Sandbox::run_async`] or an [`AsyncChild`] kills the sandbox and
-//! reaps it.
+//! own. Dropping a future of [`Sandbox::run_async`] or an [`AsyncChild`] kills the sandbox at
+//! once and reaps it on the runtime's blocking pool (the reap waits for the kernel to tear the
+//! whole PID namespace down, which is not for a runtime thread to wait on).
 //!
 //! The clone and the id maps (well under a millisecond) run on the calling task; the child's
 //! setup until `execve` is awaited.
@@ -74,7 +75,8 @@ async fn start(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started
     // awaiting (raw pointers would make the future `!Send`).
     let (mut started, exec_r, program) = {
         let exec = ExecData::new(sb, cmd)?;
-        let (started, exec_r) = spawn::launch(sb, &exec, deadline)?;
+        let (mut started, exec_r) = spawn::launch(sb, &exec, deadline)?;
+        started.reap_off_thread = true;
         (started, exec_r, exec.program)
     };
     let exec_r = register(exec_r, Interest::READABLE, "register exec pipe")?;
@@ -84,11 +86,8 @@ async fn start(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started
         let read =
             tokio::time::timeout_at(deadline.into(), read_some(Some(&exec_r), &mut rec[got..]));
         match read.await {
-            Err(_) => {
-                started.kill();
-                let _ = started.reap();
-                return Err(spawn::setup_timeout());
-            }
+            // Dropping `started` kills the child and reaps it off the runtime thread.
+            Err(_) => return Err(spawn::setup_timeout()),
             Ok(Ok(0)) if got == 0 => return Ok(started),
             Ok(Ok(0)) => return Err(Error::sys("read exec pipe", io_err(libc::EIO))),
             Ok(Ok(n)) => {

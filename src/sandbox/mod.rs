@@ -370,6 +370,11 @@ impl SandboxBuilder {
         };
         let (cgroups, cgroup_state) = self.cgroup_pool()?;
         let mechanism = cgroups.as_ref().map(cgroup::Pool::mechanism);
+        // The cgroup alone bounds memory unless it cannot cap swap on a host that has some:
+        // then RLIMIT_AS stays as well.
+        let cgroup_memory_only = cgroups
+            .as_ref()
+            .is_some_and(|pool| pool.swap_capped() || cgroup::host_swap_total() == 0);
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -391,7 +396,15 @@ impl SandboxBuilder {
             limit_mechanisms: [
                 ("wall_time", "host"),
                 ("cpu_time", "rlimit"),
-                ("memory", mechanism.unwrap_or("rlimit")),
+                (
+                    "memory",
+                    match (mechanism, cgroup_memory_only) {
+                        (Some(m), true) => m,
+                        (Some("cgroup_v1"), false) => "cgroup_v1+rlimit",
+                        (Some(_), false) => "cgroup_v2+rlimit",
+                        (None, _) => "rlimit",
+                    },
+                ),
                 (
                     "pids",
                     match mechanism {
@@ -429,7 +442,7 @@ impl SandboxBuilder {
                 .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
                 .collect(),
             path_dirs,
-            rlimits: p.limits.rlimits(cgroups.is_some()),
+            rlimits: p.limits.rlimits(cgroup_memory_only),
             cgroups,
             last_cap,
             landlock,
@@ -538,7 +551,11 @@ impl SandboxBuilder {
                 };
                 Ok((Some(pool), version.to_string()))
             }
-            Err(e) if cgroup::unavailable(&e) => unavailable(e.to_string()),
+            // A base the caller chose must work; a failure under our own cgroup means
+            // "not offered here".
+            Err(e) if self.cgroup_base.is_none() && cgroup::unavailable(&e) => {
+                unavailable(e.to_string())
+            }
             Err(e) => Err(e),
         }
     }

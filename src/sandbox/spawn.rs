@@ -160,6 +160,10 @@ pub(super) struct Started {
     reaped: bool,
     /// The run's cgroup; back to the pool when this is dropped, after the reap.
     lease: Option<Lease>,
+    /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
+    /// (the reap waits until the whole PID namespace is torn down, which can take a while).
+    #[cfg(feature = "tokio")]
+    pub(super) reap_off_thread: bool,
 }
 
 impl Started {
@@ -183,6 +187,19 @@ impl Drop for Started {
     fn drop(&mut self) {
         if !self.reaped {
             self.kill();
+            #[cfg(feature = "tokio")]
+            if self.reap_off_thread
+                && let Ok(rt) = tokio::runtime::Handle::try_current()
+            {
+                // The killed init stays our zombie until reaped, so its pid cannot be reused
+                // meanwhile; the lease goes back to the pool only after the reap.
+                let (pid, lease) = (self.pid, self.lease.take());
+                rt.spawn_blocking(move || {
+                    let _ = sys::wait4(pid, 0);
+                    drop(lease);
+                });
+                return;
+            }
             let _ = sys::wait4(self.pid, 0);
         }
     }
@@ -317,6 +334,8 @@ pub(super) fn launch(
         sync: sync_w,
         reaped: false,
         lease,
+        #[cfg(feature = "tokio")]
+        reap_off_thread: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
 
@@ -823,7 +842,9 @@ fn outcome(
         (None, None)
     };
     let cpu_time = tv(usage.ru_utime) + tv(usage.ru_stime);
-    let oom_killed = cgroup.is_some_and(|c| c.oom_kills > 0);
+    // The OOM killer fired in the sandbox's cgroup because its own limit was reached (a
+    // host-wide OOM that picked a sandbox process is not the sandbox's limit).
+    let oom_killed = cgroup.is_some_and(|c| c.oom_kills > 0 && c.limit_hit);
     let verdict = if violation.is_some() {
         Verdict::SecurityViolation
     } else if oom_killed {
