@@ -27,13 +27,10 @@ use crate::sys;
 /// outside it.
 const DRAIN: Duration = Duration::from_secs(2);
 
-fn io_err(e: sys::Errno) -> io::Error {
-    io::Error::from_raw_os_error(e)
-}
-
 /// Register an fd with the runtime's reactor (as a non-blocking fd).
 fn register<T: AsRawFd>(fd: T, interest: Interest, what: &'static str) -> Result<AsyncFd<T>> {
-    sys::set_nonblocking(fd.as_raw_fd(), true).map_err(|e| Error::sys("fcntl", io_err(e)))?;
+    sys::set_nonblocking(fd.as_raw_fd(), true)
+        .map_err(|e| Error::sys("fcntl", spawn::os_err(e)))?;
     // SAFETY: callers pass an `OwnedFd` (moved into the AsyncFd, open until it is dropped) or a
     // `BorrowedFd<'a>` (open for 'a, which the AsyncFd cannot outlive); `as_raw_fd` of either
     // always returns the same fd.
@@ -47,7 +44,7 @@ async fn read_some(fd: Option<&AsyncFd<OwnedFd>>, buf: &mut [u8]) -> io::Result<
         return std::future::pending().await;
     };
     fd.async_io(Interest::READABLE, |f| {
-        sys::retry(|| sys::read(f.as_raw_fd(), buf)).map_err(io_err)
+        sys::retry(|| sys::read(f.as_raw_fd(), buf)).map_err(spawn::os_err)
     })
     .await
 }
@@ -57,7 +54,7 @@ async fn write_some(fd: Option<&AsyncFd<OwnedFd>>, data: &[u8]) -> io::Result<us
         return std::future::pending().await;
     };
     fd.async_io(Interest::WRITABLE, |f| {
-        sys::retry(|| sys::write_nosigpipe(f.as_raw_fd(), data)).map_err(io_err)
+        sys::retry(|| sys::write_nosigpipe(f.as_raw_fd(), data)).map_err(spawn::os_err)
     })
     .await
 }
@@ -89,7 +86,7 @@ async fn start(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started
             // Dropping `started` kills the child and reaps it off the runtime thread.
             Err(_) => return Err(spawn::setup_timeout()),
             Ok(Ok(0)) if got == 0 => return Ok(started),
-            Ok(Ok(0)) => return Err(Error::sys("read exec pipe", io_err(libc::EIO))),
+            Ok(Ok(0)) => return Err(Error::sys("read exec pipe", spawn::os_err(libc::EIO))),
             Ok(Ok(n)) => {
                 got += n;
                 if got == RECORD_LEN {
@@ -290,8 +287,7 @@ impl AsyncChild {
 
     /// Kill the whole sandbox now.
     pub fn kill(&mut self) -> Result<()> {
-        sys::pidfd_send_signal(self.started.pidfd.as_raw_fd(), libc::SIGKILL)
-            .map_err(|e| Error::sys("pidfd_send_signal", io_err(e)))
+        self.started.try_kill()
     }
 
     /// Wait for the sandbox to end (killing it at the wall-time limit). Closes `stdin` first.
@@ -315,15 +311,7 @@ impl AsyncChild {
                 }
             }
         }
-        // Every process of the sandbox is gone: the status pipe is at end of file.
-        let mut records = Vec::new();
-        let mut buf = [0u8; RECORD_LEN * 4];
-        loop {
-            match sys::retry(|| sys::read(self.started.status.as_raw_fd(), &mut buf)) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => records.extend_from_slice(&buf[..n]),
-            }
-        }
+        let records = self.started.records_after_exit();
         spawn::finish(
             &self.sandbox,
             &mut self.started,

@@ -174,6 +174,30 @@ impl Started {
         }
     }
 
+    /// Kill the whole sandbox now, reporting a failure (the handles' `kill`).
+    pub(super) fn try_kill(&self) -> Result<()> {
+        sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL)
+            .map_err(|e| Error::sys("pidfd_send_signal", os_err(e)))?;
+        if let Some(lease) = &self.lease {
+            lease.kill();
+        }
+        Ok(())
+    }
+
+    /// The status records, once every process of the sandbox is gone (the pipe is at end of
+    /// file then).
+    pub(super) fn records_after_exit(&self) -> Vec<u8> {
+        let mut records = Vec::new();
+        let mut buf = [0u8; RECORD_LEN * 4];
+        loop {
+            match sys::retry(|| sys::read(self.status.as_raw_fd(), &mut buf)) {
+                Ok(0) | Err(libc::EAGAIN) | Err(_) => break,
+                Ok(n) => records.extend_from_slice(&buf[..n]),
+            }
+        }
+        records
+    }
+
     pub(super) fn reap(&mut self) -> Result<(i32, libc::rusage)> {
         let (_, status, usage) =
             sys::wait4(self.pid, 0).map_err(|e| Error::sys("wait4", os_err(e)))?;
@@ -935,8 +959,7 @@ impl Child {
 
     /// Kill the whole sandbox now.
     pub fn kill(&mut self) -> Result<()> {
-        sys::pidfd_send_signal(self.started.pidfd.as_raw_fd(), libc::SIGKILL)
-            .map_err(|e| Error::sys("pidfd_send_signal", os_err(e)))
+        self.started.try_kill()
     }
 
     /// Wait for the sandbox to end (killing it at the wall-time limit). Output is not captured
@@ -966,14 +989,7 @@ impl Child {
                 Err(e) => return Err(Error::sys("poll", os_err(e))),
             }
         }
-        let mut records = Vec::new();
-        let mut buf = [0u8; RECORD_LEN * 4];
-        loop {
-            match sys::retry(|| sys::read(self.started.status.as_raw_fd(), &mut buf)) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => records.extend_from_slice(&buf[..n]),
-            }
-        }
+        let records = self.started.records_after_exit();
         finish(
             &self.sandbox,
             &mut self.started,
