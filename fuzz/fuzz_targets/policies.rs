@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(p) = Profile::from_toml_str(text, "fuzz.toml") {
-        assert!(p.limits.validate().is_ok(), "a loaded profile has bad limits");
+        assert!(
+            p.limits.validate().is_ok(),
+            "a loaded profile has bad limits"
+        );
     }
     if let Ok(policy) = SeccompPolicy::from_toml_str(text, "fuzz.toml") {
         for network in [false, true] {
