@@ -4,6 +4,8 @@
 //! path is unit-tested against a fake cgroupfs (src/sandbox/cgroup/tests.rs).
 
 mod common;
+#[path = "../examples/soak/harness.rs"]
+mod harness;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,25 +46,6 @@ fn read(p: &Path) -> String {
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .trim()
         .to_string()
-}
-
-/// runcell's directories under this process's own cgroups.
-fn runcell_dirs() -> Vec<PathBuf> {
-    let me = std::process::id();
-    let mut out = Vec::new();
-    for c in ["memory", "pids", "cpu"] {
-        if let Ok(rd) = std::fs::read_dir(v1_dir(me, c)) {
-            for e in rd.flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("runcell-{me}-"))
-                {
-                    out.push(e.path());
-                }
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -253,7 +236,10 @@ fn leaves_are_pooled_and_removed_with_the_sandbox() {
     drop(children);
     let clone = sb.clone();
     drop(sb);
-    assert!(!runcell_dirs().is_empty(), "a clone keeps the pool");
+    assert!(
+        !harness::cgroup_dirs_of(std::process::id()).is_empty(),
+        "a clone keeps the pool"
+    );
     assert_eq!(
         clone.run(&Command::new("true"), b"").unwrap().verdict,
         Verdict::Ok

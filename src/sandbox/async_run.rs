@@ -39,7 +39,7 @@ fn register<T: AsRawFd>(fd: T, interest: Interest, what: &'static str) -> Result
 
 /// Read from a registered fd; a missing fd never becomes ready (a disabled `select!` branch
 /// still builds its future).
-async fn read_some(fd: Option<&AsyncFd<OwnedFd>>, buf: &mut [u8]) -> io::Result<usize> {
+async fn read_some<T: AsRawFd>(fd: Option<&AsyncFd<T>>, buf: &mut [u8]) -> io::Result<usize> {
     let Some(fd) = fd else {
         return std::future::pending().await;
     };
@@ -134,12 +134,9 @@ impl Sandbox {
             "register stderr pipe",
         )
         .transpose()?;
-        let status_fd = started
-            .status
-            .try_clone()
-            .map_err(|e| Error::sys("dup status pipe", e))?;
+        // Borrowed like the pidfd: dropped (deregistered) before `started` is reaped.
         let mut status = Some(register(
-            status_fd,
+            started.status.as_fd(),
             Interest::READABLE,
             "register status pipe",
         )?);

@@ -372,6 +372,12 @@ impl SandboxBuilder {
         let mechanism = cgroups.as_ref().map(cgroup::Pool::mechanism);
         // The cgroup alone bounds memory unless it cannot cap swap on a host that has some:
         // then RLIMIT_AS stays as well.
+        // The cgroup and the rlimit both enforce a limit.
+        let with_rlimit = |m: Option<&'static str>| match m {
+            Some("cgroup_v1") => "cgroup_v1+rlimit",
+            Some(_) => "cgroup_v2+rlimit",
+            None => "rlimit",
+        };
         let cgroup_memory_only = cgroups
             .as_ref()
             .is_some_and(|pool| pool.swap_capped() || cgroup::host_swap_total() == 0);
@@ -398,21 +404,12 @@ impl SandboxBuilder {
                 ("cpu_time", "rlimit"),
                 (
                     "memory",
-                    match (mechanism, cgroup_memory_only) {
-                        (Some(m), true) => m,
-                        (Some("cgroup_v1"), false) => "cgroup_v1+rlimit",
-                        (Some(_), false) => "cgroup_v2+rlimit",
-                        (None, _) => "rlimit",
-                    },
-                ),
-                (
-                    "pids",
                     match mechanism {
-                        Some("cgroup_v1") => "cgroup_v1+rlimit",
-                        Some(_) => "cgroup_v2+rlimit",
-                        None => "rlimit",
+                        Some(m) if cgroup_memory_only => m,
+                        m => with_rlimit(m),
                     },
                 ),
+                ("pids", with_rlimit(mechanism)),
                 ("output", "host"),
                 ("file_size", "rlimit"),
                 ("open_files", "rlimit"),

@@ -191,7 +191,8 @@ impl Started {
         let mut buf = [0u8; RECORD_LEN * 4];
         loop {
             match sys::retry(|| sys::read(self.status.as_raw_fd(), &mut buf)) {
-                Ok(0) | Err(libc::EAGAIN) | Err(_) => break,
+                // End of file, or nothing (a non-blocking pipe whose writers are gone).
+                Ok(0) | Err(_) => break,
                 Ok(n) => records.extend_from_slice(&buf[..n]),
             }
         }
