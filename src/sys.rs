@@ -143,6 +143,14 @@ pub fn open(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> SysResult<Ra
     retry(|| check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) }))
 }
 
+/// Open `path` for writing (no create, no follow) and write `data` to it.
+pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
+    let fd = open(path, libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)?;
+    let r = write_all(fd, data);
+    close(fd);
+    r
+}
+
 /// True when the other end of a pipe has been closed (non-blocking check).
 pub fn hung_up(fd: RawFd) -> bool {
     let mut p = [libc::pollfd {
@@ -181,7 +189,7 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// Fork-like clone with `flags` and CLONE_PIDFD. Returns `Some((pid, pidfd))` in the parent and
+/// Fork-like clone with `flags`, CLONE_PIDFD and no exit signal. Returns `Some((pid, pidfd))` in the parent and
 /// `None` in the child. The child runs on a copy of the calling thread's stack and must only make
 /// async-signal-safe calls until it execs or exits.
 ///
@@ -191,7 +199,9 @@ pub fn clone_pidfd(flags: u64) -> SysResult<Option<(libc::pid_t, RawFd)>> {
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: (&mut pidfd as *mut RawFd) as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // No exit signal (a "clone child"): never auto-reaped by a host that ignores SIGCHLD,
+        // never taken by a host's waitpid(-1); reaped with __WALL.
+        exit_signal: 0,
         ..Default::default()
     };
     // SAFETY: clone3 without a new stack behaves like fork: the child continues on a private
@@ -209,7 +219,7 @@ pub fn clone_pidfd(flags: u64) -> SysResult<Option<(libc::pid_t, RawFd)>> {
         r = unsafe {
             libc::syscall(
                 libc::SYS_clone,
-                flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64,
+                flags | libc::CLONE_PIDFD as u64,
                 0usize,
                 &mut pidfd as *mut RawFd,
                 0usize,
@@ -225,11 +235,12 @@ pub fn clone_pidfd(flags: u64) -> SysResult<Option<(libc::pid_t, RawFd)>> {
     }
 }
 
-/// Start `f` in a new process that shares our memory until it execs or exits (vfork
-/// semantics, like posix_spawn): no page tables are copied, and the caller is suspended until
-/// then. `f` runs on `stack` and must exec or `_exit`; it may only make async-signal-safe
-/// calls and must not return.
-pub fn vfork_on<F: FnOnce() -> std::convert::Infallible>(
+/// Start `f` in a new process that shares our memory (`CLONE_VM`, exit signal SIGCHLD) on
+/// `stack`, without waiting for it (unlike vfork): the caller goes on at once. `f` must exec or
+/// `_exit`, may only make async-signal-safe calls and must not return; `stack` and whatever `f`
+/// borrows must stay valid until it has exec'd (in the sandbox: they live in the host's memory,
+/// which outlives every process of the run).
+pub fn spawn_on<F: FnOnce() -> std::convert::Infallible>(
     stack: &mut [std::mem::MaybeUninit<u8>],
     f: F,
 ) -> SysResult<libc::pid_t> {
@@ -238,53 +249,213 @@ pub fn vfork_on<F: FnOnce() -> std::convert::Infallible>(
     extern "C" fn trampoline<F: FnOnce() -> std::convert::Infallible>(
         arg: *mut libc::c_void,
     ) -> libc::c_int {
-        // SAFETY: arg is the &mut Option<F> below, alive while the parent is suspended.
-        let slot = unsafe { &mut *(arg as *mut Option<F>) };
-        match slot.take() {
-            Some(f) => match f() {},
-            None => exit(127),
-        }
+        // SAFETY: arg points to the `F` written into the top of the child's own stack below;
+        // nobody else reads it.
+        let f = unsafe { std::ptr::read(arg as *mut F) };
+        match f() {}
     }
-    let mut slot = Some(f);
     let len = stack.len();
-    // The stack grows down: start at its (16-byte aligned) top.
-    let top = (stack.as_mut_ptr() as usize + len) & !15;
-    // SAFETY: the child runs trampoline::<F> on `stack`, which outlives it (we are suspended
-    // until it execs or exits); `slot` lives in this frame for the same reason.
+    let base = stack.as_mut_ptr() as usize;
+    // The closure is moved into the top of the child's stack (the caller's frame may be gone
+    // by the time the child runs), and the child starts just below it, 16-byte aligned.
+    let size = std::mem::size_of::<F>();
+    let align = std::mem::align_of::<F>().max(16);
+    let slot = (base + len - size) & !(align - 1);
+    if slot < base + 4096 {
+        return Err(libc::ENOMEM);
+    }
+    let f = std::mem::ManuallyDrop::new(f);
+    // SAFETY: slot is inside `stack`, aligned for F, and not used by anything else; the value
+    // is moved there exactly once (ManuallyDrop: the caller's copy is never dropped).
+    unsafe { std::ptr::write(slot as *mut F, std::ptr::read(&*f)) };
+    let top = slot & !15;
+    // SAFETY: the child runs trampoline::<F> on `stack` below `slot`; the caller keeps `stack`
+    // valid until the child has exec'd or exited.
     let pid = unsafe {
         libc::clone(
             trampoline::<F>,
             top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut slot as *mut Option<F>).cast(),
+            libc::CLONE_VM | libc::SIGCHLD,
+            slot as *mut libc::c_void,
         )
     };
     check(pid)
 }
 
-/// SIGKILL every process this one may signal (in the sandbox's init: everything in the PID
-/// namespace but itself).
-pub fn kill_all() -> SysResult<()> {
-    // SAFETY: plain integers.
-    check(unsafe { libc::kill(-1, libc::SIGKILL) }).map(|_| ())
+/// Clear FD_CLOEXEC on `fd` (a descriptor meant to survive an exec).
+pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(|_| ())
 }
 
-/// Blank the argument strings at `[start, end)` (this process's copy of the host's argv, as
-/// the kernel shows it in /proc/PID/cmdline) with `name` and zeros, and set the thread name.
-pub fn scrub_identity(args: (usize, usize), name: &CStr) {
-    let (start, end) = args;
-    if start != 0 && end > start && end - start < (1 << 20) {
-        let bytes = name.to_bytes_with_nul();
-        let n = bytes.len().min(end - start);
-        // SAFETY: [start, end) is the argument area of the process image we are a copy of
-        // (read from /proc/self/stat by the parent): mapped, writable memory of this
-        // process's private copy. Nothing in this process reads it afterwards.
-        unsafe {
-            std::ptr::write_bytes(start as *mut u8, 0, end - start);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), start as *mut u8, n);
+/// Write `v` in decimal, NUL-terminated, into `buf` and return it as a C string (no allocation,
+/// no formatting machinery: usable between clone and exec).
+pub fn fmt_decimal(mut v: u64, buf: &mut [u8; 24]) -> &CStr {
+    let mut i = buf.len() - 1;
+    buf[i] = 0;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
         }
     }
-    let _ = prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0);
+    match CStr::from_bytes_with_nul(&buf[i..]) {
+        Ok(c) => c,
+        Err(_) => c"0",
+    }
+}
+
+/// A stack for a `CLONE_VM` child: an anonymous mapping with a guard page at its low end, so
+/// an overflow faults instead of writing into the host's memory. Unmapped on drop: the owner
+/// must keep it until every process running on it has exec'd or is gone.
+pub struct Stack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone; moving it between threads moves nothing
+// but the address, and the memory is only touched by the child processes that run on it.
+unsafe impl Send for Stack {}
+// SAFETY: `&Stack` gives no access to the memory (only `top`, an address).
+unsafe impl Sync for Stack {}
+
+impl Stack {
+    /// Map `len` bytes (rounded up to pages) plus one guard page.
+    pub fn new(len: usize) -> SysResult<Stack> {
+        let page = 4096usize;
+        let len = len.div_ceil(page) * page + page;
+        // SAFETY: an anonymous private mapping at an address of the kernel's choosing; no
+        // existing memory is affected.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        // SAFETY: the first page of the mapping made just above.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            let e = errno();
+            // SAFETY: the whole mapping made above, not yet shared with anyone.
+            unsafe { libc::munmap(base, len) };
+            return Err(e);
+        }
+        Ok(Stack { base, len })
+    }
+
+    /// The (16-byte aligned) top of the stack, where a new process starts.
+    fn top(&self) -> usize {
+        (self.base as usize + self.len) & !15
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; the owner guarantees no process runs on it any more.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// Start `f` in a new process that shares this process's memory (`CLONE_VM`), on `stack`, with
+/// the namespace `flags`, CLONE_PIDFD and no exit signal. Returns (pid, pidfd).
+///
+/// Nothing is copied, so the cost does not depend on the host's size. Unlike `vfork` the caller
+/// is not suspended: it must keep `stack` alive, must not touch `errno`-visible state
+/// concurrently (the child runs on the calling thread's TLS), and must keep every signal
+/// blocked until the child has exec'd or exited. Without an exit signal the child is a "clone
+/// child": a host that ignores SIGCHLD does not auto-reap it, and `waitpid(-1)` in the host does
+/// not steal it (reap it with `__WALL`).
+pub fn clone_vm<F: FnOnce() -> std::convert::Infallible>(
+    stack: &Stack,
+    flags: libc::c_int,
+    f: F,
+) -> SysResult<(libc::pid_t, RawFd)> {
+    #[allow(unreachable_code)]
+    extern "C" fn trampoline<F: FnOnce() -> std::convert::Infallible>(
+        arg: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: arg is the &mut Option<F> of clone_vm's frame. The parent stays in clone_vm
+        // until the child has taken it: see the handshake below.
+        let slot = unsafe { &mut *(arg as *mut (Option<F>, std::sync::atomic::AtomicBool)) };
+        let f = slot.0.take();
+        slot.1.store(true, std::sync::atomic::Ordering::Release);
+        match f {
+            Some(f) => match f() {},
+            None => exit(127),
+        }
+    }
+    let mut slot = (Some(f), std::sync::atomic::AtomicBool::new(false));
+    let mut pidfd: RawFd = -1;
+    // SAFETY: the child runs trampoline::<F> on `stack` (alive as long as the caller keeps it)
+    // and shares our memory; `slot` stays alive until the child has moved `f` out of it.
+    // CLONE_PIDFD stores the pidfd through the parent_tid argument.
+    let pid = unsafe {
+        libc::clone(
+            trampoline::<F>,
+            stack.top() as *mut libc::c_void,
+            flags | libc::CLONE_VM | libc::CLONE_PIDFD,
+            (&mut slot as *mut (Option<F>, std::sync::atomic::AtomicBool)).cast(),
+            &mut pidfd as *mut RawFd,
+        )
+    };
+    let pid = check(pid)?;
+    // The closure (and what it borrows) must stay put until the child has it.
+    while !slot.1.load(std::sync::atomic::Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+    Ok((pid, pidfd))
+}
+
+/// An executable, sealable, close-on-exec memfd (MFD_EXEC where the kernel has it, >= 6.3).
+pub fn memfd_exec(name: &CStr) -> SysResult<std::os::fd::OwnedFd> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: name is NUL-terminated; flags are plain integers.
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), base | MFD_EXEC) };
+    if fd < 0 && errno() == libc::EINVAL {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), base) };
+    }
+    let fd = check(fd)?;
+    // SAFETY: a fresh descriptor nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Seal a memfd against every change (size, writes, further seals).
+pub fn seal_all(fd: RawFd) -> SysResult<()> {
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }).map(|_| ())
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: execute the file `fd` refers to. Returns the
+/// errno when it fails.
+pub fn execveat_fd(
+    fd: RawFd,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> Errno {
+    // SAFETY: argv/envp are NULL-terminated arrays of pointers to C strings that live for the
+    // whole call; the empty path is a static C string.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    errno()
 }
 
 /// `wait4(pid, ..)`: returns (pid, raw status, rusage).
@@ -817,66 +988,3 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
     }
 }
 
-/// Receive one fd sent by [`send_fd`]; `Ok(None)` at end of stream.
-pub fn recv_fd(sock: RawFd) -> SysResult<Option<RawFd>> {
-    let mut m = FdMessage::new();
-    let mut msg = m.header(usize::MAX);
-    // SAFETY: msg points into `m`, alive for the call; the kernel fills at most
-    // msg_controllen bytes of the control buffer, which CMSG_* then read within bounds.
-    unsafe {
-        let n = retry(|| {
-            check_long(libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) as libc::c_long)
-        })?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Ok(None);
-        }
-        Ok(Some(std::ptr::read_unaligned(
-            libc::CMSG_DATA(cmsg).cast::<RawFd>(),
-        )))
-    }
-}
-
-/// A signalfd for SIGCHLD (which the caller has blocked).
-pub fn signalfd_sigchld() -> SysResult<RawFd> {
-    let mask: u64 = 1 << (libc::SIGCHLD - 1);
-    // SAFETY: an 8-byte kernel sigset; plain integers otherwise.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_signalfd4,
-            -1,
-            &mask as *const u64,
-            8usize,
-            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
-        )
-    };
-    check_long(r).map(|fd| fd as RawFd)
-}
-
-/// Block SIGCHLD in the calling thread (raw rt_sigprocmask).
-pub fn block_sigchld() -> SysResult<()> {
-    let mask: u64 = 1 << (libc::SIGCHLD - 1);
-    // SAFETY: an 8-byte kernel sigset; NULL old set.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_BLOCK,
-            &mask as *const u64,
-            std::ptr::null_mut::<u64>(),
-            8usize,
-        )
-    };
-    check_long(r).map(|_| ())
-}
-
-/// Receive one seccomp user notification: returns the syscall number.
-pub fn seccomp_notif_recv(listener: RawFd) -> SysResult<i32> {
-    // SAFETY: seccomp_notif is plain data and must be zeroed before NOTIF_RECV.
-    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
-    // SAFETY: notif is a valid, zeroed seccomp_notif for the kernel to fill.
-    check(unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) })?;
-    Ok(notif.data.nr)
-}

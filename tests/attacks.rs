@@ -283,18 +283,19 @@ R('unshare_net_after', sc(NR['unshare'], CLONE_NEWNET | CLONE_NEWNS))
         ],
         "seccomp namespaces rule",
     );
-    // Without seccomp an unprivileged process may create a user namespace: it succeeds, and the
-    // process is then an unmapped (overflow) uid in it. That is what seccomp prevents: a user
-    // namespace gives full capabilities over new mount/net namespaces, the kernel attack
-    // surface behind many escapes.
+    // Without seccomp the kernel itself refuses: the sandbox's user namespace has a budget of
+    // zero namespaces of every kind (/proc/sys/user/max_*_namespaces, set by runcell before
+    // the program starts), so even the unprivileged user namespace — which would give full
+    // capabilities over new mount/net namespaces, the attack surface behind many escapes — is
+    // out of reach.
     attack(default_sandbox().seccomp("none"), code).expect(
         &[
             ("unshare_net", "EPERM"),
-            ("unshare_user", "OK"),
-            ("uid", "65534"),
-            ("unshare_net_after", "OK"),
+            ("unshare_user", "ENOSPC"),
+            ("uid", "1000"),
+            ("unshare_net_after", "EPERM"),
         ],
-        "no seccomp: user namespaces are allowed by the kernel",
+        "no seccomp: the namespace budget layer",
     );
 }
 
@@ -326,14 +327,15 @@ R('clone3_newuser', fork_clone(NR['clone3'], ctypes.addressof(args), 88))
     attack(default_sandbox().seccomp("none"), code).expect(
         &[
             ("fork", "child7"),
-            ("clone_newuser", "child7"),
-            ("clone_newuser_hibits", "child7"),
+            // The sandbox's user namespace may create no namespace (its budget is zero).
+            ("clone_newuser", "ENOSPC"),
+            ("clone_newuser_hibits", "ENOSPC"),
             // A namespace other than user needs CAP_SYS_ADMIN, which the program lacks.
             ("clone_newns", "EPERM"),
             ("clone_newnet", "EPERM"),
-            ("clone3_newuser", "child7"),
+            ("clone3_newuser", "ENOSPC"),
         ],
-        "no seccomp: only the capability layer is left",
+        "no seccomp: the capability and namespace-budget layers are left",
     );
 }
 
@@ -1234,7 +1236,7 @@ fn host_environment_and_hostname_are_invisible() {
         r#"
 R('env', ','.join(sorted(os.environ)))
 R('self_environ', open('/proc/self/environ', 'rb').read().count(b'\0'))
-R('init_environ', ex(lambda: open('/proc/1/environ', 'rb').read()))
+R('init_environ', ex(lambda: len(open('/proc/1/environ', 'rb').read())))
 R('host_environ', ex(lambda: open('/proc/{host_pid}/environ', 'rb').read()))
 R('nodename', os.uname().nodename)
 R('etc_hostname', ex(lambda: open('/etc/hostname').read()))
@@ -1246,6 +1248,7 @@ R('etc_passwd', ex(lambda: open('/etc/passwd').read()))
         &[
             ("env", "HOME,LANG,PATH"),
             ("self_environ", "3"),
+            // Landlock: init is outside the program's domain.
             ("init_environ", "EACCES"),
             ("host_environ", "ENOENT"),
             ("nodename", "runcell"),
@@ -1258,24 +1261,26 @@ R('etc_passwd', ex(lambda: open('/etc/passwd').read()))
     attack(default_sandbox().seccomp("none").without_landlock(), &code).expect(
         &[
             ("env", "HOME,LANG,PATH"),
-            ("init_environ", "EACCES"),
+            ("init_environ", "0"),
             ("host_environ", "ENOENT"),
         ],
-        "init is not dumpable",
+        "init is runcell-init, exec'd with an empty environment: nothing of the host",
     );
 }
 
 #[test]
 fn init_does_not_expose_the_host_command_line() {
-    // Sandbox init is a fork of the host process that never execs: unless it hides them, its
-    // /proc/1/cmdline and name are the host program's (an embedding service's argv can hold
-    // paths, tokens, ...). /proc/PID/cmdline needs no ptrace access.
+    // Sandbox init must not be the host process or a copy of it: its /proc/1/cmdline and name
+    // would be the host program's (an embedding service's argv can hold paths, tokens, ...).
+    // /proc/PID/cmdline needs no ptrace access. It is runcell-init, exec'd from a memfd.
     let host_argv0 = std::env::args().next().expect("argv[0]");
     let code = r#"
 R('init_cmdline', open('/proc/1/cmdline', 'rb').read().replace(b'\0', b' ').decode(errors='replace'))
 R('init_comm', open('/proc/1/comm').read().strip())
 "#;
     let r = attack(default_sandbox(), code);
+    assert_eq!(r.get("init_comm"), "runcell-init", "{}", r.raw);
+    assert!(r.get("init_cmdline").starts_with("runcell-init 2 "), "{}", r.raw);
     assert!(
         !r.get("init_cmdline").contains(&host_argv0),
         "the sandbox sees the host's command line in /proc/1/cmdline: {}",

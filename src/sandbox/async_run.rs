@@ -66,36 +66,18 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
-/// Launch the child and wait (without blocking the runtime) until its program runs.
+/// Launch the sandbox on a launcher thread (see `launcher`) and wait, without blocking the
+/// runtime, until its program runs. A future dropped meanwhile leaves the launch to finish
+/// there, where the unclaimed sandbox is killed and reaped.
 async fn start(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started> {
-    // The per-run C strings are only needed by the child until it clones: drop them before
-    // awaiting (raw pointers would make the future `!Send`).
-    let (mut started, exec_r, program) = {
-        let exec = ExecData::new(sb, cmd)?;
-        let (mut started, exec_r) = spawn::launch(sb, &exec, deadline)?;
-        started.reap_off_thread = true;
-        (started, exec_r, exec.program)
-    };
-    let exec_r = register(exec_r, Interest::READABLE, "register exec pipe")?;
-    let mut rec = [0u8; RECORD_LEN];
-    let mut got = 0;
-    loop {
-        let read =
-            tokio::time::timeout_at(deadline.into(), read_some(Some(&exec_r), &mut rec[got..]));
-        match read.await {
-            // Dropping `started` kills the child and reaps it off the runtime thread.
-            Err(_) => return Err(spawn::setup_timeout()),
-            Ok(Ok(0)) if got == 0 => return Ok(started),
-            Ok(Ok(0)) => return Err(Error::sys("read exec pipe", spawn::os_err(libc::EIO))),
-            Ok(Ok(n)) => {
-                got += n;
-                if got == RECORD_LEN {
-                    return Err(spawn::exec_failed(sb, &program, &mut started, &rec));
-                }
-            }
-            Ok(Err(e)) => return Err(Error::sys("read exec pipe", e)),
-        }
-    }
+    let (sb, cmd) = (sb.clone(), cmd.clone());
+    let mut started = super::launcher::call_async(move || {
+        let exec = ExecData::new(&sb, &cmd)?;
+        spawn::start(&sb, &exec, deadline)
+    })
+    .await?;
+    started.reap_off_thread = true;
+    Ok(started)
 }
 
 impl Sandbox {

@@ -58,6 +58,10 @@ pub enum Step {
     DeathSignal = 20,
     /// Rooting a new cgroup namespace at the sandbox's own cgroup.
     CgroupNs = 21,
+    /// Executing the sandbox's init (`runcell-init`, from its memfd).
+    Init = 22,
+    /// Setting the user namespace's own kernel budgets (/proc/sys/user).
+    Budgets = 23,
 }
 
 impl Step {
@@ -85,6 +89,8 @@ impl Step {
             19 => Exec,
             20 => DeathSignal,
             21 => CgroupNs,
+            22 => Init,
+            23 => Budgets,
             _ => return None,
         })
     }
@@ -115,6 +121,8 @@ impl std::fmt::Display for Step {
             Exec => "exec",
             DeathSignal => "parent-death signal",
             CgroupNs => "cgroup namespace",
+            Init => "exec of runcell-init",
+            Budgets => "user-namespace budgets",
         })
     }
 }
@@ -156,16 +164,25 @@ pub(crate) struct ChildFds {
     pub exec: RawFd,
     pub sync: RawFd,
     pub status: RawFd,
+    /// The sealed memfd holding `runcell-init`.
+    pub init: RawFd,
     /// A number above every fd of this struct (temporary dups go there).
     pub above: RawFd,
 }
 
 /// Fixed numbers of the pipes once the child has arranged its descriptors: setup failures go
-/// to the exec pipe (held by the program until exec, so EOF there means "exec succeeded"), the
-/// program's status to the status pipe (held by init only).
+/// to the exec pipe (held by the setup process and the program until each execs, so EOF there
+/// means "both exec'd"), the program's status to the status pipe (held by init only).
+/// `READY_FD` and `SOCK_FD` are init's ends of the ready pipe and of the listener socket
+/// (numbers shared with init.c).
 const EXEC_FD: RawFd = 3;
 const SYNC_FD: RawFd = 4;
 const STATUS_FD: RawFd = 5;
+const INIT_FD: RawFd = 6;
+const READY_FD: RawFd = 7;
+const SOCK_FD: RawFd = 8;
+/// Where descriptors are parked while being moved to their fixed numbers.
+const PARK: RawFd = 32;
 /// Stack of the program's process between its creation and exec (it only walks prepared data).
 const PAYLOAD_STACK: usize = 64 * 1024;
 
@@ -188,9 +205,8 @@ pub(crate) struct ChildPlan<'a> {
     pub workdir: &'a CStr,
     pub rlimits: &'a [(libc::__rlimit_resource_t, u64, u64)],
     pub last_cap: u32,
-    /// Where the host process's argument strings live (copied into init's memory), to be
-    /// blanked so the sandbox cannot read them from /proc/1/cmdline.
-    pub host_args: (usize, usize),
+    /// Per-user-namespace limits written before the id switch: (/proc/sys/user/NAME, value).
+    pub budgets: &'a [(CString, CString)],
     pub landlock: Option<&'a LandlockPlan>,
     pub seccomp: &'a [Vec<libc::sock_filter>],
     /// Index of the seccomp program installed with a user-notification listener, which the
@@ -215,6 +231,8 @@ const OLD_ROOT_C: &CStr = c(b"/.oldroot\0");
 const TMPFS: &CStr = c(b"tmpfs\0");
 const PROC: &CStr = c(b"proc\0");
 const INIT_NAME: &CStr = c(b"runcell-init\0");
+const NOTIFY_ON: &CStr = c(b"1\0");
+const NOTIFY_OFF: &CStr = c(b"0\0");
 const ROOT_OPTS: &CStr = c(b"size=1m,mode=0755\0");
 
 const _: () = {
@@ -267,6 +285,13 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     if plan.cgroup_ns {
         or_fail(sys::unshare(libc::CLONE_NEWCGROUP), Step::CgroupNs);
     }
+    // The namespace's own budgets, while we still hold CAP_SYS_RESOURCE in it.
+    for (i, (path, value)) in plan.budgets.iter().enumerate() {
+        match sys::write_file(path, value.to_bytes()) {
+            Ok(()) | Err(libc::ENOENT) => {}
+            Err(e) => fail(Step::Budgets, e, i as u32),
+        }
+    }
 
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
     //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
@@ -303,43 +328,87 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     or_fail(sys::chdir(plan.workdir), Step::Workdir);
     sys::unblock_signals();
 
-    // 7. Stay as the namespace's init: fork the program, reap everything, report its status
-    //    (and, with a notifying seccomp policy, the first forbidden syscall).
+    // 7. The program's process: a CLONE_VM child (it shares this memory, which is the host's,
+    //    until it execs) that waits until PID 1 is runcell-init, then finishes its own setup
+    //    and execs the program. This process then becomes runcell-init: from that point no
+    //    process of the sandbox holds any of the host's memory.
+    let (ready_r, ready_w) = or_fail(sys::pipe(0), Step::Fork);
     let notify = plan
         .seccomp_listener
         .map(|_| or_fail(sys::socketpair(), Step::Seccomp));
-    // The program's process shares init's memory until it execs (vfork semantics): nothing
-    // to copy, and init resumes only once the program runs or its setup failed.
     let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); PAYLOAD_STACK];
     let theirs = notify.map(|(_, theirs)| theirs);
-    let payload = match sys::vfork_on(&mut stack, || payload(plan, theirs)) {
+    let ours = notify.map(|(ours, _)| ours);
+    let payload_pid = match sys::spawn_on(&mut stack, || {
+        sys::close(ready_w);
+        if let Some(o) = ours {
+            sys::close(o);
+        }
+        payload(plan, ready_r, theirs)
+    }) {
         Ok(pid) => pid,
         Err(e) => fail(Step::Fork, e, 0),
     };
-    init(
-        payload,
-        plan,
-        notify.map(|(ours, theirs)| {
-            sys::close(theirs);
-            ours
-        }),
-    )
+    sys::close(ready_r);
+    if let Some(t) = theirs {
+        sys::close(t);
+    }
+    exec_init(payload_pid, ready_w, ours)
+}
+
+/// Become runcell-init: move init's descriptors to the numbers init.c expects, drop everything
+/// else (stdio, the memfd on exec), and exec it. `stack` of the program's process stays valid:
+/// it belongs to the host's memory, which the program's process keeps using until it execs.
+fn exec_init(payload: libc::pid_t, ready_w: RawFd, sock: Option<RawFd>) -> ! {
+    let moved = (|| -> SysResult<()> {
+        let r = sys::dup_above(ready_w, PARK)?;
+        sys::close(ready_w);
+        sys::dup2(r, READY_FD)?;
+        sys::close(r);
+        if let Some(s) = sock {
+            let p = sys::dup_above(s, PARK)?;
+            sys::close(s);
+            sys::dup2(p, SOCK_FD)?;
+            sys::close(p);
+        }
+        // init writes the status record; every other descriptor is closed at exec.
+        sys::clear_cloexec(STATUS_FD)?;
+        sys::set_cloexec(INIT_FD)?;
+        Ok(())
+    })();
+    or_fail(moved, Step::Init);
+    for fd in [0, 1, 2] {
+        sys::close(fd);
+    }
+    // argv: name, the program's pid (decimal, formatted by hand: no allocation), notify flag.
+    let mut digits = [0u8; 24];
+    let pid = sys::fmt_decimal(payload as u64, &mut digits);
+    let notify = if sock.is_some() { NOTIFY_ON } else { NOTIFY_OFF };
+    let argv = [
+        INIT_NAME.as_ptr(),
+        pid.as_ptr(),
+        notify.as_ptr(),
+        std::ptr::null(),
+    ];
+    let envp = [std::ptr::null()];
+    let e = sys::execveat_fd(INIT_FD, &argv, &envp);
+    fail(Step::Init, e, 0)
 }
 
 fn arrange_fds(fds: &ChildFds) -> SysResult<()> {
     let wanted = [
-        fds.stdin, fds.stdout, fds.stderr, fds.exec, fds.sync, fds.status,
+        fds.stdin, fds.stdout, fds.stderr, fds.exec, fds.sync, fds.status, fds.init,
     ];
-    let mut tmp = [0 as RawFd; 6];
+    let mut tmp = [0 as RawFd; 7];
     for (t, &fd) in tmp.iter_mut().zip(wanted.iter()) {
         *t = sys::dup_above(fd, fds.above)?;
     }
     for (target, &t) in tmp.iter().enumerate() {
         sys::dup2(t, target as RawFd)?;
     }
-    // Close everything else for real (not just CLOEXEC: init never execs).
-    sys::close_from(6)?;
-    for fd in [EXEC_FD, SYNC_FD, STATUS_FD] {
+    // Close everything else for real: none of the host's descriptors reaches the sandbox.
+    sys::close_from(7)?;
+    for fd in [EXEC_FD, SYNC_FD, STATUS_FD, INIT_FD] {
         sys::set_cloexec(fd)?;
     }
     Ok(())
@@ -434,110 +503,16 @@ fn set_attr(path: &CStr, attrs: u64, recursive: bool) -> SysResult<()> {
     }
 }
 
-/// The sandbox's PID 1: reap every process until the program exits, report its status,
-/// then exit (the kernel kills whatever is left in the namespace).
-fn init(payload: libc::pid_t, plan: &ChildPlan<'_>, notify: Option<RawFd>) -> ! {
-    // Init keeps nothing the program could use: no stdio, no capabilities, and none of the
-    // host's identity (it is a copy of the host process: /proc/1/cmdline would show the
-    // host's arguments). The exec pipe is the program's alone from here, so its EOF tells the
-    // parent that exec succeeded.
-    for fd in [0, 1, 2, EXEC_FD] {
-        sys::close(fd);
-    }
-    sys::scrub_identity(plan.host_args, INIT_NAME);
-    let last_cap = plan.last_cap;
-    let _ = sys::drop_all_caps(last_cap);
-    let listener = match notify {
-        Some(sock) => {
-            // EOF: the program failed before installing its filter (it reports that itself).
-            let l = sys::recv_fd(sock).ok().flatten();
-            sys::close(sock);
-            l
-        }
-        None => None,
-    };
-    let status = match listener {
-        None => reap_until(payload),
-        Some(l) => supervise(payload, l),
-    };
-    let _ = sys::write_all(STATUS_FD, &encode(REC_EXIT_STATUS, 0, status, 0));
-    sys::exit(0)
-}
-
-/// Reap every child until the program itself exits; returns its wait status.
-fn reap_until(payload: libc::pid_t) -> i32 {
-    loop {
-        match sys::wait4(-1, 0) {
-            Ok((pid, st, _)) if pid == payload => return st,
-            Ok(_) => continue,
-            Err(_) => return 0,
-        }
-    }
-}
-
-/// Like [`reap_until`], while also watching the seccomp listener: the first notification is a
-/// forbidden syscall, reported to the parent; init then exits, which kills the whole sandbox
-/// (the offending task is still blocked in the call, which never runs).
-fn supervise(payload: libc::pid_t, listener: RawFd) -> i32 {
-    let sfd = match sys::block_sigchld().and_then(|_| sys::signalfd_sigchld()) {
-        Ok(fd) => fd,
-        // Without a signalfd, a notification could wait forever: fall back to killing on the
-        // first violation only when it is noticed after a child exits. Keep reaping.
-        Err(_) => return reap_until(payload),
-    };
-    let mut listener_open = true;
-    loop {
-        // Reap whatever has exited.
-        loop {
-            match sys::wait4(-1, libc::WNOHANG) {
-                Ok((0, _, _)) => break,
-                Ok((pid, st, _)) if pid == payload => return st,
-                Ok(_) => continue,
-                Err(_) => return 0,
-            }
-        }
-        let mut fds = [
-            libc::pollfd {
-                fd: sfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if listener_open { listener } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        match sys::poll(&mut fds, -1) {
-            Ok(_) | Err(libc::EINTR) => {}
-            Err(_) => return reap_until(payload),
-        }
-        if fds[0].revents != 0 {
-            let mut buf = [0u8; 128];
-            while let Ok(n) = sys::read(sfd, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
-            if let Ok(nr) = sys::seccomp_notif_recv(listener) {
-                let _ = sys::write_all(STATUS_FD, &encode(REC_VIOLATION, 0, 0, nr as u32));
-                // Kill everything before exiting: init's exit closes the listener first, which
-                // would let the blocked call return ENOSYS and the program run on until the
-                // namespace is torn down.
-                let _ = sys::kill_all();
-                sys::exit(0);
-            }
-        } else if fds[1].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            listener_open = false;
-        }
-    }
-}
-
-/// The program's process: limits, privileges, confinement, exec.
-fn payload(plan: &ChildPlan<'_>, notify: Option<RawFd>) -> ! {
+/// The program's process: wait for runcell-init, then limits, privileges, confinement, exec.
+fn payload(plan: &ChildPlan<'_>, ready: RawFd, notify: Option<RawFd>) -> ! {
     sys::close(STATUS_FD);
+    // Until init has exec'd, PID 1 still shares the host's memory: nothing of the program may
+    // run before that. End of file without the byte: the setup process failed (and said so).
+    let mut byte = [0u8; 1];
+    match sys::retry(|| sys::read(ready, &mut byte)) {
+        Ok(1) => sys::close(ready),
+        _ => sys::exit(126),
+    }
     for &(res, soft, hard) in plan.rlimits {
         or_fail(sys::set_rlimit(res, soft, hard), Step::Rlimits);
     }

@@ -8,6 +8,8 @@
 mod async_run;
 pub mod cgroup;
 pub mod child;
+mod init;
+mod launcher;
 pub mod landlock;
 pub mod limits;
 pub mod mounts;

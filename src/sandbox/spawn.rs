@@ -37,13 +37,16 @@ pub enum Output {
     Fd(RawFd),
 }
 
-const NAMESPACES: u64 = (libc::CLONE_NEWUSER
+const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWCGROUP) as u64;
+    | libc::CLONE_NEWCGROUP;
+
+/// Stack of the setup process (it also holds the program's process's stack until it execs).
+const SETUP_STACK: usize = 256 * 1024;
 
 pub(super) fn os_err(e: sys::Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e)
@@ -157,6 +160,12 @@ pub(super) struct Started {
     /// Kept open for the whole run: the child checks it for a hang-up to learn whether the
     /// host died before the parent-death signal was armed.
     sync: OwnedFd,
+    /// The setup process's stack, in the host's memory: unmapped only once no process of the
+    /// sandbox can be running on it (both have exec'd, or the sandbox was reaped).
+    stack: Option<sys::Stack>,
+    /// The host thread's signal mask, blocked from the clone until both execs (the setup
+    /// process runs on this thread's TLS meanwhile, so no handler may run here).
+    mask: Option<libc::sigset_t>,
     reaped: bool,
     /// The run's cgroup; back to the pool when this is dropped, after the reap.
     lease: Option<Lease>,
@@ -201,9 +210,24 @@ impl Started {
 
     pub(super) fn reap(&mut self) -> Result<(i32, libc::rusage)> {
         let (_, status, usage) =
-            sys::wait4(self.pid, 0).map_err(|e| Error::sys("wait4", os_err(e)))?;
+            sys::wait4(self.pid, libc::__WALL).map_err(|e| Error::sys("wait4", os_err(e)))?;
         self.reaped = true;
+        // When PID 1 is reaped the kernel has already torn down the whole PID namespace.
+        self.stack = None;
+        self.release_signals();
         Ok((status, usage))
+    }
+
+    /// Both processes have exec'd: nothing runs on the stack or this thread's TLS any more.
+    fn launched(&mut self) {
+        self.stack = None;
+        self.release_signals();
+    }
+
+    fn release_signals(&mut self) {
+        if let Some(old) = self.mask.take() {
+            sys::restore_signals(&old);
+        }
     }
 }
 
@@ -214,45 +238,46 @@ impl Drop for Started {
             self.kill();
             #[cfg(feature = "tokio")]
             if self.reap_off_thread
+                && self.stack.is_none()
                 && let Ok(rt) = tokio::runtime::Handle::try_current()
             {
                 // The killed init stays our zombie until reaped, so its pid cannot be reused
                 // meanwhile; the lease goes back to the pool only after the reap.
                 let (pid, lease) = (self.pid, self.lease.take());
                 rt.spawn_blocking(move || {
-                    let _ = sys::wait4(pid, 0);
+                    let _ = sys::wait4(pid, libc::__WALL);
                     drop(lease);
                 });
                 return;
             }
-            let _ = sys::wait4(self.pid, 0);
+            // Reaped before the stack is unmapped (field order would drop it after).
+            let _ = sys::wait4(self.pid, libc::__WALL);
+            self.stack = None;
+            self.release_signals();
         }
     }
 }
 
-/// The address range of this process's argument strings (fields 48 and 49 of
-/// /proc/self/stat), read once: the child blanks its copy of them.
-fn host_args() -> (usize, usize) {
-    static ARGS: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
-    *ARGS.get_or_init(|| {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        // The command name (field 2) may contain spaces: count fields after its ')'.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // `rest` starts at field 3.
-        let get = |n: usize| fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0);
-        (get(48), get(49))
+/// Clone the child, write its id maps, release it, and wait until the program has been
+/// executed (or its setup failed).
+/// [`start`] on a launcher thread (see `launcher`): the sandbox lives as long as the process,
+/// whichever thread asked for it.
+fn start_on_launcher(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started> {
+    let (sb, cmd) = (sb.clone(), cmd.clone());
+    super::launcher::call(move || {
+        let exec = ExecData::new(&sb, &cmd)?;
+        start(&sb, &exec, deadline)
     })
 }
 
-/// Clone the child, write its id maps, release it, and wait until the program has been
-/// executed (or its setup failed).
-fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
+/// Launch and wait until the program runs. Only on a launcher thread.
+pub(super) fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let (mut started, exec_r) = launch(sb, exec, deadline)?;
     let mut rec = [0u8; RECORD_LEN];
     if read_record(&exec_r, &mut rec, deadline)? {
         return Err(exec_failed(sb, &exec.program, &mut started, &rec));
     }
+    started.launched();
     Ok(started)
 }
 
@@ -278,9 +303,48 @@ pub(super) fn setup_timeout() -> Error {
     }
 }
 
-/// Clone the child, write its id maps and release it. Returns the read end of the exec pipe:
-/// end of file there means the program is running, a record that its setup failed.
-pub(super) fn launch(
+/// Kernel budgets of the sandbox's own user namespace, written by the setup process before it
+/// drops its capabilities there. User-namespace counters are charged to every ancestor
+/// namespace's owner as well, so these caps bound what one sandbox can take from the host user
+/// that created it (host root, for a root host): a sandbox can hold at most this many inotify
+/// instances, and can create no namespace at all. Files the kernel lacks are skipped.
+fn budgets() -> &'static [(CString, CString)] {
+    static BUDGETS: std::sync::OnceLock<Vec<(CString, CString)>> = std::sync::OnceLock::new();
+    BUDGETS.get_or_init(|| {
+        [
+            ("max_inotify_instances", "16"),
+            ("max_inotify_watches", "8192"),
+            ("max_fanotify_groups", "0"),
+            ("max_fanotify_marks", "0"),
+            ("max_user_namespaces", "0"),
+            ("max_pid_namespaces", "0"),
+            ("max_net_namespaces", "0"),
+            ("max_mnt_namespaces", "0"),
+            ("max_ipc_namespaces", "0"),
+            ("max_uts_namespaces", "0"),
+            ("max_cgroup_namespaces", "0"),
+            ("max_time_namespaces", "0"),
+        ]
+        .iter()
+        .filter_map(|(name, value)| {
+            let path = CString::new(format!("/proc/sys/user/{name}")).ok()?;
+            Some((path, CString::new(*value).ok()?))
+        })
+        .collect()
+    })
+}
+
+/// Clone the setup process, write its id maps and release it. Returns the read end of the exec
+/// pipe: end of file there means init and the program are running, a record that setup failed.
+///
+/// The setup process is a `CLONE_VM` child on its own stack: nothing of the host is copied. It
+/// runs on this thread's TLS until it execs runcell-init, so from the clone until the exec pipe
+/// reaches end of file (see [`start`]) this thread keeps every signal blocked and makes no call
+/// that could race it (the blocking handshake below). A host that is neither root nor dumpable
+/// cannot write the id maps of a process sharing its memory (its /proc files belong to root,
+/// and making it dumpable would make the host dumpable): there the setup process is a
+/// fork-like copy, which makes only itself dumpable.
+fn launch(
     sb: &Sandbox,
     exec: &ExecData,
     deadline: Instant,
@@ -293,6 +357,7 @@ pub(super) fn launch(
     let (exec_r, exec_w) = pipe(0)?;
     let (sync_r, sync_w) = pipe(0)?;
     let (status_r, status_w) = pipe(0)?;
+    let init_fd = super::init::fd()?;
     let raw = [
         stdin_r.as_raw_fd(),
         stdout_w.as_raw_fd(),
@@ -316,7 +381,8 @@ pub(super) fn launch(
             exec: raw[3],
             sync: raw[4],
             status: raw[5],
-            above: raw.iter().copied().max().unwrap_or(2).max(6) + 1,
+            init: init_fd,
+            above: raw.iter().copied().max().unwrap_or(2).max(init_fd).max(8) + 1,
         },
         uid: profile.uid,
         gid: profile.gid,
@@ -329,7 +395,7 @@ pub(super) fn launch(
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
         rlimits: &p.rlimits,
         last_cap: p.last_cap,
-        host_args: host_args(),
+        budgets: budgets(),
         landlock: p.landlock.as_ref(),
         seccomp: &p.seccomp,
         seccomp_listener: p.seccomp_listener,
@@ -340,18 +406,33 @@ pub(super) fn launch(
 
     // Taken before the clone so a failure leaves no child behind.
     let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
+    let shared_vm = dumpable || host_root;
+    let stack = if shared_vm {
+        Some(sys::Stack::new(SETUP_STACK).map_err(|e| Error::sys("mmap", os_err(e)))?)
+    } else {
+        None
+    };
     let old_mask = sys::block_all_signals();
-    let cloned = sys::clone_pidfd(NAMESPACES);
-    match cloned {
-        Ok(None) => child::run(&plan),
-        Ok(Some(_)) | Err(_) => sys::restore_signals(&old_mask),
-    }
-    let (pid, pidfd) = cloned
-        .map_err(|e| Error::sys("clone3", os_err(e)))?
-        .ok_or_else(|| Error::config("unreachable: clone returned in the child"))?;
+    let cloned = match &stack {
+        Some(stack) => sys::clone_vm(stack, NAMESPACES, || child::run(&plan)),
+        None => match sys::clone_pidfd(NAMESPACES as u64) {
+            Ok(None) => child::run(&plan),
+            Ok(Some(v)) => Ok(v),
+            Err(e) => Err(e),
+        },
+    };
+    let (pid, pidfd) = match cloned {
+        Ok(v) => v,
+        Err(e) => {
+            sys::restore_signals(&old_mask);
+            return Err(Error::sys("clone", os_err(e)));
+        }
+    };
     let mut started = Started {
         pid,
         pidfd: owned(pidfd),
+        stack,
+        mask: Some(old_mask),
         stdin: Some(stdin_w),
         stdout: Some(stdout_r),
         stderr: Some(stderr_r),
@@ -627,8 +708,7 @@ pub(crate) fn run(
     let begin = Instant::now();
     let limits = sb.limits().clone();
     let deadline = begin + limits.wall_time;
-    let exec = ExecData::new(sb, cmd)?;
-    let mut started = match start(sb, &exec, deadline) {
+    let mut started = match start_on_launcher(sb, cmd, deadline) {
         Ok(s) => s,
         // An overloaded host can use up the whole wall time before the program even starts:
         // that is the wall-time limit, not a configuration error (the child is already
@@ -936,8 +1016,7 @@ impl std::fmt::Debug for Child {
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let begin = Instant::now();
     let deadline = begin + sb.limits().wall_time;
-    let exec = ExecData::new(sb, cmd)?;
-    let mut started = start(sb, &exec, deadline)?;
+    let mut started = start_on_launcher(sb, cmd, deadline)?;
     let stdin = started.stdin.take().map(File::from);
     let stdout = started.stdout.take().map(File::from);
     let stderr = started.stderr.take().map(File::from);
