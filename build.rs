@@ -9,7 +9,8 @@ use std::process::Command;
 fn main() {
     let src = "src/sandbox/init/init.c";
     println!("cargo:rerun-if-changed={src}");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("runcell-init");
+    let out =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("runcell-init");
     // The target's C compiler, as cc-rs finds it (CC, CC_<target>, cross prefixes, ...).
     let compiler = cc::Build::new().opt_level(2).get_compiler();
     let mut cmd = Command::new(compiler.path());
@@ -31,8 +32,14 @@ fn main() {
     ])
     .arg(&out)
     .arg(src);
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("runcell: cannot run the C compiler {:?}: {e}", compiler.path()));
-    assert!(status.success(), "runcell: building {src} failed ({status})");
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!(
+            "runcell: cannot run the C compiler {:?}: {e}",
+            compiler.path()
+        )
+    });
+    assert!(
+        status.success(),
+        "runcell: building {src} failed ({status})"
+    );
 }

@@ -1,7 +1,9 @@
 //! Spawn latency and throughput of the full default sandbox, each beside the bare baseline
 //! (fork + exec + wait of the same program) measured in the same run.
 //!
-//! `cargo bench --bench spawn` (`--features tokio` adds the async API's throughput). Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
+//! `cargo bench --bench spawn` (`--features tokio` adds the async API's throughput). The
+//! `spawn_true_host_*` groups run `/bin/true` from a host holding 10 MiB and 1 GiB, each beside
+//! libc fork+exec+wait and std's Command: runcell's figure must not grow with the host. Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
 //! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores.
 
 use std::hint::black_box;
@@ -141,6 +143,54 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// fork + exec + wait with libc's fork: the page tables of the whole host are copied (and torn
+/// down again), so this baseline grows with the host's size; std's Command (posix_spawn,
+/// CLONE_VM) does not.
+fn fork_exec_wait(path: &std::ffi::CStr) {
+    let argv = [path.as_ptr(), std::ptr::null()];
+    // SAFETY: the child only calls execv and _exit (async-signal-safe) on data prepared here.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            libc::execv(path.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+        let mut st = 0;
+        assert_eq!(libc::waitpid(pid, &mut st, 0), pid);
+        assert_eq!(st, 0);
+    }
+}
+
+/// Spawn cost from a small host and from a host holding 1 GiB (touched, so its page tables are
+/// populated): runcell's figure must not depend on the host's size.
+fn host_size(c: &mut Criterion) {
+    let sb = Sandbox::builder().build().expect("sandbox");
+    let t = Command::new("/bin/true");
+    for (label, mib) in [("host_10MiB", 10usize), ("host_1GiB", 1024)] {
+        // The host's heap: allocated and written page by page (10 MiB is about what the bench
+        // process holds anyway).
+        let heap: Vec<u8> = (0..mib << 20).map(|i| (i >> 12) as u8).collect();
+        let mut g = c.benchmark_group(format!("spawn_true_{label}"));
+        g.sample_size(50);
+        g.measurement_time(Duration::from_secs(4));
+        g.bench_function("bare_fork_exec_wait", |b| {
+            b.iter(|| fork_exec_wait(c"/bin/true"))
+        });
+        g.bench_function("std_process_command", |b| {
+            b.iter(|| bare("/bin/true", &[], None))
+        });
+        g.bench_function("runcell_default", |b| {
+            b.iter(|| {
+                let o = sb.run(black_box(&t), b"").expect("run");
+                assert_eq!(o.verdict, Verdict::Ok);
+            })
+        });
+        g.finish();
+        black_box(&heap);
+    }
+}
+
 fn build_cost(c: &mut Criterion) {
     // What is paid once per Sandbox (mount plan, landlock rules, seccomp compilation).
     let mut g = c.benchmark_group("build");
@@ -184,6 +234,7 @@ criterion_group!(
     benches,
     spawn_latency,
     throughput,
+    host_size,
     build_cost,
     host_memory_per_sandbox
 );

@@ -82,6 +82,12 @@ pub fn close_from(first: u32) -> SysResult<()> {
     check_long(r).map(|_| ())
 }
 
+/// The access mode of `fd` (O_RDONLY, O_WRONLY or O_RDWR); EBADF when it is not open.
+pub fn access_mode(fd: RawFd) -> SysResult<libc::c_int> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fcntl(fd, libc::F_GETFL) }).map(|f| f & libc::O_ACCMODE)
+}
+
 /// Set or clear O_NONBLOCK on `fd`.
 pub fn set_nonblocking(fd: RawFd, on: bool) -> SysResult<()> {
     // SAFETY: plain fcntl on an fd.
@@ -438,11 +444,7 @@ pub fn seal_all(fd: RawFd) -> SysResult<()> {
 
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: execute the file `fd` refers to. Returns the
 /// errno when it fails.
-pub fn execveat_fd(
-    fd: RawFd,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-) -> Errno {
+pub fn execveat_fd(fd: RawFd, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
     // SAFETY: argv/envp are NULL-terminated arrays of pointers to C strings that live for the
     // whole call; the empty path is a static C string.
     unsafe {
@@ -458,14 +460,37 @@ pub fn execveat_fd(
     errno()
 }
 
-/// `wait4(pid, ..)`: returns (pid, raw status, rusage).
-pub fn wait4(pid: libc::pid_t, flags: libc::c_int) -> SysResult<(libc::pid_t, i32, libc::rusage)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; zeroed is a valid value.
+/// Reap the process a pidfd refers to (`waitid(P_PIDFD, .., WEXITED | __WALL)`, with its
+/// rusage): no pid-reuse race, whoever else reaps children in this process. Returns the status
+/// in wait(2) encoding, and the usage.
+pub fn waitid_pidfd(pidfd: RawFd) -> SysResult<(i32, libc::rusage)> {
+    const P_PIDFD: libc::c_int = 3;
+    // SAFETY: plain old data; zeroed is a valid value for both.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: status and usage are valid out-pointers.
-    let r = retry(|| check(unsafe { libc::wait4(pid, &mut status, flags, &mut usage) }))?;
-    Ok((r, status, usage))
+    retry(|| {
+        // SAFETY: info and usage are valid out-pointers; the raw syscall takes the rusage
+        // pointer as its fifth argument.
+        check_long(unsafe {
+            libc::syscall(
+                libc::SYS_waitid,
+                P_PIDFD,
+                pidfd,
+                &mut info as *mut libc::siginfo_t,
+                libc::WEXITED | libc::__WALL,
+                &mut usage as *mut libc::rusage,
+            )
+        })
+    })?;
+    // SAFETY: the kernel filled a SIGCHLD siginfo.
+    let (code, st) = unsafe { (info.si_code, info.si_status()) };
+    let status = match code {
+        libc::CLD_EXITED => (st & 0xff) << 8,
+        libc::CLD_DUMPED => (st & 0x7f) | 0x80,
+        _ => st & 0x7f,
+    };
+    Ok((status, usage))
 }
 
 /// Send a signal through a pidfd (no pid-reuse race).
@@ -522,6 +547,24 @@ pub fn unblock_signals() {
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
             &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        );
+    }
+}
+
+/// Add `signals` to the calling thread's blocked set (raw call, usable before exec).
+pub fn block_signals(signals: &[libc::c_int]) {
+    let mut set: u64 = 0;
+    for &sig in signals {
+        set |= 1u64 << (sig - 1);
+    }
+    // SAFETY: an 8-byte kernel sigset; NULL old set.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            &set as *const u64,
             std::ptr::null_mut::<u64>(),
             8usize,
         );
@@ -987,4 +1030,3 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
             .map(|_| ())
     }
 }
-

@@ -33,12 +33,12 @@ fn gigabyte_flood_gets_output_limit_with_bounded_host_memory() {
         .write(true)
         .open("/dev/null")
         .unwrap();
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     let o = sb
         .run_with(
             &Command::new("head").args(["-c", "1G", "/dev/zero"]),
             runcell::Input::Bytes(b""),
-            Output::Fd(null.as_raw_fd()),
+            Output::Fd(null.as_fd()),
             Output::Capture,
         )
         .unwrap();

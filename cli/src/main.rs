@@ -1,6 +1,7 @@
 //! The `runcell` command line (DESIGN §5). Thin: parses flags, calls the library.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -209,7 +210,13 @@ fn run(opts: &RunOpts, program: &[String]) -> ExitCode {
     };
     let cmd = Command::new(prog).args(args);
     let _ = std::io::stdout().flush();
-    match sandbox.run_with(&cmd, Input::Fd(0), Output::Fd(1), Output::Fd(2)) {
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    match sandbox.run_with(
+        &cmd,
+        Input::Fd(stdin.as_fd()),
+        Output::Fd(stdout.as_fd()),
+        Output::Fd(stderr.as_fd()),
+    ) {
         Ok(outcome) => {
             write_report(report, &outcome.report_json());
             ExitCode::from(outcome.shell_status().clamp(0, 255) as u8)

@@ -117,7 +117,8 @@ pub struct HostState {
     pub mounts: usize,
     /// runcell's cgroup directories of this process.
     pub cgroups: Vec<String>,
-    /// Entries in the host's /tmp.
+    /// Entries in the host's /tmp that runcell could have made (other processes on the
+    /// machine use /tmp too; runcell itself creates nothing there).
     pub tmp_entries: usize,
 }
 
@@ -205,7 +206,17 @@ impl HostState {
                 .map(|m| m.lines().count())
                 .unwrap_or(0),
             cgroups: cgroup_dirs(),
-            tmp_entries: count("/tmp"),
+            tmp_entries: std::fs::read_dir("/tmp")
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| {
+                            let n = e.file_name();
+                            let n = n.to_string_lossy();
+                            n.contains("runcell") || n.starts_with(".oldroot")
+                        })
+                        .count()
+                })
+                .unwrap_or(0),
         }
     }
 }

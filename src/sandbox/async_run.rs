@@ -147,8 +147,8 @@ impl Sandbox {
                 r = read_some(out.as_ref(), &mut out_buf) => match r {
                     Ok(0) => out = None,
                     Ok(n) => {
-                        if got[0].take(&out_buf[..n], cap, Output::Capture) && !output_killed {
-                            started.kill();
+                        if got[0].take(&out_buf[..n], cap, Output::Capture, deadline) && !output_killed {
+                            started.end()?;
                             output_killed = true;
                         }
                     }
@@ -157,8 +157,8 @@ impl Sandbox {
                 r = read_some(err.as_ref(), &mut err_buf) => match r {
                     Ok(0) => err = None,
                     Ok(n) => {
-                        if got[1].take(&err_buf[..n], cap, Output::Capture) && !output_killed {
-                            started.kill();
+                        if got[1].take(&err_buf[..n], cap, Output::Capture, deadline) && !output_killed {
+                            started.end()?;
                             output_killed = true;
                         }
                     }
@@ -179,8 +179,11 @@ impl Sandbox {
                     Err(_) => input = None,
                 },
                 _ = sleep_until_opt(wall), if !exited && !wall_killed => {
-                    started.kill();
+                    started.end()?;
                     wall_killed = true;
+                }
+                _ = sleep_until_opt(started.escalation()), if !exited => {
+                    started.kill();
                 }
                 _ = sleep_until_opt(drain_until) => break,
             }
@@ -284,9 +287,20 @@ impl AsyncChild {
                     let _ready = r.map_err(|e| Error::sys("poll pidfd", e))?;
                 }
                 _ = tokio::time::sleep_until(self.deadline.into()) => {
-                    self.started.kill();
+                    self.started.end()?;
                     wall_killed = true;
-                    let _ready = pidfd.readable().await.map_err(|e| Error::sys("poll pidfd", e))?;
+                }
+            }
+            if wall_killed || self.started.escalation().is_some() {
+                tokio::select! {
+                    r = pidfd.readable() => {
+                        let _ready = r.map_err(|e| Error::sys("poll pidfd", e))?;
+                    }
+                    _ = sleep_until_opt(self.started.escalation()) => {
+                        self.started.kill();
+                        let _ready =
+                            pidfd.readable().await.map_err(|e| Error::sys("poll pidfd", e))?;
+                    }
                 }
             }
         }

@@ -132,6 +132,9 @@ pub(crate) const REC_SETUP_ERROR: u32 = 1;
 pub(crate) const REC_EXIT_STATUS: u32 = 2;
 pub(crate) const REC_VIOLATION: u32 = 3;
 pub(crate) const REC_READY: u32 = 4;
+/// Usage of every process of the sandbox, from runcell-init once it has reaped them all: peak
+/// RSS in KiB in the step field, CPU time in microseconds (u64) in bytes 8..16.
+pub(crate) const REC_USAGE: u32 = 5;
 /// Size of one record: kind, step, errno or status, index or syscall number.
 pub(crate) const RECORD_LEN: usize = 16;
 
@@ -143,6 +146,14 @@ pub(crate) fn encode(kind: u32, step: u32, value: i32, index: u32) -> [u8; RECOR
     b[8..12].copy_from_slice(&value.to_ne_bytes());
     b[12..16].copy_from_slice(&index.to_ne_bytes());
     b
+}
+
+/// Decode a usage record: (peak RSS in KiB, CPU time in microseconds).
+pub(crate) fn decode_usage(b: &[u8; RECORD_LEN]) -> (u64, u64) {
+    let mut cpu = [0u8; 8];
+    cpu.copy_from_slice(&b[8..16]);
+    let rss = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    (u64::from(rss), u64::from_ne_bytes(cpu))
 }
 
 /// Decode a record.
@@ -380,10 +391,17 @@ fn exec_init(payload: libc::pid_t, ready_w: RawFd, sock: Option<RawFd>) -> ! {
     for fd in [0, 1, 2] {
         sys::close(fd);
     }
+    // The host's end-of-run request (SIGUSR1) and SIGCHLD stay pending until init watches them
+    // (the mask survives exec).
+    sys::block_signals(&[libc::SIGCHLD, libc::SIGUSR1]);
     // argv: name, the program's pid (decimal, formatted by hand: no allocation), notify flag.
     let mut digits = [0u8; 24];
     let pid = sys::fmt_decimal(payload as u64, &mut digits);
-    let notify = if sock.is_some() { NOTIFY_ON } else { NOTIFY_OFF };
+    let notify = if sock.is_some() {
+        NOTIFY_ON
+    } else {
+        NOTIFY_OFF
+    };
     let argv = [
         INIT_NAME.as_ptr(),
         pid.as_ptr(),

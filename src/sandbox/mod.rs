@@ -9,8 +9,8 @@ mod async_run;
 pub mod cgroup;
 pub mod child;
 mod init;
-mod launcher;
 pub mod landlock;
+mod launcher;
 pub mod limits;
 pub mod mounts;
 pub mod outcome;
@@ -622,8 +622,8 @@ impl Sandbox {
         &self,
         cmd: &Command,
         stdin: Input<'_>,
-        stdout: Output,
-        stderr: Output,
+        stdout: Output<'_>,
+        stderr: Output<'_>,
     ) -> Result<Outcome> {
         spawn::run(self, cmd, stdin, stdout, stderr)
     }
@@ -632,8 +632,9 @@ impl Sandbox {
     /// is enforced by [`Child::wait`]; output limits are the caller's business (it owns the
     /// pipes).
     ///
-    /// The sandbox is killed when the thread that called `spawn` exits (the kernel's
-    /// parent-death signal follows the creating thread), and when the `Child` is dropped.
+    /// The sandbox lives until it ends, is killed, its `Child` is dropped, or the host process
+    /// exits (sandboxes are started from launcher threads that live as long as the process, so
+    /// the thread that called `spawn` may end first).
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
         spawn::spawn(self, cmd)
     }

@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
@@ -24,17 +24,39 @@ pub enum Input<'a> {
     /// These bytes, then end of file.
     Bytes(&'a [u8]),
     /// Everything read from this host file descriptor (copied by the host, so a terminal is
-    /// never handed to the sandbox).
-    Fd(RawFd),
+    /// never handed to the sandbox). It must be open for reading.
+    Fd(BorrowedFd<'a>),
 }
 
 /// Where the program's stdout or stderr goes (always cut at the output limit).
 #[derive(Debug, Clone, Copy)]
-pub enum Output {
+pub enum Output<'a> {
     /// Kept in the `Outcome`.
     Capture,
-    /// Written to this host file descriptor as it arrives.
-    Fd(RawFd),
+    /// Written to this host file descriptor as it arrives. It must be open for writing. A
+    /// sink that stops accepting data never holds the run past its wall-time limit: what
+    /// cannot be written by then is dropped (and the stream reported truncated).
+    Fd(BorrowedFd<'a>),
+}
+
+/// Check that a host descriptor given as input or output is open in the right direction.
+fn check_direction(fd: BorrowedFd<'_>, write: bool, what: &str) -> Result<()> {
+    let mode = sys::access_mode(fd.as_raw_fd())
+        .map_err(|e| Error::config(format!("{what}: bad file descriptor ({})", os_err(e))))?;
+    let ok = if write {
+        mode == libc::O_WRONLY || mode == libc::O_RDWR
+    } else {
+        mode == libc::O_RDONLY || mode == libc::O_RDWR
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "{what}: file descriptor {} is not open for {}",
+            fd.as_raw_fd(),
+            if write { "writing" } else { "reading" }
+        )))
+    }
 }
 
 const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
@@ -166,6 +188,8 @@ pub(super) struct Started {
     /// The host thread's signal mask, blocked from the clone until both execs (the setup
     /// process runs on this thread's TLS meanwhile, so no handler may run here).
     mask: Option<libc::sigset_t>,
+    /// When the host asked init to end the run (see [`Started::end`]).
+    end_requested: std::cell::Cell<Option<Instant>>,
     reaped: bool,
     /// The run's cgroup; back to the pool when this is dropped, after the reap.
     lease: Option<Lease>,
@@ -175,7 +199,13 @@ pub(super) struct Started {
     pub(super) reap_off_thread: bool,
 }
 
+/// How long runcell-init gets to kill and reap the sandbox after the host asked it to end a
+/// run, before the host kills PID 1 itself (usage is then only what was reaped so far).
+const END_GRACE: Duration = Duration::from_secs(2);
+
 impl Started {
+    /// Kill everything now, PID 1 included (usage of processes not yet reaped is lost: use
+    /// [`Started::end`] to end a run whose usage is reported).
     pub(super) fn kill(&self) {
         let _ = sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL);
         if let Some(lease) = &self.lease {
@@ -183,14 +213,33 @@ impl Started {
         }
     }
 
-    /// Kill the whole sandbox now, reporting a failure (the handles' `kill`).
-    pub(super) fn try_kill(&self) -> Result<()> {
-        sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGKILL)
-            .map_err(|e| Error::sys("pidfd_send_signal", os_err(e)))?;
-        if let Some(lease) = &self.lease {
-            lease.kill();
+    /// End the run: ask runcell-init (SIGUSR1) to kill every process of the sandbox and reap
+    /// them, so that their CPU time and peak memory count in the outcome. The supervisor
+    /// falls back to [`Started::kill`] at [`Started::escalation`].
+    pub(super) fn end(&self) -> Result<()> {
+        if self.end_requested.get().is_none() {
+            self.end_requested.set(Some(Instant::now()));
+            sys::pidfd_send_signal(self.pidfd.as_raw_fd(), libc::SIGUSR1)
+                .map_err(|e| Error::sys("pidfd_send_signal", os_err(e)))?;
         }
         Ok(())
+    }
+
+    /// When a requested end is overdue and PID 1 is to be killed outright.
+    pub(super) fn escalation(&self) -> Option<Instant> {
+        self.end_requested.get().map(|t| t + END_GRACE)
+    }
+
+    /// Kill PID 1 if an end was requested and is overdue.
+    pub(super) fn escalate_if_due(&self, now: Instant) {
+        if self.escalation().is_some_and(|at| now >= at) {
+            self.kill();
+        }
+    }
+
+    /// End the sandbox now, reporting a failure (the handles' `kill`).
+    pub(super) fn try_kill(&self) -> Result<()> {
+        self.end()
     }
 
     /// The status records, once every process of the sandbox is gone (the pipe is at end of
@@ -208,14 +257,20 @@ impl Started {
         records
     }
 
-    pub(super) fn reap(&mut self) -> Result<(i32, libc::rusage)> {
-        let (_, status, usage) =
-            sys::wait4(self.pid, libc::__WALL).map_err(|e| Error::sys("wait4", os_err(e)))?;
+    /// Reap PID 1 through its pidfd. `None` when something else in the host reaped it first
+    /// (a host that ignores SIGCHLD: exec made init an ordinary SIGCHLD child); the outcome
+    /// then comes from init's records alone.
+    pub(super) fn reap(&mut self) -> Result<Option<(i32, libc::rusage)>> {
+        let reaped = match sys::waitid_pidfd(self.pidfd.as_raw_fd()) {
+            Ok(v) => Some(v),
+            Err(libc::ECHILD) => None,
+            Err(e) => return Err(Error::sys("waitid", os_err(e))),
+        };
         self.reaped = true;
         // When PID 1 is reaped the kernel has already torn down the whole PID namespace.
         self.stack = None;
         self.release_signals();
-        Ok((status, usage))
+        Ok(reaped)
     }
 
     /// Both processes have exec'd: nothing runs on the stack or this thread's TLS any more.
@@ -240,18 +295,19 @@ impl Drop for Started {
             if self.reap_off_thread
                 && self.stack.is_none()
                 && let Ok(rt) = tokio::runtime::Handle::try_current()
+                && let Ok(pidfd) = self.pidfd.try_clone()
             {
-                // The killed init stays our zombie until reaped, so its pid cannot be reused
-                // meanwhile; the lease goes back to the pool only after the reap.
-                let (pid, lease) = (self.pid, self.lease.take());
+                // The lease goes back to the pool only after the reap.
+                let lease = self.lease.take();
+                self.reaped = true;
                 rt.spawn_blocking(move || {
-                    let _ = sys::wait4(pid, libc::__WALL);
+                    let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
                     drop(lease);
                 });
                 return;
             }
             // Reaped before the stack is unmapped (field order would drop it after).
-            let _ = sys::wait4(self.pid, libc::__WALL);
+            let _ = sys::waitid_pidfd(self.pidfd.as_raw_fd());
             self.stack = None;
             self.release_signals();
         }
@@ -344,11 +400,7 @@ fn budgets() -> &'static [(CString, CString)] {
 /// cannot write the id maps of a process sharing its memory (its /proc files belong to root,
 /// and making it dumpable would make the host dumpable): there the setup process is a
 /// fork-like copy, which makes only itself dumpable.
-fn launch(
-    sb: &Sandbox,
-    exec: &ExecData,
-    deadline: Instant,
-) -> Result<(Started, OwnedFd)> {
+fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, OwnedFd)> {
     let p = sb.prepared();
     let profile = sb.profile();
     let (stdin_r, stdin_w) = pipe(0)?;
@@ -433,6 +485,7 @@ fn launch(
         pidfd: owned(pidfd),
         stack,
         mask: Some(old_mask),
+        end_requested: std::cell::Cell::new(None),
         stdin: Some(stdin_w),
         stdout: Some(stdout_r),
         stderr: Some(stderr_r),
@@ -556,13 +609,23 @@ fn ms_ceil(d: Duration) -> libc::c_int {
 pub(super) struct Captured {
     pub buf: Vec<u8>,
     pub kept: u64,
+    /// Something was not delivered: cut at the cap, or dropped by a stalled sink.
     pub truncated: bool,
+    /// The output limit was exceeded.
+    capped: bool,
 }
 
 impl Captured {
     /// Keep `data` (in the buffer or forwarded to `sink`) up to `cap` bytes in all; returns
-    /// true when the cap was exceeded.
-    pub(super) fn take(&mut self, data: &[u8], cap: u64, sink: Output) -> bool {
+    /// true when the cap was exceeded. Forwarding waits for a slow sink until `deadline` at
+    /// most; what it could not write by then is dropped and the stream marked truncated.
+    pub(super) fn take(
+        &mut self,
+        data: &[u8],
+        cap: u64,
+        sink: Output<'_>,
+        deadline: Instant,
+    ) -> bool {
         let room = cap.saturating_sub(self.kept) as usize;
         let take = data.len().min(room);
         if take > 0 {
@@ -571,55 +634,70 @@ impl Captured {
                 Output::Fd(out) => {
                     // A host sink that went away (closed pipe) is not the program's fault:
                     // stop forwarding, keep counting.
-                    let _ = write_all_nosigpipe(out, &data[..take]);
+                    if let Err(libc::ETIMEDOUT) =
+                        write_until(out.as_raw_fd(), &data[..take], deadline)
+                    {
+                        self.truncated = true;
+                    }
                 }
             }
             self.kept += take as u64;
         }
         if data.len() > take {
             self.truncated = true;
+            self.capped = true;
         }
-        self.truncated
+        self.capped
     }
 }
 
 /// One output stream being collected.
-struct Stream {
+struct Stream<'a> {
     fd: Option<OwnedFd>,
-    sink: Output,
+    sink: Output<'a>,
     got: Captured,
 }
 
-impl Stream {
+impl Stream<'_> {
     /// Read what is available; returns true when the cap was exceeded.
-    fn pump(&mut self, scratch: &mut [u8], cap: u64) -> Result<bool> {
+    fn pump(&mut self, scratch: &mut [u8], cap: u64, deadline: Instant) -> Result<bool> {
         let Some(fd) = &self.fd else { return Ok(false) };
         match sys::retry(|| sys::read(fd.as_raw_fd(), scratch)) {
             Ok(0) => {
                 self.fd = None;
                 Ok(false)
             }
-            Ok(n) => Ok(self.got.take(&scratch[..n], cap, self.sink)),
+            Ok(n) => Ok(self.got.take(&scratch[..n], cap, self.sink, deadline)),
             Err(libc::EAGAIN) => Ok(false),
             Err(e) => Err(Error::sys("read output pipe", os_err(e))),
         }
     }
 }
 
-fn write_all_nosigpipe(fd: RawFd, mut buf: &[u8]) -> sys::SysResult<()> {
+/// Write all of `buf` to a host descriptor that may be blocking and slow, never past
+/// `deadline`: wait for room with poll, then write at most PIPE_BUF bytes (which a pipe with
+/// room accepts without blocking). ETIMEDOUT when the deadline came first.
+fn write_until(fd: RawFd, mut buf: &[u8], deadline: Instant) -> sys::SysResult<()> {
     while !buf.is_empty() {
-        match sys::write_nosigpipe(fd, buf) {
+        let mut pfd = [libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        }];
+        let wait = ms_ceil(deadline.saturating_duration_since(Instant::now()));
+        match sys::poll(&mut pfd, wait) {
+            Ok(0) => return Err(libc::ETIMEDOUT),
+            Ok(_) => {}
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+        if pfd[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return Err(libc::EPIPE);
+        }
+        match sys::write_nosigpipe(fd, &buf[..buf.len().min(libc::PIPE_BUF)]) {
             Ok(0) => return Err(libc::EIO),
             Ok(n) => buf = &buf[n..],
-            Err(libc::EINTR) => {}
-            Err(libc::EAGAIN) => {
-                let mut pfd = [libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                }];
-                let _ = sys::poll(&mut pfd, 1000);
-            }
+            Err(libc::EINTR) | Err(libc::EAGAIN) => {}
             Err(e) => return Err(e),
         }
     }
@@ -656,7 +734,7 @@ impl Feeder<'_> {
 
     fn fill(&mut self, scratch: &mut [u8]) {
         if let Input::Fd(src) = self.input {
-            match sys::retry(|| sys::read(src, scratch)) {
+            match sys::retry(|| sys::read(src.as_raw_fd(), scratch)) {
                 Ok(0) | Err(_) => {
                     self.source_eof = true;
                     self.close();
@@ -702,9 +780,17 @@ pub(crate) fn run(
     sb: &Sandbox,
     cmd: &Command,
     input: Input<'_>,
-    out: Output,
-    err: Output,
+    out: Output<'_>,
+    err: Output<'_>,
 ) -> Result<Outcome> {
+    if let Input::Fd(fd) = input {
+        check_direction(fd, false, "stdin")?;
+    }
+    for (o, what) in [(out, "stdout"), (err, "stderr")] {
+        if let Output::Fd(fd) = o {
+            check_direction(fd, true, what)?;
+        }
+    }
     let begin = Instant::now();
     let limits = sb.limits().clone();
     let deadline = begin + limits.wall_time;
@@ -753,8 +839,11 @@ pub(crate) fn run(
     loop {
         let now = Instant::now();
         if !exited && !wall_killed && now >= deadline {
-            started.kill();
+            started.end()?;
             wall_killed = true;
+        }
+        if !exited {
+            started.escalate_if_due(now);
         }
         if exited && streams.iter().all(|s| s.fd.is_none()) && !status_open {
             break;
@@ -793,13 +882,20 @@ pub(crate) fn run(
                 add(4, fd.as_raw_fd(), libc::POLLOUT, &mut pfds);
             }
             if want_src && let Input::Fd(src) = feeder.input {
-                add(5, src, libc::POLLIN, &mut pfds);
+                add(5, src.as_raw_fd(), libc::POLLIN, &mut pfds);
             }
         }
         let timeout = match (exited || wall_killed, drain_deadline) {
             (_, Some(d)) => ms_ceil(d.saturating_duration_since(now)),
             (false, None) => ms_ceil(deadline.saturating_duration_since(now)),
             (true, None) => -1,
+        };
+        let timeout = match started.escalation().filter(|_| !exited) {
+            Some(at) => {
+                let t = ms_ceil(at.saturating_duration_since(now));
+                if timeout < 0 { t } else { timeout.min(t) }
+            }
+            None => timeout,
         };
         match sys::poll(&mut pfds, timeout) {
             Ok(_) => {}
@@ -808,8 +904,10 @@ pub(crate) fn run(
         }
         let ready = |slot: usize| slots[slot].map(|i| pfds[i].revents).unwrap_or(0);
         for (i, stream) in streams.iter_mut().enumerate() {
-            if ready(1 + i) != 0 && stream.pump(&mut scratch, cap)? && !output_killed {
-                started.kill();
+            // Past the deadline, forwarding only takes what the sink accepts at once.
+            let write_by = if wall_killed { now } else { deadline };
+            if ready(1 + i) != 0 && stream.pump(&mut scratch, cap, write_by)? && !output_killed {
+                started.end()?;
                 output_killed = true;
             }
         }
@@ -885,13 +983,12 @@ pub(super) fn finish(
     output_killed: bool,
     streams: [Captured; 2],
 ) -> Result<Outcome> {
-    let (status, usage) = started.reap()?;
+    let reaped = started.reap()?;
     let wall_time = begin.elapsed();
     let cgroup = started.lease.as_ref().map(Lease::usage);
     Ok(outcome(
         sb,
-        status,
-        &usage,
+        reaped,
         cgroup,
         records,
         wall_time,
@@ -908,8 +1005,7 @@ fn tv(t: libc::timeval) -> Duration {
 #[allow(clippy::too_many_arguments)]
 fn outcome(
     sb: &Sandbox,
-    init_status: i32,
-    usage: &libc::rusage,
+    reaped: Option<(i32, libc::rusage)>,
     cgroup: Option<Usage>,
     records: &[u8],
     wall_time: Duration,
@@ -920,12 +1016,14 @@ fn outcome(
     let limits = sb.limits();
     let mut payload_status = None;
     let mut violation = None;
+    let mut reported_usage = None;
     for chunk in records.chunks_exact(RECORD_LEN) {
         let mut rec = [0u8; RECORD_LEN];
         rec.copy_from_slice(chunk);
         let (kind, _step, value, index) = child::decode(&rec);
         match kind {
             child::REC_EXIT_STATUS => payload_status = Some(value),
+            child::REC_USAGE => reported_usage = Some(child::decode_usage(&rec)),
             child::REC_VIOLATION => {
                 violation = Some(Violation {
                     syscall: index as i64,
@@ -935,7 +1033,10 @@ fn outcome(
             _ => {}
         }
     }
-    let status = payload_status.unwrap_or(init_status);
+    // Without init's record (init itself was killed) PID 1's own status stands in.
+    let status = payload_status
+        .or(reaped.map(|(st, _)| st))
+        .unwrap_or(libc::SIGKILL);
     let (exit_code, signal) = if violation.is_some() {
         // The offending task never returned from the call: the sandbox was killed for it.
         (None, Some(libc::SIGSYS))
@@ -946,7 +1047,16 @@ fn outcome(
     } else {
         (None, None)
     };
-    let cpu_time = tv(usage.ru_utime) + tv(usage.ru_stime);
+    // init reaped every process and reported their usage; if init was killed before it could,
+    // PID 1's rusage holds what it had reaped by then.
+    let (max_rss_kib, cpu_time) = match (reported_usage, reaped) {
+        (Some((rss, us)), _) => (rss, Duration::from_micros(us)),
+        (None, Some((_, usage))) => (
+            usage.ru_maxrss.max(0) as u64,
+            tv(usage.ru_utime) + tv(usage.ru_stime),
+        ),
+        (None, None) => (0, Duration::ZERO),
+    };
     // The OOM killer fired in the sandbox's cgroup because its own limit was reached (a
     // host-wide OOM that picked a sandbox process is not the sandbox's limit).
     let oom_killed = cgroup.is_some_and(|c| c.oom_kills > 0 && c.limit_hit);
@@ -978,7 +1088,7 @@ fn outcome(
         signal,
         wall_time,
         cpu_time,
-        max_rss_kib: usage.ru_maxrss.max(0) as u64,
+        max_rss_kib,
         max_memory_kib: cgroup.and_then(|c| c.peak_memory).map(|b| b.div_ceil(1024)),
         stdout_bytes: out.kept,
         stderr_bytes: err.kept,
@@ -1050,19 +1160,21 @@ impl Child {
         loop {
             let now = Instant::now();
             if now >= self.deadline && !wall_killed {
-                self.started.kill();
+                self.started.end()?;
                 wall_killed = true;
             }
+            self.started.escalate_if_due(now);
             let mut pfd = [libc::pollfd {
                 fd: self.started.pidfd.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             }];
-            let timeout = if wall_killed {
-                -1
-            } else {
-                ms_ceil(self.deadline.saturating_duration_since(now))
+            let until = match self.started.escalation() {
+                Some(at) => at,
+                None if wall_killed => now + END_GRACE,
+                None => self.deadline,
             };
+            let timeout = ms_ceil(until.saturating_duration_since(now));
             match sys::poll(&mut pfd, timeout) {
                 Ok(n) if n > 0 => break,
                 Ok(_) | Err(libc::EINTR) => continue,

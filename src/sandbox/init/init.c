@@ -15,6 +15,8 @@
  *                 the program's own process to finish its setup and exec
  *   8  SOCK_FD    (only when argv[2] is "1") a unix socket on which the program's process
  *                 sends its seccomp user-notification listener
+ * SIGUSR1 from the host (a sender outside the namespace) asks init to end the run: kill every
+ * process of the namespace and reap them, so their usage is counted, then report and exit.
  * argv[1] is the program's pid (in the sandbox's PID namespace).
  *
  * Keep the record layout in step with src/sandbox/child.rs (encode/decode).
@@ -28,14 +30,14 @@
 
 #define REC_EXIT_STATUS 2
 #define REC_VIOLATION 3
+#define REC_USAGE 5
 
 #define EINTR 4
-#define ECHILD 10
-#define EAGAIN 11
 #define WNOHANG 1
 #define WALL 0x40000000
 #define SIGKILL 9
 #define SIGCHLD 17
+#define SIGUSR1 10
 #define SIG_BLOCK 0
 #define SFD_NONBLOCK 04000
 #define SFD_CLOEXEC 02000000
@@ -131,6 +133,8 @@ static void put32(unsigned char *b, u32 v)
     memcpy(b, &v, 4);
 }
 
+static void send_record(const unsigned char *rec);
+
 static void report(u32 kind, int value, u32 index)
 {
     unsigned char rec[16];
@@ -138,9 +142,36 @@ static void report(u32 kind, int value, u32 index)
     put32(rec + 4, 0);
     put32(rec + 8, (u32)value);
     put32(rec + 12, index);
+    send_record(rec);
+}
+
+/* struct rusage: ru_utime, ru_stime (struct timeval: two longs each), ru_maxrss (long, KiB),
+ * then 13 more longs. */
+struct timeval { long sec; long usec; };
+struct rusage { struct timeval utime; struct timeval stime; long maxrss; long rest[13]; };
+
+/* The usage of every process of the sandbox: all of them were our children (or orphans
+ * reparented to us) and we reaped them all. Record: kind, peak RSS in KiB (u32), CPU time in
+ * microseconds (u64). */
+static void report_usage(void)
+{
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    if (SC(__NR_getrusage, -1 /* RUSAGE_CHILDREN */, &ru, 0, 0, 0, 0) != 0)
+        return;
+    u64 us = (u64)(ru.utime.sec + ru.stime.sec) * 1000000ULL + (u64)(ru.utime.usec + ru.stime.usec);
+    unsigned char rec[16];
+    put32(rec, REC_USAGE);
+    put32(rec + 4, ru.maxrss > 0xffffffffL ? 0xffffffffU : (u32)ru.maxrss);
+    memcpy(rec + 8, &us, 8);
+    send_record(rec);
+}
+
+static void send_record(const unsigned char *rec)
+{
     size_t off = 0;
-    while (off < sizeof rec) {
-        long r = SC(__NR_write, STATUS_FD, rec + off, sizeof rec - off, 0, 0, 0);
+    while (off < 16) {
+        long r = SC(__NR_write, STATUS_FD, rec + off, 16 - off, 0, 0, 0);
         if (r == -EINTR)
             continue;
         if (r <= 0)
@@ -174,72 +205,97 @@ static int recv_fd(int sock)
     return fd;
 }
 
-/* Reap whatever has exited; returns 1 and sets *status once the program itself was reaped. */
-static int reap(long payload, int flags, int *status)
+/* struct signalfd_siginfo (include/uapi/linux/signalfd.h): 128 bytes; ssi_pid at offset 12. */
+struct sfd_info { u32 signo; int err; int code; u32 pid; unsigned char rest[112]; };
+
+/*
+ * The program's wait status, once it has been reaped, and then every other process of the
+ * namespace killed and reaped by us. Reaping them ourselves is what makes their CPU time and
+ * peak RSS count: the kernel adds a child's usage to its parent's only when the parent reaps
+ * it, and when PID 1 dies the namespace is torn down with SIGCHLD ignored (nothing counted).
+ * So the host never kills PID 1 to end a run: it sends SIGUSR1, and we kill and reap.
+ */
+static int payload_done, killing, have_status, status;
+
+static void kill_all(void)
+{
+    killing = 1;
+    SC(__NR_kill, -1, SIGKILL, 0, 0, 0, 0);
+}
+
+/* Reap whatever has exited; returns 1 when no process is left. */
+static int reap(long payload, int block)
 {
     for (;;) {
         int st = 0;
-        long pid = SC(__NR_wait4, -1, &st, flags | WALL, 0, 0, 0);
+        long pid = SC(__NR_wait4, -1, &st, (block ? 0 : WNOHANG) | WALL, 0, 0, 0);
         if (pid == -EINTR)
             continue;
         if (pid == 0)
             return 0;
-        if (pid < 0) {
-            /* No children left (ECHILD) although the program was never seen: report a
-             * plain exit so the host still gets a record. */
-            *status = 0;
-            return 1;
-        }
+        if (pid < 0)
+            return 1; /* ECHILD: nothing left */
         if (pid == payload) {
-            *status = st;
-            return 1;
+            payload_done = 1;
+            if (!have_status) {
+                have_status = 1;
+                status = st;
+            }
+            /* The program is gone: so is everything it left behind. */
+            kill_all();
+        } else if (killing) {
+            /* A process that forked between two kills: kill again. */
+            SC(__NR_kill, -1, SIGKILL, 0, 0, 0, 0);
         }
     }
 }
 
-/* With a notifying seccomp policy: watch the listener while reaping. The first notification is
- * a forbidden call; report it, kill everything in the namespace (the offending task is still
- * blocked in the call, which never runs) and exit. */
-static int supervise(long payload, int listener)
+/* Watch SIGCHLD, the host's kill request and (with a notifying seccomp policy) the listener.
+ * The first notification is a forbidden call: report it, then kill and reap everything (the
+ * offending task is still blocked in the call, which never runs). */
+static void supervise(long payload, int listener)
 {
-    u64 mask = 1ULL << (SIGCHLD - 1);
-    int status;
-    if (SC(__NR_rt_sigprocmask, SIG_BLOCK, &mask, 0, 8, 0, 0) < 0)
-        goto plain;
-    long sfd = SC(__NR_signalfd4, -1, &mask, 8, SFD_NONBLOCK | SFD_CLOEXEC, 0, 0);
-    if (sfd < 0)
-        goto plain;
-    int listening = 1;
+    u64 mask = (1ULL << (SIGCHLD - 1)) | (1ULL << (SIGUSR1 - 1));
+    long sfd = -1;
+    if (SC(__NR_rt_sigprocmask, SIG_BLOCK, &mask, 0, 8, 0, 0) == 0)
+        sfd = SC(__NR_signalfd4, -1, &mask, 8, SFD_NONBLOCK | SFD_CLOEXEC, 0, 0);
+    if (sfd < 0) {
+        /* Cannot happen on a kernel with namespaces; still end correctly: block in wait4. */
+        while (!reap(payload, 1)) {
+        }
+        return;
+    }
+    int listening = listener >= 0;
     for (;;) {
-        if (reap(payload, WNOHANG, &status))
-            return status;
+        if (reap(payload, 0))
+            return;
         struct pollfd fds[2] = {
             { (int)sfd, POLLIN, 0 },
             { listening ? listener : -1, POLLIN, 0 },
         };
         long r = SC(__NR_ppoll, fds, 2, 0, 0, 0, 0);
         if (r < 0 && r != -EINTR)
-            goto plain;
+            continue;
         if (fds[0].revents) {
-            unsigned char buf[128];
-            while (SC(__NR_read, sfd, buf, sizeof buf, 0, 0, 0) > 0) {
+            struct sfd_info info;
+            while (SC(__NR_read, sfd, &info, sizeof info, 0, 0, 0) == (long)sizeof info) {
+                /* Only the host may ask (a sender outside our namespace shows as pid 0). */
+                if (info.signo == SIGUSR1 && info.pid == 0)
+                    kill_all();
             }
         }
-        if (fds[1].revents & POLLIN) {
+        if (listening && (fds[1].revents & POLLIN)) {
             struct seccomp_notif n;
             memset(&n, 0, sizeof n);
             if (SC(__NR_ioctl, listener, SECCOMP_IOCTL_NOTIF_RECV, &n, 0, 0, 0) == 0) {
                 report(REC_VIOLATION, 0, (u32)n.data.nr);
-                SC(__NR_kill, -1, SIGKILL, 0, 0, 0, 0);
-                die(0);
+                listening = 0;
+                kill_all();
             }
-        } else if (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        } else if (listening && (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) {
             listening = 0;
         }
     }
-plain:
-    reap(payload, 0, &status);
-    return status;
 }
 
 static long parse(const char *s)
@@ -266,16 +322,14 @@ __attribute__((noreturn, used)) void start_c(long *sp)
     SC(__NR_write, READY_FD, "r", 1, 0, 0, 0);
     SC(__NR_close, READY_FD, 0, 0, 0, 0, 0);
 
-    int status = 0;
     int listener = -1;
     if (notify) {
         listener = recv_fd(SOCK_FD);
         SC(__NR_close, SOCK_FD, 0, 0, 0, 0, 0);
     }
-    if (listener >= 0)
-        status = supervise(payload, listener);
-    else
-        reap(payload, 0, &status);
-    report(REC_EXIT_STATUS, status, 0);
+    supervise(payload, listener);
+    report_usage();
+    /* No child was ever seen exit as the program (cannot happen): a plain status. */
+    report(REC_EXIT_STATUS, have_status ? status : 0, 0);
     die(0);
 }
