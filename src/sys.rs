@@ -157,6 +157,192 @@ pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
     r
 }
 
+// ---------------------------------------------------------------------------------------------
+// Host-side file access in directories a sandbox could write (workspaces)
+// ---------------------------------------------------------------------------------------------
+
+/// Open `path` relative to `dir`, never leaving `dir` and never following any symlink
+/// (`openat2` with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). On kernels
+/// without openat2 (< 5.6) each component is opened with O_NOFOLLOW instead.
+pub fn openat_beneath(
+    dir: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> SysResult<RawFd> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    const RESOLVE_BENEATH: u64 = 0x08;
+    let how = OpenHow {
+        flags: (flags | libc::O_NOFOLLOW) as u64,
+        mode: if flags & libc::O_CREAT != 0 {
+            u64::from(mode)
+        } else {
+            0
+        },
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: path is NUL-terminated; how is a valid open_how of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if r >= 0 {
+        return Ok(r as RawFd);
+    }
+    let e = errno();
+    if e != libc::ENOSYS {
+        return Err(e);
+    }
+    // Component by component, no symlink followed, no `..` (callers pass normal components).
+    let bytes = path.to_bytes();
+    let parts: Vec<&[u8]> = bytes
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut cur = dup_cloexec(dir)?;
+    for (i, part) in parts.iter().enumerate() {
+        if *part == b".." || *part == b"." {
+            close(cur);
+            return Err(libc::EXDEV);
+        }
+        let last = i + 1 == parts.len();
+        let c = std::ffi::CString::new(*part).map_err(|_| libc::EINVAL)?;
+        let f = if last {
+            flags | libc::O_NOFOLLOW
+        } else {
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        };
+        // SAFETY: c is NUL-terminated.
+        let next = unsafe { libc::openat(cur, c.as_ptr(), f, mode as libc::c_uint) };
+        let err = errno();
+        close(cur);
+        if next < 0 {
+            return Err(err);
+        }
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// `fcntl(F_DUPFD_CLOEXEC)`.
+pub fn dup_cloexec(fd: RawFd) -> SysResult<RawFd> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })
+}
+
+/// `mkdirat(dir, name, mode)`.
+pub fn mkdirat(dir: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated.
+    check(unsafe { libc::mkdirat(dir, name.as_ptr(), mode) }).map(|_| ())
+}
+
+/// `unlinkat(dir, name, dir ? AT_REMOVEDIR : 0)`.
+pub fn unlinkat(dir: RawFd, name: &CStr, is_dir: bool) -> SysResult<()> {
+    let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
+    // SAFETY: name is NUL-terminated.
+    check(unsafe { libc::unlinkat(dir, name.as_ptr(), flags) }).map(|_| ())
+}
+
+/// `fchown(fd, uid, gid)`.
+pub fn fchown(fd: RawFd, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fchown(fd, uid, gid) }).map(|_| ())
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fchmod(fd, mode) }).map(|_| ())
+}
+
+/// The mode (type and permission bits) of what `fd` refers to (O_PATH descriptors work).
+pub fn fstat_mode(fd: RawFd) -> SysResult<libc::mode_t> {
+    // SAFETY: stat is plain data; zeroed is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer; the empty path with AT_EMPTY_PATH means `fd` itself.
+    check(unsafe { libc::fstatat(fd, c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH) })?;
+    Ok(st.st_mode)
+}
+
+/// chmod the inode an O_PATH descriptor refers to (through /proc/self/fd: race-free, the
+/// descriptor pins the inode, no symlink in the way).
+pub fn chmod_fd_path(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+    let mut buf = [0u8; 24];
+    let n = fmt_decimal(fd as u64, &mut buf).to_bytes();
+    let path = std::ffi::CString::new([b"/proc/self/fd/".as_slice(), n].concat())
+        .map_err(|_| libc::EINVAL)?;
+    // SAFETY: path is NUL-terminated.
+    check(unsafe { libc::chmod(path.as_ptr(), mode) }).map(|_| ())
+}
+
+/// The entries of a directory (without `.` and `..`) with their d_type.
+pub fn list_dir(dir: RawFd) -> SysResult<Vec<(std::ffi::CString, u8)>> {
+    let fd = openat_beneath(
+        dir,
+        c".",
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .or_else(|_| dup_cloexec(dir))?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            let e = errno();
+            close(fd);
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        let mut off = 0usize;
+        while off + 19 < n as usize {
+            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[]
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            let kind = buf[off + 18];
+            let name = &buf[off + 19..off + reclen];
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = &name[..end];
+            if name != b"." && name != b".." {
+                if let Ok(c) = std::ffi::CString::new(name) {
+                    out.push((c, kind));
+                }
+            }
+            if reclen == 0 {
+                break;
+            }
+            off += reclen;
+        }
+    }
+    close(fd);
+    Ok(out)
+}
+
+/// Fill `buf` from the kernel's random source.
+pub fn getrandom(buf: &mut [u8]) -> SysResult<()> {
+    // SAFETY: buf is writable for its length.
+    let r = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if r as usize == buf.len() {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
 /// True when the other end of a pipe has been closed (non-blocking check).
 pub fn hung_up(fd: RawFd) -> bool {
     let mut p = [libc::pollfd {

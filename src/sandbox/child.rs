@@ -304,6 +304,11 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         }
     }
 
+    // A fresh session keyring (the host's must not be reachable), joined while we still have
+    // the host's credentials: it is charged to the host user's key quota (root's is large),
+    // not to the uid every sandbox shares, which a few hundred concurrent runs would exhaust.
+    or_fail(sys::new_session_keyring(), Step::Keyring);
+
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
     //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
     //    them when leaving the namespace's uid 0, which we never had.
@@ -324,9 +329,8 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     }
     sys::close(SYNC_FD);
 
-    // 4. No controlling terminal (TIOCSTI-style injection), fresh keyring.
+    // 4. No controlling terminal (TIOCSTI-style injection).
     or_fail(sys::setsid(), Step::Session);
-    or_fail(sys::new_session_keyring(), Step::Keyring);
 
     // 5. The root file system.
     build_root(plan);

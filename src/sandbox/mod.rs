@@ -16,6 +16,7 @@ pub mod mounts;
 pub mod outcome;
 pub mod seccomp;
 mod spawn;
+mod workspace;
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -32,6 +33,7 @@ pub use self::limits::Limits;
 pub use self::mounts::{Mount, MountKind};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
 pub use self::spawn::{Child, Input, Output};
+pub use self::workspace::{WORKSPACE_DIR, Workspace};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};
 
@@ -42,6 +44,8 @@ pub struct Command {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     dir: Option<PathBuf>,
+    /// Per-run mounts on top of the sandbox's (job files: inputs, a work directory).
+    mounts: Vec<Mount>,
 }
 
 impl Command {
@@ -53,7 +57,33 @@ impl Command {
             args: Vec::new(),
             env: Vec::new(),
             dir: None,
+            mounts: Vec::new(),
         }
+    }
+
+    /// Bind the host path `src` read-only (nosuid, nodev) at `dst` for this run only, on top of
+    /// the sandbox's own mounts: per-job inputs without rebuilding the [`Sandbox`]. A
+    /// destination the sandbox already mounts is an error at run time, before anything starts.
+    pub fn ro_bind(mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount {
+            kind: MountKind::RoBind,
+            src: src.into(),
+            dst: dst.into(),
+            optional: false,
+        });
+        self
+    }
+
+    /// Bind the host path `src` read-write (nosuid, nodev) at `dst` for this run only (a job's
+    /// output or work directory; see [`Workspace`] for one the sandbox user can write).
+    pub fn bind(mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.mounts.push(Mount {
+            kind: MountKind::Bind,
+            src: src.into(),
+            dst: dst.into(),
+            optional: false,
+        });
+        self
     }
 
     /// Add an argument.
@@ -457,6 +487,12 @@ impl SandboxBuilder {
     }
 }
 
+/// The plans of one run with its own mounts.
+pub(crate) struct RunPlan {
+    pub plan: mounts::MountPlan,
+    pub landlock: Option<landlock::LandlockPlan>,
+}
+
 /// Data prepared once per sandbox and shared by its runs.
 pub(crate) struct Prepared {
     pub hostname: CString,
@@ -641,6 +677,68 @@ impl Sandbox {
 
     pub(crate) fn prepared(&self) -> &Prepared {
         &self.prepared
+    }
+
+    /// The mount and landlock plans of a run that carries its own mounts: the sandbox's mounts
+    /// plus the command's, validated like the sandbox's own (a destination mounted twice is an
+    /// error naming it).
+    pub(crate) fn plan_for_run(&self, extra: &[Mount]) -> Result<RunPlan> {
+        let p = &self.builder.profile;
+        let mut mounts = self.all_mounts();
+        for m in extra {
+            mounts::check_sandbox_path(&m.dst, "mount destination")?;
+            if mounts.iter().any(|old| old.dst == m.dst) {
+                return Err(Error::config(format!(
+                    "{} is already mounted in this sandbox: a run's mount needs its own \
+                     destination",
+                    m.dst.display()
+                )));
+            }
+            mounts.push(m.clone());
+        }
+        let plan = mounts::plan(
+            &mounts,
+            &mounts::FixedRoot {
+                tmp_size: p.limits.tmp_size,
+                dev_shm: p.dev_shm,
+                workdir: &p.workdir,
+            },
+        )?;
+        let landlock = if self.builder.landlock_off {
+            None
+        } else {
+            landlock::plan(
+                &plan.rules,
+                p.network == Network::Loopback,
+                p.landlock_require,
+                p.landlock_best_effort,
+            )?
+            .0
+        };
+        Ok(RunPlan { plan, landlock })
+    }
+
+    /// The host uid and gid the sandbox user maps to: the profile's for a root host, the host
+    /// user's own otherwise (who owns what a run creates on a read-write bind).
+    pub fn host_ids(&self) -> (u32, u32) {
+        // SAFETY: plain getters.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        if euid == 0 {
+            let p = &self.builder.profile;
+            (p.host_uid, p.host_gid)
+        } else {
+            (euid, egid)
+        }
+    }
+
+    /// The sandbox's own mounts: the profile's, with the builder's replacing same destinations.
+    fn all_mounts(&self) -> Vec<Mount> {
+        let mut mounts = self.builder.profile.mounts.clone();
+        for m in &self.builder.extra_mounts {
+            mounts.retain(|old| old.dst != m.dst);
+            mounts.push(m.clone());
+        }
+        mounts
     }
 
     pub(crate) fn profile(&self) -> &Profile {

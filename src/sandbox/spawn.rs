@@ -91,6 +91,8 @@ pub(super) struct ExecData {
     envp: Vec<*const libc::c_char>,
     candidates: Vec<CString>,
     workdir: Option<CString>,
+    /// The run's own mount and landlock plans, when the command carries mounts.
+    run_plan: Option<super::RunPlan>,
     pub(super) program: String,
 }
 
@@ -160,12 +162,18 @@ impl ExecData {
             Some(d) => Some(CString::new(d.as_os_str().as_bytes()).map_err(|_| nul("directory"))?),
             None => None,
         };
+        let run_plan = if cmd.mounts.is_empty() {
+            None
+        } else {
+            Some(sb.plan_for_run(&cmd.mounts)?)
+        };
         Ok(ExecData {
             _strings: strings,
             argv,
             envp,
             candidates,
             workdir,
+            run_plan,
             program,
         })
     }
@@ -188,6 +196,8 @@ pub(super) struct Started {
     /// The host thread's signal mask, blocked from the clone until both execs (the setup
     /// process runs on this thread's TLS meanwhile, so no handler may run here).
     mask: Option<libc::sigset_t>,
+    /// What this run mounted, when it had mounts of its own (the report shows them).
+    run_mounts: Option<Vec<String>>,
     /// When the host asked init to end the run (see [`Started::end`]).
     end_requested: std::cell::Cell<Option<Instant>>,
     reaped: bool,
@@ -331,7 +341,7 @@ pub(super) fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<
     let (mut started, exec_r) = launch(sb, exec, deadline)?;
     let mut rec = [0u8; RECORD_LEN];
     if read_record(&exec_r, &mut rec, deadline)? {
-        return Err(exec_failed(sb, &exec.program, &mut started, &rec));
+        return Err(exec_failed(sb, exec, &mut started, &rec));
     }
     started.launched();
     Ok(started)
@@ -340,14 +350,14 @@ pub(super) fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<
 /// The child reported a setup failure: kill and reap it, and name what failed.
 pub(super) fn exec_failed(
     sb: &Sandbox,
-    program: &str,
+    exec: &ExecData,
     started: &mut Started,
     rec: &[u8; RECORD_LEN],
 ) -> Error {
     let (_, step, errno, index) = child::decode(rec);
     started.kill();
     let _ = started.reap();
-    setup_error(sb, program, step, errno, index)
+    setup_error(sb, exec, step, errno, index)
 }
 
 /// The setup itself ran past the wall time.
@@ -441,14 +451,17 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
         announce_ready: !dumpable,
-        mounts: &p.plan.ops,
+        mounts: exec.run_plan.as_ref().map_or(&p.plan.ops, |r| &r.plan.ops),
         hostname: &p.hostname,
         loopback: profile.network == crate::profile::Network::Loopback,
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
         rlimits: &p.rlimits,
         last_cap: p.last_cap,
         budgets: budgets(),
-        landlock: p.landlock.as_ref(),
+        landlock: match &exec.run_plan {
+            Some(r) => r.landlock.as_ref(),
+            None => p.landlock.as_ref(),
+        },
         seccomp: &p.seccomp,
         seccomp_listener: p.seccomp_listener,
         candidates: &exec.candidates,
@@ -485,6 +498,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
         pidfd: owned(pidfd),
         stack,
         mask: Some(old_mask),
+        run_mounts: exec.run_plan.as_ref().map(|r| r.plan.mounted.clone()),
         end_requested: std::cell::Cell::new(None),
         stdin: Some(stdin_w),
         stdout: Some(stdout_r),
@@ -502,7 +516,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
     if !dumpable {
         read_record(&exec_r, &mut rec, deadline)?;
         if child::decode(&rec).0 != child::REC_READY {
-            return Err(exec_failed(sb, &exec.program, &mut started, &rec));
+            return Err(exec_failed(sb, exec, &mut started, &rec));
         }
     }
 
@@ -564,8 +578,17 @@ fn read_record(fd: &OwnedFd, rec: &mut [u8; RECORD_LEN], deadline: Instant) -> R
     }
 }
 
-fn setup_error(sb: &Sandbox, program: &str, step: u32, errno: i32, index: u32) -> Error {
+fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32) -> Error {
+    let program = exec.program.as_str();
     let step = Step::from_u32(step).unwrap_or(Step::Exec);
+    let plan = exec
+        .run_plan
+        .as_ref()
+        .map_or(&sb.prepared().plan, |r| &r.plan);
+    let landlock = match &exec.run_plan {
+        Some(r) => r.landlock.as_ref(),
+        None => sb.prepared().landlock.as_ref(),
+    };
     match (step, errno) {
         (Step::Exec, libc::ENOENT) | (Step::Exec, libc::ENOTDIR) => Error::ProgramNotFound {
             program: program.to_string(),
@@ -578,15 +601,12 @@ fn setup_error(sb: &Sandbox, program: &str, step: u32, errno: i32, index: u32) -
         }
         (Step::Mount, _) => Error::Setup {
             step,
-            detail: sb.prepared().plan.what.get(index as usize).cloned(),
+            detail: plan.what.get(index as usize).cloned(),
             source: os_err(errno),
         },
         (Step::Landlock, _) => Error::Setup {
             step,
-            detail: sb
-                .prepared()
-                .landlock
-                .as_ref()
+            detail: landlock
                 .and_then(|l| l.rules.get(index as usize))
                 .map(|(p, _)| format!("rule for {}", p.to_string_lossy())),
             source: os_err(errno),
@@ -986,7 +1006,7 @@ pub(super) fn finish(
     let reaped = started.reap()?;
     let wall_time = begin.elapsed();
     let cgroup = started.lease.as_ref().map(Lease::usage);
-    Ok(outcome(
+    let mut o = outcome(
         sb,
         reaped,
         cgroup,
@@ -995,7 +1015,11 @@ pub(super) fn finish(
         wall_killed,
         output_killed,
         streams,
-    ))
+    );
+    if let Some(m) = &started.run_mounts {
+        o.enforced.mounts = m.clone();
+    }
+    Ok(o)
 }
 
 fn tv(t: libc::timeval) -> Duration {

@@ -1,0 +1,280 @@
+//! Per-job files: a host directory shared by the runs of one job (the judge pattern: the host
+//! writes sources, a compile step and a run step each run in a fresh sandbox over the same
+//! directory, the host reads the outputs), removed with everything in it afterwards.
+//!
+//! The sandbox user can read and write it (for a root host the directory belongs to the
+//! sandbox's host uid; an unprivileged host's sandbox maps to the host user itself), the host
+//! can read and delete everything. What a run leaves there is untrusted: the host side opens
+//! files only beneath the directory and never through a symlink (a run may plant
+//! `out.txt -> /etc/shadow`), writes replace entries instead of writing through them, and
+//! set-user-ID / set-group-ID bits a run gave its files are cleared after each run.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use super::{Command, Outcome, Sandbox};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Where a workspace appears inside the sandbox (and the runs' working directory).
+pub const WORKSPACE_DIR: &str = "/work";
+
+/// A job's directory on the host, bound read-write at [`WORKSPACE_DIR`] into each run made
+/// through [`Workspace::run`]. Removed (recursively, without following links) when dropped.
+///
+/// ```no_run
+/// use runcell::{Command, Profile, Sandbox, Verdict, Workspace};
+/// let sb = Sandbox::builder().profile(Profile::named("cpp")?).build()?;
+/// let ws = Workspace::new(&sb)?;
+/// ws.write("main.cpp", b"#include <cstdio>\nint main(){std::puts(\"hi\");}\n")?;
+/// let compiled = ws.run(&sb, Command::new("g++").args(["-O2", "-o", "main", "main.cpp"]), b"")?;
+/// assert_eq!(compiled.verdict, Verdict::Ok);
+/// let ran = ws.run(&sb, Command::new("./main"), b"")?;
+/// assert_eq!(ran.stdout, b"hi\n");
+/// # Ok::<(), runcell::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Workspace {
+    path: PathBuf,
+    dir: OwnedFd,
+}
+
+fn io(what: &'static str, e: sys::Errno) -> Error {
+    Error::sys(what, std::io::Error::from_raw_os_error(e))
+}
+
+/// A relative path of normal components only (no `..`, no absolute path, not empty).
+fn relative(rel: &str) -> Result<CString> {
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(Error::config(format!(
+            "workspace path must be relative, without . or ..: {rel:?}"
+        )));
+    }
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::config(format!("workspace path contains a NUL byte: {rel:?}")))
+}
+
+impl Workspace {
+    /// A new, empty workspace under the system's temporary directory.
+    pub fn new(sandbox: &Sandbox) -> Result<Workspace> {
+        Self::new_in(sandbox, std::env::temp_dir())
+    }
+
+    /// A new, empty workspace under `parent` (a private 0700 directory of the host works too:
+    /// the sandbox reaches the workspace through its bind, not through `parent`).
+    pub fn new_in(sandbox: &Sandbox, parent: impl AsRef<Path>) -> Result<Workspace> {
+        let parent = parent.as_ref();
+        let mut last = None;
+        for attempt in 0..16u32 {
+            let name = format!(
+                "runcell-ws-{}-{:x}",
+                std::process::id(),
+                random_u64() ^ u64::from(attempt)
+            );
+            let path = parent.join(name);
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Self::adopt(sandbox, path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(Error::sys("mkdir workspace", e)),
+            }
+        }
+        Err(Error::sys(
+            "mkdir workspace",
+            last.unwrap_or_else(|| std::io::Error::other("no free name")),
+        ))
+    }
+
+    fn adopt(sandbox: &Sandbox, path: PathBuf) -> Result<Workspace> {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::config("workspace path contains a NUL byte"))?;
+        let dir = sys::open(
+            &c,
+            libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
+            0,
+        )
+        .map_err(|e| io("open workspace", e));
+        let dir = match dir {
+            // SAFETY: a fresh descriptor nothing else owns.
+            Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
+            Err(e) => {
+                let _ = std::fs::remove_dir(&path);
+                return Err(e);
+            }
+        };
+        let ws = Workspace { path, dir };
+        // Private to the host user and the sandbox user (which is the host user itself for an
+        // unprivileged host).
+        let (uid, gid) = sandbox.host_ids();
+        sys::fchown(ws.dir.as_raw_fd(), uid, gid).map_err(|e| io("chown workspace", e))?;
+        sys::fchmod(ws.dir.as_raw_fd(), 0o700).map_err(|e| io("chmod workspace", e))?;
+        Ok(ws)
+    }
+
+    /// The directory on the host.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write a file (creating parent directories), replacing whatever entry a run left at that
+    /// name — never writing through it. The sandbox user may read it, not change it.
+    pub fn write(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let c = relative(rel)?;
+        let (parent, name) = self.parent_of(&c, true)?;
+        let _ = sys::unlinkat(parent.as_raw_fd(), &name, false);
+        let fd = sys::openat_beneath(
+            parent.as_raw_fd(),
+            &name,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o644,
+        )
+        .map_err(|e| io("create workspace file", e))?;
+        // SAFETY: a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        sys::write_all(fd.as_raw_fd(), data).map_err(|e| io("write workspace file", e))
+    }
+
+    /// Read a file a run wrote (beneath the workspace, through no symlink).
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        let c = relative(rel)?;
+        let fd = sys::openat_beneath(
+            self.dir.as_raw_fd(),
+            &c,
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            0,
+        )
+        .map_err(|e| io("open workspace file", e))?;
+        let file = std::fs::File::from(
+            // SAFETY: a fresh descriptor nothing else owns.
+            unsafe { OwnedFd::from_raw_fd(fd) },
+        );
+        if !file
+            .metadata()
+            .map_err(|e| Error::sys("stat workspace file", e))?
+            .is_file()
+        {
+            return Err(Error::config(format!("{rel:?} is not a regular file")));
+        }
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut out)
+            .map_err(|e| Error::sys("read workspace file", e))?;
+        Ok(out)
+    }
+
+    /// `cmd` with this workspace bound read-write at [`WORKSPACE_DIR`] and run there.
+    pub fn command(&self, cmd: Command) -> Command {
+        cmd.bind(&self.path, WORKSPACE_DIR)
+            .current_dir(WORKSPACE_DIR)
+    }
+
+    /// Run `cmd` in `sandbox` over this workspace (see [`Workspace::command`]), then clear
+    /// any set-user-ID or set-group-ID bit the run gave to files here.
+    pub fn run(&self, sandbox: &Sandbox, cmd: Command, stdin: &[u8]) -> Result<Outcome> {
+        let outcome = sandbox.run(&self.command(cmd), stdin);
+        self.clear_setid()?;
+        outcome
+    }
+
+    /// Clear set-user-ID / set-group-ID bits on everything in the workspace (walked through
+    /// descriptors, never following a symlink).
+    pub fn clear_setid(&self) -> Result<()> {
+        clear_setid_in(self.dir.as_raw_fd(), 0).map_err(|e| io("clear set-id bits", e))
+    }
+
+    /// The directory that holds `rel`'s last component, created (owned by the sandbox user's
+    /// ids, so runs can write there) when `create`; and that last component.
+    fn parent_of(&self, rel: &CString, create: bool) -> Result<(OwnedFd, CString)> {
+        let bytes = rel.as_bytes();
+        let (dir_part, name) = match bytes.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&bytes[..i], &bytes[i + 1..]),
+            None => (&b""[..], bytes),
+        };
+        let name = CString::new(name).map_err(|_| Error::config("bad workspace path"))?;
+        let mut cur = sys::dup_cloexec(self.dir.as_raw_fd()).map_err(|e| io("dup", e))?;
+        for comp in dir_part.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            let comp = CString::new(comp).map_err(|_| Error::config("bad workspace path"))?;
+            if create {
+                match sys::mkdirat(cur, &comp, 0o755) {
+                    Ok(()) | Err(libc::EEXIST) => {}
+                    Err(e) => {
+                        sys::close(cur);
+                        return Err(io("mkdir in workspace", e));
+                    }
+                }
+            }
+            let next = sys::openat_beneath(
+                cur,
+                &comp,
+                libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            );
+            sys::close(cur);
+            cur = next.map_err(|e| io("open workspace directory", e))?;
+        }
+        // SAFETY: a descriptor we own.
+        Ok((unsafe { OwnedFd::from_raw_fd(cur) }, name))
+    }
+}
+
+fn clear_setid_in(dir: RawFd, depth: u32) -> sys::SysResult<()> {
+    if depth > 64 {
+        return Err(libc::ELOOP);
+    }
+    for (name, kind) in sys::list_dir(dir)? {
+        if kind == libc::DT_LNK {
+            continue;
+        }
+        let fd = match sys::openat_beneath(
+            dir,
+            &name,
+            libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0,
+        ) {
+            Ok(fd) => fd,
+            Err(libc::ENOENT) | Err(libc::ELOOP) => continue,
+            Err(e) => return Err(e),
+        };
+        let r = (|| -> sys::SysResult<()> {
+            let mode = sys::fstat_mode(fd)?;
+            if mode & libc::S_IFMT == libc::S_IFDIR {
+                let d = sys::openat_beneath(
+                    dir,
+                    &name,
+                    libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+                    0,
+                )?;
+                let r = clear_setid_in(d, depth + 1);
+                sys::close(d);
+                r?;
+            }
+            if mode & (libc::S_ISUID | libc::S_ISGID) != 0 && mode & libc::S_IFMT != libc::S_IFDIR {
+                sys::chmod_fd_path(fd, mode & 0o1777)?;
+            }
+            Ok(())
+        })();
+        sys::close(fd);
+        r?;
+    }
+    Ok(())
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // remove_dir_all does not follow symlinks (it unlinks them).
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if sys::getrandom(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return t ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_ne_bytes(b)
+}
