@@ -317,10 +317,11 @@ pub fn list_dir(dir: RawFd) -> SysResult<Vec<(std::ffi::CString, u8)>> {
             let name = &buf[off + 19..off + reclen];
             let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
             let name = &name[..end];
-            if name != b"." && name != b".." {
-                if let Ok(c) = std::ffi::CString::new(name) {
-                    out.push((c, kind));
-                }
+            if name != b"."
+                && name != b".."
+                && let Ok(c) = std::ffi::CString::new(name)
+            {
+                out.push((c, kind));
             }
             if reclen == 0 {
                 break;
