@@ -10,8 +10,8 @@ pub mod cgroup;
 pub mod child;
 pub mod landlock;
 pub mod limits;
-pub mod mounts;
 pub mod outcome;
+pub(crate) mod rootfs;
 pub mod seccomp;
 mod spawn;
 
@@ -27,8 +27,8 @@ pub use self::async_run::AsyncChild;
 pub use self::cgroup::CgroupMode;
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
-pub use self::mounts::{Mount, MountKind};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
+pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};
@@ -287,6 +287,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// A new devpts instance at /dev/pts (and /dev/ptmx), for programs that need a terminal.
+    pub fn devpts(mut self, on: bool) -> Self {
+        self.profile.devpts = on;
+        self
+    }
+
     /// Validate and prepare everything a run needs. Nothing runs yet.
     pub fn build(self) -> Result<Sandbox> {
         let p = &self.profile;
@@ -311,28 +317,29 @@ impl SandboxBuilder {
                 )));
             }
         }
+        if let Some(missing) = crate::sys::rootfs_api_missing() {
+            return Err(Error::Unsupported {
+                feature: format!("the new mount API ({missing}; Linux 5.12 or later)"),
+            });
+        }
+        // The builder's own mounts replace the profile's at the same destination; two of the
+        // builder's own at one destination are an error of the plan.
         let mut mounts = p.mounts.clone();
-        for m in &self.extra_mounts {
-            mounts.retain(|old| old.dst != m.dst);
-            mounts.push(m.clone());
-        }
-        for m in &mounts {
-            mounts::check_sandbox_path(&m.dst, "mount destination")?;
-            if let MountKind::Tmpfs { size } = m.kind
-                && !(4096..=64 << 30).contains(&size)
-            {
-                return Err(Error::config(format!(
-                    "tmpfs {} size must be between 4 KiB and 64 GiB",
-                    m.dst.display()
-                )));
-            }
-        }
-        let plan = mounts::plan(
+        mounts.retain(|old| !self.extra_mounts.iter().any(|m| m.dst == old.dst));
+        mounts.extend(self.extra_mounts.iter().cloned());
+        let home = p
+            .env
+            .get("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| p.workdir.clone());
+        let plan = rootfs::RootPlan::build(
             &mounts,
-            &mounts::FixedRoot {
+            &rootfs::FixedRoot {
                 tmp_size: p.limits.tmp_size,
-                dev_shm: p.dev_shm,
-                workdir: &p.workdir,
+                dev_shm: p.dev_shm.then_some(p.limits.tmp_size),
+                devpts: p.devpts,
+                workdir: p.workdir.clone(),
+                files: rootfs::identity_files(&p.hostname, p.uid, p.gid, &home),
             },
         )?;
         let network = p.network == Network::Loopback;
@@ -445,7 +452,7 @@ impl SandboxBuilder {
             landlock,
             seccomp: seccomp_programs,
             seccomp_listener,
-            plan,
+            root: plan,
             enforced,
         };
         Ok(Sandbox {
@@ -466,7 +473,7 @@ pub(crate) struct Prepared {
     pub landlock: Option<landlock::LandlockPlan>,
     pub seccomp: Vec<Vec<libc::sock_filter>>,
     pub seccomp_listener: Option<usize>,
-    pub plan: mounts::MountPlan,
+    pub root: rootfs::RootPlan,
     pub enforced: Enforced,
     /// The sandbox's pool of cgroups (removed when the last clone of the sandbox is dropped).
     pub cgroups: Option<cgroup::Pool>,

@@ -308,6 +308,7 @@ pub(super) fn launch(
     let host_root = euid == 0;
     // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
     let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
+    let mut scratch = vec![-1; p.root.sources.len()];
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -323,7 +324,8 @@ pub(super) fn launch(
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
         announce_ready: !dumpable,
-        mounts: &p.plan.ops,
+        root: &p.root,
+        scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
         loopback: profile.network == crate::profile::Network::Loopback,
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
@@ -442,9 +444,9 @@ fn setup_error(sb: &Sandbox, program: &str, step: u32, errno: i32, index: u32) -
                 source: os_err(errno),
             }
         }
-        (Step::Mount, _) => Error::Setup {
+        (Step::Mount, _) | (Step::BindSource, _) => Error::Setup {
             step,
-            detail: sb.prepared().plan.what.get(index as usize).cloned(),
+            detail: sb.prepared().root.describe(step == Step::BindSource, index),
             source: os_err(errno),
         },
         (Step::Landlock, _) => Error::Setup {
