@@ -1238,7 +1238,7 @@ R('init_environ', ex(lambda: open('/proc/1/environ', 'rb').read()))
 R('host_environ', ex(lambda: open('/proc/{host_pid}/environ', 'rb').read()))
 R('nodename', os.uname().nodename)
 R('etc_hostname', ex(lambda: open('/etc/hostname').read()))
-R('etc_passwd', ex(lambda: open('/etc/passwd').read()))
+R('etc_passwd', ','.join(l.split(':')[0] for l in open('/etc/passwd')))
 "#
     );
     let r = attack(default_sandbox(), &code);
@@ -1250,7 +1250,8 @@ R('etc_passwd', ex(lambda: open('/etc/passwd').read()))
             ("host_environ", "ENOENT"),
             ("nodename", "runcell"),
             ("etc_hostname", "ENOENT"),
-            ("etc_passwd", "ENOENT"),
+            // runcell's generated user database, nothing of the host's.
+            ("etc_passwd", "root,sandbox,nobody"),
         ],
         "clean environment, PID namespace, UTS namespace, minimal /etc",
     );

@@ -264,6 +264,69 @@ pub(crate) fn identity_files(
     ]
 }
 
+/// Canonicalise a bind source like `realpath`, following a symlink on the way only when root
+/// owns it. A symlink owned by anyone else may have been planted by a sandbox (through a
+/// read-write bind, files are created as the sandbox's host uid, or as the caller's own uid for
+/// an unprivileged host), and following it would bind something that was never configured.
+fn resolve_source(src: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |path: &Path, e: std::io::Error| Error::Path {
+        what: "bind source",
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let start = if src.is_absolute() {
+        src.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|e| io(src, e))?.join(src)
+    };
+    let mut todo: Vec<std::ffi::OsString> = start
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut out = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            out.pop();
+            continue;
+        }
+        let next = out.join(&c);
+        let meta = std::fs::symlink_metadata(&next).map_err(|e| io(&next, e))?;
+        if !meta.file_type().is_symlink() {
+            out = next;
+            continue;
+        }
+        hops += 1;
+        if meta.uid() != 0 || hops > 40 {
+            return Err(Error::config(format!(
+                "bind source {} goes through the symlink {} (owned by uid {}): only symlinks \
+                 owned by root are followed in a bind source; give the resolved path",
+                src.display(),
+                next.display(),
+                meta.uid()
+            )));
+        }
+        let target = std::fs::read_link(&next).map_err(|e| io(&next, e))?;
+        if target.is_absolute() {
+            out = PathBuf::from("/");
+        }
+        for t in target.components().rev() {
+            match t {
+                Component::Normal(n) => todo.push(n.to_os_string()),
+                Component::ParentDir => todo.push("..".into()),
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What occupies a destination.
 #[derive(Debug, Clone)]
 enum Layer {
@@ -546,11 +609,7 @@ impl Builder {
                         })?;
                         Layer::Symlink { target }
                     } else {
-                        let src = std::fs::canonicalize(&m.src).map_err(|e| Error::Path {
-                            what: "bind source",
-                            path: m.src.clone(),
-                            source: e,
-                        })?;
+                        let src = resolve_source(&m.src)?;
                         let meta = std::fs::metadata(&src).map_err(|e| Error::Path {
                             what: "bind source",
                             path: m.src.clone(),
