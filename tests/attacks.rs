@@ -1099,7 +1099,7 @@ R('tcp6', ex(conn(('::1', {port}), socket.AF_INET6)))
 R('udp', ex(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {port}))))
 "#
     );
-    attack(default_sandbox(), &code).expect(
+    attack(default_sandbox().network(Network::None), &code).expect(
         &[
             ("tcp4", "EACCES"),
             ("tcp6", "EACCES"),
@@ -1107,7 +1107,11 @@ R('udp', ex(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x'
         ],
         "landlock TCP connect rule (network off); UDP: empty network namespace",
     );
-    attack(default_sandbox().without_landlock(), &code).expect(
+    attack(
+        default_sandbox().network(Network::None).without_landlock(),
+        &code,
+    )
+    .expect(
         &[
             ("tcp4", "ENETUNREACH"),
             ("tcp6", "EADDRNOTAVAIL"),
@@ -1138,8 +1142,13 @@ def listen():
     s = socket.socket(); s.bind(('127.0.0.1', 8080)); s.listen()
 R('bind', ex(listen))
 "#;
-    attack(default_sandbox(), code).expect(&[("bind", "EACCES")], "landlock TCP bind rule");
-    attack(default_sandbox().without_landlock(), code).expect(
+    attack(default_sandbox().network(Network::None), code)
+        .expect(&[("bind", "EACCES")], "landlock TCP bind rule");
+    attack(
+        default_sandbox().network(Network::None).without_landlock(),
+        code,
+    )
+    .expect(
         &[("bind", "OK")],
         "no landlock: the private lo accepts a bind",
     );
@@ -1187,7 +1196,7 @@ R('vsock', sc(NR['socket'], 40, 1, 0))
 R('inet_raw', sc(NR['socket'], 2, 3, 1))
 R('unix', sc(NR['socket'], 1, 1, 0))
 "#;
-    attack(default_sandbox(), code).expect(
+    attack(default_sandbox().network(Network::None), code).expect(
         &[
             ("packet", "EPERM"),
             ("packet_badtype", "EPERM"),

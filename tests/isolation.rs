@@ -286,7 +286,7 @@ fn outcome_reports_what_was_enforced() {
         vec!["user", "pid", "mount", "network", "ipc", "uts", "cgroup"]
     );
     assert_eq!(e.seccomp, "default");
-    assert_eq!(e.network, "none");
+    assert_eq!(e.network, "loopback");
     if e.landlock.abi >= 1 {
         assert!(e.landlock.fs);
     }
