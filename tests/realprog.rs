@@ -374,3 +374,29 @@ fn a_listener_in_one_sandbox_is_unreachable_from_another_and_from_the_host() {
     let o = child.wait().unwrap();
     assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
 }
+
+#[test]
+fn the_java_heap_follows_the_memory_limit() {
+    let java = r#"
+public class Main {
+    public static void main(String[] a) {
+        System.out.println(Runtime.getRuntime().maxMemory() >> 20);
+    }
+}
+"#;
+    let heap = |memory: u64| -> u64 {
+        let o = run(
+            builder("java").memory(memory),
+            &Command::new("sh").arg("-c").arg(
+                "cat > /tmp/Main.java && javac -d /tmp /tmp/Main.java && exec java -cp /tmp Main",
+            ),
+            java.as_bytes(),
+        );
+        ok(&o).trim().parse().expect("heap MiB")
+    };
+    // 25% of the limit (the JVM reports a little less than -Xmx: one survivor space).
+    let big = heap(4 << 30);
+    let small = heap(2 << 30);
+    assert!((900..=1024).contains(&big), "{big}");
+    assert!((450..=512).contains(&small), "{small}");
+}

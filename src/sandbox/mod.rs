@@ -440,10 +440,15 @@ impl SandboxBuilder {
         let prepared = Prepared {
             hostname: cstring("hostname", p.hostname.as_bytes())?,
             workdir: cstring("working directory", p.workdir.as_os_str().as_bytes())?,
+            // `{memory_mib}` in a value is the memory limit in MiB (the java profile sizes the
+            // heap from it).
             env: p
                 .env
                 .iter()
-                .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
+                .map(|(k, v)| {
+                    let v = v.replace("{memory_mib}", &(p.limits.memory >> 20).to_string());
+                    (k.clone().into_bytes(), v.into_bytes())
+                })
                 .collect(),
             path_dirs,
             rlimits: p.limits.rlimits(cgroup_memory_only),
