@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::sandbox::cgroup::CgroupMode;
 use crate::sandbox::landlock::LandlockRequire;
 use crate::sandbox::limits::{self, Limits};
-use crate::sandbox::mounts::{Mount, MountKind};
+use crate::sandbox::{Mount, MountKind};
 
 /// Network access of a sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -55,6 +55,8 @@ pub struct Profile {
     pub host_gid: u32,
     /// Mount a private tmpfs at /dev/shm.
     pub dev_shm: bool,
+    /// A new devpts instance at /dev/pts and /dev/ptmx (programs that need a terminal).
+    pub devpts: bool,
     /// Whether limits go through cgroups (`auto`: when the host offers them).
     pub cgroups: CgroupMode,
     pub limits: Limits,
@@ -94,6 +96,7 @@ struct File {
     host_uid: Option<u32>,
     host_gid: Option<u32>,
     dev_shm: Option<bool>,
+    devpts: Option<bool>,
     cgroups: Option<String>,
     limits: Option<LimitsFile>,
     env: Option<BTreeMap<String, String>>,
@@ -198,6 +201,7 @@ impl Profile {
             host_uid: 65534,
             host_gid: 65534,
             dev_shm: false,
+            devpts: false,
             cgroups: CgroupMode::Auto,
             limits: Limits::default(),
             env,
@@ -334,6 +338,9 @@ impl Profile {
         }
         if let Some(v) = file.dev_shm {
             p.dev_shm = v;
+        }
+        if let Some(v) = file.devpts {
+            p.devpts = v;
         }
         if let Some(v) = file.cgroups {
             p.cgroups = match v.as_str() {

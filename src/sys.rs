@@ -242,12 +242,6 @@ pub fn dup_cloexec(fd: RawFd) -> SysResult<RawFd> {
     check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })
 }
 
-/// `mkdirat(dir, name, mode)`.
-pub fn mkdirat(dir: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
-    // SAFETY: name is NUL-terminated.
-    check(unsafe { libc::mkdirat(dir, name.as_ptr(), mode) }).map(|_| ())
-}
-
 /// `unlinkat(dir, name, dir ? AT_REMOVEDIR : 0)`.
 pub fn unlinkat(dir: RawFd, name: &CStr, is_dir: bool) -> SysResult<()> {
     let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
@@ -879,46 +873,6 @@ pub fn umount2(target: &CStr, flags: libc::c_int) -> SysResult<()> {
     check(unsafe { libc::umount2(target.as_ptr(), flags) }).map(|_| ())
 }
 
-/// `mount_setattr(AT_FDCWD, path, flags, {attr_set})`: add mount attributes (read-only, nosuid,
-/// nodev) without having to restate the locked ones a user namespace inherited.
-pub fn mount_setattr(path: &CStr, recursive: bool, attr_set: u64) -> SysResult<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: path is NUL-terminated and attr is a valid mount_attr of the given size.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    check_long(r).map(|_| ())
-}
-
-/// `statfs(path).f_flags`: the mount flags currently applied (for remounts on old kernels).
-pub fn statfs_flags(path: &CStr) -> SysResult<libc::c_ulong> {
-    // SAFETY: statvfs is plain old data.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: path is NUL-terminated and st a valid out-pointer.
-    check(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
-    Ok(st.f_flag as libc::c_ulong)
-}
-
 /// `pivot_root(new_root, put_old)`.
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
     // SAFETY: both paths are NUL-terminated.
@@ -945,19 +899,6 @@ pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
 pub fn rmdir(path: &CStr) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.
     check(unsafe { libc::rmdir(path.as_ptr()) }).map(|_| ())
-}
-
-/// Create an empty regular file (a mount point for a file bind); an existing one is fine.
-pub fn touch(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
-    let fd = open(path, libc::O_CREAT | libc::O_WRONLY, mode)?;
-    close(fd);
-    Ok(())
-}
-
-/// `symlink(target, path)`.
-pub fn symlink(target: &CStr, path: &CStr) -> SysResult<()> {
-    // SAFETY: both are NUL-terminated.
-    check(unsafe { libc::symlink(target.as_ptr(), path.as_ptr()) }).map(|_| ())
 }
 
 /// `sethostname` and `setdomainname`.
@@ -1088,33 +1029,6 @@ pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr, size: usize) -> SysRe
     check_long(r).map(|fd| fd as RawFd)
 }
 
-/// Add a path-beneath rule for the object at `path` to a ruleset.
-pub fn landlock_add_path_rule(ruleset: RawFd, path: &CStr, allowed: u64) -> SysResult<()> {
-    #[repr(C, packed)]
-    struct PathBeneath {
-        allowed_access: u64,
-        parent_fd: i32,
-    }
-    const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
-    let fd = open(path, libc::O_PATH, 0)?;
-    let attr = PathBeneath {
-        allowed_access: allowed,
-        parent_fd: fd,
-    };
-    // SAFETY: attr is a valid landlock_path_beneath_attr (packed, as in the uapi).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_add_rule,
-            ruleset,
-            LANDLOCK_RULE_PATH_BENEATH,
-            &attr as *const PathBeneath,
-            0u32,
-        )
-    };
-    close(fd);
-    check_long(r).map(|_| ())
-}
-
 /// Enforce a landlock ruleset on the calling thread (and what it execs and forks).
 pub fn landlock_restrict_self(ruleset: RawFd) -> SysResult<()> {
     // SAFETY: plain integers.
@@ -1216,4 +1130,237 @@ pub fn send_fd(sock: RawFd, fd: RawFd) -> SysResult<()> {
         retry(|| check_long(libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) as libc::c_long))
             .map(|_| ())
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rootfs (realprog branch): the root built from descriptors (new mount API, openat2)
+// ---------------------------------------------------------------------------------------------
+
+/// `openat2` resolve flags (uapi/linux/openat2.h).
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// Fail on any symlink on the way (including the last component).
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// Resolve as if `dirfd` were the root (`..` and absolute paths stay inside).
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `open_tree` flags (uapi/linux/mount.h).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `move_mount` flags.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+/// `fsconfig` commands.
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+/// `fsopen` / `fsmount` close-on-exec flags.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, 0, resolve})`.
+pub fn openat2(dirfd: RawFd, path: &CStr, flags: libc::c_int, resolve: u64) -> SysResult<RawFd> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: path is NUL-terminated and how a valid open_how of the given size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
+/// `open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH)`: a
+/// detached copy of the mount tree at `fd` (an `O_PATH` descriptor).
+pub fn open_tree_clone(fd: RawFd) -> SysResult<RawFd> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint;
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH; plain integers otherwise.
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})` on the mount at `fd`
+/// (attached or detached).
+pub fn mount_setattr_fd(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH; attr is a valid mount_attr of
+    // the given size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check_long(r).map(|_| ())
+}
+
+/// `move_mount(from, "", to, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attach the mount `from` (a
+/// detached tree or a fresh `fsmount`) on the object `to` refers to.
+pub fn move_mount_fd(from: RawFd, to: RawFd) -> SysResult<()> {
+    // SAFETY: empty NUL-terminated paths with the EMPTY_PATH flags; plain integers otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    check_long(r).map(|_| ())
+}
+
+/// `fsopen(fstype, FSOPEN_CLOEXEC)`: a file system context.
+pub fn fsopen(fstype: &CStr) -> SysResult<RawFd> {
+    // SAFETY: fstype is NUL-terminated.
+    let r = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
+/// `fsconfig(fd, SET_STRING, key, value)`, or `SET_FLAG` without a value.
+pub fn fsconfig_set(fd: RawFd, key: &CStr, value: Option<&CStr>) -> SysResult<()> {
+    let (cmd, v) = match value {
+        Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+        None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+    };
+    // SAFETY: key is NUL-terminated; v is NULL or NUL-terminated, as the command requires.
+    let r = unsafe { libc::syscall(libc::SYS_fsconfig, fd, cmd, key.as_ptr(), v, 0) };
+    check_long(r).map(|_| ())
+}
+
+/// `fsconfig(fd, CMD_CREATE)` then `fsmount(fd, FSMOUNT_CLOEXEC, attrs)`: a detached mount.
+pub fn fsmount(fd: RawFd, attrs: u64) -> SysResult<RawFd> {
+    // SAFETY: the create command takes no pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fd,
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    check_long(r)?;
+    // SAFETY: plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fd,
+            FSMOUNT_CLOEXEC,
+            attrs as libc::c_uint,
+        )
+    };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
+/// `mkdirat(dirfd, name, mode)` (an existing entry is an error).
+pub fn mkdirat(dirfd: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated.
+    check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) }).map(|_| ())
+}
+
+/// `openat(dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW, mode)`.
+pub fn openat(
+    dirfd: RawFd,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> SysResult<RawFd> {
+    // SAFETY: name is NUL-terminated; mode is passed as the variadic argument openat expects.
+    check(unsafe {
+        libc::openat(
+            dirfd,
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            mode as libc::c_uint,
+        )
+    })
+}
+
+/// `symlinkat(target, dirfd, name)`.
+pub fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> SysResult<()> {
+    // SAFETY: both strings are NUL-terminated.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) }).map(|_| ())
+}
+
+/// `fchdir(fd)`.
+pub fn fchdir(fd: RawFd) -> SysResult<()> {
+    // SAFETY: plain integer.
+    check(unsafe { libc::fchdir(fd) }).map(|_| ())
+}
+
+/// Add a path-beneath landlock rule for the object `fd` refers to (an `O_PATH` descriptor).
+pub fn landlock_add_fd_rule(ruleset: RawFd, fd: RawFd, allowed: u64) -> SysResult<()> {
+    #[repr(C, packed)]
+    struct PathBeneath {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+    const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
+    let attr = PathBeneath {
+        allowed_access: allowed,
+        parent_fd: fd,
+    };
+    // SAFETY: attr is a valid landlock_path_beneath_attr (packed, as in the uapi).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr as *const PathBeneath,
+            0u32,
+        )
+    };
+    check_long(r).map(|_| ())
+}
+
+/// Whether the kernel has the calls the root is built with (`open_tree`/`move_mount`/`fsopen`
+/// 5.2, `openat2` 5.6, `mount_setattr` 5.12): each is probed with a bad descriptor, which
+/// fails with `EBADF` (or `EINVAL`) where the call exists and `ENOSYS` where it does not.
+/// Returns the name of the first missing call.
+pub fn rootfs_api_missing() -> Option<&'static str> {
+    let probes: [(&'static str, SysResult<()>); 4] = [
+        ("open_tree", open_tree_clone(-1).map(|_| ())),
+        ("openat2", openat2(-1, c"x", libc::O_PATH, 0).map(|_| ())),
+        ("mount_setattr", mount_setattr_fd(-1, false, 0)),
+        ("move_mount", move_mount_fd(-1, -1)),
+    ];
+    probes
+        .into_iter()
+        .find(|(_, r)| *r == Err(libc::ENOSYS))
+        .map(|(name, _)| name)
 }

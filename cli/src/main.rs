@@ -104,6 +104,9 @@ struct RunOpts {
     /// none or loopback.
     #[arg(long, value_parser = ["none", "loopback"])]
     network: Option<String>,
+    /// A pseudo-terminal device: a new devpts instance at /dev/pts and /dev/ptmx.
+    #[arg(long)]
+    pty: bool,
     /// Write the JSON report to PATH (- for stderr).
     #[arg(long, value_name = "PATH")]
     report: Option<String>,
@@ -171,6 +174,9 @@ impl RunOpts {
             } else {
                 Network::None
             });
+        }
+        if self.pty {
+            b = b.devpts(true);
         }
         Ok(b)
     }

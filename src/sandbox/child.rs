@@ -5,11 +5,12 @@
 //! calls through `crate::sys`. It never allocates, locks or formats. A failure is written to the
 //! CLOEXEC report pipe as a fixed-size record and the process `_exit`s.
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 
 use super::landlock::LandlockPlan;
-use super::mounts::{MOUNT_ATTR_NOSUID, OLD_ROOT, Op, STAGING};
+use super::rootfs::{self, RootPlan};
 use crate::sys::{self, Errno, SysResult};
 
 /// A setup step, reported with the errno when it fails.
@@ -62,6 +63,8 @@ pub enum Step {
     Init = 22,
     /// Setting the user namespace's own kernel budgets (/proc/sys/user).
     Budgets = 23,
+    /// Opening a bind source as a detached mount tree (the detail says which).
+    BindSource = 24,
 }
 
 impl Step {
@@ -91,6 +94,7 @@ impl Step {
             21 => CgroupNs,
             22 => Init,
             23 => Budgets,
+            24 => BindSource,
             _ => return None,
         })
     }
@@ -123,6 +127,7 @@ impl std::fmt::Display for Step {
             CgroupNs => "cgroup namespace",
             Init => "exec of runcell-init",
             Budgets => "user-namespace budgets",
+            BindSource => "opening a bind source",
         })
     }
 }
@@ -210,7 +215,11 @@ pub(crate) struct ChildPlan<'a> {
     /// copied from it, belong to root, so the id maps cannot be written until we make
     /// ourselves dumpable and say so.
     pub announce_ready: bool,
-    pub mounts: &'a [Op],
+    /// The root to build.
+    pub root: &'a RootPlan,
+    /// One descriptor slot per bind source of `root`, preallocated by the parent (taken once
+    /// by the child).
+    pub scratch: Cell<&'a mut [RawFd]>,
     pub hostname: &'a CStr,
     pub loopback: bool,
     pub workdir: &'a CStr,
@@ -235,21 +244,9 @@ const fn c(s: &'static [u8]) -> &'static CStr {
         Err(_) => panic!("not a C string"),
     }
 }
-const ROOT: &CStr = c(b"/\0");
-const STAGING_C: &CStr = c(b"/tmp\0");
-const STAGING_OLD: &CStr = c(b"/tmp/.oldroot\0");
-const OLD_ROOT_C: &CStr = c(b"/.oldroot\0");
-const TMPFS: &CStr = c(b"tmpfs\0");
-const PROC: &CStr = c(b"proc\0");
 const INIT_NAME: &CStr = c(b"runcell-init\0");
 const NOTIFY_ON: &CStr = c(b"1\0");
 const NOTIFY_OFF: &CStr = c(b"0\0");
-const ROOT_OPTS: &CStr = c(b"size=1m,mode=0755\0");
-
-const _: () = {
-    // Keep the constants above in line with the mount plan's.
-    assert!(OLD_ROOT.len() == 9 && STAGING.len() == 4);
-};
 
 fn fail(step: Step, errno: Errno, index: u32) -> ! {
     let rec = encode(REC_SETUP_ERROR, step as u32, errno, index);
@@ -296,18 +293,18 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     if plan.cgroup_ns {
         or_fail(sys::unshare(libc::CLONE_NEWCGROUP), Step::CgroupNs);
     }
-    // The namespace's own budgets, while we still hold CAP_SYS_RESOURCE in it.
-    for (i, (path, value)) in plan.budgets.iter().enumerate() {
-        match sys::write_file(path, value.to_bytes()) {
-            Ok(()) | Err(libc::ENOENT) => {}
-            Err(e) => fail(Step::Budgets, e, i as u32),
-        }
-    }
 
     // A fresh session keyring (the host's must not be reachable), joined while we still have
     // the host's credentials: it is charged to the host user's key quota (root's is large),
     // not to the uid every sandbox shares, which a few hundred concurrent runs would exhaust.
     or_fail(sys::new_session_keyring(), Step::Keyring);
+
+    // Bind sources are opened with the caller's credentials (a source in a private 0700
+    // directory opens as it did for build()).
+    let scratch = plan.scratch.take();
+    if let Err((step, e, i)) = rootfs::open_sources(plan.root, scratch) {
+        fail(step, e, i);
+    }
 
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's
     //    root is not mapped). Capabilities in the namespace survive: the kernel only clears
@@ -333,7 +330,9 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     or_fail(sys::setsid(), Step::Session);
 
     // 5. The root file system.
-    build_root(plan);
+    if let Err((step, e, i)) = rootfs::assemble(plan.root, scratch) {
+        fail(step, e, i);
+    }
 
     // 6. Identity and network.
     or_fail(sys::set_hostname(plan.hostname), Step::Hostname);
@@ -342,6 +341,16 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     }
     or_fail(sys::chdir(plan.workdir), Step::Workdir);
     sys::unblock_signals();
+
+    // The namespace's own budgets, once the root is built (detached mount trees count as
+    // mount namespaces): we still hold CAP_SYS_RESOURCE in it, the program never will. The
+    // host's /proc is gone, but the sandbox's /proc/sys/user shows this namespace's limits.
+    for (i, (path, value)) in plan.budgets.iter().enumerate() {
+        match sys::write_file(path, value.to_bytes()) {
+            Ok(()) | Err(libc::ENOENT) => {}
+            Err(e) => fail(Step::Budgets, e, i as u32),
+        }
+    }
 
     // 7. The program's process: a CLONE_VM child (it shares this memory, which is the host's,
     //    until it execs) that waits until PID 1 is runcell-init, then finishes its own setup
@@ -436,95 +445,6 @@ fn arrange_fds(fds: &ChildFds) -> SysResult<()> {
     Ok(())
 }
 
-fn build_root(plan: &ChildPlan<'_>) {
-    or_fail(
-        sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None),
-        Step::MountPrivate,
-    );
-    // The new root: a tmpfs mounted on the host's /tmp in this namespace, then made `/` with
-    // the host root kept at /.oldroot while the sandbox is assembled.
-    or_fail(
-        sys::mount(
-            Some(TMPFS),
-            STAGING_C,
-            Some(TMPFS),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            Some(ROOT_OPTS),
-        ),
-        Step::Root,
-    );
-    or_fail(sys::mkdir(STAGING_OLD, 0o700), Step::Root);
-    or_fail(sys::pivot_root(STAGING_C, STAGING_OLD), Step::Root);
-    or_fail(sys::chdir(ROOT), Step::Root);
-
-    for (i, op) in plan.mounts.iter().enumerate() {
-        if let Err(e) = apply(op) {
-            fail(Step::Mount, e, i as u32);
-        }
-    }
-
-    or_fail(sys::umount2(OLD_ROOT_C, libc::MNT_DETACH), Step::Seal);
-    or_fail(sys::rmdir(OLD_ROOT_C), Step::Seal);
-    or_fail(
-        set_attr(
-            ROOT,
-            super::mounts::MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | super::mounts::MOUNT_ATTR_NODEV,
-            false,
-        ),
-        Step::Seal,
-    );
-}
-
-fn apply(op: &Op) -> SysResult<()> {
-    match op {
-        Op::Mkdir(p) => sys::mkdir(p, 0o755),
-        Op::Touch(p) => sys::touch(p, 0o644),
-        Op::Symlink { target, path } => sys::symlink(target, path),
-        Op::Bind { src, dst } => {
-            sys::mount(Some(src), dst, None, libc::MS_BIND | libc::MS_REC, None)
-        }
-        Op::SetAttr {
-            path,
-            attrs,
-            recursive,
-        } => set_attr(path, *attrs, *recursive),
-        Op::Tmpfs { dst, data, flags } => {
-            sys::mount(Some(TMPFS), dst, Some(TMPFS), *flags, Some(data))
-        }
-        Op::Proc { dst } => sys::mount(
-            Some(PROC),
-            dst,
-            Some(PROC),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            None,
-        ),
-    }
-}
-
-/// Add mount attributes; on kernels without mount_setattr (< 5.12), remount keeping the
-/// flags the mount already has (locked flags must be restated in a user namespace).
-fn set_attr(path: &CStr, attrs: u64, recursive: bool) -> SysResult<()> {
-    match sys::mount_setattr(path, recursive, attrs) {
-        Err(libc::ENOSYS) => {
-            let current = sys::statfs_flags(path)?;
-            // ST_* and MS_* agree on the bits used here (RDONLY, NOSUID, NODEV, NOEXEC,
-            // NOATIME, NODIRATIME, RELATIME).
-            let keep = current
-                & (libc::MS_RDONLY
-                    | libc::MS_NOSUID
-                    | libc::MS_NODEV
-                    | libc::MS_NOEXEC
-                    | libc::MS_NOATIME
-                    | libc::MS_NODIRATIME
-                    | libc::MS_RELATIME);
-            // MOUNT_ATTR_{RDONLY,NOSUID,NODEV,NOEXEC} are MS_{RDONLY,NOSUID,NODEV,NOEXEC}.
-            let flags = libc::MS_REMOUNT | libc::MS_BIND | keep | attrs as libc::c_ulong;
-            sys::mount(None, path, None, flags, None)
-        }
-        other => other,
-    }
-}
-
 /// The program's process: wait for runcell-init, then limits, privileges, confinement, exec.
 fn payload(plan: &ChildPlan<'_>, ready: RawFd, notify: Option<RawFd>) -> ! {
     sys::close(STATUS_FD);
@@ -549,11 +469,8 @@ fn payload(plan: &ChildPlan<'_>, ready: RawFd, notify: Option<RawFd>) -> ! {
             sys::landlock_create_ruleset(&ll.attr, ll.attr_size),
             Step::Landlock,
         );
-        for (i, (path, access)) in ll.rules.iter().enumerate() {
-            match sys::landlock_add_path_rule(ruleset, path, *access) {
-                Ok(()) | Err(libc::ENOENT) => {}
-                Err(e) => fail(Step::Landlock, e, i as u32),
-            }
+        if let Err((e, i)) = super::landlock::add_rules(ruleset, ll) {
+            fail(Step::Landlock, e, i);
         }
         or_fail(sys::landlock_restrict_self(ruleset), Step::Landlock);
         sys::close(ruleset);

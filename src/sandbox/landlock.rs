@@ -1,9 +1,11 @@
 //! Landlock: which paths the program may read, write or execute, and (where the kernel has it)
 //! TCP and scope restrictions, computed once per `Sandbox` from the mount plan.
 //!
-//! The child creates its own ruleset and adds the path rules after its mounts exist (a rule
-//! attaches to the directory object, so one added before a tmpfs is mounted over the path would
-//! not cover the tmpfs; see DESIGN §7). Access masks come from the `landlock` crate for the
+//! The rules come from the root plan (`rootfs::RootPlan::rules`). The child creates its own
+//! ruleset and adds the path rules after its mounts exist (a rule attaches to the directory
+//! object, so one added before a tmpfs is mounted over the path would not cover the tmpfs; see
+//! DESIGN §7), each path opened inside the new root without following a symlink
+//! ([`add_rules`]). Access masks come from the `landlock` crate for the
 //! detected ABI, so new rights are handled as the crate learns them.
 
 use std::ffi::CString;
@@ -12,9 +14,9 @@ use std::os::unix::ffi::OsStrExt;
 use landlock::{ABI, Access, AccessFs, AccessNet, BitFlags, Scope};
 use serde::Serialize;
 
-use super::mounts::{self, PathRule};
+use super::rootfs::{self as mounts, PathRule};
 use crate::error::{Error, Result};
-use crate::sys::{self, LandlockRulesetAttr};
+use crate::sys::{self, Errno, LandlockRulesetAttr};
 
 /// What landlock features a profile insists on; missing ones make `build()` fail unless the
 /// sandbox is in best-effort mode.
@@ -47,6 +49,37 @@ pub(crate) struct LandlockPlan {
     pub attr: LandlockRulesetAttr,
     pub attr_size: usize,
     pub rules: Vec<(CString, u64)>,
+}
+
+/// Child side: add every path rule of `plan` to `ruleset`. Each path is opened inside the
+/// sandbox's root (`RESOLVE_IN_ROOT`) without following any symlink, so a symlink planted in a
+/// read-write bind cannot widen a rule. Async-signal-safe; the error carries the rule's index.
+pub(crate) fn add_rules(
+    ruleset: std::os::fd::RawFd,
+    plan: &LandlockPlan,
+) -> Result<(), (Errno, u32)> {
+    let root = sys::open(c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .map_err(|e| (e, 0))?;
+    let mut result = Ok(());
+    for (i, (path, access)) in plan.rules.iter().enumerate() {
+        let r = sys::openat2(
+            root,
+            path,
+            libc::O_PATH,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS,
+        )
+        .and_then(|fd| {
+            let r = sys::landlock_add_fd_rule(ruleset, fd, *access);
+            sys::close(fd);
+            r
+        });
+        if let Err(e) = r {
+            result = Err((e, i as u32));
+            break;
+        }
+    }
+    sys::close(root);
+    result
 }
 
 const FILE_RIGHTS: BitFlags<AccessFs> = landlock::make_bitflags!(AccessFs::{

@@ -12,8 +12,8 @@ mod init;
 pub mod landlock;
 mod launcher;
 pub mod limits;
-pub mod mounts;
 pub mod outcome;
+pub(crate) mod rootfs;
 pub mod seccomp;
 mod spawn;
 mod workspace;
@@ -30,8 +30,8 @@ pub use self::async_run::AsyncChild;
 pub use self::cgroup::CgroupMode;
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
-pub use self::mounts::{Mount, MountKind};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
+pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
 pub use self::workspace::{WORKSPACE_DIR, Workspace};
 use crate::error::{Error, Result};
@@ -319,6 +319,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// A new devpts instance at /dev/pts (and /dev/ptmx), for programs that need a terminal.
+    pub fn devpts(mut self, on: bool) -> Self {
+        self.profile.devpts = on;
+        self
+    }
+
     /// Validate and prepare everything a run needs. Nothing runs yet.
     pub fn build(self) -> Result<Sandbox> {
         let p = &self.profile;
@@ -343,28 +349,29 @@ impl SandboxBuilder {
                 )));
             }
         }
+        if let Some(missing) = crate::sys::rootfs_api_missing() {
+            return Err(Error::Unsupported {
+                feature: format!("the new mount API ({missing}; Linux 5.12 or later)"),
+            });
+        }
+        // The builder's own mounts replace the profile's at the same destination; two of the
+        // builder's own at one destination are an error of the plan.
         let mut mounts = p.mounts.clone();
-        for m in &self.extra_mounts {
-            mounts.retain(|old| old.dst != m.dst);
-            mounts.push(m.clone());
-        }
-        for m in &mounts {
-            mounts::check_sandbox_path(&m.dst, "mount destination")?;
-            if let MountKind::Tmpfs { size } = m.kind
-                && !(4096..=64 << 30).contains(&size)
-            {
-                return Err(Error::config(format!(
-                    "tmpfs {} size must be between 4 KiB and 64 GiB",
-                    m.dst.display()
-                )));
-            }
-        }
-        let plan = mounts::plan(
+        mounts.retain(|old| !self.extra_mounts.iter().any(|m| m.dst == old.dst));
+        mounts.extend(self.extra_mounts.iter().cloned());
+        let home = p
+            .env
+            .get("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| p.workdir.clone());
+        let plan = rootfs::RootPlan::build(
             &mounts,
-            &mounts::FixedRoot {
+            &rootfs::FixedRoot {
                 tmp_size: p.limits.tmp_size,
-                dev_shm: p.dev_shm,
-                workdir: &p.workdir,
+                dev_shm: p.dev_shm.then_some(p.limits.tmp_size),
+                devpts: p.devpts,
+                workdir: p.workdir.clone(),
+                files: rootfs::identity_files(&p.hostname, p.uid, p.gid, &home),
             },
         )?;
         let network = p.network == Network::Loopback;
@@ -465,10 +472,15 @@ impl SandboxBuilder {
         let prepared = Prepared {
             hostname: cstring("hostname", p.hostname.as_bytes())?,
             workdir: cstring("working directory", p.workdir.as_os_str().as_bytes())?,
+            // `{memory_mib}` in a value is the memory limit in MiB (the java profile sizes the
+            // heap from it).
             env: p
                 .env
                 .iter()
-                .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
+                .map(|(k, v)| {
+                    let v = v.replace("{memory_mib}", &(p.limits.memory >> 20).to_string());
+                    (k.clone().into_bytes(), v.into_bytes())
+                })
                 .collect(),
             path_dirs,
             rlimits: p.limits.rlimits(cgroup_memory_only),
@@ -477,7 +489,7 @@ impl SandboxBuilder {
             landlock,
             seccomp: seccomp_programs,
             seccomp_listener,
-            plan,
+            root: plan,
             enforced,
         };
         Ok(Sandbox {
@@ -489,7 +501,7 @@ impl SandboxBuilder {
 
 /// The plans of one run with its own mounts.
 pub(crate) struct RunPlan {
-    pub plan: mounts::MountPlan,
+    pub root: rootfs::RootPlan,
     pub landlock: Option<landlock::LandlockPlan>,
 }
 
@@ -504,7 +516,7 @@ pub(crate) struct Prepared {
     pub landlock: Option<landlock::LandlockPlan>,
     pub seccomp: Vec<Vec<libc::sock_filter>>,
     pub seccomp_listener: Option<usize>,
-    pub plan: mounts::MountPlan,
+    pub root: rootfs::RootPlan,
     pub enforced: Enforced,
     /// The sandbox's pool of cgroups (removed when the last clone of the sandbox is dropped).
     pub cgroups: Option<cgroup::Pool>,
@@ -679,43 +691,24 @@ impl Sandbox {
         &self.prepared
     }
 
-    /// The mount and landlock plans of a run that carries its own mounts: the sandbox's mounts
+    /// The root and landlock plans of a run that carries its own mounts: the sandbox's mounts
     /// plus the command's, validated like the sandbox's own (a destination mounted twice is an
     /// error naming it).
     pub(crate) fn plan_for_run(&self, extra: &[Mount]) -> Result<RunPlan> {
         let p = &self.builder.profile;
-        let mut mounts = self.all_mounts();
-        for m in extra {
-            mounts::check_sandbox_path(&m.dst, "mount destination")?;
-            if mounts.iter().any(|old| old.dst == m.dst) {
-                return Err(Error::config(format!(
-                    "{} is already mounted in this sandbox: a run's mount needs its own \
-                     destination",
-                    m.dst.display()
-                )));
-            }
-            mounts.push(m.clone());
-        }
-        let plan = mounts::plan(
-            &mounts,
-            &mounts::FixedRoot {
-                tmp_size: p.limits.tmp_size,
-                dev_shm: p.dev_shm,
-                workdir: &p.workdir,
-            },
-        )?;
+        let root = self.prepared.root.with_extra(extra)?;
         let landlock = if self.builder.landlock_off {
             None
         } else {
             landlock::plan(
-                &plan.rules,
+                &root.rules,
                 p.network == Network::Loopback,
                 p.landlock_require,
                 p.landlock_best_effort,
             )?
             .0
         };
-        Ok(RunPlan { plan, landlock })
+        Ok(RunPlan { root, landlock })
     }
 
     /// The host uid and gid the sandbox user maps to: the profile's for a root host, the host
@@ -729,16 +722,6 @@ impl Sandbox {
         } else {
             (euid, egid)
         }
-    }
-
-    /// The sandbox's own mounts: the profile's, with the builder's replacing same destinations.
-    fn all_mounts(&self) -> Vec<Mount> {
-        let mut mounts = self.builder.profile.mounts.clone();
-        for m in &self.builder.extra_mounts {
-            mounts.retain(|old| old.dst != m.dst);
-            mounts.push(m.clone());
-        }
-        mounts
     }
 
     pub(crate) fn profile(&self) -> &Profile {

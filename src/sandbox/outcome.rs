@@ -87,7 +87,8 @@ pub struct Enforced {
     pub host_gid: u32,
     /// Network of the sandbox (`none` or `loopback`).
     pub network: &'static str,
-    /// The mounts of the root, as `ro:SRC:DST`, `rw:SRC:DST`, `tmpfs:DST`, `symlink:DST`.
+    /// The mounts of the root, as `ro:SRC:DST`, `rw:SRC:DST`, `tmpfs:DST`, `symlink:DST`,
+    /// `devpts:DST` and the files runcell generated (`file:/etc/hosts`, ...).
     pub mounts: Vec<String>,
 }
 

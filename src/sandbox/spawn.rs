@@ -338,13 +338,7 @@ fn start_on_launcher(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<S
 
 /// Launch and wait until the program runs. Only on a launcher thread.
 pub(super) fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
-    let (mut started, exec_r) = launch(sb, exec, deadline)?;
-    let mut rec = [0u8; RECORD_LEN];
-    if read_record(&exec_r, &mut rec, deadline)? {
-        return Err(exec_failed(sb, exec, &mut started, &rec));
-    }
-    started.launched();
-    Ok(started)
+    launch(sb, exec, deadline)
 }
 
 /// The child reported a setup failure: kill and reap it, and name what failed.
@@ -410,7 +404,7 @@ fn budgets() -> &'static [(CString, CString)] {
 /// cannot write the id maps of a process sharing its memory (its /proc files belong to root,
 /// and making it dumpable would make the host dumpable): there the setup process is a
 /// fork-like copy, which makes only itself dumpable.
-fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, OwnedFd)> {
+fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let p = sb.prepared();
     let profile = sb.profile();
     let (stdin_r, stdin_w) = pipe(0)?;
@@ -435,6 +429,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
     let host_root = euid == 0;
     // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
     let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
+    let root = exec.run_plan.as_ref().map_or(&p.root, |r| &r.root);
+    let mut scratch = vec![-1; root.sources.len()];
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -451,7 +447,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
         announce_ready: !dumpable,
-        mounts: exec.run_plan.as_ref().map_or(&p.plan.ops, |r| &r.plan.ops),
+        root,
+        scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
         loopback: profile.network == crate::profile::Network::Loopback,
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
@@ -498,7 +495,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
         pidfd: owned(pidfd),
         stack,
         mask: Some(old_mask),
-        run_mounts: exec.run_plan.as_ref().map(|r| r.plan.mounted.clone()),
+        run_mounts: exec.run_plan.as_ref().map(|r| r.root.mounted.clone()),
         end_requested: std::cell::Cell::new(None),
         stdin: Some(stdin_w),
         stdout: Some(stdout_r),
@@ -545,7 +542,13 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<(Started, 
     }
     sys::write_all(started.sync.as_raw_fd(), b"1")
         .map_err(|e| Error::sys("write sync pipe", os_err(e)))?;
-    Ok((started, exec_r))
+    // Wait here, not in a caller: the setup process reads `plan` (and `scratch`) in this
+    // frame, shared memory, until it has exec'd. End of file on the exec pipe: both exec'd.
+    if read_record(&exec_r, &mut rec, deadline)? {
+        return Err(exec_failed(sb, exec, &mut started, &rec));
+    }
+    started.launched();
+    Ok(started)
 }
 
 /// Read one record from the exec pipe; false on EOF. Fails past the deadline.
@@ -584,7 +587,7 @@ fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32)
     let plan = exec
         .run_plan
         .as_ref()
-        .map_or(&sb.prepared().plan, |r| &r.plan);
+        .map_or(&sb.prepared().root, |r| &r.root);
     let landlock = match &exec.run_plan {
         Some(r) => r.landlock.as_ref(),
         None => sb.prepared().landlock.as_ref(),
@@ -599,9 +602,9 @@ fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32)
                 source: os_err(errno),
             }
         }
-        (Step::Mount, _) => Error::Setup {
+        (Step::Mount, _) | (Step::BindSource, _) => Error::Setup {
             step,
-            detail: plan.what.get(index as usize).cloned(),
+            detail: plan.describe(step == Step::BindSource, index),
             source: os_err(errno),
         },
         (Step::Landlock, _) => Error::Setup {

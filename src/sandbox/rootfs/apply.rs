@@ -1,0 +1,241 @@
+//! The child side of the root plan: two entry points, because the uid/gid switch sits between
+//! them.
+//!
+//! - [`open_sources`] runs with the caller's credentials, so a bind source inside a private
+//!   0700 directory (every temp-dir API's default) opens as it did for `build()`. Each source is
+//!   opened without following a symlink, copied as a detached mount tree (`open_tree`) and made
+//!   read-only / nosuid / nodev recursively on that copy (`mount_setattr`).
+//! - [`assemble`] builds the new root: a tmpfs, pivoted into, the host's root detached right
+//!   away, then every step of the plan inside the new root, each path resolved with
+//!   `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` from the new root,
+//!   and the prepared trees attached with `move_mount`.
+//!
+//! Fork safety: only prepared data is read, nothing is allocated, locked or formatted, and every
+//! system call goes through `crate::sys`.
+//!
+//! Kernels without the new mount API (open_tree/move_mount/fsopen: Linux 5.2, openat2: 5.6,
+//! mount_setattr: 5.12) are refused at `build()` (`Error::Unsupported`, see
+//! `sys::rootfs_api_missing`): the path-based fallback is exactly what lets an earlier run's
+//! symlinks steer a later run's setup, so there is none.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use super::plan::{FsOption, RootPlan, RootStep};
+use crate::sandbox::child::Step;
+use crate::sys::{self, Errno, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+
+/// Existing host directory the new root tmpfs is first mounted on (moved by pivot_root).
+const STAGING: &CStr = c"/tmp";
+const STAGING_OLD: &CStr = c"/tmp/.oldroot";
+const OLD_ROOT: &CStr = c"/.oldroot";
+const ROOT: &CStr = c"/";
+const TMPFS: &CStr = c"tmpfs";
+const ROOT_OPTS: &CStr = c"size=1m,mode=0755";
+
+const IN_ROOT: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+/// A failure: the step, the errno, and an index (into the sources for [`Step::BindSource`],
+/// into the plan's steps for [`Step::Mount`]).
+pub(crate) type Failure = (Step, Errno, u32);
+
+/// Open every bind source as a detached, attribute-restricted mount tree; `scratch[i]` receives
+/// the tree of `root.sources[i]`. Runs before the uid/gid switch.
+pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(), Failure> {
+    if scratch.len() < root.sources.len() {
+        return Err((Step::BindSource, libc::EINVAL, scratch.len() as u32));
+    }
+    for (i, (src, slot)) in root.sources.iter().zip(scratch.iter_mut()).enumerate() {
+        let fail = |e| (Step::BindSource, e, i as u32);
+        // The canonical path of build(), no symlink followed: a symlink planted since then
+        // (by an earlier run with a read-write bind) fails here instead of exposing its target.
+        let path = sys::openat2(
+            libc::AT_FDCWD,
+            &src.path,
+            libc::O_PATH,
+            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        )
+        .map_err(fail)?;
+        let tree = sys::open_tree_clone(path);
+        sys::close(path);
+        let tree = tree.map_err(fail)?;
+        *slot = tree;
+        sys::mount_setattr_fd(tree, true, src.attrs).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Build the new root and enter it; `fds` are the trees [`open_sources`] prepared. Runs after
+/// the uid/gid switch (every file created belongs to the sandbox user). On return the process
+/// is inside the finished, read-only root, in its working directory, and `fds` are closed.
+pub(crate) fn assemble(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
+    let at = |step: Step| move |e| (step, e, 0);
+    sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(at(Step::MountPrivate))?;
+    // The new root: a tmpfs on the host's /tmp in this private namespace, made `/`; the host's
+    // root is detached before anything inside the new root is looked up.
+    sys::mount(
+        Some(TMPFS),
+        STAGING,
+        Some(TMPFS),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(ROOT_OPTS),
+    )
+    .map_err(at(Step::Root))?;
+    sys::mkdir(STAGING_OLD, 0o700).map_err(at(Step::Root))?;
+    sys::pivot_root(STAGING, STAGING_OLD).map_err(at(Step::Root))?;
+    sys::chdir(ROOT).map_err(at(Step::Root))?;
+    // A fresh procfs may only be created while a fully visible one is in this namespace
+    // (the kernel's mount_too_revealing): make it now, attach it in its turn below.
+    let mut early: RawFd = -1;
+    for (i, step) in root.steps.iter().enumerate() {
+        if let RootStep::Fresh {
+            fstype,
+            options,
+            attrs,
+            early: true,
+            ..
+        } = step
+        {
+            early = fresh(fstype, options, *attrs).map_err(|e| (Step::Mount, e, i as u32))?;
+            break;
+        }
+    }
+    sys::umount2(OLD_ROOT, libc::MNT_DETACH).map_err(at(Step::Root))?;
+    sys::rmdir(OLD_ROOT).map_err(at(Step::Root))?;
+
+    let rootfd = sys::open(ROOT, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .map_err(at(Step::Root))?;
+    let mut result = Ok(());
+    for (i, step) in root.steps.iter().enumerate() {
+        if let Err(e) = apply(rootfd, step, fds, early) {
+            result = Err((Step::Mount, e, i as u32));
+            break;
+        }
+    }
+    for &fd in fds.iter().take(root.sources.len()) {
+        sys::close(fd);
+    }
+    if early >= 0 {
+        sys::close(early);
+    }
+    result?;
+    let wd = sys::openat2(
+        rootfd,
+        &root.workdir,
+        libc::O_PATH | libc::O_DIRECTORY,
+        IN_ROOT,
+    )
+    .map_err(at(Step::Workdir));
+    sys::close(rootfd);
+    let wd = wd?;
+    let r = sys::fchdir(wd);
+    sys::close(wd);
+    r.map_err(at(Step::Workdir))
+}
+
+/// Open `path` inside the new root, following no symlink.
+fn resolve(rootfd: RawFd, path: &CStr, dir: bool) -> sys::SysResult<RawFd> {
+    let flags = libc::O_PATH | if dir { libc::O_DIRECTORY } else { 0 };
+    sys::openat2(rootfd, path, flags, IN_ROOT)
+}
+
+/// Run `f` with the directory `parent` (inside the new root) open.
+fn in_dir(
+    rootfd: RawFd,
+    parent: &CStr,
+    f: impl FnOnce(RawFd) -> sys::SysResult<()>,
+) -> sys::SysResult<()> {
+    let dir = resolve(rootfd, parent, true)?;
+    let r = f(dir);
+    sys::close(dir);
+    r
+}
+
+/// A fresh, detached mount of `fstype` with `options`.
+fn fresh(fstype: &CStr, options: &[FsOption], attrs: u64) -> sys::SysResult<RawFd> {
+    let ctx = sys::fsopen(fstype)?;
+    let mut r = Ok(());
+    for o in options {
+        r = sys::fsconfig_set(ctx, &o.key, o.value.as_deref());
+        if r.is_err() {
+            break;
+        }
+    }
+    let mnt = r.and_then(|_| sys::fsmount(ctx, attrs));
+    sys::close(ctx);
+    mnt
+}
+
+fn apply(rootfd: RawFd, step: &RootStep, fds: &[RawFd], early: RawFd) -> sys::SysResult<()> {
+    match step {
+        RootStep::Mkdir { parent, name } => {
+            in_dir(rootfd, parent, |d| sys::mkdirat(d, name, 0o755))
+        }
+        RootStep::Touch { parent, name } => in_dir(rootfd, parent, |d| {
+            let fd = sys::openat(
+                d,
+                name,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+                0o644,
+            )?;
+            sys::close(fd);
+            Ok(())
+        }),
+        RootStep::Symlink {
+            parent,
+            name,
+            target,
+        } => in_dir(rootfd, parent, |d| sys::symlinkat(target, d, name)),
+        RootStep::WriteFile {
+            parent,
+            name,
+            content,
+        } => in_dir(rootfd, parent, |d| {
+            let fd = sys::openat(
+                d,
+                name,
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+                0o644,
+            )?;
+            let r = sys::write_all(fd, content);
+            sys::close(fd);
+            r
+        }),
+        RootStep::Attach { source, dst, dir } => {
+            let tree = *fds.get(*source).ok_or(libc::EBADF)?;
+            let target = resolve(rootfd, dst, *dir)?;
+            let r = sys::move_mount_fd(tree, target);
+            sys::close(target);
+            r
+        }
+        RootStep::Fresh {
+            fstype,
+            options,
+            attrs,
+            dst,
+            early: is_early,
+        } => {
+            let mnt = if *is_early {
+                early
+            } else {
+                fresh(fstype, options, *attrs)?
+            };
+            let r = resolve(rootfd, dst, true).and_then(|target| {
+                let r = sys::move_mount_fd(mnt, target);
+                sys::close(target);
+                r
+            });
+            if !*is_early {
+                sys::close(mnt);
+            }
+            r
+        }
+        RootStep::SetAttr { dst, attrs } => {
+            let target = resolve(rootfd, dst, true)?;
+            let r = sys::mount_setattr_fd(target, false, *attrs);
+            sys::close(target);
+            r
+        }
+    }
+}
