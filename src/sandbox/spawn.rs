@@ -83,15 +83,7 @@ impl ExecData {
             strings.push(CString::new(a.as_bytes()).map_err(|_| nul("argument"))?);
         }
         let argc = strings.len();
-        let mut env = p.env.clone();
-        for (k, v) in &cmd.env {
-            if k.is_empty() || k.as_bytes().contains(&b'=') {
-                return Err(Error::config(format!(
-                    "bad environment variable name {k:?}"
-                )));
-            }
-            env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
-        }
+        let env = cmd.environment(&p.env)?;
         for (k, v) in &env {
             let mut kv = k.clone();
             kv.push(b'=');
