@@ -198,7 +198,10 @@ fn read_trim(path: &str) -> Option<String> {
 ///
 /// `child` runs between clone and exit: it may only make async-signal-safe calls (raw
 /// system calls on data prepared before; no allocation, locks or formatting).
-fn in_child(flags: u64, child: impl Fn() -> [sys::Errno; 4]) -> Result<[sys::Errno; 4], sys::Errno> {
+fn in_child(
+    flags: u64,
+    child: impl Fn() -> [sys::Errno; 4],
+) -> Result<[sys::Errno; 4], sys::Errno> {
     let (r, w) = sys::pipe(0)?;
     // SAFETY-free: OwnedFd takes the descriptors so every path closes them.
     let r = own(r);
@@ -285,7 +288,9 @@ pub fn check() -> CheckReport {
         }
     };
     let all_namespaces = match in_child(SANDBOX_NAMESPACES, || [0; 4]) {
-        Ok(_) => Probe::yes("clone with user, pid, mount, net, ipc, uts and cgroup namespaces succeeded"),
+        Ok(_) => {
+            Probe::yes("clone with user, pid, mount, net, ipc, uts and cgroup namespaces succeeded")
+        }
         Err(e) => {
             if user_namespace.ok {
                 problems.push(Problem {
@@ -302,7 +307,10 @@ pub fn check() -> CheckReport {
                     blocking: true,
                 });
             }
-            Probe::no(format!("clone with the sandbox's namespaces failed: {}", errno_text(e)))
+            Probe::no(format!(
+                "clone with the sandbox's namespaces failed: {}",
+                errno_text(e)
+            ))
         }
     };
 
@@ -365,8 +373,9 @@ pub fn check() -> CheckReport {
     if !mount_setattr.ok && mount_in_user_namespace.ok {
         problems.push(Problem {
             what: format!("mount_setattr is unavailable ({})", mount_setattr.detail),
-            fix: "nothing required: runcell falls back to remounts (Linux >= 5.12 has mount_setattr)"
-                .into(),
+            fix:
+                "nothing required: runcell falls back to remounts (Linux >= 5.12 has mount_setattr)"
+                    .into(),
             blocking: false,
         });
     }
@@ -425,16 +434,25 @@ pub fn check() -> CheckReport {
     };
 
     let (default_profile, enforced) = match Sandbox::builder().build() {
-        Err(e) => (Probe::no(format!("building the default sandbox failed: {e}")), None),
+        Err(e) => (
+            Probe::no(format!("building the default sandbox failed: {e}")),
+            None,
+        ),
         Ok(sb) => {
             let enforced = Some(sb.enforced().clone());
             match sb.run(&Command::new("true"), b"") {
                 Ok(o) if o.success() => (Probe::yes("ran `true` in the default sandbox"), enforced),
                 Ok(o) => (
-                    Probe::no(format!("`true` in the default sandbox ended with {}", o.verdict)),
+                    Probe::no(format!(
+                        "`true` in the default sandbox ended with {}",
+                        o.verdict
+                    )),
                     enforced,
                 ),
-                Err(e) => (Probe::no(format!("running the default sandbox failed: {e}")), enforced),
+                Err(e) => (
+                    Probe::no(format!("running the default sandbox failed: {e}")),
+                    enforced,
+                ),
             }
         }
     };
@@ -564,9 +582,7 @@ fn mount_problem(euid: u32, container: Option<&str>, detail: &str) -> Problem {
         )
     } else if container.is_some() {
         (
-            format!(
-                "mounting inside a new user namespace is denied in this container: {detail}"
-            ),
+            format!("mounting inside a new user namespace is denied in this container: {detail}"),
             CONTAINER_FIX.to_string(),
         )
     } else {
@@ -619,14 +635,20 @@ fn seccomp_check(problems: &mut Vec<Problem>) -> SeccompCheck {
         .collect();
     let (filter, user_notification) = match probe {
         Err(e) => (
-            Probe::no(format!("could not start a probe process: {}", errno_text(e))),
+            Probe::no(format!(
+                "could not start a probe process: {}",
+                errno_text(e)
+            )),
             Probe::no("not tried"),
         ),
         Ok([f, n, _, _]) => (
             if f == 0 {
                 Probe::yes("installed a seccomp filter")
             } else {
-                Probe::no(format!("installing a seccomp filter failed: {}", errno_text(f)))
+                Probe::no(format!(
+                    "installing a seccomp filter failed: {}",
+                    errno_text(f)
+                ))
             },
             if n == 0 {
                 Probe::yes("installed a filter with a user-notification listener")
@@ -768,7 +790,11 @@ impl fmt::Display for CheckReport {
             l.scope
         )?;
         line(f, "seccomp filter", &self.seccomp.filter)?;
-        line(f, "seccomp user notification", &self.seccomp.user_notification)?;
+        line(
+            f,
+            "seccomp user notification",
+            &self.seccomp.user_notification,
+        )?;
         writeln!(
             f,
             "  {:<26} {}  host {}{}",
@@ -833,7 +859,10 @@ mod tests {
     fn userns_explanations_name_the_sysctl() {
         let p = userns_problem(libc::ENOSPC, 1000, None);
         assert!(p.what.contains("user.max_user_namespaces"), "{p:?}");
-        assert!(p.fix.contains("sysctl -w user.max_user_namespaces="), "{p:?}");
+        assert!(
+            p.fix.contains("sysctl -w user.max_user_namespaces="),
+            "{p:?}"
+        );
         let p = userns_problem(libc::EPERM, 1000, Some("docker"));
         assert!(p.fix.contains("seccomp="), "{p:?}");
     }

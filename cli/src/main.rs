@@ -121,7 +121,10 @@ fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
 fn main() -> ExitCode {
     ensure_std_fds();
     let argv: Vec<String> = std::env::args().collect();
-    let sub = argv.get(1).map(String::as_str).filter(|s| !s.starts_with('-'));
+    let sub = argv
+        .get(1)
+        .map(String::as_str)
+        .filter(|s| !s.starts_with('-'));
     // `analyze` keeps its own contract: 2 on a usage error.
     let usage_status = if sub == Some("analyze") {
         2

@@ -41,7 +41,12 @@ pub struct RunOpts {
     #[arg(long, value_name = "DST[:SIZE]", help_heading = "Files")]
     pub tmpfs: Vec<String>,
     /// Working directory inside the sandbox (gets its own tmpfs unless a mount covers it).
-    #[arg(long, visible_alias = "chdir", value_name = "DIR", help_heading = "Files")]
+    #[arg(
+        long,
+        visible_alias = "chdir",
+        value_name = "DIR",
+        help_heading = "Files"
+    )]
     pub workdir: Option<PathBuf>,
     /// Size of the private /tmp (and of the working directory's tmpfs).
     #[arg(long = "tmp-size", value_name = "SIZE", value_parser = units::size, allow_hyphen_values = true, help_heading = "Files")]
@@ -54,7 +59,11 @@ pub struct RunOpts {
     #[arg(long, value_name = "KEY=VALUE", help_heading = "Environment")]
     pub env: Vec<String>,
     /// Start from an empty environment instead of the profile's (--env still applies).
-    #[arg(long = "clear-env", visible_alias = "clearenv", help_heading = "Environment")]
+    #[arg(
+        long = "clear-env",
+        visible_alias = "clearenv",
+        help_heading = "Environment"
+    )]
     pub clear_env: bool,
     /// Hostname inside the sandbox.
     #[arg(long, value_name = "NAME", help_heading = "Environment")]
@@ -82,7 +91,12 @@ pub struct RunOpts {
     #[arg(long, value_name = "SIZE", value_parser = units::size, allow_hyphen_values = true, help_heading = "Limits")]
     pub memory: Option<u64>,
     /// Processes (and threads) at once.
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Limits")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Limits"
+    )]
     pub pids: Option<u64>,
     /// CPU bandwidth of the whole sandbox in CPUs (0.5 = half a core); needs cgroups.
     #[arg(long = "cpu-quota", value_name = "CPUS", value_parser = units::cpus, allow_hyphen_values = true, help_heading = "Limits")]
@@ -94,7 +108,12 @@ pub struct RunOpts {
     #[arg(long = "file-size", value_name = "SIZE", value_parser = units::size, allow_hyphen_values = true, help_heading = "Limits")]
     pub file_size: Option<u64>,
     /// Open file descriptors per process.
-    #[arg(long = "open-files", value_name = "N", allow_hyphen_values = true, help_heading = "Limits")]
+    #[arg(
+        long = "open-files",
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Limits"
+    )]
     pub open_files: Option<u64>,
     /// Whether limits go through cgroups: auto (when this process may create them), off, or
     /// require (fail when unavailable).

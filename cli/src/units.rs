@@ -26,10 +26,9 @@ pub fn size(s: &str) -> Result<u64, String> {
         }
         _ => (t, 1),
     };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| "expected a whole number of bytes, optionally with K, M, G or T".to_string())?;
+    let n: u64 = num.trim().parse().map_err(|_| {
+        "expected a whole number of bytes, optionally with K, M, G or T".to_string()
+    })?;
     n.checked_mul(mult).ok_or_else(|| "too large".to_string())
 }
 
