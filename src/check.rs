@@ -184,7 +184,8 @@ impl CheckReport {
 }
 
 fn errno_text(e: sys::Errno) -> String {
-    format!("{} (errno {e})", std::io::Error::from_raw_os_error(e))
+    // "No space left on device (os error 28)".
+    std::io::Error::from_raw_os_error(e).to_string()
 }
 
 fn read_trim(path: &str) -> Option<String> {

@@ -549,6 +549,28 @@ mod tests {
     }
 
     #[test]
+    fn resolve_is_a_builtin_name_or_an_explicit_path() {
+        assert_eq!(
+            Profile::resolve("python").unwrap(),
+            Profile::named("python").unwrap()
+        );
+        let e = Profile::resolve("no-such-profile").unwrap_err();
+        assert!(matches!(e, Error::Profile { .. }), "{e}");
+        // A name with `.toml` or `/` is a path (and these do not exist).
+        for p in ["no-such-profile.toml", "./python", "policies/profiles/nope"] {
+            let e = Profile::resolve(p).unwrap_err();
+            assert!(matches!(e, Error::Path { .. }), "{p}: {e}");
+        }
+        for n in builtin_names() {
+            assert!(
+                builtin_source(n).is_some_and(|t| t.contains("description")),
+                "{n}"
+            );
+        }
+        assert!(builtin_source("nope").is_none());
+    }
+
+    #[test]
     fn extends_builtin() {
         let p = Profile::from_toml_str(
             "extends = \"default\"\n[limits]\nmemory = \"128M\"\n[[mounts]]\ntype = \"tmpfs\"\ndst = \"/work\"\n",

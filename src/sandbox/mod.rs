@@ -911,3 +911,124 @@ impl Sandbox {
         &self.profile
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every builder setting survives choosing the profile afterwards, and the result does not
+    /// depend on the order of the calls.
+    #[test]
+    fn builder_settings_do_not_depend_on_order() {
+        let python = Profile::named("python").unwrap();
+        let settings = |b: SandboxBuilder| {
+            b.wall_time(Duration::from_millis(1234))
+                .cpu_time(Duration::from_secs(3))
+                .memory(100 << 20)
+                .pids(7)
+                .output_limit(999)
+                .file_size(4096)
+                .open_files(33)
+                .tmp_size(8 << 20)
+                .hostname("h")
+                .workdir("/work")
+                .network(Network::Loopback)
+                .ids(2000, 3000)
+                .host_ids(4000, 5000)
+                .dev_shm(true)
+                .landlock_best_effort(true)
+                .env("K", "V")
+                .cgroups(CgroupMode::Off)
+        };
+        let before = settings(Sandbox::builder())
+            .profile(python.clone())
+            .effective_profile();
+        let after = settings(Sandbox::builder().profile(python.clone())).effective_profile();
+        assert_eq!(before, after);
+        let l = &before.limits;
+        assert_eq!(l.wall_time, Duration::from_millis(1234));
+        assert_eq!((l.memory, l.pids, l.output), (100 << 20, 7, 999));
+        assert_eq!((l.file_size, l.open_files, l.tmp_size), (4096, 33, 8 << 20));
+        assert_eq!(before.hostname, "h");
+        assert_eq!(before.workdir, Path::new("/work"));
+        assert_eq!(before.network, Network::Loopback);
+        assert_eq!((before.uid, before.gid), (2000, 3000));
+        assert_eq!((before.host_uid, before.host_gid), (4000, 5000));
+        assert!(before.dev_shm && before.landlock_best_effort);
+        assert_eq!(before.cgroups, CgroupMode::Off);
+        assert_eq!(before.env.get("K").map(String::as_str), Some("V"));
+        // The profile's own values stay where the builder did not touch them.
+        assert_eq!(before.mounts, python.mounts);
+        assert_eq!(before.env.get("PATH"), python.env.get("PATH"));
+
+        // Later calls win among builder calls: `limits` then a single limit, and back.
+        let b = Sandbox::builder()
+            .memory(64 << 20)
+            .limits(Limits::default())
+            .pids(9)
+            .effective_profile();
+        assert_eq!(b.limits.memory, Limits::default().memory);
+        assert_eq!(b.limits.pids, 9);
+        // env_clear drops the profile's environment and earlier env calls, not later ones.
+        let b = Sandbox::builder()
+            .env("A", "1")
+            .env_clear()
+            .env("B", "2")
+            .effective_profile();
+        assert_eq!(b.env.keys().collect::<Vec<_>>(), ["B"]);
+    }
+
+    #[test]
+    fn built_sandbox_uses_the_builder_settings() {
+        let sb = Sandbox::builder()
+            .wall_time(Duration::from_secs(3))
+            .profile(Profile::named("default").unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(sb.limits().wall_time, Duration::from_secs(3));
+        assert_eq!(sb.enforced().limits.wall_time, Duration::from_secs(3));
+        // A derived sandbox keeps them too.
+        let derived = sb.to_builder().memory(64 << 20).build().unwrap();
+        assert_eq!(derived.limits().wall_time, Duration::from_secs(3));
+        assert_eq!(derived.limits().memory, 64 << 20);
+    }
+
+    #[test]
+    fn command_environment() {
+        let base: BTreeMap<Vec<u8>, Vec<u8>> = [
+            (b"PATH".to_vec(), b"/usr/bin".to_vec()),
+            (b"HOME".to_vec(), b"/tmp".to_vec()),
+        ]
+        .into();
+        let env = |c: &Command| {
+            c.environment(&base)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&v)
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let c = Command::new("x")
+            .env("A", "1")
+            .envs([("B", "2"), ("HOME", "/work")])
+            .env_remove("PATH");
+        assert_eq!(env(&c), ["A=1", "B=2", "HOME=/work"]);
+        // Removing then setting again keeps the later value.
+        let c = Command::new("x").env_remove("A").env("A", "3");
+        assert_eq!(env(&c), ["A=3", "HOME=/tmp", "PATH=/usr/bin"]);
+        let c = Command::new("x").env("A", "1").env_clear().env("C", "4");
+        assert_eq!(env(&c), ["C=4"]);
+        assert!(
+            Command::new("x")
+                .env("A=B", "1")
+                .environment(&base)
+                .is_err()
+        );
+        assert!(Command::new("x").env_remove("").environment(&base).is_err());
+    }
+}
