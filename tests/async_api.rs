@@ -159,7 +159,7 @@ fn two_hundred_sandboxes_on_one_thread() {
         })
         .await;
         // Open the gates: each FIFO gets a line once its reader has it open.
-        let mut open = vec![false; N];
+        let mut open = [false; N];
         until("every gate opened", || {
             for (i, done) in open.iter_mut().enumerate().filter(|(_, d)| !**d) {
                 let w = std::fs::OpenOptions::new()
