@@ -117,7 +117,7 @@ pub struct HostState {
     pub mounts: usize,
     /// runcell's cgroup directories of this process.
     pub cgroups: Vec<String>,
-    /// Entries in the host's /tmp.
+    /// Entries in the host's /tmp that runcell could have left.
     pub tmp_entries: usize,
 }
 
@@ -205,7 +205,19 @@ impl HostState {
                 .map(|m| m.lines().count())
                 .unwrap_or(0),
             cgroups: cgroup_dirs(),
-            tmp_entries: count("/tmp"),
+            // Other processes on the machine create and remove /tmp entries meanwhile: count
+            // only names runcell could have left (its staging point, anything named after it).
+            tmp_entries: std::fs::read_dir("/tmp")
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| {
+                            let n = e.file_name();
+                            let n = n.to_string_lossy();
+                            n.starts_with(".oldroot") || n.contains("runcell")
+                        })
+                        .count()
+                })
+                .unwrap_or(0),
         }
     }
 }
