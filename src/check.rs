@@ -183,7 +183,15 @@ impl CheckReport {
     }
 }
 
+/// Stands for "the probe process died before it could report" in probe results.
+const DIED: sys::Errno = -1;
+
 fn errno_text(e: sys::Errno) -> String {
+    if e == DIED {
+        return "the probe process died before reporting (killed by a seccomp filter or a \
+                security module?)"
+            .to_string();
+    }
     // "No space left on device (os error 28)".
     std::io::Error::from_raw_os_error(e).to_string()
 }
@@ -204,7 +212,7 @@ fn in_child(
     child: impl Fn() -> [sys::Errno; 4],
 ) -> Result<[sys::Errno; 4], sys::Errno> {
     let (r, w) = sys::pipe(0)?;
-    // SAFETY-free: OwnedFd takes the descriptors so every path closes them.
+    // OwnedFd takes the descriptors so every path closes them.
     let r = own(r);
     let w = own(w);
     let cloned = sys::clone_pidfd(flags);
@@ -232,8 +240,7 @@ fn in_child(
             }
             let _ = sys::wait4(pid, 0);
             if got < buf.len() {
-                // The child died before reporting: count it as a failure of the first step.
-                return Ok([libc::ECHILD, libc::ECHILD, libc::ECHILD, libc::ECHILD]);
+                return Ok([DIED; 4]);
             }
             let mut out = [0; 4];
             for (i, e) in out.iter_mut().enumerate() {
