@@ -142,6 +142,20 @@ fn main() -> ExitCode {
             let _ = e.print();
             ExitCode::SUCCESS
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `runcell` or `runcell profile` alone: name what is missing, in one line.
+            let cmd = Cli::command();
+            let (path, cmd) = match sub.and_then(|s| cmd.find_subcommand(s)) {
+                Some(c) => (format!("runcell {}", c.get_name()), c.clone()),
+                None => ("runcell".to_string(), cmd),
+            };
+            let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+            eprintln!(
+                "runcell: {path} needs a subcommand: {} (see {path} --help)",
+                names.join(", ")
+            );
+            ExitCode::from(usage_status)
+        }
         Err(e) => {
             eprintln!("{}", one_line(&e, sub));
             ExitCode::from(usage_status)

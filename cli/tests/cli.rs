@@ -175,6 +175,8 @@ fn usage_errors_are_one_line_with_125() {
         &["no-such-subcommand"],
         &["check", "--format", "xml"],
         &["profile", "show"],
+        &["profile"],
+        &[],
     ] {
         let (code, out, err) = runcell(args, b"");
         assert_eq!(code, 125, "{args:?}: {err}");
