@@ -546,6 +546,22 @@ fn userns_problem(e: sys::Errno, euid: u32, container: Option<&str>) -> Problem 
              run as root"
                 .to_string(),
         )
+    } else if e == libc::EPERM && seccomp_filtered() {
+        (
+            format!(
+                "a seccomp filter on this process denies creating namespaces (clone: {}; \
+                 `Seccomp: 2` in /proc/self/status){}; Docker's default seccomp profile does \
+                 this to containers without CAP_SYS_ADMIN",
+                errno_text(e),
+                container
+                    .map(|c| format!(", in a {c} container"))
+                    .unwrap_or_default()
+            ),
+            format!(
+                "run runcell under a seccomp profile that allows unshare, clone with namespace \
+                 flags and the mount calls: {CONTAINER_FIX}"
+            ),
+        )
     } else if container.is_some() {
         (
             format!(
@@ -570,6 +586,14 @@ fn userns_problem(e: sys::Errno, euid: u32, container: Option<&str>) -> Problem 
         fix,
         blocking: true,
     }
+}
+
+/// Whether a seccomp filter is installed on this process (`Seccomp: 2`).
+fn seccomp_filtered() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Seccomp:") && l.split_whitespace().nth(1) == Some("2"))
 }
 
 fn mount_problem(euid: u32, container: Option<&str>, detail: &str) -> Problem {

@@ -449,3 +449,104 @@ fn check_explains_disabled_user_namespaces() {
     );
     assert!(text.contains("FAILED"), "{text}");
 }
+
+/// A runcell host inside a container: `runcell check` run inside a runcell sandbox whose
+/// seccomp policy plays the container's. Under the shipped container profile
+/// (policies/container/seccomp.json, as a runcell policy) the nested default sandbox runs;
+/// under a Docker-default-like filter that denies namespace creation, check fails and names
+/// the seccomp filter and the container fix. Landlock is off for the outer sandbox because a
+/// landlocked process may not mount (a container has no landlock domain).
+#[test]
+fn check_inside_a_seccomp_filtered_container() {
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/container/seccomp.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["defaultAction"], "SCMP_ACT_ALLOW");
+    let mut denied: Vec<String> = Vec::new();
+    for rule in json["syscalls"].as_array().unwrap() {
+        assert_eq!(rule["action"], "SCMP_ACT_ERRNO");
+        for n in rule["names"].as_array().unwrap() {
+            let n = n.as_str().unwrap().to_string();
+            assert!(
+                runcell::sandbox::seccomp::syscall_number(&n).is_some(),
+                "unknown syscall {n}"
+            );
+            denied.push(n);
+        }
+    }
+    for needed in [
+        "clone",
+        "clone3",
+        "unshare",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "keyctl",
+        "open_tree",
+        "mount_setattr",
+        "seccomp",
+        "landlock_create_ruleset",
+        "pidfd_open",
+        "sethostname",
+    ] {
+        assert!(!denied.iter().any(|d| d == needed), "{needed} is denied");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("container.toml");
+    let quoted: Vec<String> = denied.iter().map(|n| format!("{n:?}")).collect();
+    std::fs::write(
+        &policy,
+        format!(
+            "name = \"container\"\ndefault_action = \"allow\"\n[[rule]]\naction = \"errno\"\n\
+             errno = \"EPERM\"\nsyscalls = [{}]\n",
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let bin = format!("{}:/opt/runcell", env!("CARGO_BIN_EXE_runcell"));
+    let nested = |seccomp: &str| {
+        runcell(
+            &[
+                "run",
+                "--no-landlock",
+                "--seccomp",
+                seccomp,
+                "--ro-bind",
+                &bin,
+                "--",
+                "/opt/runcell",
+                "check",
+                "--format",
+                "json",
+            ],
+            b"",
+        )
+    };
+    let (code, out, err) = nested(policy.to_str().unwrap());
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["default_profile"]["ok"], true, "{out}");
+    // runcell's own default policy denies namespace creation, as Docker's default does.
+    let (code, out, err) = nested("default");
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user_namespace"]["ok"], false, "{out}");
+    let p = &v["problems"][0];
+    assert_eq!(p["blocking"], true, "{out}");
+    assert!(
+        p["what"].as_str().unwrap().contains("seccomp filter"),
+        "{out}"
+    );
+    assert!(
+        p["fix"]
+            .as_str()
+            .unwrap()
+            .contains("policies/container/seccomp.json"),
+        "{out}"
+    );
+}
