@@ -612,6 +612,17 @@ fn mount_problem(euid: u32, container: Option<&str>, detail: &str) -> Problem {
              host, sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
                 .to_string(),
         )
+    } else if seccomp_filtered() && detail.contains("Operation not permitted") {
+        (
+            format!(
+                "mounting inside a new user namespace is denied, and a seccomp filter is on \
+                 this process (`Seccomp: 2` in /proc/self/status), the likely cause: {detail}"
+            ),
+            format!(
+                "run runcell under a seccomp profile that allows mount, umount2, pivot_root \
+                 and the new mount API: {CONTAINER_FIX}"
+            ),
+        )
     } else if container.is_some() {
         (
             format!("mounting inside a new user namespace is denied in this container: {detail}"),

@@ -549,4 +549,24 @@ fn check_inside_a_seccomp_filtered_container() {
             .contains("policies/container/seccomp.json"),
         "{out}"
     );
+    // Namespaces allowed but mount denied (as Docker's AppArmor profile and an unprivileged
+    // user namespace under Ubuntu's restriction do): the mount probe says so.
+    let nomount = dir.path().join("nomount.toml");
+    std::fs::write(
+        &nomount,
+        "name = \"nomount\"\ndefault_action = \"allow\"\n[[rule]]\naction = \"errno\"\n\
+         errno = \"EPERM\"\nsyscalls = [\"mount\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = nested(nomount.to_str().unwrap());
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user_namespace"]["ok"], true, "{out}");
+    assert_eq!(v["mount_in_user_namespace"]["ok"], false, "{out}");
+    let what = v["problems"][0]["what"].as_str().unwrap();
+    assert!(
+        what.contains("mounting inside a new user namespace"),
+        "{out}"
+    );
+    assert!(what.contains("seccomp filter"), "{out}");
 }
