@@ -144,18 +144,8 @@ fn errors_leave_nothing_behind() {
     let sb = Sandbox::builder().build().unwrap();
     sb.run(&Command::new("true"), b"").unwrap();
     // Other tests and other jobs create files in /tmp meanwhile: only runcell's own names
-    // count (its staging point /tmp/.oldroot, anything named after it).
-    let ours = || -> std::collections::BTreeSet<String> {
-        std::fs::read_dir("/tmp")
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(".oldroot") || n.contains("runcell"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let tmp_before = ours();
+    // count.
+    let tmp_before = runcell_tmp_entries();
     for _ in 0..20 {
         let _ = sb.run(&Command::new("nope"), b"");
         let _ = sb.run(&Command::new("/etc/ld.so.cache"), b"");
@@ -165,7 +155,7 @@ fn errors_leave_nothing_behind() {
     // SAFETY: non-blocking waitpid on any child.
     let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
     assert!(r <= 0, "unreaped child");
-    let tmp_after = ours();
+    let tmp_after = runcell_tmp_entries();
     assert!(
         tmp_after.is_subset(&tmp_before),
         "left in /tmp: {:?}",

@@ -101,3 +101,17 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The entries of the host's /tmp that runcell could have left (its staging point
+/// `/tmp/.oldroot`, anything named after it). Other processes on the machine create and
+/// remove their own /tmp entries at any time, so a plain count would depend on them.
+pub fn runcell_tmp_entries() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/tmp")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".oldroot") || n.contains("runcell"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
