@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::sandbox::child::Step;
+use crate::sandbox::SetupStep as Step;
 
 /// Everything that can go wrong before or while running a sandbox.
 ///
@@ -14,29 +14,45 @@ pub enum Error {
     /// A builder value is out of range or inconsistent (a limit of zero, a relative mount
     /// destination, ...). Nothing ran.
     #[error("invalid configuration: {what}")]
-    Config { what: String },
+    Config {
+        /// What is wrong, naming the setting.
+        what: String,
+    },
 
     /// A host path the configuration refers to does not exist or cannot be inspected.
     #[error("{what} {path}: {source}")]
     Path {
+        /// What the path is for (`profile`, `bind source`, ...).
         what: &'static str,
+        /// The host path.
         path: PathBuf,
+        /// Why it could not be used.
         #[source]
         source: std::io::Error,
     },
 
     /// A profile file could not be read or parsed.
     #[error("profile {origin}: {message}")]
-    Profile { origin: String, message: String },
+    Profile {
+        /// The file (or built-in name) the profile came from.
+        origin: String,
+        /// What is wrong, with the line, column and key where known.
+        message: String,
+    },
 
     /// The program was not found on the sandbox's PATH (or at the given path inside the sandbox).
     #[error("program not found in the sandbox: {program}")]
-    ProgramNotFound { program: String },
+    ProgramNotFound {
+        /// The program as given to [`Command::new`](crate::Command::new).
+        program: String,
+    },
 
     /// The program exists inside the sandbox but cannot be executed.
     #[error("program {program} cannot be executed in the sandbox: {source}")]
     NotExecutable {
+        /// The program as given to [`Command::new`](crate::Command::new).
         program: String,
+        /// The errno of `execve`.
         #[source]
         source: std::io::Error,
     },
@@ -44,12 +60,17 @@ pub enum Error {
     /// The kernel lacks a confinement feature the configuration requires (and best effort was
     /// not asked for).
     #[error("kernel does not support {feature} (required by the sandbox policy)")]
-    Unsupported { feature: String },
+    Unsupported {
+        /// The missing feature and, where known, why it is missing.
+        feature: String,
+    },
 
     /// A host-side system call failed while preparing, starting or supervising the sandbox.
     #[error("{syscall} failed: {source}")]
     Sys {
+        /// The system call (or libc function) that failed.
         syscall: &'static str,
+        /// Its errno.
         #[source]
         source: std::io::Error,
     },
@@ -57,9 +78,11 @@ pub enum Error {
     /// A step of the child's setup failed, before the program was executed.
     #[error("sandbox setup failed at {step}{}: {source}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Setup {
+        /// The step of the child's setup sequence that failed.
         step: Step,
         /// What the step was working on (a mount, a path), when known.
         detail: Option<String>,
+        /// The errno of the failed call.
         #[source]
         source: std::io::Error,
     },
@@ -67,8 +90,11 @@ pub enum Error {
     /// A cgroup of the sandbox could not be created, configured, joined, read or removed.
     #[error("cgroup {what} {path}: {source}")]
     Cgroup {
+        /// The operation (`create`, `configure`, `join`, `read`, `remove`, ...).
         what: &'static str,
+        /// The cgroup directory or control file.
         path: PathBuf,
+        /// The errno of the failed operation.
         #[source]
         source: std::io::Error,
     },

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::sandbox::cgroup::CgroupMode;
-use crate::sandbox::landlock::LandlockRequire;
-use crate::sandbox::limits::{self, Limits};
+use crate::sandbox::CgroupMode;
+use crate::sandbox::LandlockRequire;
+use crate::sandbox::{Limits, parse_secs, parse_size, secs_f64};
 use crate::sandbox::{Mount, MountKind};
 
 /// Network access of a sandbox.
@@ -38,20 +38,46 @@ impl Network {
 }
 
 /// A resolved profile: every value present.
+///
+/// Get one with [`Profile::named`] (built-in), [`Profile::load`] (a file),
+/// [`Profile::from_toml_str`] or [`Profile::resolve`] (what `--profile` accepts), and hand it
+/// to [`SandboxBuilder::profile`](crate::SandboxBuilder::profile).
+///
+/// ```
+/// use runcell::Profile;
+///
+/// let p = Profile::named("python")?;
+/// assert_eq!(p.name, "python");
+/// let custom = Profile::from_toml_str(
+///     "extends = \"python\"\n[limits]\nmemory = \"128M\"\nwall_time = 2.5\n",
+///     "inline",
+/// )?;
+/// assert_eq!(custom.limits.memory, 128 << 20);
+/// assert_eq!(custom.mounts, p.mounts);
+/// # Ok::<(), runcell::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
+    /// Name of the profile (the built-in name, or the file's stem).
     pub name: String,
+    /// Free text saying what the profile is for.
     pub description: String,
+    /// Hostname inside the sandbox (default `runcell`).
     pub hostname: String,
+    /// Working directory inside the sandbox (default `/tmp`); gets its own tmpfs unless a
+    /// mount covers it.
     pub workdir: PathBuf,
+    /// Network of the sandbox (default none).
     pub network: Network,
     /// Seccomp policy: a built-in name (`default`, `strict`), a path, or `none`.
     pub seccomp: String,
-    /// uid and gid of the program inside the sandbox (never 0).
+    /// uid of the program inside the sandbox (never 0; default 1000).
     pub uid: u32,
+    /// gid of the program inside the sandbox (never 0; default 1000).
     pub gid: u32,
-    /// Host uid and gid the sandbox ids map to when the host runs as root.
+    /// Host uid the sandbox's uid maps to when the host runs as root (default 65534).
     pub host_uid: u32,
+    /// Host gid the sandbox's gid maps to when the host runs as root (default 65534).
     pub host_gid: u32,
     /// Mount a private tmpfs at /dev/shm.
     pub dev_shm: bool,
@@ -59,9 +85,14 @@ pub struct Profile {
     pub devpts: bool,
     /// Whether limits go through cgroups (`auto`: when the host offers them).
     pub cgroups: CgroupMode,
+    /// Resource limits.
     pub limits: Limits,
+    /// The program's whole environment (nothing is inherited from the host).
     pub env: BTreeMap<String, String>,
+    /// Mounts of the sandbox's root, in order.
     pub mounts: Vec<Mount>,
+    /// Landlock features that must be enforced (building fails where the kernel lacks one,
+    /// unless `landlock_best_effort`).
     pub landlock_require: LandlockRequire,
     /// Enforce what the kernel supports instead of failing when a required landlock feature
     /// is missing.
@@ -77,9 +108,15 @@ const BUILTIN: &[(&str, &str)] = &[
     ("java", include_str!("../policies/profiles/java.toml")),
 ];
 
-/// Names of the built-in profiles.
+/// Names of the built-in profiles: `default`, `python`, `node`, `c`, `cpp`, `java`.
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+/// The TOML text of a built-in profile (what `runcell profile show NAME` prints), to copy and
+/// adapt into a file of your own.
+pub fn builtin_source(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,16 +156,16 @@ impl Num {
             Num::Int(n) => Ok(*n),
             Num::Float(f) if *f >= 0.0 && f.fract() == 0.0 => Ok(*f as u64),
             Num::Float(f) => Err(Error::config(format!("size must be whole bytes, got {f}"))),
-            Num::Str(s) => limits::parse_size(s),
+            Num::Str(s) => parse_size(s),
         }
     }
     fn secs(&self) -> Result<Duration> {
         match self {
             Num::Int(n) => Ok(Duration::from_secs(*n)),
             Num::Float(f) => {
-                limits::secs_f64(*f).ok_or_else(|| Error::config(format!("time out of range: {f}")))
+                secs_f64(*f).ok_or_else(|| Error::config(format!("time out of range: {f}")))
             }
-            Num::Str(s) => limits::parse_secs(s),
+            Num::Str(s) => parse_secs(s),
         }
     }
     fn count(&self) -> Result<u64> {
@@ -215,7 +252,9 @@ impl Profile {
         }
     }
 
-    /// A built-in profile by name (`default`, `python`).
+    /// A built-in profile by name: `default` (anything under the host's `/usr`), `python`,
+    /// `node`, `c`, `cpp`, `java` (see [`builtin_names`]). The profiles are embedded in the
+    /// crate; no file is read.
     pub fn named(name: &str) -> Result<Profile> {
         Self::named_depth(name, 0)
     }
@@ -255,21 +294,16 @@ impl Profile {
         Self::parse_depth(text, origin, origin, None, 0)
     }
 
-    /// A built-in name, a `policies/profiles/NAME.toml` file, or a path (what `--profile`
-    /// accepts).
+    /// What `--profile` accepts: a path when it contains `/` or ends in `.toml` (use
+    /// `./NAME.toml` for a file in the current directory), otherwise a built-in name. A bare
+    /// name never reads a file, so a file planted in the current directory cannot replace a
+    /// built-in profile.
     pub fn resolve(name_or_path: &str) -> Result<Profile> {
-        let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
-        if !looks_like_path {
-            if BUILTIN.iter().any(|(n, _)| *n == name_or_path) {
-                return Self::named(name_or_path);
-            }
-            let local = Path::new("policies/profiles").join(format!("{name_or_path}.toml"));
-            if local.is_file() {
-                return Self::load(local);
-            }
-            return Self::named(name_or_path);
+        if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+            Self::load(name_or_path)
+        } else {
+            Self::named(name_or_path)
         }
-        Self::load(name_or_path)
     }
 
     fn parse_depth(
@@ -519,6 +553,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wall time"), "{err}");
+    }
+
+    #[test]
+    fn resolve_is_a_builtin_name_or_an_explicit_path() {
+        assert_eq!(
+            Profile::resolve("python").unwrap(),
+            Profile::named("python").unwrap()
+        );
+        let e = Profile::resolve("no-such-profile").unwrap_err();
+        assert!(matches!(e, Error::Profile { .. }), "{e}");
+        // A name with `.toml` or `/` is a path (and these do not exist).
+        for p in ["no-such-profile.toml", "./python", "policies/profiles/nope"] {
+            let e = Profile::resolve(p).unwrap_err();
+            assert!(matches!(e, Error::Path { .. }), "{p}: {e}");
+        }
+        for n in builtin_names() {
+            assert!(
+                builtin_source(n).is_some_and(|t| t.contains("description")),
+                "{n}"
+            );
+        }
+        assert!(builtin_source("nope").is_none());
     }
 
     #[test]

@@ -1364,3 +1364,32 @@ pub fn rootfs_api_missing() -> Option<&'static str> {
         .find(|(_, r)| *r == Err(libc::ENOSYS))
         .map(|(name, _)| name)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Probes for `runcell::check` (host capabilities; nothing here is used by a run)
+// ---------------------------------------------------------------------------------------------
+
+/// Whether `clone3` exists: called with a NULL, zero-sized argument it fails with EINVAL when
+/// the kernel has it, and with ENOSYS (or a seccomp filter's errno, e.g. EPERM in older
+/// container runtimes) when not. Returns that errno.
+pub fn clone3_probe() -> Errno {
+    // SAFETY: size 0 makes the kernel reject the call before it reads the (NULL) argument.
+    let r = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
+    if r >= 0 { 0 } else { errno() }
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a detached copy of the
+/// mount at `path` (the new mount API; needs CAP_SYS_ADMIN over the mount namespace).
+pub fn open_tree_clone_path(path: &CStr) -> SysResult<RawFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    // SAFETY: path is NUL-terminated; the flags are plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    check_long(r).map(|fd| fd as RawFd)
+}

@@ -1,12 +1,25 @@
 //! The tokio API: results match the blocking API, many sandboxes share one runtime thread, and
 //! dropping a future or a child kills and reaps the sandbox.
+//!
+//! Nothing here depends on how fast the machine is: sandboxes that must be alive at the same
+//! time wait on a gate the test opens, and waits for an event are bounded only by the hang
+//! guard `common::HANG`.
 
 mod common;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::{Duration, Instant};
 
 use common::*;
 use runcell::{Command, Error, Sandbox, Verdict};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The tests of this binary run one at a time: one of them counts the process's threads and
+/// descriptors, which a sibling test running at the same time would change.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -15,15 +28,22 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Killed sandboxes are reaped in the background: wait (bounded) until none is left.
-async fn gone(marker: &str) -> bool {
-    for _ in 0..200 {
-        if host_pids_with(marker).is_empty() {
-            return true;
-        }
+/// Wait on the runtime until `cond` holds, or panic naming `what` after the hang guard.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < HANG, "hang: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    false
+}
+
+/// Killed sandboxes are reaped in the background: wait until none is left.
+async fn gone(marker: &str) -> bool {
+    until(&format!("processes with {marker} reaped"), || {
+        host_pids_with(marker).is_empty()
+    })
+    .await;
+    true
 }
 
 fn threads() -> usize {
@@ -34,6 +54,7 @@ fn threads() -> usize {
 
 #[test]
 fn run_async_matches_run() {
+    let _serial = serial();
     rt().block_on(async {
         let sb = python_builder().build().unwrap();
         let code = b"import sys\nprint(sys.stdin.read().upper())\nsys.exit(3)\n";
@@ -58,18 +79,23 @@ fn run_async_matches_run() {
 
 #[test]
 fn async_limits_and_errors() {
+    let _serial = serial();
     rt().block_on(async {
         let sb = Sandbox::builder()
             .wall_time(Duration::from_millis(300))
             .build()
             .unwrap();
-        let t = Instant::now();
         let o = sb
             .run_async(&Command::new("sleep").arg("30"), b"")
             .await
             .unwrap();
         assert_eq!(o.verdict, Verdict::WallTimeLimit);
-        assert!(t.elapsed() < Duration::from_secs(5));
+        assert_eq!(o.signal, Some(libc::SIGKILL));
+        assert!(
+            o.wall_time >= Duration::from_millis(300),
+            "{:?}",
+            o.wall_time
+        );
 
         let sb = Sandbox::builder().output_limit(1000).build().unwrap();
         let o = sb.run_async(&Command::new("yes"), b"").await.unwrap();
@@ -96,58 +122,95 @@ fn async_limits_and_errors() {
 
 #[test]
 fn two_hundred_sandboxes_on_one_thread() {
-    // Each sandbox sleeps this long (seconds); only the sleep's command line has the marker.
-    let marker = "3.14159";
+    let _serial = serial();
+    const N: usize = 200;
+    // Each sandbox blocks reading its own FIFO (no CPU, no clock) until the test opens it, so
+    // all N are alive at once however slowly they start. Only the shell's command line has
+    // the marker.
+    let marker = "gate-3.14159";
+    let gates = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(gates.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for i in 0..N {
+        let fifo = std::ffi::CString::new(format!("{}/{i}", gates.path().display())).unwrap();
+        // SAFETY: a valid C string; mkfifo has no other preconditions.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o666) }, 0);
+        // The umask may have removed bits: the sandbox's uid must be able to read it.
+        std::fs::set_permissions(
+            gates.path().join(i.to_string()),
+            std::fs::Permissions::from_mode(0o666),
+        )
+        .unwrap();
+    }
+    // Process-wide state made on first use (the launcher threads, the init memfd) is not
+    // per sandbox: create it before counting.
+    Sandbox::builder()
+        .build()
+        .unwrap()
+        .run(&Command::new("true"), b"")
+        .unwrap();
     let before_fds = fd_count();
     let rt = rt();
     let sb = Sandbox::builder()
-        .wall_time(Duration::from_secs(60))
+        .wall_time(HANG)
+        .ro_bind(gates.path(), "/gates")
         .build()
         .unwrap();
     let threads_before = threads();
-    let (outcomes, peak_threads, elapsed) = rt.block_on(async {
-        let t = Instant::now();
+    let (outcomes, peak_threads) = rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
-        for i in 0..200 {
+        for i in 0..N {
             let sb = sb.clone();
             set.spawn(async move {
                 let cmd = Command::new("sh")
                     .arg("-c")
-                    .arg(format!("m={}; sleep $m.14159; echo {i}", &marker[..1]));
+                    .arg(format!("read x < /gates/{i}; echo $x {i} # {marker}"));
                 (i, sb.run_async(&cmd, b"").await)
             });
         }
-        // All 200 are alive at once on this one runtime thread.
+        // All N are alive at once on this one runtime thread.
         let mut peak = 0;
-        let mut running = 0;
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        until("all sandboxes running at once", || {
             peak = peak.max(threads());
-            running = host_pids_with(&format!("sleep {marker}")).len();
-            assert!(running <= 200);
-            if running == 200 {
-                break;
+            let running = host_pids_with(marker).len();
+            assert!(running <= N);
+            running == N
+        })
+        .await;
+        // Open the gates: each FIFO gets a line once its reader has it open.
+        let mut open = [false; N];
+        until("every gate opened", || {
+            for (i, done) in open.iter_mut().enumerate().filter(|(_, d)| !**d) {
+                let w = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(gates.path().join(i.to_string()));
+                // ENXIO: the reader has not opened its end yet.
+                if let Ok(mut w) = w {
+                    use std::io::Write;
+                    w.write_all(b"go\n").unwrap();
+                    *done = true;
+                }
             }
-        }
-        assert_eq!(running, 200, "sandboxes running at once");
+            open.iter().all(|d| *d)
+        })
+        .await;
         let mut outcomes = Vec::new();
         while let Some(r) = set.join_next().await {
             outcomes.push(r.expect("task"));
         }
-        (outcomes, peak, t.elapsed())
+        (outcomes, peak)
     });
-    assert_eq!(outcomes.len(), 200);
+    assert_eq!(outcomes.len(), N);
     for (i, o) in outcomes {
         let o = o.unwrap();
         assert_eq!(o.verdict, Verdict::Ok, "{i}: {o:?}");
-        assert_eq!(stdout(&o), format!("{i}\n"));
+        assert_eq!(stdout(&o), format!("go {i}\n"));
     }
     // No thread per sandbox (allow the test harness's own threads to come and go).
     assert!(
         peak_threads <= threads_before + 3,
         "threads {threads_before} -> {peak_threads}"
     );
-    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
     drop(rt);
     assert!(host_pids_with(marker).is_empty());
     // The sandbox's cgroup pool keeps its leaves (and their control files) until it goes.
@@ -161,15 +224,25 @@ fn two_hundred_sandboxes_on_one_thread() {
 
 #[test]
 fn dropping_the_future_kills_the_sandbox() {
+    let _serial = serial();
     let marker = "1618.0339";
     rt().block_on(async {
         let sb = Sandbox::builder().build().unwrap();
         let cmd = Command::new("sh")
             .arg("-c")
             .arg(format!("sleep {marker} & sleep {marker} & wait"));
-        let fut = sb.run_async(&cmd, b"");
-        let r = tokio::time::timeout(Duration::from_millis(500), fut).await;
-        assert!(r.is_err(), "the run should still be going");
+        let mut fut = Box::pin(sb.run_async(&cmd, b""));
+        // Drive the run until both sleeps exist (the run cannot end before: they sleep for
+        // half an hour), then drop it.
+        let start = Instant::now();
+        while host_pids_with(marker).len() < 2 {
+            assert!(start.elapsed() < HANG, "hang: sleeps never started");
+            tokio::select! {
+                r = &mut fut => panic!("the run ended: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+        }
+        drop(fut);
         // The future is dropped: the sandbox was killed (and is reaped off the runtime thread).
         assert!(gone(marker).await, "{:?}", host_pids_with(marker));
 
@@ -179,12 +252,7 @@ fn dropping_the_future_kills_the_sandbox() {
             let cmd = Command::new("sleep").arg(marker);
             sb2.run_async(&cmd, b"").await
         });
-        for _ in 0..100 {
-            if !host_pids_with(marker).is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until("the sleep started", || !host_pids_with(marker).is_empty()).await;
         assert_eq!(host_pids_with(marker).len(), 1);
         h.abort();
         assert!(h.await.unwrap_err().is_cancelled());
@@ -194,6 +262,7 @@ fn dropping_the_future_kills_the_sandbox() {
 
 #[test]
 fn spawn_async_interactive_and_drop() {
+    let _serial = serial();
     let marker = "1414.2135";
     rt().block_on(async {
         let sb = Sandbox::builder()
@@ -216,7 +285,9 @@ fn spawn_async_interactive_and_drop() {
             .spawn_async(&Command::new("sleep").arg(marker))
             .await
             .unwrap();
-        assert_eq!(host_pids_with(marker).len(), 1);
+        // spawn_async returns once the program is executing; /proc shows its new command line
+        // once execve has finished replacing the image, which the test waits for.
+        until("the sleep is visible", || host_pids_with(marker).len() == 1).await;
         drop(child);
         assert!(gone(marker).await);
 

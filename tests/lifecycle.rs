@@ -210,30 +210,44 @@ fn sandboxes_die_with_a_killed_host() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait (bounded) until both sandboxes run their sleeps.
-    let start = std::time::Instant::now();
-    while host_pids_with(marker).len() < 4 && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(host_pids_with(marker).len() >= 4, "sandboxes did not start");
-    host.kill().unwrap();
-    host.wait().unwrap();
-    let start = std::time::Instant::now();
-    while !host_pids_with(marker).is_empty() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        host_pids_with(marker).is_empty(),
-        "survivors: {:?}",
-        host_pids_with(marker)
-    );
-    // A killed host cannot remove its cgroups; the next pool of any runcell host in the same
-    // cgroup sweeps them once they are empty and their creator is gone.
+    // Wait until both sandboxes run their sleeps.
+    wait_until("both sandboxes run their sleeps", || {
+        host_pids_with(marker).len() >= 4
+    });
+    // Its cgroups, seen while it lives (once it is dead, any other test's new sandbox may
+    // sweep them at any moment).
     let leaked = harness::cgroup_dirs_of(host.id());
     if is_root() {
-        assert!(!leaked.is_empty(), "expected the killed host's cgroups");
+        assert!(!leaked.is_empty(), "expected the host's cgroups");
     }
+    host.kill().unwrap();
+    host.wait().unwrap();
+    // The kernel kills them (parent-death signal, then the PID namespace); reaping by init
+    // takes however long the machine needs.
+    wait_until("the killed host's sandboxes are gone", || {
+        host_pids_with(marker).is_empty()
+    });
+    // A killed host cannot remove its cgroups; the next pool of any runcell host in the same
+    // cgroup sweeps them once they are empty and their creator is gone.
+    // The sweep removes only empty cgroups: wait until the kernel has taken the last task
+    // (the sandboxes' init processes, which carry no marker) out of them.
+    wait_until("the killed host's cgroups are empty", || {
+        leaked
+            .iter()
+            .all(|d| no_tasks_below(std::path::Path::new(d)))
+    });
     let _sweeper = Sandbox::builder().build().unwrap();
     let left = harness::cgroup_dirs_of(host.id());
     assert!(left.is_empty(), "not swept: {left:?}");
+}
+
+/// Whether no cgroup at or below `dir` has a task (a directory that is gone has none).
+fn no_tasks_below(dir: &std::path::Path) -> bool {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    procs.trim().is_empty()
+        && std::fs::read_dir(dir).map_or(true, |rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .all(|e| no_tasks_below(&e.path()))
+        })
 }

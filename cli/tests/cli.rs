@@ -157,3 +157,417 @@ fn stdin_is_passed_through_and_large() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), (3 << 20).to_string());
 }
+
+/// Usage errors: one line on stderr, exit 125, no `-- -1` advice (which would make `-1` the
+/// program), for every shape of mistake.
+#[test]
+fn usage_errors_are_one_line_with_125() {
+    for args in [
+        &["run", "--wall-time", "-1", "--", "true"][..],
+        &["run", "--memory", "-5M", "--", "true"],
+        &["run", "--memory", "5X", "--", "true"],
+        &["run", "--bogus-flag", "--", "true"],
+        &["run", "--netwrk", "none", "--", "true"],
+        &["run", "--network", "wifi", "--", "true"],
+        &["run", "--pids", "many", "--", "true"],
+        &["run"],
+        &["run", "--wall-time", "1", "--wall-time", "2", "--", "true"],
+        &["no-such-subcommand"],
+        &["check", "--format", "xml"],
+        &["profile", "show"],
+        &["profile"],
+        &[],
+    ] {
+        let (code, out, err) = runcell(args, b"");
+        assert_eq!(code, 125, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("runcell: "), "{args:?}: {err}");
+        assert!(!err.contains("-- -"), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    let (_, _, err) = runcell(&["run", "--netwrk", "none", "--", "true"], b"");
+    assert!(
+        err.contains("--network"),
+        "a close match is suggested: {err}"
+    );
+    // analyze keeps its contract: 2 on a usage error.
+    let (code, _, err) = runcell(&["analyze"], b"");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn help_shows_profiles_limits_format_and_exit_codes() {
+    let (code, out, _) = runcell(&["run", "--help"], b"");
+    assert_eq!(code, 0);
+    for name in runcell::profile::builtin_names() {
+        assert!(out.contains(&format!("  {name} ")), "{name}: {out}");
+    }
+    assert!(out.contains("wall time 10 s"), "{out}");
+    assert!(out.contains("memory 256 MiB"), "{out}");
+    assert!(out.contains("runcell profile show default"), "{out}");
+    assert!(out.contains("128+N") && out.contains("125"), "{out}");
+    for flag in [
+        "--seccomp",
+        "--cpu-quota",
+        "--open-files",
+        "--tmp-size",
+        "--hostname",
+        "--cgroups",
+        "--clear-env",
+        "--uid",
+        "--landlock-best-effort",
+    ] {
+        assert!(out.contains(flag), "{flag}");
+    }
+}
+
+#[test]
+fn profile_list_and_show() {
+    let (code, out, _) = runcell(&["profile", "list"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines()
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect::<Vec<_>>(),
+        runcell::profile::builtin_names()
+    );
+    let (code, out, _) = runcell(&["profile", "show", "python"], b"");
+    assert_eq!(code, 0);
+    assert_eq!(out, runcell::profile::builtin_source("python").unwrap());
+    // What `show` prints is a working profile file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.toml");
+    std::fs::write(&path, &out).unwrap();
+    let (code, out, err) = runcell(
+        &[
+            "run",
+            "--profile",
+            path.to_str().unwrap(),
+            "--",
+            "python3",
+            "-c",
+            "print(1)",
+        ],
+        b"",
+    );
+    assert_eq!((code, out.as_str()), (0, "1\n"), "{err}");
+    let (code, _, err) = runcell(&["profile", "show", "nope"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("built-in: default"), "{err}");
+}
+
+/// `--profile NAME` is a built-in; a file in the current directory never replaces it, and a
+/// file is used only when named as a path.
+#[test]
+fn profile_names_never_read_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("policies/profiles")).unwrap();
+    // A planted "python" that would open the network and a new name.
+    let planted = "extends = \"default\"\nnetwork = \"loopback\"\nhostname = \"planted\"\n";
+    std::fs::write(dir.path().join("policies/profiles/python.toml"), planted).unwrap();
+    std::fs::write(dir.path().join("policies/profiles/evil.toml"), planted).unwrap();
+    std::fs::write(dir.path().join("mine.toml"), planted).unwrap();
+    let run_in = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run_in(&["run", "--profile", "python", "--", "hostname"]);
+    assert_eq!((code, out.as_str()), (0, "runcell\n"), "{err}");
+    let (code, _, err) = run_in(&["run", "--profile", "evil", "--", "hostname"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("no built-in profile"), "{err}");
+    for path in ["./mine.toml", "mine.toml", "policies/profiles/evil.toml"] {
+        let (code, out, err) = run_in(&["run", "--profile", path, "--", "hostname"]);
+        assert_eq!((code, out.as_str()), (0, "planted\n"), "{path}: {err}");
+    }
+}
+
+/// Every setting the library has is reachable from the command line.
+#[test]
+fn flags_for_every_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let (code, out, err) = runcell(
+        &[
+            "run",
+            "--hostname",
+            "judge",
+            "--open-files",
+            "64",
+            "--tmp-size",
+            "8M",
+            "--seccomp",
+            "strict",
+            "--cgroups",
+            "off",
+            "--clear-env",
+            "--env",
+            "PATH=/usr/bin:/bin",
+            "--uid",
+            "2000",
+            "--gid",
+            "3000",
+            "--file-size",
+            "1M",
+            "--report",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "hostname; ulimit -n; id -u; id -g; df -k /tmp | tail -1 | awk '{print $2}'; env | sort",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "judge\n64\n2000\n3000\n8192\nPATH=/usr/bin:/bin\nPWD=/tmp\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let e = &v["enforced"];
+    assert_eq!(e["seccomp"], "strict");
+    assert_eq!(e["limits"]["open_files"], 64);
+    assert_eq!(e["limits"]["tmp_size_bytes"], 8 << 20);
+    assert_eq!(e["limits"]["file_size_bytes"], 1 << 20);
+    assert_eq!(e["limit_mechanisms"]["memory"], "rlimit");
+    assert!(e["cgroup"].as_str().unwrap().starts_with("none"), "{e}");
+    // Landlock off is reported as not enforced.
+    let (code, _, err) = runcell(
+        &["run", "--no-landlock", "--report", "-", "--", "true"],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&err).unwrap();
+    assert_eq!(v["enforced"]["landlock"]["fs"], false);
+    // A CPU quota needs cgroups: refused with them off, in one line.
+    let (code, _, err) = runcell(
+        &[
+            "run",
+            "--cgroups",
+            "off",
+            "--cpu-quota",
+            "0.5",
+            "--",
+            "true",
+        ],
+        b"",
+    );
+    assert_eq!(code, 125);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CPU quota"), "{err}");
+}
+
+/// Quantities in the report name their unit; the DESIGN §5 keys stay.
+#[test]
+fn report_units_are_labelled() {
+    let (code, _, err) = runcell(
+        &[
+            "run",
+            "--wall-time",
+            "2.5",
+            "--memory",
+            "128M",
+            "--report",
+            "-",
+            "--",
+            "true",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&err).unwrap();
+    let l = &v["enforced"]["limits"];
+    assert_eq!(l["wall_time_ms"], 2500);
+    assert_eq!(l["wall_time"], 2500);
+    assert_eq!(l["cpu_time_ms"], 10_000);
+    assert_eq!(l["memory_bytes"], 128 << 20);
+    assert_eq!(l["output_bytes"], 1 << 20);
+    assert!(v["max_rss_bytes"].as_u64().unwrap() >= v["max_rss_kib"].as_u64().unwrap());
+    for k in ["wall_time_ms", "cpu_time_ms", "max_rss_kib", "stdout_bytes"] {
+        assert!(v[k].is_u64(), "{k}");
+    }
+}
+
+#[test]
+fn check_reports_in_text_and_json() {
+    let (code, out, err) = runcell(&["check"], b"");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("OK: the default profile can run here."),
+        "{out}"
+    );
+    assert!(out.contains("landlock"), "{out}");
+    let (code, out, _) = runcell(&["check", "--format", "json"], b"");
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["default_profile"]["ok"], true);
+    for k in [
+        "user_namespace",
+        "mount_in_user_namespace",
+        "clone3",
+        "open_tree",
+        "mount_setattr",
+        "landlock",
+        "seccomp",
+        "cgroups",
+        "ids",
+        "problems",
+    ] {
+        assert!(!v[k].is_null(), "{k}");
+    }
+}
+
+/// With user namespaces disabled (user.max_user_namespaces lowered to 0 in our own user
+/// namespace) `runcell check` exits 1 and says which sysctl fixes it.
+#[test]
+fn check_explains_disabled_user_namespaces() {
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--", "sh", "-c"])
+        .arg(format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec {} check",
+            env!("CARGO_BIN_EXE_runcell")
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("user.max_user_namespaces = 0"), "{text}");
+    assert!(
+        text.contains("fix: sysctl -w user.max_user_namespaces="),
+        "{text}"
+    );
+    assert!(text.contains("FAILED"), "{text}");
+}
+
+/// A runcell host inside a container: `runcell check` run inside a runcell sandbox whose
+/// seccomp policy plays the container's. Under the shipped container profile
+/// (policies/container/seccomp.json, as a runcell policy) the nested default sandbox runs;
+/// under a Docker-default-like filter that denies namespace creation, check fails and names
+/// the seccomp filter and the container fix. Landlock is off for the outer sandbox because a
+/// landlocked process may not mount (a container has no landlock domain).
+#[test]
+fn check_inside_a_seccomp_filtered_container() {
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../policies/container/seccomp.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["defaultAction"], "SCMP_ACT_ALLOW");
+    let mut denied: Vec<String> = Vec::new();
+    for rule in json["syscalls"].as_array().unwrap() {
+        assert_eq!(rule["action"], "SCMP_ACT_ERRNO");
+        for n in rule["names"].as_array().unwrap() {
+            let n = n.as_str().unwrap().to_string();
+            assert!(
+                runcell::sandbox::seccomp::syscall_number(&n).is_some(),
+                "unknown syscall {n}"
+            );
+            denied.push(n);
+        }
+    }
+    for needed in [
+        "clone",
+        "clone3",
+        "unshare",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "keyctl",
+        "open_tree",
+        "mount_setattr",
+        "seccomp",
+        "landlock_create_ruleset",
+        "pidfd_open",
+        "sethostname",
+    ] {
+        assert!(!denied.iter().any(|d| d == needed), "{needed} is denied");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("container.toml");
+    let quoted: Vec<String> = denied.iter().map(|n| format!("{n:?}")).collect();
+    std::fs::write(
+        &policy,
+        format!(
+            "name = \"container\"\ndefault_action = \"allow\"\n[[rule]]\naction = \"errno\"\n\
+             errno = \"EPERM\"\nsyscalls = [{}]\n",
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let bin = format!("{}:/opt/runcell", env!("CARGO_BIN_EXE_runcell"));
+    let nested = |seccomp: &str| {
+        runcell(
+            &[
+                "run",
+                "--no-landlock",
+                "--allow-nested-namespaces",
+                "--seccomp",
+                seccomp,
+                "--ro-bind",
+                &bin,
+                "--",
+                "/opt/runcell",
+                "check",
+                "--format",
+                "json",
+            ],
+            b"",
+        )
+    };
+    let (code, out, err) = nested(policy.to_str().unwrap());
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["default_profile"]["ok"], true, "{out}");
+    // runcell's own default policy denies namespace creation, as Docker's default does.
+    let (code, out, err) = nested("default");
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user_namespace"]["ok"], false, "{out}");
+    let p = &v["problems"][0];
+    assert_eq!(p["blocking"], true, "{out}");
+    assert!(
+        p["what"].as_str().unwrap().contains("seccomp filter"),
+        "{out}"
+    );
+    assert!(
+        p["fix"]
+            .as_str()
+            .unwrap()
+            .contains("policies/container/seccomp.json"),
+        "{out}"
+    );
+    // Namespaces allowed but mount denied (as Docker's AppArmor profile and an unprivileged
+    // user namespace under Ubuntu's restriction do): the mount probe says so.
+    let nomount = dir.path().join("nomount.toml");
+    std::fs::write(
+        &nomount,
+        "name = \"nomount\"\ndefault_action = \"allow\"\n[[rule]]\naction = \"errno\"\n\
+         errno = \"EPERM\"\nsyscalls = [\"mount\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = nested(nomount.to_str().unwrap());
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user_namespace"]["ok"], true, "{out}");
+    assert_eq!(v["mount_in_user_namespace"]["ok"], false, "{out}");
+    let what = v["problems"][0]["what"].as_str().unwrap();
+    assert!(
+        what.contains("mounting inside a new user namespace"),
+        "{out}"
+    );
+    assert!(what.contains("seccomp filter"), "{out}");
+}

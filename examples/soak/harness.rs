@@ -117,8 +117,7 @@ pub struct HostState {
     pub mounts: usize,
     /// runcell's cgroup directories of this process.
     pub cgroups: Vec<String>,
-    /// Entries in the host's /tmp that runcell could have made (other processes on the
-    /// machine use /tmp too; runcell itself creates nothing there).
+    /// Entries in the host's /tmp that runcell could have left.
     pub tmp_entries: usize,
 }
 
@@ -206,13 +205,15 @@ impl HostState {
                 .map(|m| m.lines().count())
                 .unwrap_or(0),
             cgroups: cgroup_dirs(),
+            // Other processes on the machine create and remove /tmp entries meanwhile: count
+            // only names runcell could have left (its staging point, anything named after it).
             tmp_entries: std::fs::read_dir("/tmp")
                 .map(|d| {
-                    d.filter_map(|e| e.ok())
+                    d.flatten()
                         .filter(|e| {
                             let n = e.file_name();
                             let n = n.to_string_lossy();
-                            n.contains("runcell") || n.starts_with(".oldroot")
+                            n.starts_with(".oldroot") || n.contains("runcell")
                         })
                         .count()
                 })

@@ -7,14 +7,25 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// Resource limits of one sandbox run. Every value must be non-zero.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Start from [`Limits::default`] (DESIGN §4) and change fields, or set single limits on the
+/// builder. How to choose them: the wall time bounds how long a caller waits (set it from the
+/// slowest legitimate input, not the average); the CPU time bounds work, and with several
+/// processes each has its own RLIMIT_CPU; memory is the sandbox's total only with cgroups
+/// (see [`Enforced::limit_mechanisms`](crate::Enforced::limit_mechanisms)), otherwise each
+/// process's address space, which runtimes that reserve large ranges (JVM, V8, Go) need
+/// raised; pids also bounds threads.
+///
+/// In reports, times serialise as milliseconds under both `wall_time` and `wall_time_ms`
+/// (likewise `cpu_time`), sizes under both `memory` and `memory_bytes` (likewise `output`,
+/// `file_size`, `tmp_size`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Wall-clock time from start to the kill of the whole tree (millisecond precision).
-    #[serde(serialize_with = "ser_ms")]
     pub wall_time: Duration,
     /// CPU time (user + system) per process, enforced with RLIMIT_CPU (whole seconds, rounded
     /// up) and checked against the measured total afterwards.
-    #[serde(serialize_with = "ser_ms")]
     pub cpu_time: Duration,
     /// Memory in bytes: of the whole sandbox (cgroup memory limit, no swap) where the host
     /// offers cgroups, otherwise the address space of each process (RLIMIT_AS).
@@ -36,8 +47,48 @@ pub struct Limits {
     pub tmp_size: u64,
 }
 
-fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
+/// The report form of [`Limits`]: the historical unlabelled keys and the labelled ones.
+#[derive(Serialize)]
+struct LimitsReport {
+    wall_time: u64,
+    wall_time_ms: u64,
+    cpu_time: u64,
+    cpu_time_ms: u64,
+    memory: u64,
+    memory_bytes: u64,
+    pids: u64,
+    cpu_quota: Option<u32>,
+    output: u64,
+    output_bytes: u64,
+    file_size: u64,
+    file_size_bytes: u64,
+    open_files: u64,
+    tmp_size: u64,
+    tmp_size_bytes: u64,
+}
+
+impl Serialize for Limits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        LimitsReport {
+            wall_time: ms(self.wall_time),
+            wall_time_ms: ms(self.wall_time),
+            cpu_time: ms(self.cpu_time),
+            cpu_time_ms: ms(self.cpu_time),
+            memory: self.memory,
+            memory_bytes: self.memory,
+            pids: self.pids,
+            cpu_quota: self.cpu_quota,
+            output: self.output,
+            output_bytes: self.output,
+            file_size: self.file_size,
+            file_size_bytes: self.file_size,
+            open_files: self.open_files,
+            tmp_size: self.tmp_size,
+            tmp_size_bytes: self.tmp_size,
+        }
+        .serialize(s)
+    }
 }
 
 const KIB: u64 = 1024;
@@ -151,7 +202,7 @@ impl Limits {
 }
 
 /// Parse a size such as `256M`, `64K`, `1G` or `1048576` (bytes).
-pub fn parse_size(s: &str) -> Result<u64> {
+pub(crate) fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
@@ -180,7 +231,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 }
 
 /// Parse a duration in seconds (`2`, `0.5`, `1.25`).
-pub fn parse_secs(s: &str) -> Result<Duration> {
+pub(crate) fn parse_secs(s: &str) -> Result<Duration> {
     let v: f64 = s
         .trim()
         .trim_end_matches('s')

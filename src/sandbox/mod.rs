@@ -6,13 +6,13 @@
 
 #[cfg(feature = "tokio")]
 mod async_run;
-pub mod cgroup;
-pub mod child;
+pub(crate) mod cgroup;
+pub(crate) mod child;
 mod init;
-pub mod landlock;
+mod landlock;
 mod launcher;
-pub mod limits;
-pub mod outcome;
+mod limits;
+mod outcome;
 pub(crate) mod rootfs;
 pub mod seccomp;
 mod spawn;
@@ -28,8 +28,10 @@ use std::time::Duration;
 #[cfg(feature = "tokio")]
 pub use self::async_run::AsyncChild;
 pub use self::cgroup::CgroupMode;
+pub use self::child::Step as SetupStep;
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
+pub(crate) use self::limits::{parse_secs, parse_size, secs_f64};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
 pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
@@ -37,12 +39,35 @@ pub use self::workspace::{WORKSPACE_DIR, Workspace};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};
 
-/// What to run inside a sandbox: a program, its arguments, extra environment and directory.
+/// What to run inside a sandbox: a program, its arguments, its environment and its working
+/// directory. Like [`std::process::Command`], but a value (built with chained calls) that can
+/// be run many times, in any sandbox.
+///
+/// The environment starts as the sandbox's (the profile's `[env]`, by default only `PATH`,
+/// `HOME=/tmp` and `LANG=C.UTF-8`; nothing is inherited from the host); [`Command::env`],
+/// [`Command::env_remove`] and [`Command::env_clear`] change it for this command only.
+///
+/// ```
+/// use runcell::{Command, Sandbox, Verdict};
+///
+/// let sandbox = Sandbox::builder().build()?;
+/// let cmd = Command::new("sh")
+///     .args(["-c", "echo $GREETING from $(pwd); test -z \"$LANG\""])
+///     .env("GREETING", "hello")
+///     .env_remove("LANG")
+///     .current_dir("/tmp");
+/// let outcome = sandbox.run(&cmd, b"")?;
+/// assert_eq!(outcome.verdict, Verdict::Ok);
+/// assert_eq!(outcome.stdout, b"hello from /tmp\n");
+/// # Ok::<(), runcell::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
+    /// Changes on top of the sandbox's environment, in call order (`None` removes).
+    env: Vec<(OsString, Option<OsString>)>,
+    env_clear: bool,
     dir: Option<PathBuf>,
     /// Per-run mounts on top of the sandbox's (job files: inputs, a work directory).
     mounts: Vec<Mount>,
@@ -56,6 +81,7 @@ impl Command {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            env_clear: false,
             dir: None,
             mounts: Vec::new(),
         }
@@ -106,7 +132,36 @@ impl Command {
     /// Set an environment variable for this command (on top of the sandbox's environment).
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
         self.env
-            .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+            .push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
+        self
+    }
+
+    /// Set several environment variables for this command.
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Remove a variable from this command's environment (one of the sandbox's, or one set
+    /// earlier on this command).
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Start this command from an empty environment instead of the sandbox's (variables set
+    /// before this call are dropped too). Without `PATH`, a bare program name is still looked
+    /// up on the sandbox's `PATH`.
+    pub fn env_clear(mut self) -> Self {
+        self.env.clear();
+        self.env_clear = true;
         self
     }
 
@@ -120,16 +175,134 @@ impl Command {
     pub fn program(&self) -> &OsStr {
         &self.program
     }
+
+    /// The arguments after the program.
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(OsString::as_os_str)
+    }
+
+    /// The environment this command runs with, given the sandbox's: the sandbox's variables
+    /// (unless cleared) with this command's changes applied in order.
+    pub(crate) fn environment(
+        &self,
+        base: &BTreeMap<Vec<u8>, Vec<u8>>,
+    ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut env = if self.env_clear {
+            BTreeMap::new()
+        } else {
+            base.clone()
+        };
+        for (k, v) in &self.env {
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(Error::config(format!(
+                    "bad environment variable name {k:?}"
+                )));
+            }
+            match v {
+                Some(v) => env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec()),
+                None => env.remove(k.as_bytes()),
+            };
+        }
+        Ok(env)
+    }
 }
 
-/// Configuration being assembled; see [`Sandbox::builder`].
+/// A sandbox configuration being assembled; see [`Sandbox::builder`].
+///
+/// The builder starts from a [`Profile`] (the built-in `default` unless
+/// [`SandboxBuilder::profile`] picks another) and records every other call as a change on top
+/// of it, so the order of the calls does not matter: `.wall_time(..).profile(..)` keeps the
+/// wall time. Nothing is checked until [`SandboxBuilder::build`], which validates the whole
+/// configuration and prepares everything a run needs.
+///
+/// ```
+/// use std::time::Duration;
+/// use runcell::{CgroupMode, Network, Profile, Sandbox};
+///
+/// let sandbox = Sandbox::builder()
+///     .wall_time(Duration::from_secs(2))      // kept although the profile comes later
+///     .profile(Profile::named("python")?)
+///     .memory(128 << 20)
+///     .pids(16)
+///     .network(Network::None)
+///     .cgroups(CgroupMode::Auto)
+///     .env("PYTHONHASHSEED", "0")
+///     .build()?;
+/// assert_eq!(sandbox.limits().wall_time, Duration::from_secs(2));
+/// assert_eq!(sandbox.limits().memory, 128 << 20);
+/// assert_eq!(sandbox.limits().pids, 16);
+/// # Ok::<(), runcell::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
     profile: Profile,
+    /// Every setting made through the builder, applied in call order on top of `profile` at
+    /// build time (so choosing the profile last does not undo them).
+    edits: Vec<Edit>,
     extra_mounts: Vec<Mount>,
     seccomp_override: Option<String>,
     landlock_off: bool,
+    nested_namespaces: bool,
     cgroup_base: Option<PathBuf>,
+}
+
+/// One builder setting, kept as data until `build` applies it to the profile.
+#[derive(Debug, Clone)]
+enum Edit {
+    Workdir(PathBuf),
+    Env(String, String),
+    EnvClear,
+    WallTime(Duration),
+    CpuTime(Duration),
+    Memory(u64),
+    Pids(u64),
+    Output(u64),
+    CpuQuota(Option<u32>),
+    FileSize(u64),
+    OpenFiles(u64),
+    TmpSize(u64),
+    Limits(Limits),
+    Cgroups(CgroupMode),
+    Network(Network),
+    Hostname(String),
+    Ids(u32, u32),
+    HostIds(u32, u32),
+    LandlockRequire(LandlockRequire),
+    LandlockBestEffort(bool),
+    DevShm(bool),
+    Devpts(bool),
+}
+
+impl Edit {
+    fn apply(&self, p: &mut Profile) {
+        let l = &mut p.limits;
+        match self {
+            Edit::Workdir(d) => p.workdir = d.clone(),
+            Edit::Env(k, v) => {
+                p.env.insert(k.clone(), v.clone());
+            }
+            Edit::EnvClear => p.env.clear(),
+            Edit::WallTime(d) => l.wall_time = *d,
+            Edit::CpuTime(d) => l.cpu_time = *d,
+            Edit::Memory(n) => l.memory = *n,
+            Edit::Pids(n) => l.pids = *n,
+            Edit::Output(n) => l.output = *n,
+            Edit::CpuQuota(q) => l.cpu_quota = *q,
+            Edit::FileSize(n) => l.file_size = *n,
+            Edit::OpenFiles(n) => l.open_files = *n,
+            Edit::TmpSize(n) => l.tmp_size = *n,
+            Edit::Limits(all) => *l = all.clone(),
+            Edit::Cgroups(m) => p.cgroups = *m,
+            Edit::Network(n) => p.network = *n,
+            Edit::Hostname(h) => p.hostname = h.clone(),
+            Edit::Ids(u, g) => (p.uid, p.gid) = (*u, *g),
+            Edit::HostIds(u, g) => (p.host_uid, p.host_gid) = (*u, *g),
+            Edit::LandlockRequire(r) => p.landlock_require = *r,
+            Edit::LandlockBestEffort(b) => p.landlock_best_effort = *b,
+            Edit::DevShm(b) => p.dev_shm = *b,
+            Edit::Devpts(on) => p.devpts = *on,
+        }
+    }
 }
 
 fn cstring(what: &str, s: &[u8]) -> Result<CString> {
@@ -137,13 +310,30 @@ fn cstring(what: &str, s: &[u8]) -> Result<CString> {
 }
 
 impl SandboxBuilder {
-    /// Start from a profile (replaces everything set so far except extra mounts).
+    fn edit(mut self, e: Edit) -> Self {
+        self.edits.push(e);
+        self
+    }
+
+    /// The profile the builder starts from (default: the built-in `default`). Every other
+    /// builder call is kept and applied on top of it, whether it came before or after this one.
     pub fn profile(mut self, p: Profile) -> Self {
         self.profile = p;
         self
     }
 
-    /// Bind a host path read-only at `dst` inside the sandbox.
+    /// The configuration [`build`](Self::build) would validate: the profile with every builder
+    /// setting applied (extra mounts, the seccomp override and the cgroup base are separate).
+    pub fn effective_profile(&self) -> Profile {
+        let mut p = self.profile.clone();
+        for e in &self.edits {
+            e.apply(&mut p);
+        }
+        p
+    }
+
+    /// Bind a host path read-only (nosuid, nodev) at `dst` inside the sandbox. Replaces a
+    /// profile mount with the same destination.
     pub fn ro_bind(mut self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
         self.extra_mounts.push(Mount {
             kind: MountKind::RoBind,
@@ -178,60 +368,62 @@ impl SandboxBuilder {
     }
 
     /// Working directory inside the sandbox (gets its own tmpfs unless a mount covers it).
-    pub fn workdir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.profile.workdir = dir.into();
-        self
+    pub fn workdir(self, dir: impl Into<PathBuf>) -> Self {
+        self.edit(Edit::Workdir(dir.into()))
     }
 
-    /// Set an environment variable of the sandbox.
-    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
-        self.profile.env.insert(k.into(), v.into());
-        self
+    /// Set an environment variable of the sandbox (on top of the profile's `[env]`).
+    pub fn env(self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.edit(Edit::Env(k.into(), v.into()))
     }
 
-    /// Replace the whole environment.
-    pub fn env_clear(mut self) -> Self {
-        self.profile.env.clear();
-        self
+    /// Start from an empty environment instead of the profile's (variables set with
+    /// [`env`](Self::env) after this call are kept).
+    pub fn env_clear(self) -> Self {
+        self.edit(Edit::EnvClear)
     }
 
-    pub fn wall_time(mut self, d: Duration) -> Self {
-        self.profile.limits.wall_time = d;
-        self
+    /// Wall-clock limit from start to the kill of the whole tree (default 10 s; 1 ms to 7
+    /// days, millisecond precision).
+    pub fn wall_time(self, d: Duration) -> Self {
+        self.edit(Edit::WallTime(d))
     }
-    pub fn cpu_time(mut self, d: Duration) -> Self {
-        self.profile.limits.cpu_time = d;
-        self
+
+    /// CPU-time limit (user + system; default 10 s). Enforced per process with RLIMIT_CPU in
+    /// whole seconds and checked against the measured total afterwards.
+    pub fn cpu_time(self, d: Duration) -> Self {
+        self.edit(Edit::CpuTime(d))
     }
-    /// Memory limit in bytes: of the whole sandbox with cgroups, of each process's address
-    /// space without.
-    pub fn memory(mut self, bytes: u64) -> Self {
-        self.profile.limits.memory = bytes;
-        self
+
+    /// Memory limit in bytes (default 256 MiB): of the whole sandbox with cgroups, of each
+    /// process's address space without.
+    pub fn memory(self, bytes: u64) -> Self {
+        self.edit(Edit::Memory(bytes))
     }
-    pub fn pids(mut self, n: u64) -> Self {
-        self.profile.limits.pids = n;
-        self
+
+    /// How many processes (and threads) the program may have at once (default 64).
+    pub fn pids(self, n: u64) -> Self {
+        self.edit(Edit::Pids(n))
     }
-    /// Per-stream output cap in bytes.
-    pub fn output_limit(mut self, bytes: u64) -> Self {
-        self.profile.limits.output = bytes;
-        self
+
+    /// Per-stream output cap in bytes (default 1 MiB each for stdout and stderr); more ends the
+    /// run with [`Verdict::OutputLimit`].
+    pub fn output_limit(self, bytes: u64) -> Self {
+        self.edit(Edit::Output(bytes))
     }
+
     /// CPU bandwidth of the whole sandbox in thousandths of a CPU (1000 = one core). Needs
     /// cgroups with the cpu controller: building fails where they are unavailable.
-    pub fn cpu_quota(mut self, thousandths: u32) -> Self {
-        self.profile.limits.cpu_quota = Some(thousandths);
-        self
+    pub fn cpu_quota(self, thousandths: u32) -> Self {
+        self.edit(Edit::CpuQuota(Some(thousandths)))
     }
 
     /// Whether memory and process limits go through cgroups. Default
     /// [`CgroupMode::Auto`]: where this process may create cgroups under its own, the memory
     /// limit covers the whole tree and an OOM kill is reported as `memory_limit`; elsewhere
     /// rlimits enforce the limits (see [`Enforced::limit_mechanisms`]).
-    pub fn cgroups(mut self, mode: CgroupMode) -> Self {
-        self.profile.cgroups = mode;
-        self
+    pub fn cgroups(self, mode: CgroupMode) -> Self {
+        self.edit(Edit::Cgroups(mode))
     }
 
     /// Create the sandbox's cgroups under this cgroup v2 directory (one delegated to this
@@ -242,68 +434,66 @@ impl SandboxBuilder {
         self
     }
 
-    pub fn file_size(mut self, bytes: u64) -> Self {
-        self.profile.limits.file_size = bytes;
-        self
+    /// Largest file the program may write, in bytes (default 16 MiB; RLIMIT_FSIZE).
+    pub fn file_size(self, bytes: u64) -> Self {
+        self.edit(Edit::FileSize(bytes))
     }
-    pub fn open_files(mut self, n: u64) -> Self {
-        self.profile.limits.open_files = n;
-        self
+
+    /// Open file descriptors per process (default 256; RLIMIT_NOFILE).
+    pub fn open_files(self, n: u64) -> Self {
+        self.edit(Edit::OpenFiles(n))
     }
-    pub fn tmp_size(mut self, bytes: u64) -> Self {
-        self.profile.limits.tmp_size = bytes;
-        self
+
+    /// Size of the private `/tmp` in bytes (default 64 MiB; also the working directory's tmpfs
+    /// when it has one).
+    pub fn tmp_size(self, bytes: u64) -> Self {
+        self.edit(Edit::TmpSize(bytes))
     }
-    /// All limits at once.
-    pub fn limits(mut self, l: Limits) -> Self {
-        self.profile.limits = l;
-        self
+
+    /// All limits at once (replaces the profile's limits and earlier limit calls; later calls
+    /// still change single limits).
+    pub fn limits(self, l: Limits) -> Self {
+        self.edit(Edit::Limits(l))
     }
 
     /// Network of the sandbox (`Network::Loopback` is a weakening: it brings `lo` up and lifts
     /// the landlock TCP restriction).
-    pub fn network(mut self, n: Network) -> Self {
-        self.profile.network = n;
-        self
+    pub fn network(self, n: Network) -> Self {
+        self.edit(Edit::Network(n))
     }
 
-    /// Hostname inside the sandbox.
-    pub fn hostname(mut self, h: impl Into<String>) -> Self {
-        self.profile.hostname = h.into();
-        self
+    /// Hostname inside the sandbox (default `runcell`; 1 to 64 bytes).
+    pub fn hostname(self, h: impl Into<String>) -> Self {
+        self.edit(Edit::Hostname(h.into()))
     }
 
-    /// uid/gid of the program inside the sandbox (must not be 0).
-    pub fn ids(mut self, uid: u32, gid: u32) -> Self {
-        self.profile.uid = uid;
-        self.profile.gid = gid;
-        self
+    /// uid/gid of the program inside the sandbox (default 1000; must not be 0).
+    pub fn ids(self, uid: u32, gid: u32) -> Self {
+        self.edit(Edit::Ids(uid, gid))
     }
 
-    /// Host uid/gid the sandbox maps to when the host runs as root (default 65534).
-    pub fn host_ids(mut self, uid: u32, gid: u32) -> Self {
-        self.profile.host_uid = uid;
-        self.profile.host_gid = gid;
-        self
+    /// Host uid/gid the sandbox maps to when the host runs as root (default 65534, never 0).
+    /// An unprivileged host maps to its own ids.
+    pub fn host_ids(self, uid: u32, gid: u32) -> Self {
+        self.edit(Edit::HostIds(uid, gid))
     }
 
-    /// Seccomp policy by built-in name or path; `"none"` disables seccomp (a weakening).
+    /// Seccomp policy by built-in name (`default`, `strict`) or path (contains `/` or ends in
+    /// `.toml`); `"none"` disables seccomp (a weakening).
     pub fn seccomp(mut self, policy: impl Into<String>) -> Self {
         self.seccomp_override = Some(policy.into());
         self
     }
 
     /// Landlock features that must be enforced.
-    pub fn landlock_require(mut self, r: LandlockRequire) -> Self {
-        self.profile.landlock_require = r;
-        self
+    pub fn landlock_require(self, r: LandlockRequire) -> Self {
+        self.edit(Edit::LandlockRequire(r))
     }
 
     /// Enforce what the kernel supports instead of failing (a weakening; the outcome reports
     /// what was enforced).
-    pub fn landlock_best_effort(mut self, on: bool) -> Self {
-        self.profile.landlock_best_effort = on;
-        self
+    pub fn landlock_best_effort(self, on: bool) -> Self {
+        self.edit(Edit::LandlockBestEffort(on))
     }
 
     /// Turn landlock off entirely (a weakening, meant for tests that prove which layer stops
@@ -313,21 +503,30 @@ impl SandboxBuilder {
         self
     }
 
-    /// A private /dev/shm.
-    pub fn dev_shm(mut self, on: bool) -> Self {
-        self.profile.dev_shm = on;
+    /// Let the program create namespaces of its own (a weakening, for nesting a sandbox in a
+    /// sandbox, e.g. running `runcell check` inside one). By default the sandbox's user
+    /// namespace has a budget of zero namespaces of every kind, so even with a seccomp policy
+    /// that allows `unshare`/`clone` the kernel refuses them (ENOSPC); the seccomp policy
+    /// still has to allow the calls.
+    pub fn allow_nested_namespaces(mut self) -> Self {
+        self.nested_namespaces = true;
         self
     }
 
+    /// A private /dev/shm.
+    pub fn dev_shm(self, on: bool) -> Self {
+        self.edit(Edit::DevShm(on))
+    }
+
     /// A new devpts instance at /dev/pts (and /dev/ptmx), for programs that need a terminal.
-    pub fn devpts(mut self, on: bool) -> Self {
-        self.profile.devpts = on;
-        self
+    pub fn devpts(self, on: bool) -> Self {
+        self.edit(Edit::Devpts(on))
     }
 
     /// Validate and prepare everything a run needs. Nothing runs yet.
     pub fn build(self) -> Result<Sandbox> {
-        let p = &self.profile;
+        let effective = self.effective_profile();
+        let p = &effective;
         p.limits.validate()?;
         if p.uid == 0 || p.gid == 0 {
             return Err(Error::config(
@@ -407,7 +606,7 @@ impl SandboxBuilder {
             let listener = compiled.listener_index();
             (compiled.name, compiled.programs, listener)
         };
-        let (cgroups, cgroup_state) = self.cgroup_pool()?;
+        let (cgroups, cgroup_state) = self.cgroup_pool(p)?;
         let mechanism = cgroups.as_ref().map(cgroup::Pool::mechanism);
         // The cgroup alone bounds memory unless it cannot cap swap on a host that has some:
         // then RLIMIT_AS stays as well.
@@ -494,6 +693,7 @@ impl SandboxBuilder {
         };
         Ok(Sandbox {
             builder: self,
+            profile: Arc::new(effective),
             prepared: Arc::new(prepared),
         })
     }
@@ -530,16 +730,51 @@ const _: fn() = || {
 
 /// A validated, prepared sandbox configuration. Cheap to clone, safe to share between threads,
 /// reusable for any number of runs.
+///
+/// Build one with [`Sandbox::builder`], then run programs in it: every run gets fresh
+/// namespaces, a fresh root and fresh limits, so runs never see each other.
+///
+/// ```
+/// use std::time::Duration;
+/// use runcell::{Command, Sandbox, Verdict};
+///
+/// let sandbox = Sandbox::builder()
+///     .wall_time(Duration::from_secs(5))
+///     .build()?;
+///
+/// // Captured output, stdin from bytes.
+/// let outcome = sandbox.run(&Command::new("tr").args(["a-z", "A-Z"]), b"hello")?;
+/// assert!(outcome.success());
+/// assert_eq!(outcome.stdout, b"HELLO");
+///
+/// // A program that fails is an outcome, not an error.
+/// let outcome = sandbox.run(&Command::new("sh").args(["-c", "exit 3"]), b"")?;
+/// assert_eq!((outcome.verdict, outcome.exit_code), (Verdict::ExitNonzero, Some(3)));
+///
+/// // So is one that hits a limit; the whole process tree is killed.
+/// let quick = sandbox.to_builder().wall_time(Duration::from_millis(200)).build()?;
+/// let outcome = quick.run(&Command::new("sleep").arg("60"), b"")?;
+/// assert_eq!(outcome.verdict, Verdict::WallTimeLimit);
+///
+/// // A program that does not exist in the sandbox is an error: nothing ran.
+/// assert!(matches!(
+///     sandbox.run(&Command::new("no-such-program"), b""),
+///     Err(runcell::Error::ProgramNotFound { .. })
+/// ));
+/// # Ok::<(), runcell::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Sandbox {
     builder: SandboxBuilder,
+    /// The profile with every builder setting applied: what the sandbox really uses.
+    profile: Arc<Profile>,
     prepared: Arc<Prepared>,
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox")
-            .field("profile", &self.builder.profile.name)
+            .field("profile", &self.profile.name)
             .field("enforced", &self.prepared.enforced)
             .finish()
     }
@@ -548,8 +783,7 @@ impl std::fmt::Debug for Sandbox {
 impl SandboxBuilder {
     /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Creating
     /// the pool's parent directory is also the check that this process may create cgroups.
-    fn cgroup_pool(&self) -> Result<(Option<cgroup::Pool>, String)> {
-        let p = &self.profile;
+    fn cgroup_pool(&self, p: &Profile) -> Result<(Option<cgroup::Pool>, String)> {
         let mode = p.cgroups;
         let unavailable = |reason: String| -> Result<(Option<cgroup::Pool>, String)> {
             if mode == CgroupMode::Require {
@@ -623,16 +857,20 @@ impl Default for SandboxBuilder {
                 });
                 p
             }),
+            edits: Vec::new(),
             extra_mounts: Vec::new(),
             seccomp_override: None,
             landlock_off: false,
+            nested_namespaces: false,
             cgroup_base: None,
         }
     }
 }
 
 impl Sandbox {
-    /// A builder starting from the built-in `default` profile.
+    /// A builder starting from the built-in `default` profile (DESIGN §4: read-only system
+    /// directories, no network, a private 64 MiB `/tmp`, the default seccomp policy, landlock,
+    /// 10 s wall and CPU time, 256 MiB, 64 processes, 1 MiB of output per stream).
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
     }
@@ -648,9 +886,9 @@ impl Sandbox {
         &self.prepared.enforced
     }
 
-    /// The limits in force.
+    /// The limits in force (the profile's, with the builder's changes).
     pub fn limits(&self) -> &Limits {
-        &self.builder.profile.limits
+        &self.profile.limits
     }
 
     /// Run `cmd` with `stdin` as its standard input, capturing stdout and stderr (each up to
@@ -665,7 +903,28 @@ impl Sandbox {
         )
     }
 
-    /// Run with explicit input and output handling (stream from/to host file descriptors).
+    /// Run with explicit input and output handling: stdin from bytes or a host file
+    /// descriptor, stdout/stderr captured or streamed to host file descriptors (still cut at
+    /// the output limit; [`Outcome::stdout_bytes`] counts what was written). The `runcell`
+    /// CLI uses this to connect the program to its own standard streams.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use runcell::{Command, Input, Output, Sandbox};
+    ///
+    /// let sandbox = Sandbox::builder().build()?;
+    /// let file = tempfile::tempfile().unwrap();
+    /// let outcome = sandbox.run_with(
+    ///     &Command::new("echo").arg("streamed"),
+    ///     Input::Bytes(b""),
+    ///     Output::Fd(file.as_fd()),
+    ///     Output::Capture,
+    /// )?;
+    /// assert!(outcome.success());
+    /// assert!(outcome.stdout.is_empty()); // it went to the file
+    /// assert_eq!(outcome.stdout_bytes, 9);
+    /// # Ok::<(), runcell::Error>(())
+    /// ```
     pub fn run_with(
         &self,
         cmd: &Command,
@@ -683,12 +942,35 @@ impl Sandbox {
     /// The sandbox lives until it ends, is killed, its `Child` is dropped, or the host process
     /// exits (sandboxes are started from launcher threads that live as long as the process, so
     /// the thread that called `spawn` may end first).
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// use runcell::{Command, Sandbox, Verdict};
+    ///
+    /// let sandbox = Sandbox::builder().build()?;
+    /// let mut child = sandbox.spawn(&Command::new("cat"))?;
+    /// let mut stdin = child.stdin.take().unwrap();
+    /// let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    /// stdin.write_all(b"ping\n").unwrap();
+    /// let mut line = String::new();
+    /// stdout.read_line(&mut line).unwrap();
+    /// assert_eq!(line, "ping\n");
+    /// drop(stdin); // end of input: cat exits
+    /// let outcome = child.wait()?;
+    /// assert_eq!(outcome.verdict, Verdict::Ok);
+    /// # Ok::<(), runcell::Error>(())
+    /// ```
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
         spawn::spawn(self, cmd)
     }
 
     pub(crate) fn prepared(&self) -> &Prepared {
         &self.prepared
+    }
+
+    /// Whether the program may create namespaces of its own.
+    pub(crate) fn nested_namespaces(&self) -> bool {
+        self.builder.nested_namespaces
     }
 
     /// The root and landlock plans of a run that carries its own mounts: the sandbox's mounts
@@ -725,6 +1007,127 @@ impl Sandbox {
     }
 
     pub(crate) fn profile(&self) -> &Profile {
-        &self.builder.profile
+        &self.profile
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every builder setting survives choosing the profile afterwards, and the result does not
+    /// depend on the order of the calls.
+    #[test]
+    fn builder_settings_do_not_depend_on_order() {
+        let python = Profile::named("python").unwrap();
+        let settings = |b: SandboxBuilder| {
+            b.wall_time(Duration::from_millis(1234))
+                .cpu_time(Duration::from_secs(3))
+                .memory(100 << 20)
+                .pids(7)
+                .output_limit(999)
+                .file_size(4096)
+                .open_files(33)
+                .tmp_size(8 << 20)
+                .hostname("h")
+                .workdir("/work")
+                .network(Network::Loopback)
+                .ids(2000, 3000)
+                .host_ids(4000, 5000)
+                .dev_shm(true)
+                .landlock_best_effort(true)
+                .env("K", "V")
+                .cgroups(CgroupMode::Off)
+        };
+        let before = settings(Sandbox::builder())
+            .profile(python.clone())
+            .effective_profile();
+        let after = settings(Sandbox::builder().profile(python.clone())).effective_profile();
+        assert_eq!(before, after);
+        let l = &before.limits;
+        assert_eq!(l.wall_time, Duration::from_millis(1234));
+        assert_eq!((l.memory, l.pids, l.output), (100 << 20, 7, 999));
+        assert_eq!((l.file_size, l.open_files, l.tmp_size), (4096, 33, 8 << 20));
+        assert_eq!(before.hostname, "h");
+        assert_eq!(before.workdir, Path::new("/work"));
+        assert_eq!(before.network, Network::Loopback);
+        assert_eq!((before.uid, before.gid), (2000, 3000));
+        assert_eq!((before.host_uid, before.host_gid), (4000, 5000));
+        assert!(before.dev_shm && before.landlock_best_effort);
+        assert_eq!(before.cgroups, CgroupMode::Off);
+        assert_eq!(before.env.get("K").map(String::as_str), Some("V"));
+        // The profile's own values stay where the builder did not touch them.
+        assert_eq!(before.mounts, python.mounts);
+        assert_eq!(before.env.get("PATH"), python.env.get("PATH"));
+
+        // Later calls win among builder calls: `limits` then a single limit, and back.
+        let b = Sandbox::builder()
+            .memory(64 << 20)
+            .limits(Limits::default())
+            .pids(9)
+            .effective_profile();
+        assert_eq!(b.limits.memory, Limits::default().memory);
+        assert_eq!(b.limits.pids, 9);
+        // env_clear drops the profile's environment and earlier env calls, not later ones.
+        let b = Sandbox::builder()
+            .env("A", "1")
+            .env_clear()
+            .env("B", "2")
+            .effective_profile();
+        assert_eq!(b.env.keys().collect::<Vec<_>>(), ["B"]);
+    }
+
+    #[test]
+    fn built_sandbox_uses_the_builder_settings() {
+        let sb = Sandbox::builder()
+            .wall_time(Duration::from_secs(3))
+            .profile(Profile::named("default").unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(sb.limits().wall_time, Duration::from_secs(3));
+        assert_eq!(sb.enforced().limits.wall_time, Duration::from_secs(3));
+        // A derived sandbox keeps them too.
+        let derived = sb.to_builder().memory(64 << 20).build().unwrap();
+        assert_eq!(derived.limits().wall_time, Duration::from_secs(3));
+        assert_eq!(derived.limits().memory, 64 << 20);
+    }
+
+    #[test]
+    fn command_environment() {
+        let base: BTreeMap<Vec<u8>, Vec<u8>> = [
+            (b"PATH".to_vec(), b"/usr/bin".to_vec()),
+            (b"HOME".to_vec(), b"/tmp".to_vec()),
+        ]
+        .into();
+        let env = |c: &Command| {
+            c.environment(&base)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&v)
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let c = Command::new("x")
+            .env("A", "1")
+            .envs([("B", "2"), ("HOME", "/work")])
+            .env_remove("PATH");
+        assert_eq!(env(&c), ["A=1", "B=2", "HOME=/work"]);
+        // Removing then setting again keeps the later value.
+        let c = Command::new("x").env_remove("A").env("A", "3");
+        assert_eq!(env(&c), ["A=3", "HOME=/tmp", "PATH=/usr/bin"]);
+        let c = Command::new("x").env("A", "1").env_clear().env("C", "4");
+        assert_eq!(env(&c), ["C=4"]);
+        assert!(
+            Command::new("x")
+                .env("A=B", "1")
+                .environment(&base)
+                .is_err()
+        );
+        assert!(Command::new("x").env_remove("").environment(&base).is_err());
     }
 }

@@ -9,8 +9,13 @@ use super::landlock::LandlockReport;
 use super::limits::Limits;
 
 /// How a run ended.
+///
+/// A run the library could not start is an [`Error`](crate::Error), never a verdict; the CLI
+/// reports it as `setup_error` (see [`Report::setup_error`]). New verdicts may be added, so a
+/// `match` needs a catch-all arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Exited with status 0.
     Ok,
@@ -29,9 +34,6 @@ pub enum Verdict {
     OutputLimit,
     /// Made a system call the seccomp policy forbids.
     SecurityViolation,
-    /// The sandbox could not be set up (only in reports of the CLI: the library returns an
-    /// `Error` instead).
-    SetupError,
 }
 
 impl Verdict {
@@ -46,7 +48,6 @@ impl Verdict {
             Verdict::MemoryLimit => "memory_limit",
             Verdict::OutputLimit => "output_limit",
             Verdict::SecurityViolation => "security_violation",
-            Verdict::SetupError => "setup_error",
         }
     }
 }
@@ -59,13 +60,23 @@ impl std::fmt::Display for Verdict {
 
 /// A forbidden system call that ended the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Violation {
+    /// The system call number (of the sandbox's architecture).
     pub syscall: i64,
+    /// Its name, when runcell knows it.
     pub name: Option<String>,
 }
 
 /// What was really applied to a run (never what was merely asked for).
+///
+/// Kernel features differ between hosts: runcell enforces what exists (or fails to build when
+/// the profile requires more) and says here what it did. [`Sandbox::enforced`] gives the same
+/// before any run.
+///
+/// [`Sandbox::enforced`]: crate::Sandbox::enforced
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Enforced {
     /// Namespaces the sandbox was created in.
     pub namespaces: Vec<&'static str>,
@@ -80,10 +91,13 @@ pub struct Enforced {
     pub limit_mechanisms: std::collections::BTreeMap<&'static str, &'static str>,
     /// The cgroup version in use (`v1`, `v2`), or `none` with the reason.
     pub cgroup: String,
-    /// uid and gid inside the sandbox, and the host ids they map to.
+    /// uid of the program inside the sandbox.
     pub uid: u32,
+    /// gid of the program inside the sandbox.
     pub gid: u32,
+    /// Host uid the sandbox's uid maps to.
     pub host_uid: u32,
+    /// Host gid the sandbox's gid maps to.
     pub host_gid: u32,
     /// Network of the sandbox (`none` or `loopback`).
     pub network: &'static str,
@@ -92,9 +106,25 @@ pub struct Enforced {
     pub mounts: Vec<String>,
 }
 
-/// The result of a finished run.
+/// The result of a finished run: how it ended, what it used, what it wrote, what was enforced.
+///
+/// ```
+/// use runcell::{Command, Sandbox, Verdict};
+///
+/// let sandbox = Sandbox::builder().output_limit(4).build()?;
+/// let outcome = sandbox.run(&Command::new("yes"), b"")?;
+/// assert_eq!(outcome.verdict, Verdict::OutputLimit);
+/// assert!(!outcome.success());
+/// assert_eq!(outcome.stdout, b"y\ny\n");
+/// assert!(outcome.stdout_truncated);
+/// assert_eq!(outcome.signal, Some(9)); // the whole tree was killed
+/// assert_eq!(outcome.shell_status(), 137);
+/// # Ok::<(), runcell::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
+    /// How the run ended.
     pub verdict: Verdict,
     /// Exit status of the program, when it exited.
     pub exit_code: Option<i32>,
@@ -117,30 +147,52 @@ pub struct Outcome {
     pub stdout_bytes: u64,
     /// Bytes of stderr kept (captured or streamed).
     pub stderr_bytes: u64,
+    /// stdout went over the output limit (the run ended with `output_limit`).
     pub stdout_truncated: bool,
+    /// stderr went over the output limit (the run ended with `output_limit`).
     pub stderr_truncated: bool,
     /// The forbidden system call, for `security_violation`.
     pub violation: Option<Violation>,
+    /// What was applied to this run.
     pub enforced: Enforced,
 }
 
-/// The JSON report of the CLI contract.
+/// The JSON report of the CLI contract (DESIGN §5). Every quantity names its unit: `*_ms`,
+/// `*_kib` (the contract's `max_rss_kib`) and `*_bytes`.
 #[derive(Debug, Serialize)]
+#[non_exhaustive]
 pub struct Report<'a> {
-    pub verdict: Verdict,
+    /// The verdict's name ([`Verdict::as_str`]), or `setup_error` when nothing ran.
+    pub verdict: &'static str,
+    /// Exit status of the program, when it exited.
     pub exit_code: Option<i32>,
+    /// Signal that killed the program, when it was killed.
     pub signal: Option<i32>,
+    /// Wall-clock time in milliseconds.
     pub wall_time_ms: u64,
+    /// CPU time in milliseconds.
     pub cpu_time_ms: u64,
+    /// Peak resident set size of the largest process, in KiB.
     pub max_rss_kib: u64,
+    /// The same in bytes.
+    pub max_rss_bytes: u64,
+    /// Peak memory of the whole sandbox in KiB (cgroups only).
     pub max_memory_kib: Option<u64>,
+    /// The same in bytes.
+    pub max_memory_bytes: Option<u64>,
+    /// Bytes of stdout kept.
     pub stdout_bytes: u64,
+    /// Bytes of stderr kept.
     pub stderr_bytes: u64,
+    /// stdout went over the output limit.
     pub stdout_truncated: bool,
+    /// stderr went over the output limit.
     pub stderr_truncated: bool,
+    /// The forbidden system call, for `security_violation`.
     pub violation: Option<&'a Violation>,
+    /// What was applied (absent for `setup_error`).
     pub enforced: Option<&'a Enforced>,
-    /// Set for `setup_error`.
+    /// The error message, for `setup_error`.
     pub error: Option<String>,
 }
 
@@ -148,13 +200,15 @@ impl Outcome {
     /// The JSON report for this outcome.
     pub fn report(&self) -> Report<'_> {
         Report {
-            verdict: self.verdict,
+            verdict: self.verdict.as_str(),
             exit_code: self.exit_code,
             signal: self.signal,
             wall_time_ms: self.wall_time.as_millis() as u64,
             cpu_time_ms: self.cpu_time.as_millis() as u64,
             max_rss_kib: self.max_rss_kib,
+            max_rss_bytes: self.max_rss_kib.saturating_mul(1024),
             max_memory_kib: self.max_memory_kib,
+            max_memory_bytes: self.max_memory_kib.map(|k| k.saturating_mul(1024)),
             stdout_bytes: self.stdout_bytes,
             stderr_bytes: self.stderr_bytes,
             stdout_truncated: self.stdout_truncated,
@@ -170,6 +224,11 @@ impl Outcome {
         serde_json::to_string_pretty(&self.report()).unwrap_or_default()
     }
 
+    /// Whether the program ran to completion and exited with status 0 (`Verdict::Ok`).
+    pub fn success(&self) -> bool {
+        self.verdict == Verdict::Ok
+    }
+
     /// The exit status a shell would see: the exit code, or 128 + the signal.
     pub fn shell_status(&self) -> i32 {
         match (self.exit_code, self.signal) {
@@ -181,16 +240,18 @@ impl Outcome {
 }
 
 impl Report<'static> {
-    /// A report for a run that could not be set up.
+    /// A report for a run that could not be set up (verdict `setup_error`).
     pub fn setup_error(message: String) -> Self {
         Report {
-            verdict: Verdict::SetupError,
+            verdict: "setup_error",
             exit_code: None,
             signal: None,
             wall_time_ms: 0,
             cpu_time_ms: 0,
             max_rss_kib: 0,
+            max_rss_bytes: 0,
             max_memory_kib: None,
+            max_memory_bytes: None,
             stdout_bytes: 0,
             stderr_bytes: 0,
             stdout_truncated: false,

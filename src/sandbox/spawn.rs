@@ -110,15 +110,7 @@ impl ExecData {
             strings.push(CString::new(a.as_bytes()).map_err(|_| nul("argument"))?);
         }
         let argc = strings.len();
-        let mut env = p.env.clone();
-        for (k, v) in &cmd.env {
-            if k.is_empty() || k.as_bytes().contains(&b'=') {
-                return Err(Error::config(format!(
-                    "bad environment variable name {k:?}"
-                )));
-            }
-            env.insert(k.as_bytes().to_vec(), v.as_bytes().to_vec());
-        }
+        let env = cmd.environment(&p.env)?;
         for (k, v) in &env {
             let mut kv = k.clone();
             kv.push(b'=');
@@ -368,9 +360,9 @@ pub(super) fn setup_timeout() -> Error {
 /// namespace's owner as well, so these caps bound what one sandbox can take from the host user
 /// that created it (host root, for a root host): a sandbox can hold at most this many inotify
 /// instances, and can create no namespace at all. Files the kernel lacks are skipped.
-fn budgets() -> &'static [(CString, CString)] {
+fn budgets(nested_namespaces: bool) -> &'static [(CString, CString)] {
     static BUDGETS: std::sync::OnceLock<Vec<(CString, CString)>> = std::sync::OnceLock::new();
-    BUDGETS.get_or_init(|| {
+    let all = BUDGETS.get_or_init(|| {
         [
             ("max_inotify_instances", "16"),
             ("max_inotify_watches", "8192"),
@@ -391,7 +383,9 @@ fn budgets() -> &'static [(CString, CString)] {
             Some((path, CString::new(*value).ok()?))
         })
         .collect()
-    })
+    });
+    // The namespace budgets come last: a sandbox allowed to nest keeps only the others.
+    if nested_namespaces { &all[..4] } else { all }
 }
 
 /// Clone the setup process, write its id maps and release it. Returns the read end of the exec
@@ -454,7 +448,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
         rlimits: &p.rlimits,
         last_cap: p.last_cap,
-        budgets: budgets(),
+        budgets: budgets(sb.nested_namespaces()),
         landlock: match &exec.run_plan {
             Some(r) => r.landlock.as_ref(),
             None => p.landlock.as_ref(),

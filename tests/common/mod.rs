@@ -87,3 +87,31 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// How long a test waits for something that must happen before calling it a hang. Not a
+/// speed requirement: a correct sandbox makes the condition true long before on any machine;
+/// the ceiling only turns a real hang into a failure with a message.
+pub const HANG: Duration = Duration::from_secs(120);
+
+/// Wait until `cond` holds (polling), or panic naming `what` after [`HANG`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < HANG, "hang: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The entries of the host's /tmp that runcell could have left (its staging point
+/// `/tmp/.oldroot`, anything named after it). Other processes on the machine create and
+/// remove their own /tmp entries at any time, so a plain count would depend on them.
+pub fn runcell_tmp_entries() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/tmp")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".oldroot") || n.contains("runcell"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
