@@ -120,10 +120,11 @@ fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
 
 fn main() -> ExitCode {
     ensure_std_fds();
-    let argv: Vec<String> = std::env::args().collect();
+    // Arguments are not always UTF-8 (file names, program arguments): never panic on them.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let sub = argv
         .get(1)
-        .map(String::as_str)
+        .and_then(|s| s.to_str())
         .filter(|s| !s.starts_with('-'));
     // `analyze` keeps its own contract: 2 on a usage error.
     let usage_status = if sub == Some("analyze") {
@@ -132,9 +133,18 @@ fn main() -> ExitCode {
         RUNCELL_FAILED
     };
     let command = Cli::command().mut_subcommand("run", |c| c.after_long_help(run::long_help()));
-    let parsed = command
-        .try_get_matches_from(&argv)
-        .and_then(|m| Cli::from_arg_matches(&m));
+    let parsed = command.try_get_matches_from(&argv).and_then(|m| {
+        let mut cli = Cli::from_arg_matches(&m)?;
+        if let Some((_, sub)) = m.subcommand() {
+            match &mut cli.cmd {
+                Cmd::Run(a) => a.opts.group_binds(sub),
+                #[cfg(feature = "aggregate")]
+                Cmd::Aggregate(a) => a.opts.group_binds(sub),
+                _ => {}
+            }
+        }
+        Ok(cli)
+    });
     match parsed {
         Ok(cli) => dispatch(cli.cmd),
         Err(e) if !e.use_stderr() => {

@@ -1,5 +1,6 @@
 //! `runcell run [OPTIONS] -- PROGRAM [ARGS...]` and the options it shares with `aggregate`.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -18,9 +19,9 @@ use crate::{RUNCELL_FAILED, units};
 pub struct RunArgs {
     #[command(flatten)]
     pub opts: RunOpts,
-    /// The program and its arguments (after `--`).
-    #[arg(required = true, last = true, value_name = "PROGRAM")]
-    pub program: Vec<String>,
+    /// The program and its arguments (after `--`; any bytes, not only UTF-8).
+    #[arg(required = true, last = true, value_name = "PROGRAM", value_parser = clap::value_parser!(OsString))]
+    pub program: Vec<OsString>,
 }
 
 /// Options shared by `run` and `aggregate` (each also settable in a profile). Unset options
@@ -32,12 +33,18 @@ pub struct RunOpts {
     #[arg(long, value_name = "NAME|PATH", help_heading = "Profile")]
     pub profile: Option<String>,
 
-    /// Bind a host path read-only (nosuid, nodev) at DST (default: the same path).
-    #[arg(long = "ro-bind", value_name = "SRC[:DST]", help_heading = "Files")]
-    pub ro_bind: Vec<String>,
-    /// Bind a host path read-write (a weakening: the program can change those files).
-    #[arg(long, value_name = "SRC[:DST]", help_heading = "Files")]
-    pub bind: Vec<String>,
+    /// Bind a host path read-only (nosuid, nodev) at DST (default: the same path). Two values
+    /// (`--ro-bind SRC DST`, as bubblewrap takes them) are used as they are, so any path
+    /// works, `:` included; one value is split at its first `:`.
+    #[arg(long = "ro-bind", value_names = ["SRC[:DST]", "DST"], num_args = 1..=2, action = clap::ArgAction::Append, value_parser = clap::value_parser!(OsString), help_heading = "Files")]
+    pub ro_bind: Vec<OsString>,
+    /// Bind a host path read-write (a weakening: the program can change those files); the
+    /// same forms as --ro-bind.
+    #[arg(long, value_names = ["SRC[:DST]", "DST"], num_args = 1..=2, action = clap::ArgAction::Append, value_parser = clap::value_parser!(OsString), help_heading = "Files")]
+    pub bind: Vec<OsString>,
+    /// --ro-bind and --bind as given, one entry per flag (see [`RunOpts::group_binds`]).
+    #[arg(skip)]
+    pub bind_groups: Vec<(bool, Vec<OsString>)>,
     /// Mount a fresh tmpfs at DST (default size 64M).
     #[arg(long, value_name = "DST[:SIZE]", help_heading = "Files")]
     pub tmpfs: Vec<String>,
@@ -153,6 +160,26 @@ pub struct RunOpts {
     pub report: Option<String>,
 }
 
+/// A bind's source and destination: two values as given, or one split at its first `:` (the
+/// destination defaults to the source).
+fn bind_pair(v: &[OsString]) -> (PathBuf, PathBuf) {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    match v {
+        [src, dst] => (PathBuf::from(src), PathBuf::from(dst)),
+        [one, ..] => {
+            let b = one.as_bytes();
+            match b.iter().position(|&c| c == b':') {
+                Some(i) => (
+                    PathBuf::from(OsString::from_vec(b[..i].to_vec())),
+                    PathBuf::from(OsString::from_vec(b[i + 1..].to_vec())),
+                ),
+                None => (PathBuf::from(one), PathBuf::from(one)),
+            }
+        }
+        [] => (PathBuf::new(), PathBuf::new()),
+    }
+}
+
 fn split_pair(s: &str) -> (String, Option<String>) {
     match s.split_once(':') {
         Some((a, b)) => (a.to_string(), Some(b.to_string())),
@@ -165,19 +192,32 @@ fn config(what: String) -> runcell::Error {
 }
 
 impl RunOpts {
+    /// Group the --ro-bind/--bind values by flag (clap's derive flattens them; a flag may carry
+    /// one value or two).
+    pub fn group_binds(&mut self, m: &clap::ArgMatches) {
+        self.bind_groups.clear();
+        for (id, read_only) in [("ro_bind", true), ("bind", false)] {
+            if let Ok(Some(occ)) = m.try_get_occurrences::<OsString>(id) {
+                for o in occ {
+                    self.bind_groups.push((read_only, o.cloned().collect()));
+                }
+            }
+        }
+    }
+
     /// The sandbox builder these options describe; `default_profile` when --profile is unset.
     pub fn builder(&self, default_profile: &str) -> runcell::Result<SandboxBuilder> {
         let profile = Profile::resolve(self.profile.as_deref().unwrap_or(default_profile))?;
         let (uid, gid, host_uid, host_gid) =
             (profile.uid, profile.gid, profile.host_uid, profile.host_gid);
         let mut b = Sandbox::builder().profile(profile);
-        for m in &self.ro_bind {
-            let (src, dst) = split_pair(m);
-            b = b.ro_bind(&src, dst.unwrap_or_else(|| src.clone()));
-        }
-        for m in &self.bind {
-            let (src, dst) = split_pair(m);
-            b = b.bind(&src, dst.unwrap_or_else(|| src.clone()));
+        for (read_only, m) in &self.bind_groups {
+            let (src, dst) = bind_pair(m);
+            b = if *read_only {
+                b.ro_bind(src, dst)
+            } else {
+                b.bind(src, dst)
+            };
         }
         for m in &self.tmpfs {
             let (dst, size) = split_pair(m);
