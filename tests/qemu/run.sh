@@ -126,16 +126,20 @@ run_guest() {
 	for l in bin sbin lib lib32 lib64 libx32; do
 		if [ -L "/$l" ]; then ln -s "$(readlink "/$l")" "$r/$l"; fi
 	done
-	for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
-		fscache netfs 9pnet 9pnet_virtio 9p; do
-		local f
-		f=$(find "$kdir/lib/modules" -name "$m.ko" | head -n1)
-		if [ -n "$f" ]; then
-			cp "$f" "$r/modules/" && echo "$m.ko" >>"$r/modules/order"
-		elif ! grep -qiE "^CONFIG_$(echo "$m" | tr a-z A-Z)=y" "$kdir"/boot/config-* 2>/dev/null; then
-			: # built in under another symbol name, or not needed by this kernel
-		fi
-	done
+	# The 9p file system over virtio and what it depends on (the `depends=` of each module's
+	# .modinfo), in load order; modules the kernel has built in have no file and are skipped.
+	local order=()
+	add_module() {
+		local f d
+		case " ${order[*]} " in *" $1.ko "*) return ;; esac
+		f=$(find "$kdir/lib/modules" -name "$1.ko" | head -n1)
+		[ -n "$f" ] || return 0
+		for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr , ' '); do add_module "$d"; done
+		cp "$f" "$r/modules/"
+		order+=("$1.ko")
+	}
+	for m in virtio_pci 9pnet_virtio 9p; do add_module "$m"; done
+	printf '%s\n' "${order[@]}" >"$r/modules/order"
 	install -m 755 "$here/init" "$r/init"
 	{
 		echo "REPO=$repo"
