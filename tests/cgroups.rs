@@ -377,15 +377,14 @@ fn killed_runs_leave_no_tasks_in_the_cgroup() {
     if cgroups_here().is_none() {
         return;
     }
-    let sb = builder()
-        .wall_time(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    // The wall time leaves room for the setup on a slow machine (a QEMU TCG guest takes more
+    // than 300 ms); the program outlasts it in any case.
+    let sb = builder().wall_time(Duration::from_secs(2)).build().unwrap();
     let child = sb
         .spawn(
             &Command::new("sh")
                 .arg("-c")
-                .arg("sleep 9 & sleep 9 & sleep 9"),
+                .arg("sleep 60 & sleep 60 & sleep 60"),
         )
         .unwrap();
     let leaf = cg_dir(child.pid(), "memory");

@@ -7,12 +7,14 @@
 #
 # Environment: RUNCELL_QEMU_CACHE (kernel packages; default /var/cache/runcell-qemu),
 # RUNCELL_QEMU_CONFIGS (default "root user"), RUNCELL_QEMU_TIMEOUT (seconds per guest; 900),
-# RUNCELL_QEMU_CPUS (2), RUNCELL_QEMU_MEM (MiB; 3072).
+# RUNCELL_QEMU_CPUS (2), RUNCELL_QEMU_MEM (MiB; 3072), RUNCELL_QEMU_SUBSET (the list of tests;
+# default tests/qemu/subset).
 # Exit status 0 only when every listed test ran and passed in every guest and configuration.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here=$repo/tests/qemu
 cache=${RUNCELL_QEMU_CACHE:-/var/cache/runcell-qemu}
+subset=$(realpath "${RUNCELL_QEMU_SUBSET:-$here/subset}")
 configs=${RUNCELL_QEMU_CONFIGS:-root user}
 timeout_s=${RUNCELL_QEMU_TIMEOUT:-900}
 cpus=${RUNCELL_QEMU_CPUS:-2}
@@ -84,7 +86,7 @@ kernel_dir() {
 }
 
 # --- test binaries ----------------------------------------------------------------------------
-mapfile -t targets < <(awk '!/^#/ && NF { print $1 }' "$here/subset" | sort -u)
+mapfile -t targets < <(awk '!/^#/ && NF { print $1 }' "$subset" | sort -u)
 work=$repo/target/qemu
 mkdir -p "$work"
 log "building test binaries: ${targets[*]}"
@@ -152,7 +154,7 @@ run_guest() {
 	local cfg tgt names
 	for cfg in $configs; do
 		for tgt in "${targets[@]}"; do
-			names=$(awk -v t="$tgt" -v c="$cfg" '!/^#/ && $1 == t && (NF < 3 || $3 == c) { printf "%s ", $2 }' "$here/subset")
+			names=$(awk -v t="$tgt" -v c="$cfg" '!/^#/ && $1 == t && (NF < 3 || $3 == c) { printf "%s ", $2 }' "$subset")
 			[ -n "$names" ] && echo "$cfg ${exe[$tgt]} $names" >>"$gw/job/plan"
 		done
 	done
