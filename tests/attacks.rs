@@ -19,15 +19,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{is_root, stderr, stdout};
-use runcell::{Command, Network, Outcome, Profile, Sandbox, SandboxBuilder, Verdict};
+use runcell::{Command, Network, Outcome, Profile, SandboxBuilder, Verdict};
 
 const PRELUDE: &str = include_str!("attacks/prelude.py");
 const INT80_C: &str = include_str!("attacks/int80.c");
 const AFTER_VIOLATION_C: &str = include_str!("attacks/after_violation.c");
 
-/// The default profile, as an attacker gets it.
+/// The default profile, as an attacker gets it (in the cgroup v2 subtree the tests are given,
+/// if any: see `common::cgroup_v2_base`).
 fn default_sandbox() -> SandboxBuilder {
-    Sandbox::builder()
+    common::builder()
         .profile(Profile::named("default").expect("default profile"))
         .wall_time(Duration::from_secs(10))
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use runcell::{CgroupMode, Command, Error, Sandbox, Verdict};
+use runcell::{CgroupMode, Command, Error, Verdict};
 
 /// The cgroup version in use for the default sandbox (`"v1"` or `"v2"`), or `None` (and why a
 /// test is skipped) without cgroups. With a cgroup v2 base configured for the tests, cgroup v2
