@@ -192,8 +192,37 @@ fn memory_limit_covers_the_whole_tree() {
         return;
     }
     // Four processes of 40 MiB each: every one is under a per-process limit of 100 MiB, the
-    // tree is not.
-    let code = "import os\nfor i in range(3):\n    if os.fork() == 0:\n        break\nx = bytearray(40 << 20)\nfor i in range(0, len(x), 4096):\n    x[i] = 1\nimport time\ntime.sleep(1)\nprint('done')";
+    // tree is not. They hold their memory until all four have touched theirs (children report
+    // on `done`, the parent releases them by closing `go`), so the peak does not depend on how
+    // fast the machine forks; a process the OOM killer takes closes its ends too.
+    let code = r#"
+import os
+done_r, done_w = os.pipe()
+go_r, go_w = os.pipe()
+parent = True
+for i in range(3):
+    if os.fork() == 0:
+        parent = False
+        break
+x = bytearray(40 << 20)
+for i in range(0, len(x), 4096):
+    x[i] = 1
+if parent:
+    os.close(done_w)
+    os.close(go_r)
+    got = 0
+    while got < 3 and os.read(done_r, 1):
+        got += 1
+    os.close(go_w)
+    for i in range(3):
+        os.wait()
+    print('done')
+else:
+    os.close(go_w)
+    os.write(done_w, b'x')
+    os.close(done_w)
+    os.read(go_r, 1)
+"#;
     let o = py_with(python_builder().memory(100 << 20), code);
     assert_eq!(o.verdict, Verdict::MemoryLimit, "{o:?}");
     let o = py_with(python_builder().memory(400 << 20), code);
