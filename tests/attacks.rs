@@ -26,11 +26,13 @@ const INT80_C: &str = include_str!("attacks/int80.c");
 const AFTER_VIOLATION_C: &str = include_str!("attacks/after_violation.c");
 
 /// The default profile, as an attacker gets it (in the cgroup v2 subtree the tests are given,
-/// if any: see `common::cgroup_v2_base`).
+/// if any: see `common::cgroup_v2_base`). The wall time is only a backstop for an attack that
+/// hangs, never what a test checks: it is generous because in the QEMU guests of tests/qemu
+/// (TCG on a loaded 2-core host) starting Python alone can take several seconds.
 fn default_sandbox() -> SandboxBuilder {
     common::builder()
         .profile(Profile::named("default").expect("default profile"))
-        .wall_time(Duration::from_secs(10))
+        .wall_time(Duration::from_secs(60))
 }
 
 /// What landlock enforces in the default profile on this kernel. Older kernels lack TCP rules

@@ -11,6 +11,7 @@
 # default tests/qemu/subset).
 # Exit status 0 only when every listed test ran and passed in every guest and configuration.
 set -euo pipefail
+shopt -s inherit_errexit
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here=$repo/tests/qemu
 cache=${RUNCELL_QEMU_CACHE:-/var/cache/runcell-qemu}
@@ -188,7 +189,7 @@ run_guest() {
 		[ -f "$gw/job/out/init-failed" ] && log "guest init: $(cat "$gw/job/out/init-failed")"
 		failed=1
 	fi
-	local line cfg2 path tnames bin lg rc n res
+	local cfg2 path tnames bin lg rc n res
 	while read -r cfg2 path tnames; do
 		bin=$(basename "$path" | sed 's/-[0-9a-f]*$//')
 		lg=$gw/job/out/$cfg2.$bin.log
