@@ -29,11 +29,16 @@ pub fn builder() -> SandboxBuilder {
     }
 }
 
+/// The wall time of the helpers' sandboxes: a backstop for a program that hangs, not a limit
+/// a test checks (those set their own). Generous, because in the QEMU guests of tests/qemu (TCG
+/// on a loaded 2-core host) starting Python has taken over 20 s.
+pub const BACKSTOP_WALL_TIME: Duration = Duration::from_secs(60);
+
 /// A builder on the python profile with short limits suited to tests.
 pub fn python_builder() -> SandboxBuilder {
     builder()
         .profile(Profile::named("python").expect("python profile"))
-        .wall_time(Duration::from_secs(20))
+        .wall_time(BACKSTOP_WALL_TIME)
 }
 
 /// Run a Python snippet (stdin) in a sandbox built from `b`.
@@ -51,7 +56,7 @@ pub fn py(code: &str) -> Outcome {
 /// Run `sh -c script` in the default profile.
 pub fn sh(script: &str) -> Outcome {
     let sb = builder()
-        .wall_time(Duration::from_secs(20))
+        .wall_time(BACKSTOP_WALL_TIME)
         .build()
         .expect("build");
     sb.run(&Command::new("sh").arg("-c").arg(script), b"")
