@@ -578,14 +578,27 @@ fn non_utf8_arguments_and_paths_with_a_colon() {
     // A program argument that is not UTF-8 reaches the program byte for byte.
     let arg = std::ffi::OsStr::from_bytes(b"a\xffb");
     let out = Command::new(env!("CARGO_BIN_EXE_runcell"))
-        .args(["run", "--", "sh", "-c", "printf %s \"$1\" | od -An -tx1", "x"])
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$1\" | od -An -tx1",
+            "x",
+        ])
         .arg(arg)
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
         ["61", "ff", "62"]
     );
     // A bind source whose name holds ':' works with the two-value form (bubblewrap's).
@@ -599,14 +612,30 @@ fn non_utf8_arguments_and_paths_with_a_colon() {
     }
     std::fs::set_permissions(odd.join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, out, err) = runcell(
-        &["run", "--ro-bind", odd.to_str().unwrap(), "/data", "--", "cat", "/data/f"],
+        &[
+            "run",
+            "--ro-bind",
+            odd.to_str().unwrap(),
+            "/data",
+            "--",
+            "cat",
+            "/data/f",
+        ],
         b"",
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "colon ok");
     // The one-value form still splits at the first ':'.
     let (code, out, err) = runcell(
-        &["run", "--ro-bind", "/etc/hostname:/h", "--", "sh", "-c", "test -f /h && echo y"],
+        &[
+            "run",
+            "--ro-bind",
+            "/etc/hostname:/h",
+            "--",
+            "sh",
+            "-c",
+            "test -f /h && echo y",
+        ],
         b"",
     );
     assert_eq!((code, out.as_str()), (0, "y\n"), "{err}");

@@ -1,15 +1,44 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use runcell::{Command, Outcome, Profile, Sandbox, SandboxBuilder};
 
+/// The environment variable naming a delegated cgroup v2 directory for the tests' sandboxes.
+pub const CGROUP_V2_BASE_ENV: &str = "RUNCELL_TEST_CGROUP_V2_BASE";
+
+/// The delegated cgroup v2 directory the tests' sandboxes create their cgroups under, from
+/// `RUNCELL_TEST_CGROUP_V2_BASE`. The QEMU guests of tests/qemu set it: there the test process
+/// sits in a leaf (`main`) of a subtree delegated the way systemd delegates a service's
+/// cgroup, and automatic detection, which only looks at the process's own cgroup, finds no
+/// controllers. Unset (the normal case): automatic detection.
+pub fn cgroup_v2_base() -> Option<PathBuf> {
+    std::env::var_os(CGROUP_V2_BASE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `Sandbox::builder()`, with the tests' cgroup v2 base (see [`cgroup_v2_base`]) when set: a
+/// base that does not work then fails the build instead of falling back to rlimits.
+pub fn builder() -> SandboxBuilder {
+    match cgroup_v2_base() {
+        Some(base) => Sandbox::builder().cgroup_v2_base(base),
+        None => Sandbox::builder(),
+    }
+}
+
+/// The wall time of the helpers' sandboxes: a backstop for a program that hangs, not a limit
+/// a test checks (those set their own). Generous, because in the QEMU guests of tests/qemu (TCG
+/// on a loaded 2-core host) starting Python has taken over 20 s.
+pub const BACKSTOP_WALL_TIME: Duration = Duration::from_secs(60);
+
 /// A builder on the python profile with short limits suited to tests.
 pub fn python_builder() -> SandboxBuilder {
-    Sandbox::builder()
+    builder()
         .profile(Profile::named("python").expect("python profile"))
-        .wall_time(Duration::from_secs(20))
+        .wall_time(BACKSTOP_WALL_TIME)
 }
 
 /// Run a Python snippet (stdin) in a sandbox built from `b`.
@@ -26,8 +55,8 @@ pub fn py(code: &str) -> Outcome {
 
 /// Run `sh -c script` in the default profile.
 pub fn sh(script: &str) -> Outcome {
-    let sb = Sandbox::builder()
-        .wall_time(Duration::from_secs(20))
+    let sb = builder()
+        .wall_time(BACKSTOP_WALL_TIME)
         .build()
         .expect("build");
     sb.run(&Command::new("sh").arg("-c").arg(script), b"")
