@@ -273,16 +273,156 @@ impl<'r, 't> Checker<'r, 't> {
             self.huge_size(node, args.positional.first().map(|(_, v)| v));
         }
         let mut hits = Vec::new();
+        // `python -c CODE` in a process call: CODE is read as Python instead.
+        let mut python_code: Option<Vec<(Node<'t>, String)>> = None;
         for q in &paths {
             hits.clear();
             self.rules.call_matches(q, &mut hits);
             for &rule in &hits {
-                if self.conditions_hold(self.rules.rule(rule), &args, ctx) {
-                    self.emit(node, rule, Some(q.clone()));
+                let r = self.rules.rule(rule);
+                if !self.conditions_hold(r, &args, ctx) {
+                    continue;
                 }
+                if !r.code_arg.is_empty() {
+                    self.code_strings(node, rule, &args, q);
+                    continue;
+                }
+                if r.category == "process" {
+                    if python_code.is_none() {
+                        python_code = Some(self.python_dash_c(&args).unwrap_or_default());
+                    }
+                    if python_code.as_ref().is_some_and(|c| !c.is_empty()) {
+                        continue;
+                    }
+                }
+                self.emit(node, rule, Some(q.clone()));
             }
             self.dynamic_call(node, q, &args);
         }
+        if let Some(codes) = python_code.filter(|c| !c.is_empty()) {
+            let detectors: Vec<usize> = self.rules.detector(Detector::PythonCodeProcess).collect();
+            let Some(&rule) = detectors.first() else {
+                return;
+            };
+            for d in detectors {
+                self.emit(node, d, Some("python -c".into()));
+            }
+            for (arg, code) in codes {
+                self.nested_code(node, rule, arg, &code);
+            }
+        }
+    }
+
+    /// A call with code-string arguments (`exec`, `eval`, `timeit.timeit`, ...): constant
+    /// code is analyzed as Python and its findings reported at the string; code computed at
+    /// run time reports the rule itself.
+    fn code_strings(&mut self, node: Node<'t>, rule: usize, args: &Args<'t>, q: &str) {
+        let mut dynamic = false;
+        let mut codes: Vec<(Node<'t>, String)> = Vec::new();
+        for spec in &self.rules.rule(rule).code_arg {
+            let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
+            let (Some(v), Some(n)) = (
+                args.get(spec.position, &kws),
+                args.node(spec.position, &kws),
+            ) else {
+                continue;
+            };
+            for x in v.iter() {
+                match x {
+                    Value::Str(code) => codes.push((n, code.clone())),
+                    Value::Bytes(b) => codes.push((n, String::from_utf8_lossy(b).into_owned())),
+                    // A callable (`timeit.timeit(f)`) is code the analysis already reads.
+                    Value::Func(_)
+                    | Value::Class(_)
+                    | Value::Instance(_)
+                    | Value::Method(..)
+                    | Value::Path(_) => {}
+                    _ => dynamic = true,
+                }
+            }
+        }
+        if args.splat && codes.is_empty() {
+            dynamic = true;
+        }
+        if dynamic {
+            self.emit(node, rule, Some(q.to_string()));
+        }
+        codes.sort_by(|a, b| (a.0.id(), &a.1).cmp(&(b.0.id(), &b.1)));
+        codes.dedup_by(|a, b| a.0.id() == b.0.id() && a.1 == b.1);
+        for (n, code) in codes.into_iter().take(MAX_CODE_VARIANTS) {
+            self.nested_code(node, rule, n, &code);
+        }
+    }
+
+    /// Analyzes `code` (the value of argument `arg` of `call`) as Python, one level deeper,
+    /// and reports its findings at the string. Too deep, or not parsing, reports `rule`.
+    fn nested_code(&mut self, call: Node<'t>, rule: usize, arg: Node<'t>, code: &str) {
+        if self.nested >= super::MAX_CODE_DEPTH {
+            self.emit(call, rule, Some("code strings nested too deep to read".into()));
+            return;
+        }
+        let inner = super::analyze_raw(code, self.rules, self.nested + 1);
+        let base = exact_content(arg, self.r.src, code);
+        let mut unparsable = false;
+        for raw in inner {
+            if raw.rule.is_none() {
+                unparsable = true;
+                continue;
+            }
+            let mapped = match base {
+                Some((b, (row, col))) => Raw {
+                    rule: raw.rule,
+                    start_byte: b + raw.start_byte,
+                    end_byte: b + raw.end_byte,
+                    start: shift((row, col), raw.start),
+                    end: shift((row, col), raw.end),
+                    detail: raw.detail,
+                },
+                None => Raw {
+                    detail: raw.detail,
+                    ..Raw::at(arg, raw.rule, None)
+                },
+            };
+            self.out.push(mapped);
+        }
+        if unparsable {
+            self.emit(call, rule, Some("a code string that does not parse".into()));
+        }
+    }
+
+    /// For a process call whose command runs a Python interpreter with `-c CODE` and a
+    /// constant CODE (every possible value of the command): the code strings, with the
+    /// node to report them at. `None` when the command is anything else.
+    fn python_dash_c(&self, args: &Args<'t>) -> Option<Vec<(Node<'t>, String)>> {
+        if self.rules.detector(Detector::PythonCodeProcess).next().is_none() {
+            return None;
+        }
+        let keys = ["args", "cmd", "command", "program"];
+        let v = args.get(Some(0), &keys)?;
+        let n = args.node(Some(0), &keys)?;
+        if v.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for x in v.iter() {
+            let argv: Vec<Value> = match x {
+                Value::List(items) => items.clone(),
+                Value::Str(cmd) => shell_words(cmd)?.into_iter().map(Value::Str).collect(),
+                _ => return None,
+            };
+            let (index, code) = python_c_code(&argv)?;
+            // Report at the list element when the argument is a list literal.
+            let at = match n.k() {
+                "list" | "tuple" => u32::try_from(index)
+                    .ok()
+                    .and_then(|i| n.named_child(i))
+                    .filter(|c| c.k() == "string"),
+                _ => None,
+            }
+            .unwrap_or(n);
+            out.push((at, code));
+        }
+        Some(out)
     }
 
     /// Dynamic imports and attribute lookups, and the attribute names they reach.
@@ -649,29 +789,133 @@ impl<'r, 't> Checker<'r, 't> {
                 return false;
             }
         }
-        if let Some(spec) = &rule.code_arg {
-            let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
-            let Some(v) = args.get(spec.position, &kws) else {
-                return false;
-            };
-            if !self.code_is_risky(v) {
-                return false;
-            }
-        }
         let _ = ctx;
         true
     }
+}
 
-    /// Is this argument code that would be reported on its own, or code we cannot see?
-    fn code_is_risky(&self, v: &ValSet) -> bool {
-        v.iter().any(|x| match x {
-            Value::Str(code) => {
-                self.nested >= 2 || super::analyze(code, self.rules, self.nested + 1).is_blocking()
-            }
-            Value::Func(_) | Value::Path(_) | Value::Class(_) | Value::Method(..) => false,
-            _ => true,
-        })
+/// Most distinct constant values of one code argument that are analyzed.
+const MAX_CODE_VARIANTS: usize = 16;
+
+/// Position `inner` (row, byte column) of a text that starts at `base` in the file.
+fn shift(base: (usize, usize), inner: (usize, usize)) -> (usize, usize) {
+    if inner.0 == 0 {
+        (base.0, base.1 + inner.1)
+    } else {
+        (base.0 + inner.0, inner.1)
     }
+}
+
+/// When `arg` is a plain string literal whose text between the quotes is exactly `code`
+/// (no escapes, no interpolation): the byte offset and (row, byte column) where that text
+/// starts, so findings inside it map to exact positions.
+fn exact_content(arg: Node<'_>, src: &str, code: &str) -> Option<(usize, (usize, usize))> {
+    if arg.k() != "string" {
+        return None;
+    }
+    let start = arg.child(0).filter(|c| c.k() == "string_start")?;
+    let end = arg
+        .child(arg.child_count().checked_sub(1)?)
+        .filter(|c| c.k() == "string_end")?;
+    let inside = src.get(start.end_byte()..end.start_byte())?;
+    let prefix = text(start, src).to_ascii_lowercase();
+    if inside != code || prefix.contains('f') {
+        return None;
+    }
+    let p = start.end_position();
+    Some((start.end_byte(), (p.row, p.column)))
+}
+
+/// Splits a shell command line into words, or `None` when it uses anything beyond plain
+/// words and quotes (pipes, lists, substitutions, redirections), which the analysis does
+/// not read as a single program.
+fn shell_words(cmd: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '$' | '`' => return None,
+                        '\\' => {
+                            let next = chars.next()?;
+                            if !matches!(next, '"' | '\\' | '$' | '`') {
+                                cur.push('\\');
+                            }
+                            cur.push(next);
+                        }
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            ';' | '|' | '&' | '$' | '`' | '<' | '>' | '(' | ')' | '\n' | '\\' | '*' | '?' => {
+                return None;
+            }
+            ch => {
+                in_word = true;
+                cur.push(ch);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+/// `[python3, (-I|-S|-u|...)*, -c, CODE, ...]`: the index of CODE and its text.
+fn python_c_code(argv: &[Value]) -> Option<(usize, String)> {
+    let is_python = match argv.first()? {
+        Value::Path(p) => p == "sys.executable" || p == "sys._base_executable",
+        Value::Str(s) => {
+            let base = s.rsplit('/').next().unwrap_or(s);
+            let rest = base
+                .strip_prefix("python")
+                .or_else(|| base.strip_prefix("pypy"))?;
+            rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        }
+        _ => false,
+    };
+    if !is_python {
+        return None;
+    }
+    for (i, a) in argv.iter().enumerate().skip(1) {
+        let Value::Str(a) = a else { return None };
+        if a == "-c" {
+            return match argv.get(i + 1)? {
+                Value::Str(code) => Some((i + 1, code.clone())),
+                _ => None,
+            };
+        }
+        // Only flags that take no value may come before `-c`.
+        let flags_only = a.len() >= 2
+            && a.starts_with('-')
+            && a[1..].chars().all(|c| "bBdEhiIOPqsSuvVx".contains(c));
+        if !flags_only {
+            return None;
+        }
+    }
+    None
 }
 
 /// Sizes from which a constant allocation is reported (10^8).

@@ -100,8 +100,18 @@ pub fn python(source: &str, rules: &Rules) -> Report {
     analyze(source, rules, 0)
 }
 
+/// How deep code strings inside code strings are read (`exec("exec('...')")`); a code
+/// string deeper than this is reported as dynamic code.
+pub const MAX_CODE_DEPTH: usize = 3;
+
 /// [`python`] for code found inside code (`timeit.timeit("...")`), `nested` levels deep.
 pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
+    let raw = analyze_raw(source, rules, nested);
+    finding::build(raw, source, rules)
+}
+
+/// The raw matches of one source text (positions in that text).
+pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<check::Raw> {
     let tree = PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -118,7 +128,7 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
         parser.parse(source, None)
     });
     let Some(tree) = tree else {
-        let raw = vec![check::Raw {
+        return vec![check::Raw {
             rule: None,
             start_byte: 0,
             end_byte: 0,
@@ -126,11 +136,10 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
             end: (0, 0),
             detail: Some("the parser could not run".into()),
         }];
-        return finding::build(raw, source, rules);
     };
     let root = tree.root_node();
     let scopes = scope::Scopes::build(root, source);
-    let resolver = resolve::Resolver::new(source, scopes);
+    let resolver = resolve::Resolver::new(source, scopes, rules.free_modules());
     let mut checker = check::Checker {
         r: &resolver,
         rules,
@@ -138,5 +147,5 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
         nested,
     };
     checker.run(root);
-    finding::build(checker.out, source, rules)
+    checker.out
 }

@@ -16,6 +16,8 @@ use super::scope::{
 };
 use super::value::{Namespace, ValSet, Value};
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
 use tree_sitter::Node;
 
 /// Fixpoint rounds over all variables.
@@ -117,12 +119,47 @@ const BUILTINS: &[&str] = &[
 
 /// Tag of the value of `operator.attrgetter(name)` (a `Method` on the name).
 pub const ATTRGETTER: &str = "<attrgetter>";
+/// Most texts one f-string literal is folded to (see `Resolver::string_set`).
+const MAX_STRING_VARIANTS: usize = super::value::MAX_ALTERNATIVES;
+
 /// Tag of the value of `operator.methodcaller(name, ...)`.
 pub const METHODCALLER: &str = "<methodcaller>";
 
 /// Environment variables that hold the user's home directory.
 fn is_home_var(key: &str) -> bool {
     matches!(key, "HOME" | "USERPROFILE" | "APPDATA" | "LOCALAPPDATA")
+}
+
+/// The value of `eval(text)` for the simplest constant texts: `__import__('m')` (the
+/// module's top package), a builtin's name, or a dotted name starting with one.
+fn eval_constant(text: &str) -> Option<Value> {
+    let t = text.trim();
+    let is_dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c == '_' || c.is_alphanumeric()))
+    };
+    if let Some(arg) = t
+        .strip_prefix("__import__(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let arg = arg.trim();
+        let m = arg
+            .strip_prefix('\'')
+            .and_then(|a| a.strip_suffix('\''))
+            .or_else(|| arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')))?;
+        if !is_dotted(m) {
+            return None;
+        }
+        return Some(Value::Path(m.split('.').next()?.to_string()));
+    }
+    if is_dotted(t) {
+        let first = t.split('.').next()?;
+        if is_builtin(first) {
+            return Some(Value::Path(format!("builtins.{t}")));
+        }
+    }
+    None
 }
 
 /// Is `name` a Python builtin the analyzer knows?
@@ -206,11 +243,17 @@ pub struct Resolver<'t> {
     memo: RefCell<FastMap<(usize, ScopeId), ValSet>>,
     /// While solving: the variables read by the source being evaluated.
     reads: RefCell<Option<Vec<VarId>>>,
+    /// Module names a never-bound name is taken to be (see `Rules::free_modules`).
+    free_modules: Arc<HashSet<String>>,
 }
 
 impl<'t> Resolver<'t> {
     /// Solves every variable of the file.
-    pub fn new(src: &'t str, scopes: Scopes<'t>) -> Resolver<'t> {
+    pub fn new(
+        src: &'t str,
+        scopes: Scopes<'t>,
+        free_modules: Arc<HashSet<String>>,
+    ) -> Resolver<'t> {
         let n = scopes.vars.len();
         let mut r = Resolver {
             src,
@@ -219,6 +262,7 @@ impl<'t> Resolver<'t> {
             frozen: false,
             memo: RefCell::new(FastMap::default()),
             reads: RefCell::new(None),
+            free_modules,
         };
         // Round 0 evaluates every source and records which variables it read; later rounds
         // re-evaluate only the sources that read a variable that changed since.
@@ -448,6 +492,11 @@ impl<'t> Resolver<'t> {
         for m in &self.scopes.stars {
             out.push(Value::Path(format!("{m}.{name}")));
         }
+        // A dangerous module used without an import: `__import__`, `builtins` or an injected
+        // global may provide it at run time, so it is that module.
+        if self.free_modules.contains(name) {
+            out.push(Value::Path(name.to_string()));
+        }
         if out.is_empty() {
             out.push(Value::Unknown);
         }
@@ -490,7 +539,7 @@ impl<'t> Resolver<'t> {
             }
             "call" => self.call(node, ctx),
             "subscript" => self.subscript(node, ctx),
-            "string" => ValSet::one(self.string(node, ctx)),
+            "string" => self.string_set(node, ctx),
             "concatenated_string" => {
                 // Adjacent literals: `"sy" "stem"` (or bytes `b"o" b"s"`).
                 let mut acc: Option<Value> = None;
@@ -599,51 +648,75 @@ impl<'t> Resolver<'t> {
 
     /// A string literal: `Str`, `Bytes`, or a folded f-string.
     pub fn string(&self, node: Node<'t>, ctx: Ctx<'_>) -> Value {
+        self.string_set(node, ctx)
+            .single()
+            .cloned()
+            .unwrap_or(Value::Unknown)
+    }
+
+    /// Every text a string literal can have: an f-string whose interpolations have several
+    /// possible values (`for name in ('a', 'b'): f"{name}()"`) has up to
+    /// `MAX_STRING_VARIANTS` of them; beyond that, or with an unknown part, it is unknown.
+    pub fn string_set(&self, node: Node<'t>, ctx: Ctx<'_>) -> ValSet {
         if node.k() != "string" {
-            return self
-                .eval(node, ctx)
-                .single()
-                .cloned()
-                .unwrap_or(Value::Unknown);
+            return match self.eval(node, ctx).single() {
+                Some(v) => ValSet::one(v.clone()),
+                None => ValSet::unknown(),
+            };
         }
         let mut prefix = String::new();
-        let mut out = String::new();
+        let mut outs: Vec<String> = vec![String::new()];
         for c in named_children(node) {
             match c.k() {
                 "string_start" => prefix = fold::literal_prefix(text(c, self.src)),
                 "string_content" => {
                     let raw = text(c, self.src);
-                    if prefix.contains('r') {
-                        out.push_str(raw);
+                    let piece = if prefix.contains('r') {
+                        raw.to_string()
                     } else {
-                        out.push_str(&fold::unescape(
-                            raw,
-                            prefix.contains('b'),
-                            prefix.contains('f'),
-                        ));
+                        fold::unescape(raw, prefix.contains('b'), prefix.contains('f'))
+                    };
+                    for o in &mut outs {
+                        o.push_str(&piece);
                     }
                 }
                 "interpolation" => {
                     let has_extra = c.field("format_specifier").is_some()
                         || c.field("type_conversion")
                             .is_some_and(|t| text(t, self.src) != "!s");
-                    let v = c.field("expression").map(|e| self.eval(e, ctx));
-                    match v.as_ref().and_then(ValSet::single).and_then(Value::to_text) {
-                        Some(t) if !has_extra => out.push_str(&t),
-                        _ => return Value::Unknown,
+                    if has_extra {
+                        return ValSet::unknown();
                     }
+                    let Some(v) = c.field("expression").map(|e| self.eval(e, ctx)) else {
+                        return ValSet::unknown();
+                    };
+                    let texts: Option<Vec<String>> = v.iter().map(Value::to_text).collect();
+                    let Some(texts) = texts.filter(|t| !t.is_empty()) else {
+                        return ValSet::unknown();
+                    };
+                    if outs.len() * texts.len() > MAX_STRING_VARIANTS {
+                        return ValSet::unknown();
+                    }
+                    outs = outs
+                        .iter()
+                        .flat_map(|o| texts.iter().map(move |t| format!("{o}{t}")))
+                        .collect();
                 }
                 _ => {}
             }
-            if out.len() > super::value::MAX_CONST_LEN {
-                return Value::Unknown;
+            if outs.iter().any(|o| o.len() > super::value::MAX_CONST_LEN) {
+                return ValSet::unknown();
             }
         }
-        if prefix.contains('b') {
-            Value::Bytes(fold::latin1_bytes(&out))
-        } else {
-            Value::Str(out)
+        let mut set = ValSet::empty();
+        for out in outs {
+            set.push(if prefix.contains('b') {
+                Value::Bytes(fold::latin1_bytes(&out))
+            } else {
+                Value::Str(out)
+            });
         }
+        set
     }
 
     /// Attribute access on one value.
@@ -670,6 +743,12 @@ impl<'t> Resolver<'t> {
                 ValSet::one(Value::Namespace(Namespace::Scope(0)))
             }
             Value::Func(_) if name == "__builtins__" => ValSet::one(Value::Path("builtins".into())),
+            Value::Func(id) if name == "__name__" || name == "__qualname__" => {
+                match self.scopes.funcs.get(*id) {
+                    Some(f) if !f.name.is_empty() => ValSet::one(Value::Str(f.name.clone())),
+                    _ => ValSet::unknown(),
+                }
+            }
             Value::Class(scope) | Value::Instance(scope) => match self.scopes.local(*scope, name) {
                 Some(var) => {
                     self.note(var);
@@ -967,6 +1046,19 @@ impl<'t> Resolver<'t> {
             "builtins.dict" if args.positional.len() == 1 => arg(0).flat_map(|v| match v {
                 Value::Namespace(_) => ValSet::one(v.clone()),
                 _ => ValSet::unknown(),
+            }),
+            // Interpreter objects whose methods take code strings: the instance is read as
+            // its class, so `InteractiveInterpreter().runsource(...)` is that method.
+            "code.InteractiveInterpreter"
+            | "code.InteractiveConsole"
+            | "codeop.Compile"
+            | "codeop.CommandCompiler" => ValSet::one(Value::Path(p.to_string())),
+            // `eval("__import__('os')")` is that module; `eval("print")` that builtin.
+            "builtins.eval" => map1(0, &|v| eval_constant(v.as_str()?)),
+            // `compile("code", ...)` stands for its code, so `exec(compile("..."))` is read.
+            "builtins.compile" => map1(0, &|v| match v {
+                Value::Str(_) | Value::Bytes(_) => Some(v.clone()),
+                _ => None,
             }),
             "builtins.chr" => map1(0, &fold::chr),
             "builtins.ord" => map1(0, &fold::ord),

@@ -124,6 +124,8 @@ pub struct Func<'t> {
     pub params: Vec<String>,
     /// For a lambda, its body expression.
     pub body: Option<Node<'t>>,
+    /// The name it was defined under (`def NAME`), `<lambda>` for a lambda.
+    pub name: String,
 }
 
 /// Everything the binding pass learned.
@@ -725,10 +727,15 @@ impl<'t> Builder<'_, 't> {
             let me = Source::Const(Value::Instance(scope));
             self.bind(inner, first, me, node.start_byte());
         }
+        let name = node
+            .field("name")
+            .map(|n| normalize_ident(text(n, self.src)))
+            .unwrap_or_default();
         self.s.funcs.push(Func {
             scope: inner,
             params,
             body: None,
+            name,
         });
         let fid = self.s.funcs.len() - 1;
         if let Some(n) = node.field("name") {
@@ -750,6 +757,7 @@ impl<'t> Builder<'_, 't> {
             scope: inner,
             params,
             body,
+            name: "<lambda>".into(),
         });
         self.s.lambdas.insert(node.id(), self.s.funcs.len() - 1);
         if let Some(b) = body {
