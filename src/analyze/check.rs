@@ -45,7 +45,20 @@ impl Raw {
 
 /// Keywords that name the path argument of file and directory functions.
 const PATH_KEYWORDS: &[&str] = &[
-    "file", "path", "filename", "name", "top", "pathname", "fname", "src", "dst", "root_dir",
+    "file",
+    "path",
+    "filename",
+    "name",
+    "top",
+    "pathname",
+    "fname",
+    "src",
+    "dst",
+    "root_dir",
+    "filepath_or_buffer",
+    "path_or_buf",
+    "io",
+    "url",
 ];
 
 /// Attribute names under which a mapping is read one key at a time (not dumped whole).
@@ -67,6 +80,80 @@ pub struct Checker<'r, 't> {
     pub out: Vec<Raw>,
     /// Nesting of code strings analysed inside code strings.
     pub nested: usize,
+    /// What the opaque-payload detector has seen so far.
+    opaque: Opaque<'t>,
+}
+
+/// Evidence of an opaque payload: a large encoded literal, a decoder, and code sinks.
+#[derive(Default)]
+struct Opaque<'t> {
+    /// Total length of string literals that look encoded (base64, hex, escaped bytes).
+    blob: usize,
+    /// A decoder ran somewhere (base64, zlib, bz2, lzma, hex, rot13, marshal, XOR).
+    decoder: bool,
+    /// Calls that turn data into code (`exec`, `eval`, `marshal.loads`, ...).
+    sinks: Vec<Node<'t>>,
+}
+
+/// Literals from which encoded text counts as a payload (bytes, summed over the file).
+const MIN_BLOB: usize = 128;
+
+/// Calls that decode data.
+fn is_decoder(q: &str) -> bool {
+    matches!(
+        q,
+        "zlib.decompress"
+            | "zlib.decompressobj"
+            | "bz2.decompress"
+            | "bz2.BZ2Decompressor"
+            | "lzma.decompress"
+            | "lzma.LZMADecompressor"
+            | "gzip.decompress"
+            | "marshal.loads"
+            | "codecs.decode"
+            | "codecs.encode"
+            | "builtins.bytes.fromhex"
+            | "builtins.bytearray.fromhex"
+    ) || q.starts_with("binascii.a2b_")
+        || q == "binascii.unhexlify"
+        || (q.starts_with("base64.") && q.contains("decode"))
+}
+
+/// Calls that turn data into running code.
+fn is_code_sink(q: &str) -> bool {
+    matches!(
+        q,
+        "builtins.exec"
+            | "builtins.eval"
+            | "builtins.compile"
+            | "builtins.execfile"
+            | "marshal.loads"
+            | "marshal.load"
+            | "types.FunctionType"
+            | "types.CodeType"
+            | "types.LambdaType"
+            | "pickle.loads"
+            | "_pickle.loads"
+    )
+}
+
+/// Does a string literal's text look like an encoded payload (base64/hex alphabet or
+/// `\x` escapes throughout, no spaces)?
+fn looks_encoded(text: &str) -> bool {
+    let n = text.len();
+    if n < 64 {
+        return false;
+    }
+    let mut alpha = 0usize;
+    let mut space = 0usize;
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'\\') {
+            alpha += 1;
+        } else if b.is_ascii_whitespace() {
+            space += 1;
+        }
+    }
+    alpha * 100 >= n * 95 && space * 100 <= n
 }
 
 struct Item<'t> {
@@ -79,6 +166,17 @@ struct Item<'t> {
 }
 
 impl<'r, 't> Checker<'r, 't> {
+    /// A checker over a resolved file, `nested` code strings deep.
+    pub fn new(r: &'r Resolver<'t>, rules: &'r Rules, nested: usize) -> Self {
+        Checker {
+            r,
+            rules,
+            out: Vec::new(),
+            nested,
+            opaque: Opaque::default(),
+        }
+    }
+
     /// Walks the whole tree.
     pub fn run(&mut self, root: Node<'t>) {
         // One cursor for the whole walk (a cursor per node costs an allocation each);
@@ -124,12 +222,74 @@ impl<'r, 't> Checker<'r, 't> {
                 break;
             }
         }
+        self.finish_opaque();
+        self.recon_flow();
         if let Some(deep) = self.r.scopes.too_deep {
             self.out.push(Raw::at(
                 deep,
                 None,
                 Some("nesting too deep to analyze (CPython refuses it too)".into()),
             ));
+        }
+    }
+
+    /// An encoded blob, a decoder and a code sink in one file: the payload is opaque code.
+    fn finish_opaque(&mut self) {
+        if self.opaque.blob < MIN_BLOB || !self.opaque.decoder {
+            return;
+        }
+        let rules: Vec<usize> = self.rules.detector(Detector::OpaqueCode).collect();
+        let sinks = std::mem::take(&mut self.opaque.sinks);
+        let detail = format!(
+            "decodes {} bytes of encoded literals into code",
+            self.opaque.blob
+        );
+        for sink in sinks {
+            for &rule in &rules {
+                self.emit(sink, rule, Some(detail.clone()));
+            }
+        }
+    }
+
+    /// Host identity read in a file that also talks to the network or runs a process:
+    /// each identity read is reported again under the `recon-flow` detector.
+    fn recon_flow(&mut self) {
+        let rules: Vec<usize> = self.rules.detector(Detector::ReconFlow).collect();
+        if rules.is_empty() {
+            return;
+        }
+        let category = |r: &Raw, c: &[&str]| {
+            r.rule
+                .map(|i| self.rules.rule(i))
+                .is_some_and(|rule| c.contains(&rule.category.as_str()))
+        };
+        let sends = self.out.iter().any(|r| {
+            category(r, &["network", "process"])
+                && r.rule
+                    .is_some_and(|i| self.rules.rule(i).severity >= super::Severity::Warning)
+        });
+        if !sends {
+            return;
+        }
+        let reads: Vec<Raw> = self
+            .out
+            .iter()
+            .filter(|r| {
+                category(r, &["recon"])
+                    && r.rule.is_some_and(|i| {
+                        let rule = self.rules.rule(i);
+                        rule.severity == super::Severity::Info && rule.detect.is_none()
+                    })
+            })
+            .cloned()
+            .collect();
+        for read in reads {
+            for &rule in &rules {
+                self.out.push(Raw {
+                    rule: Some(rule),
+                    ..read.clone()
+                });
+            }
         }
     }
 
@@ -149,6 +309,12 @@ impl<'r, 't> Checker<'r, 't> {
             return;
         }
         let ctx = Ctx::new(it.scope);
+        if node.k() == "string_content" {
+            let len = node.end_byte() - node.start_byte();
+            if len >= 64 && looks_encoded(text(node, self.r.src)) {
+                self.opaque.blob += len;
+            }
+        }
         match node.k() {
             "call" => self.call(node, ctx),
             "attribute" => {
@@ -254,10 +420,21 @@ impl<'r, 't> Checker<'r, 't> {
             _ => None,
         };
         let callers: Vec<String> = callee.iter().filter_map(caller).collect();
-        if paths.is_empty() && callers.is_empty() {
+        let on_path = callee
+            .iter()
+            .any(|v| matches!(v, Value::Method(recv, _) if matches!(recv.as_ref(), Value::Str(_))));
+        if paths.is_empty() && callers.is_empty() && !on_path {
             return;
         }
         let args = self.r.args(node, ctx);
+        // `Path.home() / ".ssh" / "id_rsa"` folds to a path; its methods use that path.
+        for v in callee.iter() {
+            if let Value::Method(recv, m) = v {
+                if let Value::Str(p) = recv.as_ref() {
+                    self.path_method(node, f, p, m, &args, ctx);
+                }
+            }
+        }
         // `operator.methodcaller("system", "id")(os)` calls `os.system`.
         if let Some((_, objs)) = args.positional.first() {
             for name in &callers {
@@ -271,6 +448,14 @@ impl<'r, 't> Checker<'r, 't> {
             .any(|p| p == "builtins.bytearray" || p == "builtins.bytes")
         {
             self.huge_size(node, args.positional.first().map(|(_, v)| v));
+        }
+        for q in &paths {
+            if is_decoder(q) {
+                self.opaque.decoder = true;
+            }
+            if is_code_sink(q) {
+                self.opaque.sinks.push(node);
+            }
         }
         let mut hits = Vec::new();
         // `python -c CODE` in a process call: CODE is read as Python instead.
@@ -309,6 +494,54 @@ impl<'r, 't> Checker<'r, 't> {
             }
             for (arg, code) in codes {
                 self.nested_code(node, rule, arg, &code);
+            }
+        }
+    }
+
+    /// A `pathlib` method called on a folded path (`Path("~/.ssh/id_rsa").read_text()`):
+    /// checked as the function that does the same on that path (`open`, `os.remove`...).
+    fn path_method(
+        &mut self,
+        node: Node<'t>,
+        at: Node<'t>,
+        path: &str,
+        method: &str,
+        args: &Args<'t>,
+        ctx: Ctx<'_>,
+    ) {
+        let looks_like_path = path.starts_with(['/', '~']) || path.contains('/');
+        if !looks_like_path {
+            return;
+        }
+        let writes = |mode: Option<&ValSet>| {
+            mode.is_some_and(|v| v.strings().any(|m| m.contains(['w', 'a', 'x', '+'])))
+        };
+        let (q, mode) = match method {
+            "read_text" | "read_bytes" | "iterdir" | "glob" | "rglob" | "stat" | "exists"
+            | "is_file" | "is_dir" | "lstat" | "readlink" => ("pathlib.Path", None),
+            "open" if writes(args.get(Some(0), &["mode"])) => ("builtins.open", Some("w")),
+            "open" => ("builtins.open", Some("r")),
+            "write_text" | "write_bytes" | "touch" | "mkdir" | "symlink_to" | "hardlink_to" => {
+                ("builtins.open", Some("w"))
+            }
+            "unlink" | "rmdir" | "chmod" | "rename" | "replace" => ("os.remove", None),
+            _ => return,
+        };
+        let mut positional = vec![(at, ValSet::one(Value::Str(path.to_string())))];
+        if let Some(m) = mode {
+            positional.push((at, ValSet::one(Value::Str(m.to_string()))));
+        }
+        let synthetic = Args {
+            positional,
+            keywords: Vec::new(),
+            splat: false,
+        };
+        let mut hits = Vec::new();
+        self.rules.call_matches(q, &mut hits);
+        for rule in hits {
+            let r = self.rules.rule(rule);
+            if r.has_conditions() && self.conditions_hold(r, &synthetic, ctx) {
+                self.emit(node, rule, Some(format!("{path} .{method}()")));
             }
         }
     }
@@ -358,7 +591,11 @@ impl<'r, 't> Checker<'r, 't> {
     /// and reports its findings at the string. Too deep, or not parsing, reports `rule`.
     fn nested_code(&mut self, call: Node<'t>, rule: usize, arg: Node<'t>, code: &str) {
         if self.nested >= super::MAX_CODE_DEPTH {
-            self.emit(call, rule, Some("code strings nested too deep to read".into()));
+            self.emit(
+                call,
+                rule,
+                Some("code strings nested too deep to read".into()),
+            );
             return;
         }
         let inner = super::analyze_raw(code, self.rules, self.nested + 1);
@@ -394,7 +631,12 @@ impl<'r, 't> Checker<'r, 't> {
     /// constant CODE (every possible value of the command): the code strings, with the
     /// node to report them at. `None` when the command is anything else.
     fn python_dash_c(&self, args: &Args<'t>) -> Option<Vec<(Node<'t>, String)>> {
-        if self.rules.detector(Detector::PythonCodeProcess).next().is_none() {
+        if self
+            .rules
+            .detector(Detector::PythonCodeProcess)
+            .next()
+            .is_none()
+        {
             return None;
         }
         let keys = ["args", "cmd", "command", "program"];
@@ -716,6 +958,8 @@ impl<'r, 't> Checker<'r, 't> {
             return;
         };
         match text(op, self.r.src) {
+            // XOR is how hand-written decoders undo their key.
+            "^" => self.opaque.decoder = true,
             "*" => {
                 let is_seq = |n: Node<'_>| {
                     matches!(n.k(), "string" | "list" | "tuple" | "concatenated_string")
@@ -769,10 +1013,21 @@ impl<'r, 't> Checker<'r, 't> {
             return false;
         }
         if !rule.path_prefixes.is_empty() {
-            let Some(v) = args.get(Some(0), PATH_KEYWORDS) else {
+            // The path argument, and for two-path calls (`shutil.copy(src, dst)`,
+            // `os.rename(a, b)`) the second one too; `open`'s second argument is its mode.
+            let mut candidates: Vec<&ValSet> =
+                args.get(Some(0), PATH_KEYWORDS).into_iter().collect();
+            if !rule.write_mode {
+                candidates.extend(args.get(Some(1), &["dst", "destination", "target"]));
+            }
+            if candidates.is_empty() {
                 return false;
-            };
-            let paths: Vec<String> = v.strings().map(super::fold::normalize_path).collect();
+            }
+            let paths: Vec<String> = candidates
+                .iter()
+                .flat_map(|v| v.strings())
+                .map(super::fold::normalize_path)
+                .collect();
             let hit = paths.iter().any(|p| {
                 rule.path_prefixes.iter().any(|pre| path_matches(pre, p))
                     && !rule.path_exempt.iter().any(|ex| path_matches(ex, p))
@@ -1073,6 +1328,10 @@ fn path_matches(pattern: &str, path: &str) -> bool {
         "/" => path == "/",
         "/*" => path.starts_with('/'),
         "~" => path.starts_with('~'),
+        // `https://`, `s3://`...: a URL of that scheme (any case).
+        p if p.ends_with("://") => path
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p)),
         p if p.starts_with('=') => path.trim_end_matches('/') == p[1..].trim_end_matches('/'),
         p => {
             let p = p.trim_end_matches('/');

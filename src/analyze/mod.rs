@@ -34,7 +34,9 @@ mod scope;
 mod value;
 
 pub use finding::{render_json, render_text};
-pub use rules::{ArgSpec, DEFAULT_RULES, Detector, Error, Rule, Rules, STRICT_RULES};
+pub use rules::{
+    ArgSpec, DEFAULT_RULES, Detector, Error, LIBRARY_RULES, Rule, Rules, STRICT_RULES,
+};
 
 use serde::Serialize;
 use std::cell::RefCell;
@@ -139,13 +141,8 @@ pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<che
     };
     let root = tree.root_node();
     let scopes = scope::Scopes::build(root, source);
-    let resolver = resolve::Resolver::new(source, scopes, rules.free_modules());
-    let mut checker = check::Checker {
-        r: &resolver,
-        rules,
-        out: Vec::new(),
-        nested,
-    };
+    let resolver = resolve::Resolver::new(source, scopes, rules.known_names());
+    let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
     checker.out
 }

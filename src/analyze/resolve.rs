@@ -10,13 +10,13 @@
 //! values. A module-level name used before its first binding also keeps its builtin meaning.
 
 use super::fold;
+use super::rules::KnownNames;
 use super::scope::FastMap;
 use super::scope::{
     Field, FuncId, Kind, ScopeId, Scopes, Source, VarId, named_children, normalize_ident, text,
 };
 use super::value::{Namespace, ValSet, Value};
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::sync::Arc;
 use tree_sitter::Node;
 
@@ -162,6 +162,11 @@ fn eval_constant(text: &str) -> Option<Value> {
     None
 }
 
+/// Environment variables that hold the user's login name.
+fn is_user_var(key: &str) -> bool {
+    matches!(key, "USER" | "USERNAME" | "LOGNAME")
+}
+
 /// Is `name` a Python builtin the analyzer knows?
 pub fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
@@ -243,17 +248,13 @@ pub struct Resolver<'t> {
     memo: RefCell<FastMap<(usize, ScopeId), ValSet>>,
     /// While solving: the variables read by the source being evaluated.
     reads: RefCell<Option<Vec<VarId>>>,
-    /// Module names a never-bound name is taken to be (see `Rules::free_modules`).
-    free_modules: Arc<HashSet<String>>,
+    /// Module and class names from the rules (see `KnownNames`).
+    known: Arc<KnownNames>,
 }
 
 impl<'t> Resolver<'t> {
     /// Solves every variable of the file.
-    pub fn new(
-        src: &'t str,
-        scopes: Scopes<'t>,
-        free_modules: Arc<HashSet<String>>,
-    ) -> Resolver<'t> {
+    pub fn new(src: &'t str, scopes: Scopes<'t>, known: Arc<KnownNames>) -> Resolver<'t> {
         let n = scopes.vars.len();
         let mut r = Resolver {
             src,
@@ -262,7 +263,7 @@ impl<'t> Resolver<'t> {
             frozen: false,
             memo: RefCell::new(FastMap::default()),
             reads: RefCell::new(None),
-            free_modules,
+            known,
         };
         // Round 0 evaluates every source and records which variables it read; later rounds
         // re-evaluate only the sources that read a variable that changed since.
@@ -494,7 +495,7 @@ impl<'t> Resolver<'t> {
         }
         // A dangerous module used without an import: `__import__`, `builtins` or an injected
         // global may provide it at run time, so it is that module.
-        if self.free_modules.contains(name) {
+        if self.known.modules.contains(name) {
             out.push(Value::Path(name.to_string()));
         }
         if out.is_empty() {
@@ -1014,11 +1015,24 @@ impl<'t> Resolver<'t> {
             "os.getenv" | "os.environ.get" => {
                 if strings(0).iter().any(|k| is_home_var(k)) {
                     ValSet::one(Value::Str("~".into()))
+                } else if strings(0).iter().any(|k| is_user_var(k)) {
+                    ValSet::one(Value::Str("<user>".into()))
                 } else {
                     ValSet::unknown()
                 }
             }
             "pathlib.Path.home" | "pathlib.PosixPath.home" => ValSet::one(Value::Str("~".into())),
+            // The user's name stands for some user: `f"/home/{os.getlogin()}"` is under /home.
+            "os.getlogin" | "getpass.getuser" => ValSet::one(Value::Str("<user>".into())),
+            "os.path.expandvars" => map1(0, &|v| {
+                let s = v.as_str()?;
+                let home = fold::normalize_path(s);
+                Some(Value::Str(if home.starts_with('~') {
+                    home
+                } else {
+                    s.to_string()
+                }))
+            }),
             // Callables that look an attribute up later, by name.
             "operator.attrgetter" | "operator.methodcaller" => {
                 let tag = if p.ends_with("attrgetter") {
@@ -1047,12 +1061,6 @@ impl<'t> Resolver<'t> {
                 Value::Namespace(_) => ValSet::one(v.clone()),
                 _ => ValSet::unknown(),
             }),
-            // Interpreter objects whose methods take code strings: the instance is read as
-            // its class, so `InteractiveInterpreter().runsource(...)` is that method.
-            "code.InteractiveInterpreter"
-            | "code.InteractiveConsole"
-            | "codeop.Compile"
-            | "codeop.CommandCompiler" => ValSet::one(Value::Path(p.to_string())),
             // `eval("__import__('os')")` is that module; `eval("print")` that builtin.
             "builtins.eval" => map1(0, &|v| eval_constant(v.as_str()?)),
             // `compile("code", ...)` stands for its code, so `exec(compile("..."))` is read.
@@ -1199,6 +1207,10 @@ impl<'t> Resolver<'t> {
                             a
                         })
                         .or_unknown();
+                }
+                // An instance of a class whose methods a rule names is read as the class.
+                if self.known.classes.contains(p) {
+                    return ValSet::one(Value::Path(p.to_string()));
                 }
                 ValSet::unknown()
             }

@@ -40,13 +40,16 @@
 use super::Severity;
 use super::scope::FastMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use toml::Spanned;
 
 /// The default rule set (capabilities, not names).
 pub const DEFAULT_RULES: &str = include_str!("../../policies/analysis/python.toml");
+/// Capabilities of well-known third-party libraries (browser automation, webhooks, git,
+/// SSH, cloud SDKs, remote data), part of the default set.
+pub const LIBRARY_RULES: &str = include_str!("../../policies/analysis/libraries.toml");
 /// The strict extension (also refuses process, network and native-code imports).
 pub const STRICT_RULES: &str = include_str!("../../policies/analysis/strict.toml");
 
@@ -273,17 +276,26 @@ struct Index {
     whole: HashMap<String, Vec<usize>>,
     detectors: Vec<(Detector, usize)>,
     sensitive_modules: HashSet<String>,
+    /// Names the resolver needs from the rules.
+    known: Arc<KnownNames>,
+}
+
+/// Names the resolver takes from the rules.
+#[derive(Debug, Default)]
+pub(crate) struct KnownNames {
     /// First components of every `calls` pattern (`os`, `requests`): a name never bound in a
     /// file that is one of these is taken to be that module (provided at run time through
     /// `__import__`, `builtins` or an injected global).
-    free_modules: Arc<HashSet<String>>,
+    pub modules: HashSet<String>,
+    /// Classes some pattern reaches a method of (`git.Git` for `git.Git.clone`): an instance
+    /// of one (`git.Git(d)`) is read as the class, so its methods resolve.
+    pub classes: HashSet<String>,
 }
 
 impl Default for Rules {
-    /// The default rule set (`policies/analysis/python.toml`).
+    /// The default rule set (`policies/analysis/python.toml` and `libraries.toml`).
     fn default() -> Self {
-        Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")
-            .unwrap_or_else(|_| Rules::empty())
+        Rules::default_set().unwrap_or_else(|_| Rules::empty())
     }
 }
 
@@ -324,6 +336,16 @@ impl Rules {
         }
     }
 
+    /// The standard library rules plus the third-party library rules.
+    fn default_set() -> Result<Rules, Error> {
+        let mut rules = Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")?;
+        rules.extend(Rules::from_toml_str(
+            LIBRARY_RULES,
+            "policies/analysis/libraries.toml",
+        )?);
+        Ok(rules)
+    }
+
     /// The strict stance: the default rules plus refusing process, network and native-code
     /// module imports outright (`policies/analysis/strict.toml`).
     pub fn strict() -> Self {
@@ -341,9 +363,7 @@ impl Rules {
             .map(|s| (s.get_ref().as_str(), s.span()))
         {
             None => Rules::empty(),
-            Some(("default", _)) => {
-                Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")?
-            }
+            Some(("default", _)) => Rules::default_set()?,
             Some(("strict", _)) => {
                 Rules::from_toml_str(STRICT_RULES, "policies/analysis/strict.toml")?
             }
@@ -540,9 +560,9 @@ impl Rules {
         self.index.sensitive_modules.contains(m)
     }
 
-    /// Top-level module names some `calls` pattern covers (see `Index::free_modules`).
-    pub(crate) fn free_modules(&self) -> Arc<HashSet<String>> {
-        Arc::clone(&self.index.free_modules)
+    /// Module and class names the rules cover (see [`KnownNames`]).
+    pub(crate) fn known_names(&self) -> Arc<KnownNames> {
+        Arc::clone(&self.index.known)
     }
 }
 
@@ -604,16 +624,26 @@ impl Index {
                 ix.detectors.push((d, i));
             }
         }
-        let mut free = HashSet::new();
+        let mut known = KnownNames::default();
         for r in rules {
             for c in &r.calls {
-                let first = c.split('.').next().unwrap_or("");
+                let comps: Vec<&str> = c.split('.').collect();
+                let first = comps[0];
                 if !first.is_empty() && !first.contains('*') && first != "builtins" {
-                    free.insert(first.to_string());
+                    known.modules.insert(first.to_string());
+                }
+                for n in 2..comps.len() {
+                    let last = comps[n - 1];
+                    if comps[..n].iter().any(|p| p.contains('*')) {
+                        break;
+                    }
+                    if last.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        known.classes.insert(comps[..n].join("."));
+                    }
                 }
             }
         }
-        ix.free_modules = Arc::new(free);
+        ix.known = Arc::new(known);
         ix
     }
 }
