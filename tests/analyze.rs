@@ -939,3 +939,170 @@ fn labeled_classes() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+// ------------------------------------------------------------------ several files
+
+fn files(list: &[(&str, &str)]) -> Vec<analyze::SourceFile> {
+    list.iter()
+        .map(|(p, s)| analyze::SourceFile {
+            path: p.to_string(),
+            source: s.to_string(),
+        })
+        .collect()
+}
+
+fn project(list: &[(&str, &str)]) -> Vec<Report> {
+    analyze::python_files(&files(list), &Rules::default(), 2)
+}
+
+#[test]
+fn sibling_modules_are_attributed_to_the_call_site() {
+    let helper = "import os\n\ndef run(cmd):\n    return os.system(cmd)\n\ndef add(a, b):\n    return a + b\n";
+    for main in [
+        "import helper\nhelper.run('id')\n",
+        "from helper import run\nrun('id')\n",
+        "from helper import run as go\ngo('id')\n",
+        "import helper as h\nf = h.run\nf('id')\n",
+        "from . import helper\nhelper.run('id')\n",
+        "from .helper import run\nrun('id')\n",
+        "from helper import *\nrun('id')\n",
+    ] {
+        let r = project(&[("main.py", main), ("helper.py", helper)]);
+        let f = r[0]
+            .findings
+            .iter()
+            .find(|f| f.rule == "process-exec" && f.line == 2)
+            .unwrap_or_else(|| panic!("{main}: {:#?}", r[0].findings));
+        assert!(f.message.contains("helper.run"), "{}", f.message);
+        assert!(f.message.contains("helper.py:4"), "{}", f.message);
+        // The sibling's own finding is still reported in the sibling.
+        assert!(r[1].is_blocking());
+        // Alone, the importing file is clean.
+        assert!(!scan(main).is_blocking(), "{main}");
+    }
+    // Harmless functions of the sibling stay harmless.
+    let r = project(&[
+        ("main.py", "import helper\nprint(helper.add(1, 2))\n"),
+        ("helper.py", helper),
+    ]);
+    assert!(!r[0].is_blocking(), "{:#?}", r[0].findings);
+}
+
+#[test]
+fn packages_methods_top_level_and_chains() {
+    // A package module, a method reached through an instance.
+    let r = project(&[
+        (
+            "main.py",
+            "from pkg.net import Client\nc = Client()\nc.send(b'x')\n",
+        ),
+        ("pkg/__init__.py", ""),
+        (
+            "pkg/net.py",
+            "import socket\n\nclass Client:\n    def send(self, data):\n        socket.create_connection(('h', 1)).send(data)\n",
+        ),
+    ]);
+    assert!(
+        r[0].findings
+            .iter()
+            .any(|f| f.rule == "network" && f.line == 3),
+        "{:#?}",
+        r[0].findings
+    );
+    // Top-level code runs on import: the import is reported.
+    let r = project(&[
+        ("main.py", "import payload\nprint('hi')\n"),
+        ("payload.py", "import os\nos.system('id')\n"),
+    ]);
+    assert!(
+        r[0].findings
+            .iter()
+            .any(|f| f.rule == "process-exec" && f.line == 1),
+        "{:#?}",
+        r[0].findings
+    );
+    // main -> a -> b: one round per link.
+    let r = project(&[
+        ("main.py", "import a\na.go()\n"),
+        ("a.py", "import b\n\ndef go():\n    b.deep()\n"),
+        (
+            "b.py",
+            "import subprocess\n\ndef deep():\n    subprocess.run(['id'])\n",
+        ),
+    ]);
+    assert!(
+        r[0].findings
+            .iter()
+            .any(|f| f.rule == "process-exec" && f.line == 2),
+        "{:#?}",
+        r[0].findings
+    );
+    assert!(
+        r[1].findings
+            .iter()
+            .any(|f| f.rule == "process-exec" && f.line == 4)
+    );
+    // Files without local imports are analyzed once, as alone.
+    let r = project(&[("x.py", "print(1)\n"), ("y.py", "eval(input())\n")]);
+    assert!(!r[0].is_blocking() && r[1].is_blocking());
+}
+
+/// `tests/corpus/classes/multi_file/{malicious,benign}/<case>/`: each case is one submission.
+/// In a malicious case `main.py` blocks only through what it imports (alone it is clean); in a
+/// benign case no file of the submission that `main.py` reaches makes `main.py` block.
+#[test]
+fn labeled_multi_file_submissions() {
+    fn read_case(dir: &Path) -> Vec<analyze::SourceFile> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read case").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "py") {
+                    let rel = p
+                        .strip_prefix(dir)
+                        .expect("inside")
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push(analyze::SourceFile {
+                        path: rel,
+                        source: std::fs::read_to_string(&p).expect("read"),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/classes/multi_file");
+    let mut failures = Vec::new();
+    for (label, want) in [("malicious", true), ("benign", false)] {
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(root.join(label))
+            .expect("cases")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 10, "{label}: too few cases");
+        for case in cases {
+            let fs = read_case(&case);
+            let main = fs
+                .iter()
+                .position(|f| f.path == "main.py")
+                .expect("main.py");
+            let reports = analyze::python_files(&fs, &Rules::default(), 2);
+            let blocks = reports[main].is_blocking();
+            let alone = scan(&fs[main].source).is_blocking();
+            if blocks != want || alone {
+                failures.push(format!(
+                    "{}: blocks {blocks}, alone {alone}: {:?}",
+                    case.display(),
+                    rules_of(&reports[main])
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

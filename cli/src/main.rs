@@ -1,5 +1,8 @@
 //! The `runcell` command line (DESIGN §5). Thin: parses flags, calls the library.
 
+#[cfg(feature = "analyze")]
+mod analyze_cmd;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +35,8 @@ enum Cmd {
         #[arg(required = true, last = true, value_name = "PROGRAM")]
         program: Vec<String>,
     },
-    /// Statically analyze Python files (FILE may be - for stdin).
+    /// Statically analyze Python files (FILE may be - for stdin, or a directory: its *.py
+    /// files, analyzed together with imports between them resolved).
     #[cfg(feature = "analyze")]
     Analyze {
         /// A rule file to use instead of the default rules.
@@ -218,47 +222,6 @@ fn run(opts: &RunOpts, program: &[String]) -> ExitCode {
     }
 }
 
-#[cfg(feature = "analyze")]
-fn analyze(rules: Option<&std::path::Path>, format: &str, files: &[String]) -> ExitCode {
-    use std::io::Read;
-    let rules = match rules {
-        Some(p) => match runcell::analyze::Rules::load(p) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("runcell: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => runcell::analyze::Rules::default(),
-    };
-    let mut reports = Vec::new();
-    for f in files {
-        let mut bytes = Vec::new();
-        let read = if f == "-" {
-            std::io::stdin().read_to_end(&mut bytes).map(|_| ())
-        } else {
-            std::fs::File::open(f).and_then(|mut h| h.read_to_end(&mut bytes).map(|_| ()))
-        };
-        if let Err(e) = read {
-            eprintln!("runcell: cannot read {f}: {e}");
-            return ExitCode::from(2);
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        reports.push((f.clone(), runcell::analyze::python(&text, &rules)));
-    }
-    let out = if format == "json" {
-        runcell::analyze::render_json(&reports)
-    } else {
-        runcell::analyze::render_text(&reports)
-    };
-    print!("{out}");
-    if reports.iter().any(|(_, r)| r.is_blocking()) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 #[cfg(feature = "aggregate")]
 fn aggregate(
     sections: &std::path::Path,
@@ -329,7 +292,7 @@ fn main() -> ExitCode {
             rules,
             format,
             files,
-        } => analyze(rules.as_deref(), format, files),
+        } => analyze_cmd::analyze(rules.as_deref(), format, files),
         #[cfg(feature = "aggregate")]
         Cmd::Aggregate {
             sections,

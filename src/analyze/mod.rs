@@ -28,12 +28,14 @@
 mod check;
 mod finding;
 mod fold;
+mod project;
 mod resolve;
 mod rules;
 mod scope;
 mod value;
 
 pub use finding::{render_json, render_text};
+pub use project::{SourceFile, python_files};
 pub use rules::{
     ArgSpec, DEFAULT_RULES, Detector, Error, LIBRARY_RULES, Rule, Rules, STRICT_RULES,
 };
@@ -112,9 +114,9 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
     finding::build(raw, source, rules)
 }
 
-/// The raw matches of one source text (positions in that text).
-pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<check::Raw> {
-    let tree = PARSER.with(|cell| {
+/// Parses `source` with this thread's parser (created on first use).
+pub(crate) fn parse(source: &str) -> Option<tree_sitter::Tree> {
+    PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             let mut p = tree_sitter::Parser::new();
@@ -128,8 +130,12 @@ pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<che
         let parser = slot.as_mut()?;
         parser.reset();
         parser.parse(source, None)
-    });
-    let Some(tree) = tree else {
+    })
+}
+
+/// The raw matches of one source text (positions in that text).
+pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<check::Raw> {
+    let Some(tree) = parse(source) else {
         return vec![check::Raw {
             rule: None,
             start_byte: 0,

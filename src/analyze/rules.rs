@@ -430,6 +430,14 @@ impl Rules {
         Rules { rules, index }
     }
 
+    /// This set plus `extra` rules, kept even when an id repeats (the multi-file analysis
+    /// reports a sibling's finding under the sibling's rule id).
+    pub(crate) fn with_extra(&self, extra: Vec<Rule>) -> Rules {
+        let mut rules = self.rules.clone();
+        rules.extend(extra);
+        Rules::from_rules(rules)
+    }
+
     pub(crate) fn rule(&self, i: usize) -> &Rule {
         &self.rules[i]
     }

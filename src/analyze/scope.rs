@@ -840,6 +840,15 @@ impl<'t> Builder<'_, 't> {
         let module = node.field("module_name");
         let module_path = match module {
             Some(m) if m.k() == "dotted_name" => Some(dotted(m, self.src)),
+            // `from .helper import run` / `from . import helper`: a module of the same
+            // submission, named without its package (what a multi-file analysis resolves).
+            Some(m) if m.k() == "relative_import" => {
+                let name = named_children(m)
+                    .into_iter()
+                    .find(|c| c.k() == "dotted_name")
+                    .map(|d| dotted(d, self.src));
+                Some(name.unwrap_or_default())
+            }
             _ => None,
         };
         let mut cursor = node.walk();
@@ -854,6 +863,7 @@ impl<'t> Builder<'_, 't> {
             let bound =
                 alias_node.map_or_else(|| name.clone(), |a| normalize_ident(text(a, self.src)));
             let value = match &module_path {
+                Some(m) if m.is_empty() => Value::Path(name.clone()),
                 Some(m) => Value::Path(format!("{m}.{name}")),
                 None => Value::Unknown,
             };
@@ -863,7 +873,7 @@ impl<'t> Builder<'_, 't> {
         let has_star = node
             .named_children(&mut cursor)
             .any(|c| c.k() == "wildcard_import");
-        if let (true, Some(m)) = (has_star, module_path) {
+        if let (true, Some(m)) = (has_star, module_path.filter(|m| !m.is_empty())) {
             self.s.scopes[scope].stars.push(m);
         }
     }
