@@ -98,6 +98,38 @@ struct Opaque<'t> {
 /// Literals from which encoded text counts as a payload (bytes, summed over the file).
 const MIN_BLOB: usize = 128;
 
+/// `pathlib` methods checked on a folded path (see `Checker::path_method`).
+const PATH_METHODS: &[&str] = &[
+    "read_text", "read_bytes", "iterdir", "glob", "rglob", "stat", "exists", "is_file", "is_dir",
+    "lstat", "readlink", "open", "write_text", "write_bytes", "touch", "mkdir", "symlink_to",
+    "hardlink_to", "unlink", "rmdir", "chmod", "rename", "replace",
+];
+
+/// Calls whose arguments matter even when no rule names them: dynamic imports and lookups
+/// (`dynamic_call`) and sized allocations.
+fn needs_arguments(q: &str) -> bool {
+    matches!(
+        q,
+        "builtins.__import__"
+            | "importlib.import_module"
+            | "importlib.__import__"
+            | "sys.modules.get"
+            | "sys.modules.pop"
+            | "sys.modules.__getitem__"
+            | "imp.load_module"
+            | "importlib.util.find_spec"
+            | "builtins.getattr"
+            | "builtins.setattr"
+            | "builtins.delattr"
+            | "builtins.hasattr"
+            | "builtins.object.__getattribute__"
+            | "builtins.type.__getattribute__"
+            | "builtins.bytearray"
+            | "builtins.bytes"
+    ) || q.ends_with(".__getattribute__")
+        || q.ends_with(".__getattr__")
+}
+
 /// Calls that decode data.
 fn is_decoder(q: &str) -> bool {
     matches!(
@@ -420,10 +452,27 @@ impl<'r, 't> Checker<'r, 't> {
             _ => None,
         };
         let callers: Vec<String> = callee.iter().filter_map(caller).collect();
-        let on_path = callee
-            .iter()
-            .any(|v| matches!(v, Value::Method(recv, _) if matches!(recv.as_ref(), Value::Str(_))));
-        if paths.is_empty() && callers.is_empty() && !on_path {
+        let on_path = callee.iter().any(|v| {
+            matches!(v, Value::Method(recv, m)
+                if PATH_METHODS.contains(&m.as_str()) && matches!(recv.as_ref(), Value::Str(_)))
+        });
+        for q in &paths {
+            if is_decoder(q) {
+                self.opaque.decoder = true;
+            }
+            if is_code_sink(q) {
+                self.opaque.sinks.push(node);
+            }
+        }
+        // Most calls (`print`, `len`, methods of local objects) match nothing: skip
+        // evaluating their arguments.
+        let mut probe = Vec::new();
+        let needs_args = paths.iter().any(|q| {
+            probe.clear();
+            self.rules.call_matches(q, &mut probe);
+            !probe.is_empty() || needs_arguments(q)
+        });
+        if !needs_args && callers.is_empty() && !on_path {
             return;
         }
         let args = self.r.args(node, ctx);
@@ -448,14 +497,6 @@ impl<'r, 't> Checker<'r, 't> {
             .any(|p| p == "builtins.bytearray" || p == "builtins.bytes")
         {
             self.huge_size(node, args.positional.first().map(|(_, v)| v));
-        }
-        for q in &paths {
-            if is_decoder(q) {
-                self.opaque.decoder = true;
-            }
-            if is_code_sink(q) {
-                self.opaque.sinks.push(node);
-            }
         }
         let mut hits = Vec::new();
         // `python -c CODE` in a process call: CODE is read as Python instead.
