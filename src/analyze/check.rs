@@ -100,9 +100,29 @@ const MIN_BLOB: usize = 128;
 
 /// `pathlib` methods checked on a folded path (see `Checker::path_method`).
 const PATH_METHODS: &[&str] = &[
-    "read_text", "read_bytes", "iterdir", "glob", "rglob", "stat", "exists", "is_file", "is_dir",
-    "lstat", "readlink", "open", "write_text", "write_bytes", "touch", "mkdir", "symlink_to",
-    "hardlink_to", "unlink", "rmdir", "chmod", "rename", "replace",
+    "read_text",
+    "read_bytes",
+    "iterdir",
+    "glob",
+    "rglob",
+    "stat",
+    "exists",
+    "is_file",
+    "is_dir",
+    "lstat",
+    "readlink",
+    "open",
+    "write_text",
+    "write_bytes",
+    "touch",
+    "mkdir",
+    "symlink_to",
+    "hardlink_to",
+    "unlink",
+    "rmdir",
+    "chmod",
+    "rename",
+    "replace",
 ];
 
 /// Calls whose arguments matter even when no rule names them: dynamic imports and lookups

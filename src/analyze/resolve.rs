@@ -1480,7 +1480,10 @@ mod tests {
         let src = include_str!("resolve.rs");
         let start = src.find("    fn call_path(").expect("call_path");
         let end = src.find("    fn call_method(").expect("call_method");
-        assert!(super::FOLDED_CALLS.windows(2).all(|w| w[0] < w[1]), "sorted");
+        assert!(
+            super::FOLDED_CALLS.windows(2).all(|w| w[0] < w[1]),
+            "sorted"
+        );
         let mut seen = 0;
         for line in src[start..end].lines() {
             let t = line.trim_start().trim_start_matches("| ");
