@@ -238,7 +238,13 @@ fn aggregate(
         Ok(s) => s,
         Err(e) => return fail(report, &e),
     };
-    match runcell::aggregate::cli(sections, inputs, template, &sandbox) {
+    let job = || -> Result<runcell::Outcome, runcell::aggregate::Error> {
+        use runcell::aggregate::{Aggregation, Sections, Template};
+        let sections = Sections::from_file(sections, &runcell::analyze::Rules::default())?;
+        let template = template.map_or_else(|| Ok(Template::default()), Template::from_file)?;
+        Aggregation::new(&sections, &template)?.run(&sandbox, inputs)
+    };
+    match job() {
         Ok(outcome) => {
             let _ = std::io::stdout().write_all(&outcome.stdout);
             let _ = std::io::stderr().write_all(&outcome.stderr);

@@ -210,23 +210,6 @@ fn mode(meta: &fs::Metadata) -> u32 {
     meta.permissions().mode()
 }
 
-/// What `runcell aggregate --sections FILE --inputs DIR [--template PATH]` does, so the CLI
-/// stays a thin wrapper: read and check the sections file (default analyzer rules), load the
-/// template (or use the default), render and verify, then run over `inputs` in `sandbox`.
-pub fn cli(
-    sections: &Path,
-    inputs: &Path,
-    template: Option<&Path>,
-    sandbox: &Sandbox,
-) -> Result<Outcome, Error> {
-    let sections = Sections::from_file(sections, &crate::analyze::Rules::default())?;
-    let template = match template {
-        Some(path) => Template::from_file(path)?,
-        None => Template::default(),
-    };
-    Aggregation::new(&sections, &template)?.run(sandbox, inputs)
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;

@@ -498,10 +498,10 @@ impl<'r, 't> Checker<'r, 't> {
         let args = self.r.args(node, ctx);
         // `Path.home() / ".ssh" / "id_rsa"` folds to a path; its methods use that path.
         for v in callee.iter() {
-            if let Value::Method(recv, m) = v {
-                if let Value::Str(p) = recv.as_ref() {
-                    self.path_method(node, f, p, m, &args, ctx);
-                }
+            if let Value::Method(recv, m) = v
+                && let Value::Str(p) = recv.as_ref()
+            {
+                self.path_method(node, f, p, m, &args, ctx);
             }
         }
         // `operator.methodcaller("system", "id")(os)` calls `os.system`.
@@ -692,14 +692,7 @@ impl<'r, 't> Checker<'r, 't> {
     /// constant CODE (every possible value of the command): the code strings, with the
     /// node to report them at. `None` when the command is anything else.
     fn python_dash_c(&self, args: &Args<'t>) -> Option<Vec<(Node<'t>, String)>> {
-        if self
-            .rules
-            .detector(Detector::PythonCodeProcess)
-            .next()
-            .is_none()
-        {
-            return None;
-        }
+        self.rules.detector(Detector::PythonCodeProcess).next()?;
         let keys = ["args", "cmd", "command", "program"];
         let v = args.get(Some(0), &keys)?;
         let n = args.node(Some(0), &keys)?;

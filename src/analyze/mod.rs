@@ -49,8 +49,11 @@ use std::cell::RefCell;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; does not block.
     Info,
+    /// Blocks a submission: a capability the sandbox is not meant to grant.
     Warning,
+    /// Blocks a submission: clearly dangerous.
     Error,
 }
 
@@ -60,14 +63,19 @@ pub enum Severity {
 pub struct Finding {
     /// The rule id (`syntax-error` for a file that does not parse).
     pub rule: String,
+    /// How serious it is.
     pub severity: Severity,
     /// The rule's category (`process`, `dynamic-code`, `network`, ...).
     pub category: String,
     /// What is wrong, for the person who submitted the code.
     pub message: String,
+    /// 1-based first line of the span.
     pub line: usize,
+    /// 1-based first column (characters).
     pub column: usize,
+    /// 1-based last line of the span.
     pub end_line: usize,
+    /// 1-based column (characters) just after the span.
     pub end_column: usize,
     /// The source text of the span (first line, shortened).
     pub snippet: String,
@@ -76,6 +84,7 @@ pub struct Finding {
 /// All findings for one source text, ordered by position then rule id, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// The findings, in order.
     pub findings: Vec<Finding>,
 }
 
