@@ -1106,3 +1106,33 @@ fn labeled_multi_file_submissions() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn code_strings_cannot_multiply_the_work() {
+    // One constant executed from many places is read once (and is clean here).
+    let body = "x = 1\n".repeat(500);
+    let mut src = format!("s = {body:?}\n");
+    for _ in 0..2000 {
+        src.push_str("exec(s)\n");
+    }
+    let r = scan(&src);
+    assert!(!r.is_blocking(), "{:?}", rules_of(&r));
+    // Many distinct folded strings (8 alternatives per call): past the budget (four times the
+    // file, at least 1 MiB) a code string is reported instead of read.
+    let mut src = String::new();
+    for k in 0..8 {
+        src.push_str(&format!("p{k} = {:?}\n", format!("{body}z = {k}\n")));
+    }
+    src.push_str("for v in (p0, p1, p2, p3, p4, p5, p6, p7):\n");
+    for i in 0..200 {
+        src.push_str(&format!("    exec(f'{{v}}\\ny{i} = 1')\n"));
+    }
+    let r = scan(&src);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "dynamic-code" && f.message.contains("too much code")),
+        "budget not enforced: {:?}",
+        rules_of(&r)
+    );
+}

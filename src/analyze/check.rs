@@ -82,6 +82,8 @@ pub struct Checker<'r, 't> {
     pub nested: usize,
     /// What the opaque-payload detector has seen so far.
     opaque: Opaque<'t>,
+    /// Code strings already analyzed in this file, with their raw findings.
+    nested_cache: std::collections::HashMap<String, std::rc::Rc<Vec<Raw>>>,
 }
 
 /// Evidence of an opaque payload: a large encoded literal, a decoder, and code sinks.
@@ -226,6 +228,7 @@ impl<'r, 't> Checker<'r, 't> {
             out: Vec::new(),
             nested,
             opaque: Opaque::default(),
+            nested_cache: std::collections::HashMap::new(),
         }
     }
 
@@ -659,10 +662,22 @@ impl<'r, 't> Checker<'r, 't> {
             );
             return;
         }
-        let inner = super::analyze_raw(code, self.rules, self.nested + 1);
+        let inner = match self.nested_cache.get(code) {
+            Some(raws) => std::rc::Rc::clone(raws),
+            None => {
+                if !super::take_code_budget(code.len()) {
+                    self.emit(call, rule, Some("too much code in strings to read".into()));
+                    return;
+                }
+                let raws = std::rc::Rc::new(super::analyze_raw(code, self.rules, self.nested + 1));
+                self.nested_cache
+                    .insert(code.to_string(), std::rc::Rc::clone(&raws));
+                raws
+            }
+        };
         let base = exact_content(arg, self.r.src, code);
         let mut unparsable = false;
-        for raw in inner {
+        for raw in inner.iter().cloned() {
             if raw.rule.is_none() {
                 unparsable = true;
                 continue;

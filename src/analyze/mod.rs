@@ -117,8 +117,29 @@ pub fn python(source: &str, rules: &Rules) -> Report {
 /// string deeper than this is reported as dynamic code.
 pub const MAX_CODE_DEPTH: usize = 3;
 
+thread_local! {
+    /// Bytes of code strings the current top-level analysis may still read (so that one
+    /// large string executed from many places cannot multiply the work).
+    static CODE_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Takes `n` bytes from this analysis's code-string budget; false when it is spent.
+pub(crate) fn take_code_budget(n: usize) -> bool {
+    CODE_BUDGET.with(|b| match b.get().checked_sub(n) {
+        Some(left) => {
+            b.set(left);
+            true
+        }
+        None => false,
+    })
+}
+
 /// [`python`] for code found inside code (`timeit.timeit("...")`), `nested` levels deep.
 pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
+    if nested == 0 {
+        // Code strings read: at most four times the file itself, and at least 1 MiB.
+        CODE_BUDGET.with(|b| b.set(source.len().saturating_mul(4).max(1 << 20)));
+    }
     let raw = analyze_raw(source, rules, nested);
     finding::build(raw, source, rules)
 }
