@@ -374,16 +374,16 @@ impl<'r, 't> Checker<'r, 't> {
             "call" => self.call(node, ctx),
             "attribute" => {
                 if let Some(a) = node.field("attribute") {
-                    let name = normalize_ident(text(a, self.r.src));
+                    let name = ident(text(a, self.r.src));
                     for &rule in self.rules.attribute_matches(&name) {
-                        self.emit(node, rule, Some(name.clone()));
+                        self.emit(node, rule, Some(name.to_string()));
                     }
                 }
             }
             "identifier" if is_reference(it) => {
-                let name = normalize_ident(text(node, self.r.src));
+                let name = ident(text(node, self.r.src));
                 for &rule in self.rules.name_matches(&name) {
-                    self.emit(node, rule, Some(name.clone()));
+                    self.emit(node, rule, Some(name.to_string()));
                 }
             }
             "subscript" => self.subscript(node, ctx),
@@ -1115,6 +1115,15 @@ impl<'r, 't> Checker<'r, 't> {
         }
         let _ = ctx;
         true
+    }
+}
+
+/// An identifier as Python reads it (NFKC), without allocating for plain ASCII.
+fn ident(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.is_ascii() {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        std::borrow::Cow::Owned(normalize_ident(raw))
     }
 }
 
