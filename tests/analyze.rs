@@ -660,6 +660,8 @@ fn constant_code_strings_are_analyzed_as_code() {
         "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import os; os.system(\"id\")'])\n",
         "import subprocess\nsubprocess.call(['python3', '-I', '-c', 'import socket; socket.socket().connect((\"h\", 1))'])\n",
         "import os\nos.system('python3 -c \"import os; os.system(1)\"')\n",
+        // On another host it is still remote execution.
+        "import paramiko\nc = paramiko.SSHClient()\nc.exec_command('python3 -c \"print(1)\"')\n",
         // Not a python -c command: still a process.
         "import subprocess\nsubprocess.run(['python3', 'script.py'])\n",
         "import os\nos.system('python3 -c \"print(1)\"; id')\n",
@@ -678,6 +680,8 @@ fn computed_code_strings_stay_dynamic_code() {
         "def run(s):\n    exec(s)\n",
         "import code\ncode.InteractiveConsole().push(input())\n",
         "args = ['x']\nexec(*args)\n",
+        "import payload\nexec(payload.CODE)\n",
+        "import config\neval(config.EXPR)\n",
         "import subprocess, sys\nsubprocess.run([sys.executable, '-c', input()])\n",
     ] {
         assert_blocks(src);

@@ -100,6 +100,20 @@ struct Opaque<'t> {
 /// Literals from which encoded text counts as a payload (bytes, summed over the file).
 const MIN_BLOB: usize = 128;
 
+/// Calls that start a local process from a command line (where `python -c CODE` is read as
+/// code); remote ones (`paramiko ... exec_command`) stay what they are.
+fn local_process_call(q: &str) -> bool {
+    [
+        "subprocess.",
+        "os.",
+        "posix.",
+        "asyncio.create_subprocess_",
+        "pty.spawn",
+    ]
+    .iter()
+    .any(|p| q.starts_with(p))
+}
+
 /// `pathlib` methods checked on a folded path (see `Checker::path_method`).
 const PATH_METHODS: &[&str] = &[
     "read_text",
@@ -536,7 +550,7 @@ impl<'r, 't> Checker<'r, 't> {
                     self.code_strings(node, rule, &args, q);
                     continue;
                 }
-                if r.category == "process" {
+                if r.category == "process" && local_process_call(q) {
                     if python_code.is_none() {
                         python_code = Some(self.python_dash_c(&args).unwrap_or_default());
                     }
@@ -628,12 +642,10 @@ impl<'r, 't> Checker<'r, 't> {
                 match x {
                     Value::Str(code) => codes.push((n, code.clone())),
                     Value::Bytes(b) => codes.push((n, String::from_utf8_lossy(b).into_owned())),
-                    // A callable (`timeit.timeit(f)`) is code the analysis already reads.
-                    Value::Func(_)
-                    | Value::Class(_)
-                    | Value::Instance(_)
-                    | Value::Method(..)
-                    | Value::Path(_) => {}
+                    // A callable of this file (`timeit.timeit(f)`) is code the analysis
+                    // already reads. A module attribute (`exec(payload.CODE)`) is data from
+                    // elsewhere: dynamic.
+                    Value::Func(_) | Value::Class(_) | Value::Instance(_) | Value::Method(..) => {}
                     _ => dynamic = true,
                 }
             }
