@@ -1140,3 +1140,17 @@ fn code_strings_cannot_multiply_the_work() {
         rules_of(&r)
     );
 }
+
+#[test]
+fn code_strings_see_the_names_of_the_code_that_runs_them() {
+    for src in [
+        "import os as x\nexec(\"x.system('id')\")\n",
+        "import subprocess as sp\ndef f():\n    eval(\"sp.run(['id'])\")\n",
+        "import socket\nconnect = socket.create_connection\nexec(\"connect(('h', 1))\")\n",
+        "import os as x\nimport timeit\ntimeit.timeit(\"x.popen('id')\", globals=globals())\n",
+    ] {
+        assert_blocks(src);
+    }
+    // A new interpreter (`python -c`) sees none of them; names that are harmless stay so.
+    assert_clean("import math as m\nprint(eval('m.sqrt(2)'))\n");
+}

@@ -83,7 +83,7 @@ pub struct Checker<'r, 't> {
     /// What the opaque-payload detector has seen so far.
     opaque: Opaque<'t>,
     /// Code strings already analyzed in this file, with their raw findings.
-    nested_cache: std::collections::HashMap<String, std::rc::Rc<Vec<Raw>>>,
+    nested_cache: std::collections::HashMap<(ScopeId, String), std::rc::Rc<Vec<Raw>>>,
 }
 
 /// Evidence of an opaque payload: a large encoded literal, a decoder, and code sinks.
@@ -547,7 +547,7 @@ impl<'r, 't> Checker<'r, 't> {
                     continue;
                 }
                 if !r.code_arg.is_empty() {
-                    self.code_strings(node, rule, &args, q);
+                    self.code_strings(node, rule, &args, q, Some(ctx.scope));
                     continue;
                 }
                 if r.category == "process" && local_process_call(q) {
@@ -571,7 +571,8 @@ impl<'r, 't> Checker<'r, 't> {
                 self.emit(node, d, Some("python -c".into()));
             }
             for (arg, code) in codes {
-                self.nested_code(node, rule, arg, &code);
+                // A new interpreter: it sees none of this file's names.
+                self.nested_code(node, rule, arg, &code, None);
             }
         }
     }
@@ -627,7 +628,14 @@ impl<'r, 't> Checker<'r, 't> {
     /// A call with code-string arguments (`exec`, `eval`, `timeit.timeit`, ...): constant
     /// code is analyzed as Python and its findings reported at the string; code computed at
     /// run time reports the rule itself.
-    fn code_strings(&mut self, node: Node<'t>, rule: usize, args: &Args<'t>, q: &str) {
+    fn code_strings(
+        &mut self,
+        node: Node<'t>,
+        rule: usize,
+        args: &Args<'t>,
+        q: &str,
+        scope: Option<ScopeId>,
+    ) {
         let mut dynamic = false;
         let mut codes: Vec<(Node<'t>, String)> = Vec::new();
         for spec in &self.rules.rule(rule).code_arg {
@@ -659,13 +667,23 @@ impl<'r, 't> Checker<'r, 't> {
         codes.sort_by(|a, b| (a.0.id(), &a.1).cmp(&(b.0.id(), &b.1)));
         codes.dedup_by(|a, b| a.0.id() == b.0.id() && a.1 == b.1);
         for (n, code) in codes.into_iter().take(MAX_CODE_VARIANTS) {
-            self.nested_code(node, rule, n, &code);
+            self.nested_code(node, rule, n, &code, scope);
         }
     }
 
     /// Analyzes `code` (the value of argument `arg` of `call`) as Python, one level deeper,
     /// and reports its findings at the string. Too deep, or not parsing, reports `rule`.
-    fn nested_code(&mut self, call: Node<'t>, rule: usize, arg: Node<'t>, code: &str) {
+    ///
+    /// `scope` is where the code runs in this file (its names are visible to the code:
+    /// `import os as x; exec("x.system('id')")`), `None` for a new interpreter.
+    fn nested_code(
+        &mut self,
+        call: Node<'t>,
+        rule: usize,
+        arg: Node<'t>,
+        code: &str,
+        scope: Option<ScopeId>,
+    ) {
         if self.nested >= super::MAX_CODE_DEPTH {
             self.emit(
                 call,
@@ -674,16 +692,18 @@ impl<'r, 't> Checker<'r, 't> {
             );
             return;
         }
-        let inner = match self.nested_cache.get(code) {
+        let key = (scope.unwrap_or(usize::MAX), code.to_string());
+        let inner = match self.nested_cache.get(&key) {
             Some(raws) => std::rc::Rc::clone(raws),
             None => {
                 if !super::take_code_budget(code.len()) {
                     self.emit(call, rule, Some("too much code in strings to read".into()));
                     return;
                 }
-                let raws = std::rc::Rc::new(super::analyze_raw(code, self.rules, self.nested + 1));
-                self.nested_cache
-                    .insert(code.to_string(), std::rc::Rc::clone(&raws));
+                let outer = scope.map(|sc| self.r.visible_names(sc));
+                let raws =
+                    std::rc::Rc::new(super::analyze_raw(code, self.rules, self.nested + 1, outer));
+                self.nested_cache.insert(key, std::rc::Rc::clone(&raws));
                 raws
             }
         };

@@ -140,7 +140,7 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
         // Code strings read: at most four times the file itself, and at least 1 MiB.
         CODE_BUDGET.with(|b| b.set(source.len().saturating_mul(4).max(1 << 20)));
     }
-    let raw = analyze_raw(source, rules, nested);
+    let raw = analyze_raw(source, rules, nested, None);
     finding::build(raw, source, rules)
 }
 
@@ -164,7 +164,13 @@ pub(crate) fn parse(source: &str) -> Option<tree_sitter::Tree> {
 }
 
 /// The raw matches of one source text (positions in that text).
-pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<check::Raw> {
+/// `outer`: names visible where a code string runs (see `Resolver::visible_names`).
+pub(crate) fn analyze_raw(
+    source: &str,
+    rules: &Rules,
+    nested: usize,
+    outer: Option<resolve::Outer>,
+) -> Vec<check::Raw> {
     let Some(tree) = parse(source) else {
         return vec![check::Raw {
             rule: None,
@@ -177,7 +183,8 @@ pub(crate) fn analyze_raw(source: &str, rules: &Rules, nested: usize) -> Vec<che
     };
     let root = tree.root_node();
     let scopes = scope::Scopes::build(root, source);
-    let resolver = resolve::Resolver::new(source, scopes, rules.known_names());
+    let mut resolver = resolve::Resolver::new(source, scopes, rules.known_names());
+    resolver.outer = outer;
     let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
     checker.out

@@ -316,7 +316,12 @@ pub struct Resolver<'t> {
     reads: RefCell<Option<Vec<VarId>>>,
     /// Module and class names from the rules (see `KnownNames`).
     known: Arc<KnownNames>,
+    /// For a code string: the names of the file it runs in, where it runs.
+    pub outer: Option<Outer>,
 }
+
+/// Names (and their values) visible where a code string runs, for its analysis.
+pub type Outer = std::collections::HashMap<String, ValSet>;
 
 impl<'t> Resolver<'t> {
     /// Solves every variable of the file.
@@ -330,6 +335,7 @@ impl<'t> Resolver<'t> {
             memo: RefCell::new(FastMap::default()),
             reads: RefCell::new(None),
             known,
+            outer: None,
         };
         // Round 0 evaluates every source and records which variables it read; later rounds
         // re-evaluate only the sources that read a variable that changed since.
@@ -524,6 +530,41 @@ impl<'t> Resolver<'t> {
         }
     }
 
+    /// The names visible in `scope` (its own, then its enclosing scopes'), with the values
+    /// that mean the same in another file: modules and their members, constants. Functions
+    /// and classes of this file are not carried over (their ids mean nothing elsewhere).
+    pub fn visible_names(&self, scope: ScopeId) -> Outer {
+        let mut out = Outer::new();
+        let mut cur = Some(scope);
+        while let Some(sc) = cur {
+            let Some(s) = self.scopes.scopes.get(sc) else {
+                break;
+            };
+            for (name, &var) in &s.names {
+                if out.contains_key(name) {
+                    continue;
+                }
+                let mut keep = ValSet::empty();
+                for v in self.values[var].iter() {
+                    match v {
+                        Value::Func(_)
+                        | Value::Class(_)
+                        | Value::Instance(_)
+                        | Value::Namespace(Namespace::Scope(_)) => {
+                            keep.push(Value::Unknown);
+                        }
+                        other => {
+                            keep.push(other.clone());
+                        }
+                    }
+                }
+                out.insert(name.clone(), keep);
+            }
+            cur = s.parent;
+        }
+        out
+    }
+
     /// The values of a name used at byte `pos` in `ctx`.
     pub fn name(&self, name: &str, pos: usize, ctx: Ctx<'_>) -> ValSet {
         if let Some((_, v)) = ctx.overrides.iter().rev().find(|(n, _)| n == name) {
@@ -558,6 +599,10 @@ impl<'t> Resolver<'t> {
         let mut out = ValSet::empty();
         for m in &self.scopes.stars {
             out.push(Value::Path(format!("{m}.{name}")));
+        }
+        // A code string sees the names of the code that runs it.
+        if let Some(v) = self.outer.as_ref().and_then(|o| o.get(name)) {
+            out.extend(v.clone());
         }
         // A dangerous module used without an import: `__import__`, `builtins` or an injected
         // global may provide it at run time, so it is that module.
