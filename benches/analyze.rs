@@ -2,8 +2,12 @@
 //!
 //! `cargo bench --bench analyze`. Inputs are built from the benign corpus
 //! (`tests/corpus/benign`), so they are realistic submissions rather than synthetic text:
-//! - `analyze/10k`: one ~10 KB file (goal: under 1 ms per file);
-//! - `analyze/1m`: one ~1 MB file (throughput in bytes per second);
+//! - `parse/10k`, `parse/1m`: tree-sitter's parse alone (one reused parser), the floor the
+//!   analysis is measured against;
+//! - `analyze/10k`: one ~10 KB file, the whole analysis (goal: at most 2x `parse/10k`);
+//! - `analyze/1m`: one ~1 MB file (goal: at most 2x `parse/1m`);
+//! - `analyze/dir_1000_2threads`: 1,000 files (the corpus, repeated) as one submission with
+//!   `python_files` on 2 threads (goal: at least 300 files per second);
 //! - `analyze/corpus_per_file`: every benign and malicious sample in turn (mean latency per
 //!   file is the reported time divided by the element count);
 //! - `rules/default`: loading the embedded default rule set.
@@ -45,6 +49,25 @@ fn build(size: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let rules = Rules::default();
+    let mut g = c.benchmark_group("parse");
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .expect("python grammar");
+    for (name, size) in [("10k", 10 * 1024), ("1m", 1024 * 1024)] {
+        let src = build(size);
+        g.throughput(Throughput::Bytes(src.len() as u64));
+        if size > 100_000 {
+            g.sample_size(10);
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                parser.reset();
+                black_box(parser.parse(black_box(&src), None))
+            })
+        });
+    }
+    g.finish();
     let mut g = c.benchmark_group("analyze");
     for (name, size) in [("10k", 10 * 1024), ("1m", 1024 * 1024)] {
         let src = build(size);
@@ -66,6 +89,21 @@ fn bench(c: &mut Criterion) {
                 black_box(analyze::python(black_box(s), &rules));
             }
         })
+    });
+    let files: Vec<analyze::SourceFile> = all
+        .iter()
+        .cycle()
+        .take(1000)
+        .enumerate()
+        .map(|(i, s)| analyze::SourceFile {
+            path: format!("f{i:04}.py"),
+            source: s.clone(),
+        })
+        .collect();
+    g.throughput(Throughput::Elements(files.len() as u64));
+    g.sample_size(10);
+    g.bench_function("dir_1000_2threads", |b| {
+        b.iter(|| black_box(analyze::python_files(black_box(&files), &rules, 2)))
     });
     g.finish();
     c.bench_function("rules/default", |b| b.iter(|| black_box(Rules::default())));

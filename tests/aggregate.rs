@@ -370,32 +370,89 @@ fn yield_and_await_at_section_level() {
 
 #[test]
 fn break_and_continue() {
-    let (msg, sec, line) = forbidden("", "break\n", "");
-    assert_eq!(
-        msg,
-        "section `Loop Code`, line 3: `break` is allowed only inside a loop the section itself \
-         opens (the template's loop belongs to the template)"
-    );
-    assert_eq!((sec, line), (Some(Section::Loop), Some(3)));
-    let (msg, _, _) = forbidden("", "if not content:\n    continue\n", "");
-    assert!(
-        msg.contains("line 4: `continue` is allowed only inside a loop"),
-        "{msg}"
-    );
-    let (msg, _, _) = forbidden("break\n", "", "");
-    assert!(msg.contains("`break`"), "{msg}");
-    let (msg, _, _) = forbidden("", "", "continue\n");
-    assert!(msg.contains("`continue`"), "{msg}");
-    // `else` of a loop is not inside the loop; a def inside a loop is a new scope.
-    let (msg, _, _) = forbidden("", "for c in content:\n    pass\nelse:\n    break\n", "");
-    assert!(msg.contains("line 6: `break`"), "{msg}");
-    let (msg, _, _) = forbidden("", "for c in content:\n    def f():\n        break\n", "");
-    assert!(msg.contains("`break`"), "{msg}");
+    // Top level of the loop section: allowed, they act on the template's per-file loop.
+    accept(&file("", "break\n", ""));
+    accept(&file(
+        "",
+        "if not content:\n    continue\nprint(path)\n",
+        "",
+    ));
+    accept(&file(
+        "",
+        "try:\n    n = int(content)\nexcept ValueError:\n    continue\n",
+        "",
+    ));
+    accept(&file(
+        "",
+        "with open(path) as f:\n    if f.read(1) == '#':\n        break\n",
+        "",
+    ));
+    // The user's own loops: ordinary Python, including the `else` of one (which belongs to
+    // the template's loop again).
     accept(&file(
         "",
         "for c in content:\n    if c == 'x':\n        continue\n    while True:\n        break\n",
         "",
     ));
+    accept(&file(
+        "",
+        "for c in content:\n    pass\nelse:\n    break\n",
+        "",
+    ));
+    // Before and after sections have no loop of theirs at top level.
+    let (msg, sec, line) = forbidden("break\n", "", "");
+    assert_eq!(
+        msg,
+        "section `Code Before Loop`, line 2: `break` is allowed only inside a loop the section \
+         itself opens, or at the top level of the loop section (where it acts on the per-file \
+         loop)"
+    );
+    assert_eq!((sec, line), (Some(Section::Before), Some(2)));
+    let (msg, _, _) = forbidden("", "", "if True:\n    continue\n");
+    assert!(msg.contains("`continue`"), "{msg}");
+    let (msg, _, _) = forbidden("", "", "for x in []:\n    pass\nelse:\n    break\n");
+    assert!(msg.contains("line 7: `break`"), "{msg}");
+    // A def (or class, or lambda) is a new scope, even in the loop section.
+    let (msg, _, _) = forbidden("", "def f():\n    break\n", "");
+    assert!(msg.contains("`break`"), "{msg}");
+    let (msg, _, _) = forbidden("", "for c in content:\n    def f():\n        break\n", "");
+    assert!(msg.contains("`break`"), "{msg}");
+    let (msg, _, _) = forbidden("", "class C:\n    continue\n", "");
+    assert!(msg.contains("`continue`"), "{msg}");
+}
+
+#[test]
+fn jumps_are_verified_on_the_rendered_script() {
+    // A host template whose loop placeholder is inside the per-file loop: fine.
+    let good = Template::parse(
+        "def main(files):\n    {{before}}\n    for path in files:\n        content = ''\n        \
+         {{loop}}\n    {{after}}\n",
+    )
+    .unwrap();
+    let jumps = Sections::parse(&file("", "if path:\n    continue\nbreak\n", "")).unwrap();
+    let r = jumps.render(&good).unwrap();
+    assert!(
+        r.script().contains("            continue\n"),
+        "{}",
+        r.script()
+    );
+    // A template whose loop placeholder is in no loop: a top-level jump cannot land anywhere
+    // the contract allows, and the rendered script is refused (it would not even compile).
+    let no_loop =
+        Template::parse("def main(path, content):\n    {{before}}\n    {{loop}}\n    {{after}}\n")
+            .unwrap();
+    let err = jumps.render(&no_loop).unwrap_err();
+    assert_eq!(err.section(), Some(Section::Loop));
+    assert!(
+        err.to_string()
+            .contains("`continue` in the `Loop Code` section is not inside a loop"),
+        "{err}"
+    );
+    // Without jumps that template is fine.
+    Sections::parse(&file("", "print(path)\n", ""))
+        .unwrap()
+        .render(&no_loop)
+        .unwrap();
 }
 
 #[test]
@@ -646,6 +703,37 @@ fn stdout_of(sections: &str, dir: &Path) -> String {
         String::from_utf8_lossy(&outcome.stderr)
     );
     String::from_utf8(outcome.stdout).unwrap()
+}
+
+#[test]
+fn job_continue_skips_a_file_and_break_stops_reading() {
+    let dir = inputs(&[
+        ("1-a", b"1\n"),
+        ("2-skip", b"# comment file\n"),
+        ("3-b", b"2\n"),
+        ("4-stop", b"STOP\n"),
+        ("5-never", b"100\n"),
+    ]);
+    // `continue` skips the rest of the current file; `break` stops reading files; the
+    // after-section still runs. A loop of the user's own keeps ordinary semantics.
+    let out = stdout_of(
+        &file(
+            "total = 0\nseen = []\n",
+            "seen.append(path.name)\nif content.startswith('#'):\n    continue\n\
+             if content.strip() == 'STOP':\n    break\n\
+             for line in content.splitlines():\n    if not line:\n        continue\n    \
+             total += int(line)\n    break\n",
+            "print(total, ','.join(seen))\n",
+        ),
+        dir.path(),
+    );
+    assert_eq!(out, "3 1-a,2-skip,3-b,4-stop\n");
+    // `break` on the first file: the after-section runs once, with nothing counted.
+    let out = stdout_of(
+        &file("n = 0\n", "break\nn += 1\n", "print('after', n)\n"),
+        dir.path(),
+    );
+    assert_eq!(out, "after 0\n");
 }
 
 #[test]
@@ -933,4 +1021,74 @@ fn importing_the_builtins_module_is_refused() {
     }
     // A variable that happens to be called `builtins` is fine.
     accept(&file("builtins = 3\n", "", "print(builtins)\n"));
+}
+
+/// Inputs inside a private (0700) temp dir — what every temp-dir API makes — as root and as an
+/// unprivileged host, several aggregations on one Sandbox (per-run mounts: no rebuild).
+#[test]
+fn inputs_inside_a_private_temp_dir() {
+    fn job() {
+        let private = tempfile::tempdir().unwrap();
+        // What mkdtemp makes (tempfile may leave it to the umask): only the host user enters.
+        fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let sandbox = Aggregation::default_sandbox().unwrap();
+        for round in 0..3 {
+            let dir = private.path().join(format!("in-{round}"));
+            fs::create_dir(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+            for (name, n) in [("a", 1), ("b", round)] {
+                fs::write(dir.join(name), format!("{n}\n")).unwrap();
+                fs::set_permissions(dir.join(name), fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            let sections = Sections::parse(&file(
+                "total = 0\n",
+                "total += int(content)\n",
+                "print(total)\n",
+            ))
+            .unwrap();
+            let outcome = Aggregation::new(&sections, &Template::default())
+                .unwrap()
+                .run(&sandbox, &dir)
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&outcome.stdout),
+                format!("{}\n", 1 + round),
+                "{}",
+                String::from_utf8_lossy(&outcome.stderr)
+            );
+        }
+    }
+    if std::env::var_os("RUNCELL_AGG_UNPRIV").is_some() {
+        // SAFETY: a single-threaded child test process (one test, --test-threads=1).
+        unsafe {
+            if libc::geteuid() == 0 {
+                assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+                assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
+                assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
+            }
+        }
+        job();
+        println!("AGG-UNPRIV-OK");
+        return;
+    }
+    job();
+    // SAFETY: a plain getter.
+    if unsafe { libc::geteuid() } == 0 {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "inputs_inside_a_private_temp_dir",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("RUNCELL_AGG_UNPRIV", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && text.contains("AGG-UNPRIV-OK"),
+            "{text}"
+        );
+    }
 }

@@ -7,6 +7,8 @@
 mod aggregate;
 #[cfg(feature = "analyze")]
 mod analyze;
+#[cfg(feature = "analyze")]
+mod analyze_cmd;
 mod check;
 mod profile;
 mod run;

@@ -4,6 +4,8 @@
 //! - nothing panics, whatever the input (deep nesting, broken escapes, odd Unicode);
 //! - the report is deterministic and in stable order without duplicates;
 //! - every finding's span lies inside the text (1-based, end not before start);
+//! - analyzed as two files of one submission (split at the first `#---` line, the first half
+//!   importable as `helper`), each file keeps every finding it has alone.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -36,6 +38,26 @@ fuzz_target!(|data: &[u8]| {
             "end before start"
         );
         assert!(f.end_line <= lines, "span beyond the text");
+    }
+    if let Some((a, b)) = text.split_once("\n#---\n") {
+        let files = [
+            analyze::SourceFile {
+                path: "helper.py".into(),
+                source: a.to_string(),
+            },
+            analyze::SourceFile {
+                path: "main.py".into(),
+                source: b.to_string(),
+            },
+        ];
+        let together = analyze::python_files(&files, default, 2);
+        assert_eq!(together.len(), 2);
+        for (f, r) in files.iter().zip(&together) {
+            let alone = analyze::python(&f.source, default);
+            for x in &alone.findings {
+                assert!(r.findings.contains(x), "a finding was lost in the submission");
+            }
+        }
     }
     let strict_report = analyze::python(text, strict);
     assert!(strict_report.findings.len() >= report.findings.len() || strict_report.is_blocking());

@@ -75,88 +75,131 @@ impl fmt::Display for Section {
 pub enum Error {
     /// A marker does not appear at all.
     #[error("line {line}: missing marker `{}` (expected by this line)", .marker.marker())]
-    MissingMarker { marker: Section, line: usize },
+    MissingMarker {
+        /// The marker concerned.
+        marker: Section,
+        /// 1-based line in the sections file.
+        line: usize,
+    },
 
     /// A marker appears more than once.
     #[error("line {line}: duplicated marker `{}` (first on line {first_line})", .marker.marker())]
     DuplicateMarker {
+        /// The marker concerned.
         marker: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// 1-based line of its first occurrence.
         first_line: usize,
     },
 
     /// The markers are not in the order before, loop, after.
     #[error("line {line}: marker `{}` is out of order: expected `{}` here", .marker.marker(), .expected.marker())]
     MisorderedMarker {
+        /// The marker concerned.
         marker: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// The marker expected at this point.
         expected: Section,
     },
 
     /// A line that looks like a marker (right words, wrong spelling or spacing).
     #[error("line {line}: `{text}` looks like a marker but is not exactly `{}`", .intended.marker())]
     MalformedMarker {
+        /// 1-based line in the sections file.
         line: usize,
+        /// The text found.
         text: String,
+        /// The marker it resembles.
         intended: Section,
     },
 
     /// Code before the first marker (only blank lines and comments may precede it).
     #[error("line {line}: text before the first marker `{}` (only blank lines and comments may come before it)", Section::Before.marker())]
-    TextBeforeFirstMarker { line: usize },
+    TextBeforeFirstMarker {
+        /// 1-based line in the sections file.
+        line: usize,
+    },
 
     /// A character that the tokenizers treat differently (form feed, lone CR, NUL, ...).
     #[error("{}: character {} is not allowed in a sections file", at(.section, .line), describe_char(*.character))]
     ForbiddenCharacter {
+        /// The section, when the problem is inside one.
         section: Option<Section>,
+        /// 1-based line in the sections file.
         line: usize,
+        /// 1-based column (characters) in that line.
         column: usize,
+        /// The offending character.
         character: char,
     },
 
     /// A template placeholder such as `{{after}}` typed inside a section.
     #[error("{}: placeholder text `{text}` is not allowed inside a section", at(&Some(*.section), .line))]
     PlaceholderInSection {
+        /// The section concerned.
         section: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// The text found.
         text: String,
     },
 
     /// The section does not parse as a complete block of Python on its own.
     #[error("{}: the section does not parse as Python on its own: {message}", at(&Some(*.section), .line))]
     Syntax {
+        /// The section concerned.
         section: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// 1-based column (characters) in that line.
         column: usize,
+        /// What is wrong.
         message: String,
     },
 
     /// Inconsistent or excessive indentation (tabs mixed with spaces, unmatched dedent, ...).
     #[error("{}: {message}", at(&Some(*.section), .line))]
     Indentation {
+        /// The section concerned.
         section: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// What is wrong.
         message: String,
     },
 
     /// The section's last line continues (`\`) into whatever follows the section.
     #[error("{}: trailing backslash: the section's last line continues into the template", at(&Some(*.section), .line))]
-    TrailingBackslash { section: Section, line: usize },
+    TrailingBackslash {
+        /// The section concerned.
+        section: Section,
+        /// 1-based line in the sections file.
+        line: usize,
+    },
 
     /// A construct that would reach out of the section (`return`, `yield`, `global`, ...).
     #[error("{}: {message}", at(&Some(*.section), .line))]
     Forbidden {
+        /// The section concerned.
         section: Section,
+        /// 1-based line in the sections file.
         line: usize,
+        /// 1-based column (characters) in that line.
         column: usize,
+        /// The construct refused (`return`, `global`, ...).
         construct: String,
+        /// What is wrong.
         message: String,
     },
 
     /// The static analyzer found something of severity warning or above.
     #[error("{}: static analysis: {}", at(&Some(*.section), .line), summarize(.findings))]
     Analysis {
+        /// The section concerned.
         section: Section,
+        /// 1-based line in the sections file.
         line: usize,
         /// The blocking findings, with lines and columns in the user's sections file.
         findings: Vec<Finding>,
@@ -165,47 +208,76 @@ pub enum Error {
     /// The input is larger than [`MAX_SOURCE_BYTES`](super::MAX_SOURCE_BYTES).
     #[error("the {what} is {size} bytes; the limit is {limit} bytes")]
     TooLarge {
+        /// What was too large (`sections file`, `template`).
         what: &'static str,
+        /// Its size in bytes.
         size: usize,
+        /// The limit in bytes.
         limit: usize,
     },
 
     /// A host template is invalid (line is 1-based in the template).
     #[error("template line {line}: {message}")]
-    Template { line: usize, message: String },
+    Template {
+        /// 1-based line in the template.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
 
     /// The rendered script's structure differs from the template's; nothing was run.
     #[error("{}: structure check failed: {message}", at(.section, .line))]
     Structure {
+        /// The section, when the problem is inside one.
         section: Option<Section>,
         /// A line in the sections file when the problem is in a section, else in the template.
         line: usize,
+        /// What is wrong.
         message: String,
     },
 
     /// A file (sections file, template) could not be read.
     #[error("cannot read {}: {source}", .path.display())]
     Read {
+        /// The path concerned.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
 
     /// A file given to the API is not UTF-8 text.
     #[error("{} is not UTF-8 text", .path.display())]
-    NotText { path: PathBuf },
+    NotText {
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// The inputs directory is missing, not a directory, or not usable by the sandbox.
     #[error("inputs {}: {reason}", .path.display())]
-    Inputs { path: PathBuf, reason: String },
+    Inputs {
+        /// The path concerned.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// One input file cannot be given to the job (unreadable, not a regular file, not UTF-8).
     #[error("input {}: {reason}", .path.display())]
-    Input { path: PathBuf, reason: String },
+    Input {
+        /// The path concerned.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// Building or running the sandbox failed.
     #[error("sandbox: {0}")]
-    Sandbox(#[from] crate::Error),
+    Sandbox(
+        /// The sandbox error.
+        #[from]
+        crate::Error,
+    ),
 }
 
 impl Error {

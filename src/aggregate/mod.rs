@@ -43,7 +43,7 @@ pub mod verify;
 
 pub use error::{Error, Section};
 pub use render::{Origin, Rendered};
-pub use run::{Aggregation, INPUTS_MOUNT, check_inputs, cli};
+pub use run::{Aggregation, INPUTS_MOUNT, check_inputs};
 pub use sections::{SectionCode, Sections};
 pub use template::{DEFAULT_TEMPLATE, Template};
 

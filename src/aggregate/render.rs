@@ -28,9 +28,17 @@ pub enum Origin {
     /// The fixed header.
     Header,
     /// The template (1-based template line); includes the `pass` that replaced a placeholder.
-    Template { line: usize },
+    Template {
+        /// 1-based line in the template.
+        line: usize,
+    },
     /// A section (1-based line in the sections file).
-    Section { section: Section, line: usize },
+    Section {
+        /// The section.
+        section: Section,
+        /// 1-based line in the sections file.
+        line: usize,
+    },
 }
 
 /// The rows a section occupies in the rendered script (0-based).

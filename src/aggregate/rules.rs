@@ -13,11 +13,14 @@
 //!   enclosing scope), the same generator trick. Default values, decorators and annotations of
 //!   a nested `def`/`lambda` are evaluated in the enclosing scope, so they count as section
 //!   level too.
-//! - `break` and `continue` are allowed only inside a loop the section itself opens (in that
-//!   loop's body, not its `else`, and not across a `def`, `lambda` or `class`). At section level
-//!   they would act on the template's loop (skipping the template's per-file code or the
-//!   remaining files) or be a syntax error; the template's loop belongs to the host. In the
-//!   loop section, skip a file with `if ...:` instead of `continue`.
+//! - `break` and `continue` are allowed inside a loop the section itself opens (in that loop's
+//!   body, not its `else`, and not across a `def`, `lambda` or `class`), where they are ordinary
+//!   Python. At the top level of the **loop section** they are allowed too and act on the
+//!   template's per-file loop, as the contract says: `continue` skips the rest of the current
+//!   file, `break` stops reading files (the after-section still runs). At the top level of the
+//!   before- and after-sections they are refused (there is no loop of theirs to act on).
+//!   [`verify`](super::verify) proves on the rendered script that each such jump lands on the
+//!   template loop around the loop placeholder and nowhere else.
 //! - `global` and `nonlocal` are refused everywhere in a section: their only use here would be
 //!   to reach names of the template or of the module around it. (Share state between nested
 //!   functions with a mutable object instead.)
@@ -33,6 +36,7 @@
 use tree_sitter::{Node, Tree};
 use unicode_normalization::UnicodeNormalization;
 
+use super::error::Section;
 use super::python;
 
 /// Prefix reserved for template-owned names.
@@ -100,10 +104,11 @@ fn has_async_keyword(node: Node<'_>) -> bool {
 
 /// Check the section's tree; the first violation in source order wins. One pre-order pass
 /// that carries each node's context down, so the cost stays linear however deep the tree.
-pub(crate) fn check(tree: &Tree, source: &str) -> Result<(), Violation> {
+pub(crate) fn check(tree: &Tree, source: &str, section: Section) -> Result<(), Violation> {
+    // The loop section's top level is inside the template's per-file loop.
     let top = Context {
         scope: Scope::Section,
-        in_loop: false,
+        in_loop: section == Section::Loop,
     };
     let mut stack = vec![(tree.root_node(), top)];
     let mut children = Vec::new();
@@ -184,8 +189,8 @@ fn violation(node: Node<'_>, ctx: Context, source: &str) -> Option<(String, Stri
             Some((
                 word.to_string(),
                 format!(
-                    "`{word}` is allowed only inside a loop the section itself opens (the \
-                     template's loop belongs to the template)"
+                    "`{word}` is allowed only inside a loop the section itself opens, or at the \
+                     top level of the loop section (where it acts on the per-file loop)"
                 ),
             ))
         }

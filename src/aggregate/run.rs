@@ -88,8 +88,10 @@ impl Aggregation {
 
     /// Run the job over the files in `inputs` (see the module docs for what is accepted).
     ///
-    /// `sandbox` is used as a base: the run uses a copy of its configuration with `inputs`
-    /// bound read-only at `/inputs` (so the base must not mount anything there itself).
+    /// `inputs` is bound read-only at `/inputs` for this run only (a per-run mount: the
+    /// sandbox is not rebuilt, so many aggregations share one `Sandbox`; it must not mount
+    /// anything at `/inputs` itself). The directory may sit inside a private (0700) directory
+    /// of the host: bind sources are opened with the host's credentials.
     pub fn run(&self, sandbox: &Sandbox, inputs: impl AsRef<Path>) -> Result<Outcome, Error> {
         let dir = inputs.as_ref();
         check_inputs(dir)?;
@@ -97,8 +99,10 @@ impl Aggregation {
             path: dir.to_path_buf(),
             reason: format!("cannot resolve the path: {e}"),
         })?;
-        let sandbox = sandbox.to_builder().ro_bind(source, INPUTS_MOUNT).build()?;
-        let command = Command::new("python3").arg("-I").arg("-");
+        let command = Command::new("python3")
+            .arg("-I")
+            .arg("-")
+            .ro_bind(source, INPUTS_MOUNT);
         let outcome = sandbox.run(&command, self.program().as_bytes())?;
         if outcome.exit_code == Some(GUARD_EXIT) {
             let stderr = String::from_utf8_lossy(&outcome.stderr);
@@ -208,23 +212,6 @@ pub fn check_inputs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 fn mode(meta: &fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode()
-}
-
-/// What `runcell aggregate --sections FILE --inputs DIR [--template PATH]` does, so the CLI
-/// stays a thin wrapper: read and check the sections file (default analyzer rules), load the
-/// template (or use the default), render and verify, then run over `inputs` in `sandbox`.
-pub fn cli(
-    sections: &Path,
-    inputs: &Path,
-    template: Option<&Path>,
-    sandbox: &Sandbox,
-) -> Result<Outcome, Error> {
-    let sections = Sections::from_file(sections, &crate::analyze::Rules::default())?;
-    let template = match template {
-        Some(path) => Template::from_file(path)?,
-        None => Template::default(),
-    };
-    Aggregation::new(&sections, &template)?.run(sandbox, inputs)
 }
 
 #[cfg(test)]

@@ -301,7 +301,7 @@ fn check_section(
         }
     }
     let fragment = fragment::normalize(lines).map_err(|p| problem(section, first_line, p))?;
-    if let Err(v) = rules::check(&fragment.tree, &fragment.text) {
+    if let Err(v) = rules::check(&fragment.tree, &fragment.text, section) {
         let column = fragment
             .lines
             .get(v.row)

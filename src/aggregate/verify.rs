@@ -13,6 +13,12 @@
 //!    same tokens, same nesting, same order. So no template statement moved into a section's
 //!    statement, disappeared, or changed.
 //!
+//! 3. **Jumps land where the contract says.** Every `break`/`continue` of a section acts on a
+//!    loop the section itself opens, or — only for the loop section — on the template loop
+//!    around the loop placeholder (`continue` skips the current file, `break` stops reading
+//!    files). One in the before- or after-section that would reach a template loop, or one with
+//!    no loop around it, is refused.
+//!
 //! Any difference is an [`Error::Structure`] naming the first line where it shows.
 
 use std::collections::HashSet;
@@ -36,6 +42,7 @@ pub(crate) fn verify(rendered: &Rendered, template: &Template) -> Result<(), Err
         ));
     }
     let sections = section_statements(rendered, &tree)?;
+    check_jumps(rendered, &tree)?;
     let got = shape(&tree, script, &sections);
     let want = shape(template.tree(), template.skeleton(), &HashSet::new());
     for (i, w) in want.iter().enumerate() {
@@ -68,6 +75,69 @@ pub(crate) fn verify(rendered: &Rendered, template: &Template) -> Result<(), Err
             extra.row,
             &format!("unexpected `{}` outside the sections", extra.kind),
         ));
+    }
+    Ok(())
+}
+
+/// Point 3 of the module docs: where each section `break`/`continue` lands.
+fn check_jumps(rendered: &Rendered, tree: &Tree) -> Result<(), Error> {
+    for node in python::preorder(tree) {
+        let word = match node.kind() {
+            "break_statement" => "break",
+            "continue_statement" => "continue",
+            _ => continue,
+        };
+        let row = node.start_position().row;
+        let Some(section) = Section::ALL.into_iter().find(|&s| {
+            let span = rendered.span(s);
+            (span.first_row..span.end_row).contains(&row)
+        }) else {
+            continue;
+        };
+        let span = rendered.span(section);
+        // The loop this jump acts on: the nearest `for`/`while` whose body holds it, within
+        // the same function.
+        let mut child = node;
+        let mut target = None;
+        while let Some(parent) = child.parent() {
+            match parent.kind() {
+                "function_definition" | "class_definition" | "lambda" => break,
+                "for_statement" | "while_statement"
+                    if parent
+                        .child_by_field_name("body")
+                        .is_some_and(|b| b.id() == child.id()) =>
+                {
+                    target = Some(parent);
+                    break;
+                }
+                _ => {}
+            }
+            child = parent;
+        }
+        let own = |l: Node<'_>| (span.first_row..span.end_row).contains(&l.start_position().row);
+        match target {
+            Some(l) if own(l) => {}
+            Some(_) if section == Section::Loop => {}
+            Some(_) => {
+                return Err(fail(
+                    rendered,
+                    row,
+                    &format!(
+                        "`{word}` in the `{section}` section would act on the template's loop"
+                    ),
+                ));
+            }
+            None => {
+                return Err(fail(
+                    rendered,
+                    row,
+                    &format!(
+                        "`{word}` in the `{section}` section is not inside a loop (the template's \
+                         loop placeholder must sit in its per-file loop)"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -45,7 +45,20 @@ impl Raw {
 
 /// Keywords that name the path argument of file and directory functions.
 const PATH_KEYWORDS: &[&str] = &[
-    "file", "path", "filename", "name", "top", "pathname", "fname", "src", "dst", "root_dir",
+    "file",
+    "path",
+    "filename",
+    "name",
+    "top",
+    "pathname",
+    "fname",
+    "src",
+    "dst",
+    "root_dir",
+    "filepath_or_buffer",
+    "path_or_buf",
+    "io",
+    "url",
 ];
 
 /// Attribute names under which a mapping is read one key at a time (not dumped whole).
@@ -67,6 +80,148 @@ pub struct Checker<'r, 't> {
     pub out: Vec<Raw>,
     /// Nesting of code strings analysed inside code strings.
     pub nested: usize,
+    /// What the opaque-payload detector has seen so far.
+    opaque: Opaque<'t>,
+    /// Code strings already analyzed in this file, with their raw findings.
+    nested_cache: std::collections::HashMap<(ScopeId, String), std::rc::Rc<Vec<Raw>>>,
+}
+
+/// Evidence of an opaque payload: a large encoded literal, a decoder, and code sinks.
+#[derive(Default)]
+struct Opaque<'t> {
+    /// Total length of string literals that look encoded (base64, hex, escaped bytes).
+    blob: usize,
+    /// A decoder ran somewhere (base64, zlib, bz2, lzma, hex, rot13, marshal, XOR).
+    decoder: bool,
+    /// Calls that turn data into code (`exec`, `eval`, `marshal.loads`, ...).
+    sinks: Vec<Node<'t>>,
+}
+
+/// Literals from which encoded text counts as a payload (bytes, summed over the file).
+const MIN_BLOB: usize = 128;
+
+/// Calls that start a local process from a command line (where `python -c CODE` is read as
+/// code); remote ones (`paramiko ... exec_command`) stay what they are.
+fn local_process_call(q: &str) -> bool {
+    [
+        "subprocess.",
+        "os.",
+        "posix.",
+        "asyncio.create_subprocess_",
+        "pty.spawn",
+    ]
+    .iter()
+    .any(|p| q.starts_with(p))
+}
+
+/// `pathlib` methods checked on a folded path (see `Checker::path_method`).
+const PATH_METHODS: &[&str] = &[
+    "read_text",
+    "read_bytes",
+    "iterdir",
+    "glob",
+    "rglob",
+    "stat",
+    "exists",
+    "is_file",
+    "is_dir",
+    "lstat",
+    "readlink",
+    "open",
+    "write_text",
+    "write_bytes",
+    "touch",
+    "mkdir",
+    "symlink_to",
+    "hardlink_to",
+    "unlink",
+    "rmdir",
+    "chmod",
+    "rename",
+    "replace",
+];
+
+/// Calls whose arguments matter even when no rule names them: dynamic imports and lookups
+/// (`dynamic_call`) and sized allocations.
+fn needs_arguments(q: &str) -> bool {
+    matches!(
+        q,
+        "builtins.__import__"
+            | "importlib.import_module"
+            | "importlib.__import__"
+            | "sys.modules.get"
+            | "sys.modules.pop"
+            | "sys.modules.__getitem__"
+            | "imp.load_module"
+            | "importlib.util.find_spec"
+            | "builtins.getattr"
+            | "builtins.setattr"
+            | "builtins.delattr"
+            | "builtins.hasattr"
+            | "builtins.object.__getattribute__"
+            | "builtins.type.__getattribute__"
+            | "builtins.bytearray"
+            | "builtins.bytes"
+    ) || q.ends_with(".__getattribute__")
+        || q.ends_with(".__getattr__")
+}
+
+/// Calls that decode data.
+fn is_decoder(q: &str) -> bool {
+    matches!(
+        q,
+        "zlib.decompress"
+            | "zlib.decompressobj"
+            | "bz2.decompress"
+            | "bz2.BZ2Decompressor"
+            | "lzma.decompress"
+            | "lzma.LZMADecompressor"
+            | "gzip.decompress"
+            | "marshal.loads"
+            | "codecs.decode"
+            | "codecs.encode"
+            | "builtins.bytes.fromhex"
+            | "builtins.bytearray.fromhex"
+    ) || q.starts_with("binascii.a2b_")
+        || q == "binascii.unhexlify"
+        || (q.starts_with("base64.") && q.contains("decode"))
+}
+
+/// Calls that turn data into running code.
+fn is_code_sink(q: &str) -> bool {
+    matches!(
+        q,
+        "builtins.exec"
+            | "builtins.eval"
+            | "builtins.compile"
+            | "builtins.execfile"
+            | "marshal.loads"
+            | "marshal.load"
+            | "types.FunctionType"
+            | "types.CodeType"
+            | "types.LambdaType"
+            | "pickle.loads"
+            | "_pickle.loads"
+    )
+}
+
+/// Does a string literal's text look like an encoded payload (base64/hex alphabet or
+/// `\x` escapes throughout, no spaces)?
+fn looks_encoded(text: &str) -> bool {
+    let n = text.len();
+    if n < 64 {
+        return false;
+    }
+    let mut alpha = 0usize;
+    let mut space = 0usize;
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'\\') {
+            alpha += 1;
+        } else if b.is_ascii_whitespace() {
+            space += 1;
+        }
+    }
+    alpha * 100 >= n * 95 && space * 100 <= n
 }
 
 struct Item<'t> {
@@ -79,6 +234,18 @@ struct Item<'t> {
 }
 
 impl<'r, 't> Checker<'r, 't> {
+    /// A checker over a resolved file, `nested` code strings deep.
+    pub fn new(r: &'r Resolver<'t>, rules: &'r Rules, nested: usize) -> Self {
+        Checker {
+            r,
+            rules,
+            out: Vec::new(),
+            nested,
+            opaque: Opaque::default(),
+            nested_cache: std::collections::HashMap::new(),
+        }
+    }
+
     /// Walks the whole tree.
     pub fn run(&mut self, root: Node<'t>) {
         // One cursor for the whole walk (a cursor per node costs an allocation each);
@@ -124,12 +291,74 @@ impl<'r, 't> Checker<'r, 't> {
                 break;
             }
         }
+        self.finish_opaque();
+        self.recon_flow();
         if let Some(deep) = self.r.scopes.too_deep {
             self.out.push(Raw::at(
                 deep,
                 None,
                 Some("nesting too deep to analyze (CPython refuses it too)".into()),
             ));
+        }
+    }
+
+    /// An encoded blob, a decoder and a code sink in one file: the payload is opaque code.
+    fn finish_opaque(&mut self) {
+        if self.opaque.blob < MIN_BLOB || !self.opaque.decoder {
+            return;
+        }
+        let rules: Vec<usize> = self.rules.detector(Detector::OpaqueCode).collect();
+        let sinks = std::mem::take(&mut self.opaque.sinks);
+        let detail = format!(
+            "decodes {} bytes of encoded literals into code",
+            self.opaque.blob
+        );
+        for sink in sinks {
+            for &rule in &rules {
+                self.emit(sink, rule, Some(detail.clone()));
+            }
+        }
+    }
+
+    /// Host identity read in a file that also talks to the network or runs a process:
+    /// each identity read is reported again under the `recon-flow` detector.
+    fn recon_flow(&mut self) {
+        let rules: Vec<usize> = self.rules.detector(Detector::ReconFlow).collect();
+        if rules.is_empty() {
+            return;
+        }
+        let category = |r: &Raw, c: &[&str]| {
+            r.rule
+                .map(|i| self.rules.rule(i))
+                .is_some_and(|rule| c.contains(&rule.category.as_str()))
+        };
+        let sends = self.out.iter().any(|r| {
+            category(r, &["network", "process"])
+                && r.rule
+                    .is_some_and(|i| self.rules.rule(i).severity >= super::Severity::Warning)
+        });
+        if !sends {
+            return;
+        }
+        let reads: Vec<Raw> = self
+            .out
+            .iter()
+            .filter(|r| {
+                category(r, &["recon"])
+                    && r.rule.is_some_and(|i| {
+                        let rule = self.rules.rule(i);
+                        rule.severity == super::Severity::Info && rule.detect.is_none()
+                    })
+            })
+            .cloned()
+            .collect();
+        for read in reads {
+            for &rule in &rules {
+                self.out.push(Raw {
+                    rule: Some(rule),
+                    ..read.clone()
+                });
+            }
         }
     }
 
@@ -149,20 +378,26 @@ impl<'r, 't> Checker<'r, 't> {
             return;
         }
         let ctx = Ctx::new(it.scope);
+        if node.k() == "string_content" {
+            let len = node.end_byte() - node.start_byte();
+            if len >= 64 && looks_encoded(text(node, self.r.src)) {
+                self.opaque.blob += len;
+            }
+        }
         match node.k() {
             "call" => self.call(node, ctx),
             "attribute" => {
                 if let Some(a) = node.field("attribute") {
-                    let name = normalize_ident(text(a, self.r.src));
+                    let name = ident(text(a, self.r.src));
                     for &rule in self.rules.attribute_matches(&name) {
-                        self.emit(node, rule, Some(name.clone()));
+                        self.emit(node, rule, Some(name.to_string()));
                     }
                 }
             }
             "identifier" if is_reference(it) => {
-                let name = normalize_ident(text(node, self.r.src));
+                let name = ident(text(node, self.r.src));
                 for &rule in self.rules.name_matches(&name) {
-                    self.emit(node, rule, Some(name.clone()));
+                    self.emit(node, rule, Some(name.to_string()));
                 }
             }
             "subscript" => self.subscript(node, ctx),
@@ -254,10 +489,38 @@ impl<'r, 't> Checker<'r, 't> {
             _ => None,
         };
         let callers: Vec<String> = callee.iter().filter_map(caller).collect();
-        if paths.is_empty() && callers.is_empty() {
+        let on_path = callee.iter().any(|v| {
+            matches!(v, Value::Method(recv, m)
+                if PATH_METHODS.contains(&m.as_str()) && matches!(recv.as_ref(), Value::Str(_)))
+        });
+        for q in &paths {
+            if is_decoder(q) {
+                self.opaque.decoder = true;
+            }
+            if is_code_sink(q) {
+                self.opaque.sinks.push(node);
+            }
+        }
+        // Most calls (`print`, `len`, methods of local objects) match nothing: skip
+        // evaluating their arguments.
+        let mut probe = Vec::new();
+        let needs_args = paths.iter().any(|q| {
+            probe.clear();
+            self.rules.call_matches(q, &mut probe);
+            !probe.is_empty() || needs_arguments(q)
+        });
+        if !needs_args && callers.is_empty() && !on_path {
             return;
         }
         let args = self.r.args(node, ctx);
+        // `Path.home() / ".ssh" / "id_rsa"` folds to a path; its methods use that path.
+        for v in callee.iter() {
+            if let Value::Method(recv, m) = v
+                && let Value::Str(p) = recv.as_ref()
+            {
+                self.path_method(node, f, p, m, &args, ctx);
+            }
+        }
         // `operator.methodcaller("system", "id")(os)` calls `os.system`.
         if let Some((_, objs)) = args.positional.first() {
             for name in &callers {
@@ -273,16 +536,236 @@ impl<'r, 't> Checker<'r, 't> {
             self.huge_size(node, args.positional.first().map(|(_, v)| v));
         }
         let mut hits = Vec::new();
+        // `python -c CODE` in a process call: CODE is read as Python instead.
+        let mut python_code: Option<Vec<(Node<'t>, String)>> = None;
         for q in &paths {
             hits.clear();
             self.rules.call_matches(q, &mut hits);
             for &rule in &hits {
-                if self.conditions_hold(self.rules.rule(rule), &args, ctx) {
-                    self.emit(node, rule, Some(q.clone()));
+                let r = self.rules.rule(rule);
+                if !self.conditions_hold(r, &args, ctx) {
+                    continue;
                 }
+                if !r.code_arg.is_empty() {
+                    self.code_strings(node, rule, &args, q, Some(ctx.scope));
+                    continue;
+                }
+                if r.category == "process" && local_process_call(q) {
+                    if python_code.is_none() {
+                        python_code = Some(self.python_dash_c(&args).unwrap_or_default());
+                    }
+                    if python_code.as_ref().is_some_and(|c| !c.is_empty()) {
+                        continue;
+                    }
+                }
+                self.emit(node, rule, Some(q.clone()));
             }
             self.dynamic_call(node, q, &args);
         }
+        if let Some(codes) = python_code.filter(|c| !c.is_empty()) {
+            let detectors: Vec<usize> = self.rules.detector(Detector::PythonCodeProcess).collect();
+            let Some(&rule) = detectors.first() else {
+                return;
+            };
+            for d in detectors {
+                self.emit(node, d, Some("python -c".into()));
+            }
+            for (arg, code) in codes {
+                // A new interpreter: it sees none of this file's names.
+                self.nested_code(node, rule, arg, &code, None);
+            }
+        }
+    }
+
+    /// A `pathlib` method called on a folded path (`Path("~/.ssh/id_rsa").read_text()`):
+    /// checked as the function that does the same on that path (`open`, `os.remove`...).
+    fn path_method(
+        &mut self,
+        node: Node<'t>,
+        at: Node<'t>,
+        path: &str,
+        method: &str,
+        args: &Args<'t>,
+        ctx: Ctx<'_>,
+    ) {
+        let looks_like_path = path.starts_with(['/', '~']) || path.contains('/');
+        if !looks_like_path {
+            return;
+        }
+        let writes = |mode: Option<&ValSet>| {
+            mode.is_some_and(|v| v.strings().any(|m| m.contains(['w', 'a', 'x', '+'])))
+        };
+        let (q, mode) = match method {
+            "read_text" | "read_bytes" | "iterdir" | "glob" | "rglob" | "stat" | "exists"
+            | "is_file" | "is_dir" | "lstat" | "readlink" => ("pathlib.Path", None),
+            "open" if writes(args.get(Some(0), &["mode"])) => ("builtins.open", Some("w")),
+            "open" => ("builtins.open", Some("r")),
+            "write_text" | "write_bytes" | "touch" | "mkdir" | "symlink_to" | "hardlink_to" => {
+                ("builtins.open", Some("w"))
+            }
+            "unlink" | "rmdir" | "chmod" | "rename" | "replace" => ("os.remove", None),
+            _ => return,
+        };
+        let mut positional = vec![(at, ValSet::one(Value::Str(path.to_string())))];
+        if let Some(m) = mode {
+            positional.push((at, ValSet::one(Value::Str(m.to_string()))));
+        }
+        let synthetic = Args {
+            positional,
+            keywords: Vec::new(),
+            splat: false,
+        };
+        let mut hits = Vec::new();
+        self.rules.call_matches(q, &mut hits);
+        for rule in hits {
+            let r = self.rules.rule(rule);
+            if r.has_conditions() && self.conditions_hold(r, &synthetic, ctx) {
+                self.emit(node, rule, Some(format!("{path} .{method}()")));
+            }
+        }
+    }
+
+    /// A call with code-string arguments (`exec`, `eval`, `timeit.timeit`, ...): constant
+    /// code is analyzed as Python and its findings reported at the string; code computed at
+    /// run time reports the rule itself.
+    fn code_strings(
+        &mut self,
+        node: Node<'t>,
+        rule: usize,
+        args: &Args<'t>,
+        q: &str,
+        scope: Option<ScopeId>,
+    ) {
+        let mut dynamic = false;
+        let mut codes: Vec<(Node<'t>, String)> = Vec::new();
+        for spec in &self.rules.rule(rule).code_arg {
+            let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
+            let (Some(v), Some(n)) = (
+                args.get(spec.position, &kws),
+                args.node(spec.position, &kws),
+            ) else {
+                continue;
+            };
+            for x in v.iter() {
+                match x {
+                    Value::Str(code) => codes.push((n, code.clone())),
+                    Value::Bytes(b) => codes.push((n, String::from_utf8_lossy(b).into_owned())),
+                    // A callable of this file (`timeit.timeit(f)`) is code the analysis
+                    // already reads. A module attribute (`exec(payload.CODE)`) is data from
+                    // elsewhere: dynamic.
+                    Value::Func(_) | Value::Class(_) | Value::Instance(_) | Value::Method(..) => {}
+                    _ => dynamic = true,
+                }
+            }
+        }
+        if args.splat && codes.is_empty() {
+            dynamic = true;
+        }
+        if dynamic {
+            self.emit(node, rule, Some(q.to_string()));
+        }
+        codes.sort_by(|a, b| (a.0.id(), &a.1).cmp(&(b.0.id(), &b.1)));
+        codes.dedup_by(|a, b| a.0.id() == b.0.id() && a.1 == b.1);
+        for (n, code) in codes.into_iter().take(MAX_CODE_VARIANTS) {
+            self.nested_code(node, rule, n, &code, scope);
+        }
+    }
+
+    /// Analyzes `code` (the value of argument `arg` of `call`) as Python, one level deeper,
+    /// and reports its findings at the string. Too deep, or not parsing, reports `rule`.
+    ///
+    /// `scope` is where the code runs in this file (its names are visible to the code:
+    /// `import os as x; exec("x.system('id')")`), `None` for a new interpreter.
+    fn nested_code(
+        &mut self,
+        call: Node<'t>,
+        rule: usize,
+        arg: Node<'t>,
+        code: &str,
+        scope: Option<ScopeId>,
+    ) {
+        if self.nested >= super::MAX_CODE_DEPTH {
+            self.emit(
+                call,
+                rule,
+                Some("code strings nested too deep to read".into()),
+            );
+            return;
+        }
+        let key = (scope.unwrap_or(usize::MAX), code.to_string());
+        let inner = match self.nested_cache.get(&key) {
+            Some(raws) => std::rc::Rc::clone(raws),
+            None => {
+                if !super::take_code_budget(code.len()) {
+                    self.emit(call, rule, Some("too much code in strings to read".into()));
+                    return;
+                }
+                let outer = scope.map(|sc| self.r.visible_names(sc));
+                let raws =
+                    std::rc::Rc::new(super::analyze_raw(code, self.rules, self.nested + 1, outer));
+                self.nested_cache.insert(key, std::rc::Rc::clone(&raws));
+                raws
+            }
+        };
+        let base = exact_content(arg, self.r.src, code);
+        let mut unparsable = false;
+        for raw in inner.iter().cloned() {
+            if raw.rule.is_none() {
+                unparsable = true;
+                continue;
+            }
+            let mapped = match base {
+                Some((b, (row, col))) => Raw {
+                    rule: raw.rule,
+                    start_byte: b + raw.start_byte,
+                    end_byte: b + raw.end_byte,
+                    start: shift((row, col), raw.start),
+                    end: shift((row, col), raw.end),
+                    detail: raw.detail,
+                },
+                None => Raw {
+                    detail: raw.detail,
+                    ..Raw::at(arg, raw.rule, None)
+                },
+            };
+            self.out.push(mapped);
+        }
+        if unparsable {
+            self.emit(call, rule, Some("a code string that does not parse".into()));
+        }
+    }
+
+    /// For a process call whose command runs a Python interpreter with `-c CODE` and a
+    /// constant CODE (every possible value of the command): the code strings, with the
+    /// node to report them at. `None` when the command is anything else.
+    fn python_dash_c(&self, args: &Args<'t>) -> Option<Vec<(Node<'t>, String)>> {
+        self.rules.detector(Detector::PythonCodeProcess).next()?;
+        let keys = ["args", "cmd", "command", "program"];
+        let v = args.get(Some(0), &keys)?;
+        let n = args.node(Some(0), &keys)?;
+        if v.is_empty() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for x in v.iter() {
+            let argv: Vec<Value> = match x {
+                Value::List(items) => items.clone(),
+                Value::Str(cmd) => shell_words(cmd)?.into_iter().map(Value::Str).collect(),
+                _ => return None,
+            };
+            let (index, code) = python_c_code(&argv)?;
+            // Report at the list element when the argument is a list literal.
+            let at = match n.k() {
+                "list" | "tuple" => u32::try_from(index)
+                    .ok()
+                    .and_then(|i| n.named_child(i))
+                    .filter(|c| c.k() == "string"),
+                _ => None,
+            }
+            .unwrap_or(n);
+            out.push((at, code));
+        }
+        Some(out)
     }
 
     /// Dynamic imports and attribute lookups, and the attribute names they reach.
@@ -576,6 +1059,8 @@ impl<'r, 't> Checker<'r, 't> {
             return;
         };
         match text(op, self.r.src) {
+            // XOR is how hand-written decoders undo their key.
+            "^" => self.opaque.decoder = true,
             "*" => {
                 let is_seq = |n: Node<'_>| {
                     matches!(n.k(), "string" | "list" | "tuple" | "concatenated_string")
@@ -629,10 +1114,21 @@ impl<'r, 't> Checker<'r, 't> {
             return false;
         }
         if !rule.path_prefixes.is_empty() {
-            let Some(v) = args.get(Some(0), PATH_KEYWORDS) else {
+            // The path argument, and for two-path calls (`shutil.copy(src, dst)`,
+            // `os.rename(a, b)`) the second one too; `open`'s second argument is its mode.
+            let mut candidates: Vec<&ValSet> =
+                args.get(Some(0), PATH_KEYWORDS).into_iter().collect();
+            if !rule.write_mode {
+                candidates.extend(args.get(Some(1), &["dst", "destination", "target"]));
+            }
+            if candidates.is_empty() {
                 return false;
-            };
-            let paths: Vec<String> = v.strings().map(super::fold::normalize_path).collect();
+            }
+            let paths: Vec<String> = candidates
+                .iter()
+                .flat_map(|v| v.strings())
+                .map(super::fold::normalize_path)
+                .collect();
             let hit = paths.iter().any(|p| {
                 rule.path_prefixes.iter().any(|pre| path_matches(pre, p))
                     && !rule.path_exempt.iter().any(|ex| path_matches(ex, p))
@@ -649,29 +1145,142 @@ impl<'r, 't> Checker<'r, 't> {
                 return false;
             }
         }
-        if let Some(spec) = &rule.code_arg {
-            let kws: Vec<&str> = spec.keyword.iter().map(String::as_str).collect();
-            let Some(v) = args.get(spec.position, &kws) else {
-                return false;
-            };
-            if !self.code_is_risky(v) {
-                return false;
-            }
-        }
         let _ = ctx;
         true
     }
+}
 
-    /// Is this argument code that would be reported on its own, or code we cannot see?
-    fn code_is_risky(&self, v: &ValSet) -> bool {
-        v.iter().any(|x| match x {
-            Value::Str(code) => {
-                self.nested >= 2 || super::analyze(code, self.rules, self.nested + 1).is_blocking()
-            }
-            Value::Func(_) | Value::Path(_) | Value::Class(_) | Value::Method(..) => false,
-            _ => true,
-        })
+/// An identifier as Python reads it (NFKC), without allocating for plain ASCII.
+fn ident(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.is_ascii() {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        std::borrow::Cow::Owned(normalize_ident(raw))
     }
+}
+
+/// Most distinct constant values of one code argument that are analyzed.
+const MAX_CODE_VARIANTS: usize = 16;
+
+/// Position `inner` (row, byte column) of a text that starts at `base` in the file.
+fn shift(base: (usize, usize), inner: (usize, usize)) -> (usize, usize) {
+    if inner.0 == 0 {
+        (base.0, base.1 + inner.1)
+    } else {
+        (base.0 + inner.0, inner.1)
+    }
+}
+
+/// When `arg` is a plain string literal whose text between the quotes is exactly `code`
+/// (no escapes, no interpolation): the byte offset and (row, byte column) where that text
+/// starts, so findings inside it map to exact positions.
+fn exact_content(arg: Node<'_>, src: &str, code: &str) -> Option<(usize, (usize, usize))> {
+    if arg.k() != "string" {
+        return None;
+    }
+    let start = arg.child(0).filter(|c| c.k() == "string_start")?;
+    let end = arg
+        .child(arg.child_count().checked_sub(1)?)
+        .filter(|c| c.k() == "string_end")?;
+    let inside = src.get(start.end_byte()..end.start_byte())?;
+    let prefix = text(start, src).to_ascii_lowercase();
+    if inside != code || prefix.contains('f') {
+        return None;
+    }
+    let p = start.end_position();
+    Some((start.end_byte(), (p.row, p.column)))
+}
+
+/// Splits a shell command line into words, or `None` when it uses anything beyond plain
+/// words and quotes (pipes, lists, substitutions, redirections), which the analysis does
+/// not read as a single program.
+fn shell_words(cmd: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '$' | '`' => return None,
+                        '\\' => {
+                            let next = chars.next()?;
+                            if !matches!(next, '"' | '\\' | '$' | '`') {
+                                cur.push('\\');
+                            }
+                            cur.push(next);
+                        }
+                        ch => cur.push(ch),
+                    }
+                }
+            }
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            ';' | '|' | '&' | '$' | '`' | '<' | '>' | '(' | ')' | '\n' | '\\' | '*' | '?' => {
+                return None;
+            }
+            ch => {
+                in_word = true;
+                cur.push(ch);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Some(words)
+}
+
+/// `[python3, (-I|-S|-u|...)*, -c, CODE, ...]`: the index of CODE and its text.
+fn python_c_code(argv: &[Value]) -> Option<(usize, String)> {
+    let is_python = match argv.first()? {
+        Value::Path(p) => p == "sys.executable" || p == "sys._base_executable",
+        Value::Str(s) => {
+            let base = s.rsplit('/').next().unwrap_or(s);
+            let rest = base
+                .strip_prefix("python")
+                .or_else(|| base.strip_prefix("pypy"))?;
+            rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        }
+        _ => false,
+    };
+    if !is_python {
+        return None;
+    }
+    for (i, a) in argv.iter().enumerate().skip(1) {
+        let Value::Str(a) = a else { return None };
+        if a == "-c" {
+            return match argv.get(i + 1)? {
+                Value::Str(code) => Some((i + 1, code.clone())),
+                _ => None,
+            };
+        }
+        // Only flags that take no value may come before `-c`.
+        let flags_only = a.len() >= 2
+            && a.starts_with('-')
+            && a[1..].chars().all(|c| "bBdEhiIOPqsSuvVx".contains(c));
+        if !flags_only {
+            return None;
+        }
+    }
+    None
 }
 
 /// Sizes from which a constant allocation is reported (10^8).
@@ -829,6 +1438,10 @@ fn path_matches(pattern: &str, path: &str) -> bool {
         "/" => path == "/",
         "/*" => path.starts_with('/'),
         "~" => path.starts_with('~'),
+        // `https://`, `s3://`...: a URL of that scheme (any case).
+        p if p.ends_with("://") => path
+            .get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p)),
         p if p.starts_with('=') => path.trim_end_matches('/') == p[1..].trim_end_matches('/'),
         p => {
             let p = p.trim_end_matches('/');

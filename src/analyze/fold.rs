@@ -171,6 +171,14 @@ pub fn binary(op: &str, a: &Value, b: &Value) -> Option<Value> {
     if let ("%", Value::Str(fmt)) = (op, a) {
         return percent_format(fmt, b).map(Value::Str);
     }
+    // Paths are folded to text (`pathlib.Path(...)` is its string), so `/` on two texts is
+    // a path join: `Path.home() / ".ssh"` is `~/.ssh` (two real strings cannot be divided).
+    if let ("/", Value::Str(x), Value::Str(y)) = (op, a, b) {
+        if y.starts_with('/') {
+            return Some(Value::Str(y.clone()));
+        }
+        return Some(Value::Str(format!("{}/{y}", x.trim_end_matches('/'))));
+    }
     if op == "*" {
         match (a, b) {
             (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
@@ -718,6 +726,10 @@ pub fn path_join(parts: &[Value]) -> Option<Value> {
 /// paths lexically (`/tmp/../etc/passwd` is `/etc/passwd`).
 pub fn normalize_path(p: &str) -> String {
     let p = p.trim();
+    // Windows spellings of the same places: `C:\\Users\\x` is `/Users/x`, `%APPDATA%\\x`
+    // and `%USERPROFILE%\\x` are under the home directory (`~/x`).
+    let windows = windows_path(p);
+    let p = windows.as_deref().unwrap_or(p);
     if !p.starts_with('/') {
         return p.to_string();
     }
@@ -737,6 +749,30 @@ pub fn normalize_path(p: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// A Windows path rewritten with `/` and without its drive, or `None` for other text.
+fn windows_path(p: &str) -> Option<String> {
+    let b = p.as_bytes();
+    let drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    if drive {
+        return Some(p[2..].replace('\\', "/"));
+    }
+    let upper = p.to_ascii_uppercase();
+    for var in [
+        "%APPDATA%",
+        "%LOCALAPPDATA%",
+        "%USERPROFILE%",
+        "%HOMEPATH%",
+        "$HOME",
+        "${HOME}",
+    ] {
+        if upper.starts_with(var) {
+            return Some(format!("~{}", &p[var.len()..]).replace('\\', "/"));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -28,13 +28,17 @@
 mod check;
 mod finding;
 mod fold;
+mod project;
 mod resolve;
 mod rules;
 mod scope;
 mod value;
 
 pub use finding::{render_json, render_text};
-pub use rules::{ArgSpec, DEFAULT_RULES, Detector, Error, Rule, Rules, STRICT_RULES};
+pub use project::{SourceFile, python_files};
+pub use rules::{
+    ArgSpec, DEFAULT_RULES, Detector, Error, LIBRARY_RULES, Rule, Rules, STRICT_RULES,
+};
 
 use serde::Serialize;
 use std::cell::RefCell;
@@ -45,8 +49,11 @@ use std::cell::RefCell;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; does not block.
     Info,
+    /// Blocks a submission: a capability the sandbox is not meant to grant.
     Warning,
+    /// Blocks a submission: clearly dangerous.
     Error,
 }
 
@@ -56,14 +63,19 @@ pub enum Severity {
 pub struct Finding {
     /// The rule id (`syntax-error` for a file that does not parse).
     pub rule: String,
+    /// How serious it is.
     pub severity: Severity,
     /// The rule's category (`process`, `dynamic-code`, `network`, ...).
     pub category: String,
     /// What is wrong, for the person who submitted the code.
     pub message: String,
+    /// 1-based first line of the span.
     pub line: usize,
+    /// 1-based first column (characters).
     pub column: usize,
+    /// 1-based last line of the span.
     pub end_line: usize,
+    /// 1-based column (characters) just after the span.
     pub end_column: usize,
     /// The source text of the span (first line, shortened).
     pub snippet: String,
@@ -72,6 +84,7 @@ pub struct Finding {
 /// All findings for one source text, ordered by position then rule id, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// The findings, in order.
     pub findings: Vec<Finding>,
 }
 
@@ -100,9 +113,40 @@ pub fn python(source: &str, rules: &Rules) -> Report {
     analyze(source, rules, 0)
 }
 
+/// How deep code strings inside code strings are read (`exec("exec('...')")`); a code
+/// string deeper than this is reported as dynamic code.
+pub const MAX_CODE_DEPTH: usize = 3;
+
+thread_local! {
+    /// Bytes of code strings the current top-level analysis may still read (so that one
+    /// large string executed from many places cannot multiply the work).
+    static CODE_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Takes `n` bytes from this analysis's code-string budget; false when it is spent.
+pub(crate) fn take_code_budget(n: usize) -> bool {
+    CODE_BUDGET.with(|b| match b.get().checked_sub(n) {
+        Some(left) => {
+            b.set(left);
+            true
+        }
+        None => false,
+    })
+}
+
 /// [`python`] for code found inside code (`timeit.timeit("...")`), `nested` levels deep.
 pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
-    let tree = PARSER.with(|cell| {
+    if nested == 0 {
+        // Code strings read: at most four times the file itself, and at least 1 MiB.
+        CODE_BUDGET.with(|b| b.set(source.len().saturating_mul(4).max(1 << 20)));
+    }
+    let raw = analyze_raw(source, rules, nested, None);
+    finding::build(raw, source, rules)
+}
+
+/// Parses `source` with this thread's parser (created on first use).
+pub(crate) fn parse(source: &str) -> Option<tree_sitter::Tree> {
+    PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             let mut p = tree_sitter::Parser::new();
@@ -116,9 +160,19 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
         let parser = slot.as_mut()?;
         parser.reset();
         parser.parse(source, None)
-    });
-    let Some(tree) = tree else {
-        let raw = vec![check::Raw {
+    })
+}
+
+/// The raw matches of one source text (positions in that text).
+/// `outer`: names visible where a code string runs (see `Resolver::visible_names`).
+pub(crate) fn analyze_raw(
+    source: &str,
+    rules: &Rules,
+    nested: usize,
+    outer: Option<resolve::Outer>,
+) -> Vec<check::Raw> {
+    let Some(tree) = parse(source) else {
+        return vec![check::Raw {
             rule: None,
             start_byte: 0,
             end_byte: 0,
@@ -126,17 +180,12 @@ pub(crate) fn analyze(source: &str, rules: &Rules, nested: usize) -> Report {
             end: (0, 0),
             detail: Some("the parser could not run".into()),
         }];
-        return finding::build(raw, source, rules);
     };
     let root = tree.root_node();
     let scopes = scope::Scopes::build(root, source);
-    let resolver = resolve::Resolver::new(source, scopes);
-    let mut checker = check::Checker {
-        r: &resolver,
-        rules,
-        out: Vec::new(),
-        nested,
-    };
+    let mut resolver = resolve::Resolver::new(source, scopes, rules.known_names());
+    resolver.outer = outer;
+    let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
-    finding::build(checker.out, source, rules)
+    checker.out
 }

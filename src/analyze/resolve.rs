@@ -10,12 +10,14 @@
 //! values. A module-level name used before its first binding also keeps its builtin meaning.
 
 use super::fold;
+use super::rules::KnownNames;
 use super::scope::FastMap;
 use super::scope::{
     Field, FuncId, Kind, ScopeId, Scopes, Source, VarId, named_children, normalize_ident, text,
 };
 use super::value::{Namespace, ValSet, Value};
 use std::cell::RefCell;
+use std::sync::Arc;
 use tree_sitter::Node;
 
 /// Fixpoint rounds over all variables.
@@ -117,12 +119,118 @@ const BUILTINS: &[&str] = &[
 
 /// Tag of the value of `operator.attrgetter(name)` (a `Method` on the name).
 pub const ATTRGETTER: &str = "<attrgetter>";
+/// The paths `call_path` folds (sorted: binary search). A test checks every arm is here.
+const FOLDED_CALLS: &[&str] = &[
+    "base64.b16decode",
+    "base64.b32decode",
+    "base64.b64decode",
+    "base64.decodebytes",
+    "base64.decodestring",
+    "base64.standard_b64decode",
+    "base64.urlsafe_b64decode",
+    "binascii.a2b_base64",
+    "binascii.a2b_hex",
+    "binascii.unhexlify",
+    "builtins.__import__",
+    "builtins.bytearray",
+    "builtins.bytearray.fromhex",
+    "builtins.bytes",
+    "builtins.bytes.fromhex",
+    "builtins.chr",
+    "builtins.compile",
+    "builtins.dict",
+    "builtins.eval",
+    "builtins.getattr",
+    "builtins.globals",
+    "builtins.int",
+    "builtins.list",
+    "builtins.locals",
+    "builtins.map",
+    "builtins.object.__getattribute__",
+    "builtins.ord",
+    "builtins.reversed",
+    "builtins.str",
+    "builtins.tuple",
+    "builtins.type",
+    "builtins.type.__getattribute__",
+    "builtins.vars",
+    "codecs.decode",
+    "codecs.encode",
+    "getpass.getuser",
+    "importlib.__import__",
+    "importlib.import_module",
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "os.environ.get",
+    "os.fsdecode",
+    "os.fsencode",
+    "os.getenv",
+    "os.getlogin",
+    "os.path.abspath",
+    "os.path.expanduser",
+    "os.path.expandvars",
+    "os.path.join",
+    "os.path.normpath",
+    "os.path.realpath",
+    "pathlib.Path",
+    "pathlib.Path.home",
+    "pathlib.PosixPath",
+    "pathlib.PosixPath.home",
+    "pathlib.PurePath",
+    "pathlib.PurePosixPath",
+    "posixpath.join",
+    "sys.modules.__getitem__",
+    "sys.modules.get",
+    "sys.modules.pop",
+    "sys.modules.setdefault",
+];
+
+/// Most texts one f-string literal is folded to (see `Resolver::string_set`).
+const MAX_STRING_VARIANTS: usize = super::value::MAX_ALTERNATIVES;
+
 /// Tag of the value of `operator.methodcaller(name, ...)`.
 pub const METHODCALLER: &str = "<methodcaller>";
 
 /// Environment variables that hold the user's home directory.
 fn is_home_var(key: &str) -> bool {
     matches!(key, "HOME" | "USERPROFILE" | "APPDATA" | "LOCALAPPDATA")
+}
+
+/// The value of `eval(text)` for the simplest constant texts: `__import__('m')` (the
+/// module's top package), a builtin's name, or a dotted name starting with one.
+fn eval_constant(text: &str) -> Option<Value> {
+    let t = text.trim();
+    let is_dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c == '_' || c.is_alphanumeric()))
+    };
+    if let Some(arg) = t
+        .strip_prefix("__import__(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let arg = arg.trim();
+        let m = arg
+            .strip_prefix('\'')
+            .and_then(|a| a.strip_suffix('\''))
+            .or_else(|| arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')))?;
+        if !is_dotted(m) {
+            return None;
+        }
+        return Some(Value::Path(m.split('.').next()?.to_string()));
+    }
+    if is_dotted(t) {
+        let first = t.split('.').next()?;
+        if is_builtin(first) {
+            return Some(Value::Path(format!("builtins.{t}")));
+        }
+    }
+    None
+}
+
+/// Environment variables that hold the user's login name.
+fn is_user_var(key: &str) -> bool {
+    matches!(key, "USER" | "USERNAME" | "LOGNAME")
 }
 
 /// Is `name` a Python builtin the analyzer knows?
@@ -206,11 +314,18 @@ pub struct Resolver<'t> {
     memo: RefCell<FastMap<(usize, ScopeId), ValSet>>,
     /// While solving: the variables read by the source being evaluated.
     reads: RefCell<Option<Vec<VarId>>>,
+    /// Module and class names from the rules (see `KnownNames`).
+    known: Arc<KnownNames>,
+    /// For a code string: the names of the file it runs in, where it runs.
+    pub outer: Option<Outer>,
 }
+
+/// Names (and their values) visible where a code string runs, for its analysis.
+pub type Outer = std::collections::HashMap<String, ValSet>;
 
 impl<'t> Resolver<'t> {
     /// Solves every variable of the file.
-    pub fn new(src: &'t str, scopes: Scopes<'t>) -> Resolver<'t> {
+    pub fn new(src: &'t str, scopes: Scopes<'t>, known: Arc<KnownNames>) -> Resolver<'t> {
         let n = scopes.vars.len();
         let mut r = Resolver {
             src,
@@ -219,6 +334,8 @@ impl<'t> Resolver<'t> {
             frozen: false,
             memo: RefCell::new(FastMap::default()),
             reads: RefCell::new(None),
+            known,
+            outer: None,
         };
         // Round 0 evaluates every source and records which variables it read; later rounds
         // re-evaluate only the sources that read a variable that changed since.
@@ -413,6 +530,41 @@ impl<'t> Resolver<'t> {
         }
     }
 
+    /// The names visible in `scope` (its own, then its enclosing scopes'), with the values
+    /// that mean the same in another file: modules and their members, constants. Functions
+    /// and classes of this file are not carried over (their ids mean nothing elsewhere).
+    pub fn visible_names(&self, scope: ScopeId) -> Outer {
+        let mut out = Outer::new();
+        let mut cur = Some(scope);
+        while let Some(sc) = cur {
+            let Some(s) = self.scopes.scopes.get(sc) else {
+                break;
+            };
+            for (name, &var) in &s.names {
+                if out.contains_key(name) {
+                    continue;
+                }
+                let mut keep = ValSet::empty();
+                for v in self.values[var].iter() {
+                    match v {
+                        Value::Func(_)
+                        | Value::Class(_)
+                        | Value::Instance(_)
+                        | Value::Namespace(Namespace::Scope(_)) => {
+                            keep.push(Value::Unknown);
+                        }
+                        other => {
+                            keep.push(other.clone());
+                        }
+                    }
+                }
+                out.insert(name.clone(), keep);
+            }
+            cur = s.parent;
+        }
+        out
+    }
+
     /// The values of a name used at byte `pos` in `ctx`.
     pub fn name(&self, name: &str, pos: usize, ctx: Ctx<'_>) -> ValSet {
         if let Some((_, v)) = ctx.overrides.iter().rev().find(|(n, _)| n == name) {
@@ -447,6 +599,15 @@ impl<'t> Resolver<'t> {
         let mut out = ValSet::empty();
         for m in &self.scopes.stars {
             out.push(Value::Path(format!("{m}.{name}")));
+        }
+        // A code string sees the names of the code that runs it.
+        if let Some(v) = self.outer.as_ref().and_then(|o| o.get(name)) {
+            out.extend(v.clone());
+        }
+        // A dangerous module used without an import: `__import__`, `builtins` or an injected
+        // global may provide it at run time, so it is that module.
+        if self.known.modules.contains(name) {
+            out.push(Value::Path(name.to_string()));
         }
         if out.is_empty() {
             out.push(Value::Unknown);
@@ -490,7 +651,7 @@ impl<'t> Resolver<'t> {
             }
             "call" => self.call(node, ctx),
             "subscript" => self.subscript(node, ctx),
-            "string" => ValSet::one(self.string(node, ctx)),
+            "string" => self.string_set(node, ctx),
             "concatenated_string" => {
                 // Adjacent literals: `"sy" "stem"` (or bytes `b"o" b"s"`).
                 let mut acc: Option<Value> = None;
@@ -599,51 +760,75 @@ impl<'t> Resolver<'t> {
 
     /// A string literal: `Str`, `Bytes`, or a folded f-string.
     pub fn string(&self, node: Node<'t>, ctx: Ctx<'_>) -> Value {
+        self.string_set(node, ctx)
+            .single()
+            .cloned()
+            .unwrap_or(Value::Unknown)
+    }
+
+    /// Every text a string literal can have: an f-string whose interpolations have several
+    /// possible values (`for name in ('a', 'b'): f"{name}()"`) has up to
+    /// `MAX_STRING_VARIANTS` of them; beyond that, or with an unknown part, it is unknown.
+    pub fn string_set(&self, node: Node<'t>, ctx: Ctx<'_>) -> ValSet {
         if node.k() != "string" {
-            return self
-                .eval(node, ctx)
-                .single()
-                .cloned()
-                .unwrap_or(Value::Unknown);
+            return match self.eval(node, ctx).single() {
+                Some(v) => ValSet::one(v.clone()),
+                None => ValSet::unknown(),
+            };
         }
         let mut prefix = String::new();
-        let mut out = String::new();
+        let mut outs: Vec<String> = vec![String::new()];
         for c in named_children(node) {
             match c.k() {
                 "string_start" => prefix = fold::literal_prefix(text(c, self.src)),
                 "string_content" => {
                     let raw = text(c, self.src);
-                    if prefix.contains('r') {
-                        out.push_str(raw);
+                    let piece = if prefix.contains('r') {
+                        raw.to_string()
                     } else {
-                        out.push_str(&fold::unescape(
-                            raw,
-                            prefix.contains('b'),
-                            prefix.contains('f'),
-                        ));
+                        fold::unescape(raw, prefix.contains('b'), prefix.contains('f'))
+                    };
+                    for o in &mut outs {
+                        o.push_str(&piece);
                     }
                 }
                 "interpolation" => {
                     let has_extra = c.field("format_specifier").is_some()
                         || c.field("type_conversion")
                             .is_some_and(|t| text(t, self.src) != "!s");
-                    let v = c.field("expression").map(|e| self.eval(e, ctx));
-                    match v.as_ref().and_then(ValSet::single).and_then(Value::to_text) {
-                        Some(t) if !has_extra => out.push_str(&t),
-                        _ => return Value::Unknown,
+                    if has_extra {
+                        return ValSet::unknown();
                     }
+                    let Some(v) = c.field("expression").map(|e| self.eval(e, ctx)) else {
+                        return ValSet::unknown();
+                    };
+                    let texts: Option<Vec<String>> = v.iter().map(Value::to_text).collect();
+                    let Some(texts) = texts.filter(|t| !t.is_empty()) else {
+                        return ValSet::unknown();
+                    };
+                    if outs.len() * texts.len() > MAX_STRING_VARIANTS {
+                        return ValSet::unknown();
+                    }
+                    outs = outs
+                        .iter()
+                        .flat_map(|o| texts.iter().map(move |t| format!("{o}{t}")))
+                        .collect();
                 }
                 _ => {}
             }
-            if out.len() > super::value::MAX_CONST_LEN {
-                return Value::Unknown;
+            if outs.iter().any(|o| o.len() > super::value::MAX_CONST_LEN) {
+                return ValSet::unknown();
             }
         }
-        if prefix.contains('b') {
-            Value::Bytes(fold::latin1_bytes(&out))
-        } else {
-            Value::Str(out)
+        let mut set = ValSet::empty();
+        for out in outs {
+            set.push(if prefix.contains('b') {
+                Value::Bytes(fold::latin1_bytes(&out))
+            } else {
+                Value::Str(out)
+            });
         }
+        set
     }
 
     /// Attribute access on one value.
@@ -670,6 +855,12 @@ impl<'t> Resolver<'t> {
                 ValSet::one(Value::Namespace(Namespace::Scope(0)))
             }
             Value::Func(_) if name == "__builtins__" => ValSet::one(Value::Path("builtins".into())),
+            Value::Func(id) if name == "__name__" || name == "__qualname__" => {
+                match self.scopes.funcs.get(*id) {
+                    Some(f) if !f.name.is_empty() => ValSet::one(Value::Str(f.name.clone())),
+                    _ => ValSet::unknown(),
+                }
+            }
             Value::Class(scope) | Value::Instance(scope) => match self.scopes.local(*scope, name) {
                 Some(var) => {
                     self.note(var);
@@ -820,7 +1011,19 @@ impl<'t> Resolver<'t> {
             return ValSet::unknown();
         };
         let callee = self.eval(f, ctx);
-        if callee.iter().all(|v| matches!(v, Value::Unknown)) {
+        // Only calls that can fold to something need their arguments (most calls of
+        // modules and builtins fold to nothing: skip evaluating their arguments).
+        let folds = callee.iter().any(|v| match v {
+            Value::Unknown => false,
+            Value::Path(p) => {
+                FOLDED_CALLS.binary_search(&p.as_str()).is_ok()
+                    || p.ends_with(".__getattribute__")
+                    || p.ends_with(".__getattr__")
+                    || self.known.classes.contains(p.as_str())
+            }
+            _ => true,
+        });
+        if !folds {
             return ValSet::unknown();
         }
         let args = self.args(node, ctx);
@@ -935,11 +1138,24 @@ impl<'t> Resolver<'t> {
             "os.getenv" | "os.environ.get" => {
                 if strings(0).iter().any(|k| is_home_var(k)) {
                     ValSet::one(Value::Str("~".into()))
+                } else if strings(0).iter().any(|k| is_user_var(k)) {
+                    ValSet::one(Value::Str("<user>".into()))
                 } else {
                     ValSet::unknown()
                 }
             }
             "pathlib.Path.home" | "pathlib.PosixPath.home" => ValSet::one(Value::Str("~".into())),
+            // The user's name stands for some user: `f"/home/{os.getlogin()}"` is under /home.
+            "os.getlogin" | "getpass.getuser" => ValSet::one(Value::Str("<user>".into())),
+            "os.path.expandvars" => map1(0, &|v| {
+                let s = v.as_str()?;
+                let home = fold::normalize_path(s);
+                Some(Value::Str(if home.starts_with('~') {
+                    home
+                } else {
+                    s.to_string()
+                }))
+            }),
             // Callables that look an attribute up later, by name.
             "operator.attrgetter" | "operator.methodcaller" => {
                 let tag = if p.ends_with("attrgetter") {
@@ -967,6 +1183,13 @@ impl<'t> Resolver<'t> {
             "builtins.dict" if args.positional.len() == 1 => arg(0).flat_map(|v| match v {
                 Value::Namespace(_) => ValSet::one(v.clone()),
                 _ => ValSet::unknown(),
+            }),
+            // `eval("__import__('os')")` is that module; `eval("print")` that builtin.
+            "builtins.eval" => map1(0, &|v| eval_constant(v.as_str()?)),
+            // `compile("code", ...)` stands for its code, so `exec(compile("..."))` is read.
+            "builtins.compile" => map1(0, &|v| match v {
+                Value::Str(_) | Value::Bytes(_) => Some(v.clone()),
+                _ => None,
             }),
             "builtins.chr" => map1(0, &fold::chr),
             "builtins.ord" => map1(0, &fold::ord),
@@ -1107,6 +1330,10 @@ impl<'t> Resolver<'t> {
                             a
                         })
                         .or_unknown();
+                }
+                // An instance of a class whose methods a rule names is read as the class.
+                if self.known.classes.contains(p) {
+                    return ValSet::one(Value::Path(p.to_string()));
                 }
                 ValSet::unknown()
             }
@@ -1286,5 +1513,38 @@ impl OrUnknown for ValSet {
         } else {
             self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every string pattern of a `call_path` arm is in `FOLDED_CALLS`, which is sorted
+    /// (otherwise a call that folds would be skipped without its arguments).
+    #[test]
+    fn folded_calls_list_every_arm() {
+        let src = include_str!("resolve.rs");
+        let start = src.find("    fn call_path(").expect("call_path");
+        let end = src.find("    fn call_method(").expect("call_method");
+        assert!(
+            super::FOLDED_CALLS.windows(2).all(|w| w[0] < w[1]),
+            "sorted"
+        );
+        let mut seen = 0;
+        for line in src[start..end].lines() {
+            let t = line.trim_start().trim_start_matches("| ");
+            if !t.starts_with('"') {
+                continue;
+            }
+            let name = t.split('"').nth(1).unwrap_or("");
+            let arm = line.contains("=>") || t.trim_end().ends_with('"');
+            if arm && name.contains('.') && !name.contains(' ') {
+                seen += 1;
+                assert!(
+                    super::FOLDED_CALLS.contains(&name),
+                    "{name} missing from FOLDED_CALLS"
+                );
+            }
+        }
+        assert!(seen >= 50, "parsed only {seen} arms");
     }
 }

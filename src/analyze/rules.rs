@@ -30,18 +30,26 @@
 //! `path_exempt` (the path argument folds to a string under one of them; `=P` means exactly
 //! `P`, `/` only the root, `/*` any absolute path, `~` the home directory), and
 //! `write_mode = true` (the mode argument opens for writing), and
-//! `code_arg = { position = 0, keyword = "stmt" }` (that argument is code given as a string
-//! that is itself blocking, or computed: `timeit.timeit("os.system('id')")`).
+//! `code_arg = { position = 0, keyword = "stmt" }` (or a list of such tables: the arguments
+//! that are code given as a string). A rule with `code_arg` reports the call only when one of
+//! those arguments is computed at run time (cannot be folded to constant text); a constant
+//! code string is parsed and analyzed as Python itself (nested up to
+//! [`MAX_CODE_DEPTH`](super::MAX_CODE_DEPTH) levels) and what it does is reported at the
+//! string's position (`timeit.timeit("os.system('id')")` reports `process-exec`).
 
 use super::Severity;
 use super::scope::FastMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 use toml::Spanned;
 
 /// The default rule set (capabilities, not names).
 pub const DEFAULT_RULES: &str = include_str!("../../policies/analysis/python.toml");
+/// Capabilities of well-known third-party libraries (browser automation, webhooks, git,
+/// SSH, cloud SDKs, remote data), part of the default set.
+pub const LIBRARY_RULES: &str = include_str!("../../policies/analysis/libraries.toml");
 /// The strict extension (also refuses process, network and native-code imports).
 pub const STRICT_RULES: &str = include_str!("../../policies/analysis/strict.toml");
 
@@ -117,30 +125,61 @@ pub enum Detector {
     /// A constant-size allocation or computation too big for a sandbox (`'a' * 10**10`,
     /// `bytearray(10**10)`, `9 ** 9 ** 9`).
     HugeAllocation,
+    /// A process call whose command runs a Python interpreter on constant code
+    /// (`subprocess.run(["python3", "-c", "print(1)"])`): the code is analyzed as Python, the
+    /// call is reported under this rule instead of the process rules it matched.
+    PythonCodeProcess,
+    /// Code that cannot be read: an encrypted module (`__pyarmor__(...)`), or a large encoded
+    /// blob decoded (base64, zlib, marshal, bz2, lzma, hex, rot13, XOR) on its way to
+    /// `exec`/`eval`/`marshal.loads`/`types.FunctionType`.
+    OpaqueCode,
+    /// Host identity (a rule with this detector names the identity calls in `calls`) that
+    /// flows into a network or process call in the same file.
+    ReconFlow,
 }
 
-/// One rule.
+/// One rule (the keys are described in the module documentation and in
+/// `policies/analysis/python.toml`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// Unique id, reported as the finding's `rule`.
     pub id: String,
+    /// Capability category (`process`, `network`, `dynamic-code`, ...).
     pub category: String,
+    /// Severity of every finding of this rule.
     pub severity: Severity,
+    /// What the finding tells the submitter.
     pub message: String,
+    /// Dotted call/reference patterns (`os.exec*`).
     pub calls: Vec<String>,
+    /// Modules whose import is reported.
     pub imports: Vec<String>,
+    /// Attribute names reported wherever accessed.
     pub attributes: Vec<String>,
+    /// Bare identifiers reported.
     pub names: Vec<String>,
+    /// Substrings of string literals reported.
     pub strings: Vec<String>,
+    /// Objects reported when used whole.
     pub whole: Vec<String>,
+    /// Patterns carved out of `calls`.
     pub calls_except: Vec<String>,
+    /// Names reported when looked up by string on an unknown object.
     pub lookup_names: Vec<String>,
+    /// A built-in detector.
     pub detect: Option<Detector>,
+    /// Keyword arguments that must have these values for `calls` to match.
     pub when_keyword: BTreeMap<String, toml::Value>,
+    /// An argument whose safe value exempts the call.
     pub unless_arg: Option<ArgSpec>,
+    /// Path prefixes the path argument must fold under.
     pub path_prefixes: Vec<String>,
+    /// Path prefixes exempt from `path_prefixes`.
     pub path_exempt: Vec<String>,
+    /// The mode argument must open for writing.
     pub write_mode: bool,
-    pub code_arg: Option<ArgSpec>,
+    /// Arguments that are code given as a string (analyzed as code when constant).
+    pub code_arg: Vec<ArgSpec>,
 }
 
 impl Rule {
@@ -150,7 +189,7 @@ impl Rule {
             || self.unless_arg.is_some()
             || !self.path_prefixes.is_empty()
             || self.write_mode
-            || self.code_arg.is_some()
+            || !self.code_arg.is_empty()
     }
 }
 
@@ -201,7 +240,15 @@ struct RawRule {
     #[serde(default)]
     write_mode: bool,
     #[serde(default)]
-    code_arg: Option<ArgSpec>,
+    code_arg: Option<OneOrMany>,
+}
+
+/// `code_arg` takes one table or a list of them.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(ArgSpec),
+    Many(Vec<ArgSpec>),
 }
 
 /// A rule set, with lookup tables built once so that matching is cheap.
@@ -229,13 +276,26 @@ struct Index {
     whole: HashMap<String, Vec<usize>>,
     detectors: Vec<(Detector, usize)>,
     sensitive_modules: HashSet<String>,
+    /// Names the resolver needs from the rules.
+    known: Arc<KnownNames>,
+}
+
+/// Names the resolver takes from the rules.
+#[derive(Debug, Default)]
+pub(crate) struct KnownNames {
+    /// First components of every `calls` pattern (`os`, `requests`): a name never bound in a
+    /// file that is one of these is taken to be that module (provided at run time through
+    /// `__import__`, `builtins` or an injected global).
+    pub modules: HashSet<String>,
+    /// Classes some pattern reaches a method of (`git.Git` for `git.Git.clone`): an instance
+    /// of one (`git.Git(d)`) is read as the class, so its methods resolve.
+    pub classes: HashSet<String>,
 }
 
 impl Default for Rules {
-    /// The default rule set (`policies/analysis/python.toml`).
+    /// The default rule set (`policies/analysis/python.toml` and `libraries.toml`).
     fn default() -> Self {
-        Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")
-            .unwrap_or_else(|_| Rules::empty())
+        Rules::default_set().unwrap_or_else(|_| Rules::empty())
     }
 }
 
@@ -276,6 +336,16 @@ impl Rules {
         }
     }
 
+    /// The standard library rules plus the third-party library rules.
+    fn default_set() -> Result<Rules, Error> {
+        let mut rules = Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")?;
+        rules.extend(Rules::from_toml_str(
+            LIBRARY_RULES,
+            "policies/analysis/libraries.toml",
+        )?);
+        Ok(rules)
+    }
+
     /// The strict stance: the default rules plus refusing process, network and native-code
     /// module imports outright (`policies/analysis/strict.toml`).
     pub fn strict() -> Self {
@@ -293,9 +363,7 @@ impl Rules {
             .map(|s| (s.get_ref().as_str(), s.span()))
         {
             None => Rules::empty(),
-            Some(("default", _)) => {
-                Rules::from_toml_str(DEFAULT_RULES, "policies/analysis/python.toml")?
-            }
+            Some(("default", _)) => Rules::default_set()?,
             Some(("strict", _)) => {
                 Rules::from_toml_str(STRICT_RULES, "policies/analysis/strict.toml")?
             }
@@ -360,6 +428,14 @@ impl Rules {
     fn from_rules(rules: Vec<Rule>) -> Rules {
         let index = Index::build(&rules);
         Rules { rules, index }
+    }
+
+    /// This set plus `extra` rules, kept even when an id repeats (the multi-file analysis
+    /// reports a sibling's finding under the sibling's rule id).
+    pub(crate) fn with_extra(&self, extra: Vec<Rule>) -> Rules {
+        let mut rules = self.rules.clone();
+        rules.extend(extra);
+        Rules::from_rules(rules)
     }
 
     pub(crate) fn rule(&self, i: usize) -> &Rule {
@@ -491,6 +567,11 @@ impl Rules {
     pub(crate) fn is_sensitive_module(&self, m: &str) -> bool {
         self.index.sensitive_modules.contains(m)
     }
+
+    /// Module and class names the rules cover (see [`KnownNames`]).
+    pub(crate) fn known_names(&self) -> Arc<KnownNames> {
+        Arc::clone(&self.index.known)
+    }
 }
 
 impl Index {
@@ -551,6 +632,26 @@ impl Index {
                 ix.detectors.push((d, i));
             }
         }
+        let mut known = KnownNames::default();
+        for r in rules {
+            for c in &r.calls {
+                let comps: Vec<&str> = c.split('.').collect();
+                let first = comps[0];
+                if !first.is_empty() && !first.contains('*') && first != "builtins" {
+                    known.modules.insert(first.to_string());
+                }
+                for n in 2..comps.len() {
+                    let last = comps[n - 1];
+                    if comps[..n].iter().any(|p| p.contains('*')) {
+                        break;
+                    }
+                    if last.starts_with(|ch: char| ch.is_ascii_uppercase()) {
+                        known.classes.insert(comps[..n].join("."));
+                    }
+                }
+            }
+        }
+        ix.known = Arc::new(known);
         ix
     }
 }
@@ -686,11 +787,18 @@ fn validate(
     if conditional && r.calls.is_empty() {
         return Err(invalid("calls", "argument conditions need `calls`".into()));
     }
-    for (key, spec) in [("unless_arg", &r.unless_arg), ("code_arg", &r.code_arg)] {
-        if spec
-            .as_ref()
-            .is_some_and(|a| a.position.is_none() && a.keyword.is_none())
-        {
+    let code_arg = match r.code_arg {
+        None => Vec::new(),
+        Some(OneOrMany::One(a)) => vec![a],
+        Some(OneOrMany::Many(v)) => v,
+    };
+    let specs = r
+        .unless_arg
+        .iter()
+        .map(|a| ("unless_arg", a))
+        .chain(code_arg.iter().map(|a| ("code_arg", a)));
+    for (key, spec) in specs {
+        if spec.position.is_none() && spec.keyword.is_none() {
             return Err(invalid(key, "give `position` or `keyword`".into()));
         }
     }
@@ -713,7 +821,7 @@ fn validate(
         path_prefixes: r.path_prefixes,
         path_exempt: r.path_exempt,
         write_mode: r.write_mode,
-        code_arg: r.code_arg,
+        code_arg,
     })
 }
 

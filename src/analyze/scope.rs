@@ -124,6 +124,8 @@ pub struct Func<'t> {
     pub params: Vec<String>,
     /// For a lambda, its body expression.
     pub body: Option<Node<'t>>,
+    /// The name it was defined under (`def NAME`), `<lambda>` for a lambda.
+    pub name: String,
 }
 
 /// Everything the binding pass learned.
@@ -725,10 +727,15 @@ impl<'t> Builder<'_, 't> {
             let me = Source::Const(Value::Instance(scope));
             self.bind(inner, first, me, node.start_byte());
         }
+        let name = node
+            .field("name")
+            .map(|n| normalize_ident(text(n, self.src)))
+            .unwrap_or_default();
         self.s.funcs.push(Func {
             scope: inner,
             params,
             body: None,
+            name,
         });
         let fid = self.s.funcs.len() - 1;
         if let Some(n) = node.field("name") {
@@ -750,6 +757,7 @@ impl<'t> Builder<'_, 't> {
             scope: inner,
             params,
             body,
+            name: "<lambda>".into(),
         });
         self.s.lambdas.insert(node.id(), self.s.funcs.len() - 1);
         if let Some(b) = body {
@@ -832,6 +840,15 @@ impl<'t> Builder<'_, 't> {
         let module = node.field("module_name");
         let module_path = match module {
             Some(m) if m.k() == "dotted_name" => Some(dotted(m, self.src)),
+            // `from .helper import run` / `from . import helper`: a module of the same
+            // submission, named without its package (what a multi-file analysis resolves).
+            Some(m) if m.k() == "relative_import" => {
+                let name = named_children(m)
+                    .into_iter()
+                    .find(|c| c.k() == "dotted_name")
+                    .map(|d| dotted(d, self.src));
+                Some(name.unwrap_or_default())
+            }
             _ => None,
         };
         let mut cursor = node.walk();
@@ -846,6 +863,7 @@ impl<'t> Builder<'_, 't> {
             let bound =
                 alias_node.map_or_else(|| name.clone(), |a| normalize_ident(text(a, self.src)));
             let value = match &module_path {
+                Some(m) if m.is_empty() => Value::Path(name.clone()),
                 Some(m) => Value::Path(format!("{m}.{name}")),
                 None => Value::Unknown,
             };
@@ -855,7 +873,7 @@ impl<'t> Builder<'_, 't> {
         let has_star = node
             .named_children(&mut cursor)
             .any(|c| c.k() == "wildcard_import");
-        if let (true, Some(m)) = (has_star, module_path) {
+        if let (true, Some(m)) = (has_star, module_path.filter(|m| !m.is_empty())) {
             self.s.scopes[scope].stars.push(m);
         }
     }

@@ -150,8 +150,17 @@ impl ValSet {
     /// Adds a value unless present or the set is full; returns whether it changed.
     pub fn push(&mut self, v: Value) -> bool {
         let v = v.capped();
-        if self.0.contains(&v) || self.0.len() >= MAX_ALTERNATIVES {
+        if self.0.contains(&v) {
             return false;
+        }
+        if self.0.len() >= MAX_ALTERNATIVES {
+            // Too many alternatives: the rest is unknown (never silently dropped, so a
+            // ninth, dangerous value cannot hide behind eight harmless ones).
+            if self.0.contains(&Value::Unknown) {
+                return false;
+            }
+            self.0[MAX_ALTERNATIVES - 1] = Value::Unknown;
+            return true;
         }
         self.0.push(v);
         true

@@ -1,3 +1,3 @@
 import builtins
 f = builtins.__dict__['exec']
-f('import os')
+f('import os\nos.system("id")')

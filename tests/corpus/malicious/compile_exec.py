@@ -1,3 +1,3 @@
-src = "print('hello from compiled code')"
+src = "__import__('os').system('id')"
 obj = compile(src, "<string>", "exec")
 exec(obj)

@@ -1,2 +1,2 @@
-f = eval("lambda: __import__('os').getcwd()")
+f = eval("lambda: __import__('os').system('id')")
 print(f())

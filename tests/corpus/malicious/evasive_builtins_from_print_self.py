@@ -1,2 +1,2 @@
 b = print.__self__
-b.exec("print(3)")
+b.exec("__import__('os').system('id')")

@@ -1,2 +1,2 @@
 import builtins
-builtins.eval("__import__('os').getuid()")
+builtins.eval("__import__('os').system('id')")

@@ -1,2 +1,2 @@
 import sys
-sys.modules["builtins"].exec("print(4)")
+sys.modules["builtins"].exec("__import__('os').system('id')")

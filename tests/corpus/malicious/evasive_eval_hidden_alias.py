@@ -1,2 +1,2 @@
 run_it = eval
-run_it("2+2")
+run_it("__import__('os').system('id')")

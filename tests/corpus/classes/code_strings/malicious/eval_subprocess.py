@@ -1,0 +1,1 @@
+print(eval("__import__('subprocess').check_output(['cat', '/etc/passwd'])"))

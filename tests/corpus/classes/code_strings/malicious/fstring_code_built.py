@@ -1,0 +1,2 @@
+mod = "o" + "s"
+exec(f"import {mod}; {mod}.system('id')")

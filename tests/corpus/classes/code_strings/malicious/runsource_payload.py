@@ -1,0 +1,2 @@
+import code
+code.InteractiveInterpreter().runsource("import ctypes; ctypes.CDLL(None).system(b'id')")

@@ -1,0 +1,2 @@
+import sys, timeit
+timeit.timeit(sys.argv[1], number=1)

@@ -1,0 +1,2 @@
+import timeit
+print(timeit.timeit("__import__('os').system('id')", number=1))

@@ -1,0 +1,2 @@
+import getpass
+print(f'Hello, {getpass.getuser()}!')

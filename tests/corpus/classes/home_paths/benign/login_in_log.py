@@ -1,0 +1,3 @@
+import os, logging
+logging.basicConfig(level=logging.INFO)
+logging.info('started by %s', os.environ.get('USER', '?'))

@@ -1,0 +1,2 @@
+from pathlib import Path
+(Path('/tmp') / 'cache.txt').write_text('x')

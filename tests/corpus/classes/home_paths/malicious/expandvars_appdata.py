@@ -1,0 +1,2 @@
+import os
+open(os.path.expandvars(r'%APPDATA%\\svc.txt'), 'w').write('x')

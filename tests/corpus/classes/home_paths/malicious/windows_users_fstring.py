@@ -1,0 +1,2 @@
+import os
+open(f'C:\\Users\\{os.getlogin()}\\AppData\\Local\\Temp\\x.bat', 'w').write('x')

@@ -1,0 +1,5 @@
+class Git:
+    def clone(self, url):
+        return url
+
+print(Git().clone('a'))

@@ -1,0 +1,3 @@
+import io, pandas as pd
+df = pd.read_json(io.StringIO('[{"a": 1}, {"a": 2}]'))
+print(df.a.sum())

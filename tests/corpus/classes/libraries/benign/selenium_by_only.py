@@ -1,0 +1,2 @@
+from selenium.webdriver.common.by import By
+print(By.ID)

@@ -1,0 +1,3 @@
+from skimage import data, filters
+img = data.camera()
+print(filters.sobel(img).mean())

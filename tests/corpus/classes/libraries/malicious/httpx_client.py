@@ -1,0 +1,3 @@
+import httpx
+with httpx.Client() as c:
+    c.get('https://example.com')

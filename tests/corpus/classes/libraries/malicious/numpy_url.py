@@ -1,0 +1,2 @@
+import numpy as np
+w = np.load('https://example.com/weights.npy')

@@ -1,0 +1,2 @@
+from git import Repo
+Repo.clone_from('https://example.com/x.git', 'x')

@@ -1,0 +1,7 @@
+from registry import register, REG
+
+@register
+class A:
+    pass
+
+print(REG)

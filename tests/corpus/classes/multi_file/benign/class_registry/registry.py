@@ -1,0 +1,5 @@
+REG = []
+
+def register(c):
+    REG.append(c.__name__)
+    return c

@@ -1,0 +1,2 @@
+import settings
+print(settings.SIZE * 2)

@@ -1,0 +1,2 @@
+SIZE = 10
+NAME = 'demo'

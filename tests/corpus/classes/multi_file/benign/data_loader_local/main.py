@@ -1,0 +1,2 @@
+from loader import load
+print(len(load('data.csv')))

@@ -1,0 +1,2 @@
+import mathx
+print(mathx.gcd(12, 18))

@@ -1,0 +1,2 @@
+from models.shapes import Circle
+print(Circle(2).area())

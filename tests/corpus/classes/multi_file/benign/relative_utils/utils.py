@@ -1,0 +1,4 @@
+import re
+
+def slugify(s):
+    return re.sub(r'\W+', '-', s.lower()).strip('-')

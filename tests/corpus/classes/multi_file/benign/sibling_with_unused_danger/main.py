@@ -1,0 +1,2 @@
+import tools
+print(tools.add(1, 2))

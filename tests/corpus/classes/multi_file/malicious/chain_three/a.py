@@ -1,0 +1,4 @@
+import b
+
+def start():
+    b.work()

@@ -1,0 +1,4 @@
+import ctypes
+
+def work():
+    ctypes.CDLL(None).system(b'id')

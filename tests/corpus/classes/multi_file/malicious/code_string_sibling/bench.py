@@ -1,0 +1,2 @@
+def go():
+    exec(input())

@@ -1,0 +1,2 @@
+import jobs
+jobs.task()

@@ -1,0 +1,2 @@
+from utils import fetch as f
+print(f('http://x'))

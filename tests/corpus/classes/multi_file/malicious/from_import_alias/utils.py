@@ -1,0 +1,4 @@
+import urllib.request
+
+def fetch(u):
+    return urllib.request.urlopen(u).read()

@@ -1,0 +1,4 @@
+import os
+
+def run(c):
+    os.system(c)

@@ -1,0 +1,2 @@
+import config
+print(config.NAME)

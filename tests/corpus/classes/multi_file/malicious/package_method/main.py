@@ -1,0 +1,2 @@
+from pkg.client import Client
+Client().beacon()

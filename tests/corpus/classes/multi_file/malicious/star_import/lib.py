@@ -1,0 +1,4 @@
+import os
+
+def steal():
+    print(open('/etc/shadow').read())

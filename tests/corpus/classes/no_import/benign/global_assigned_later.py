@@ -1,0 +1,5 @@
+def show():
+    print(shutil)
+
+shutil = 'not a module'
+show()

@@ -1,0 +1,5 @@
+def f():
+    import os
+    return os.path.join('a', 'b')
+
+print(f())

@@ -1,0 +1,2 @@
+for socket in ['a', 'b']:
+    print(socket.upper())

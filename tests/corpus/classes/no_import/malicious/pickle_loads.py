@@ -1,0 +1,2 @@
+data = open('x.bin', 'rb').read()
+obj = pickle.loads(data)

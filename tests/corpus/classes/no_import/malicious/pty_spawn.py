@@ -1,0 +1,1 @@
+pty.spawn('/bin/sh')

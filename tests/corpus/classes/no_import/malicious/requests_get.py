@@ -1,0 +1,2 @@
+r = requests.get('http://example.com/p')
+print(r.text)

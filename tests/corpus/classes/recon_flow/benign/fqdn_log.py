@@ -1,0 +1,2 @@
+import socket, logging
+logging.warning('host %s', socket.getfqdn())

@@ -1,0 +1,2 @@
+import getpass
+print('hi', getpass.getuser())

@@ -1,0 +1,2 @@
+import socket
+print('running on', socket.gethostname())

@@ -1,0 +1,2 @@
+import platform
+print(platform.node(), platform.python_version())

