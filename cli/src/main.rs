@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use runcell::sandbox::limits::{parse_secs, parse_size};
 use runcell::{Command, Input, Network, Output, Profile, Report, Sandbox, SandboxBuilder};
 
+mod serve;
+
 /// Exit status when runcell itself fails (bad flag, bad profile, setup error).
 const RUNCELL_FAILED: u8 = 125;
 
@@ -59,6 +61,10 @@ enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
+    /// Serve the Judge0- and Piston-compatible HTTP API (with in-process workers).
+    Serve(serve::ServeArgs),
+    /// Run jobs from a database shared with `serve` API nodes.
+    Worker(serve::WorkerArgs),
 }
 
 /// Options shared by `run` and `aggregate` (each also settable in a profile).
@@ -337,5 +343,7 @@ fn main() -> ExitCode {
             template,
             opts,
         } => aggregate(sections, inputs, template.as_deref(), opts),
+        Cmd::Serve(args) => serve::serve(args),
+        Cmd::Worker(args) => serve::worker(args),
     }
 }
