@@ -513,10 +513,10 @@ pub fn parse_submission(
         if source_code.as_ref().is_some_and(|s| !s.is_empty()) {
             add(&mut e, "source_code", "must be blank");
         }
-        if additional_files.is_none() {
+        if additional_files.is_none() && !e.contains_key("additional_files") {
             add(&mut e, "additional_files", "can't be blank");
         }
-    } else if source_code.as_ref().is_none_or(|s| s.is_empty()) {
+    } else if source_code.as_ref().is_none_or(|s| s.is_empty()) && !e.contains_key("source_code") {
         add(&mut e, "source_code", "can't be blank");
     }
 
