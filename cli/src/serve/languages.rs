@@ -60,30 +60,19 @@ pub struct Languages {
     list: Vec<Language>,
 }
 
-/// First `N.N` or `N.N.N` in `text`.
+/// First `N.N` or `N.N.N` in `text` (a leading `v` allowed, as in `v20.1.0`).
 fn version_in(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
-            let start = i;
-            let mut dots = 0;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_digit()
-                    || (bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit()))
-            {
-                if bytes[i] == b'.' {
-                    dots += 1;
-                }
-                i += 1;
-            }
-            if dots >= 1 {
-                return Some(text[start..i].to_string());
-            }
-        }
-        i += 1;
-    }
-    None
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .map(|w| w.strip_prefix('v').unwrap_or(w))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|w| {
+            w.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('.')
+        })
+        .find(|w| w.contains('.'))
+        .map(str::to_string)
 }
 
 fn detect(cmd: &[String]) -> String {

@@ -107,3 +107,140 @@ pub fn micros(d: Duration) -> i64 {
 }
 
 impl std::error::Error for StoreError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::model::{RunResult, Submission, status};
+
+    fn sub(token: &str) -> Submission {
+        Submission {
+            token: token.into(),
+            source_code: Some(b"print(1)".to_vec()),
+            language_id: 71,
+            number_of_runs: 1,
+            cpu_time_limit: 5.0,
+            cpu_extra_time: 1.0,
+            wall_time_limit: 10.0,
+            memory_limit: 128_000,
+            stack_limit: 64_000,
+            max_processes_and_or_threads: 60,
+            max_file_size: 1024,
+            status_id: status::IN_QUEUE,
+            created_at: crate::serve::model::now_micros(),
+            ..Default::default()
+        }
+    }
+
+    /// The queue contract every store must keep: claims are exclusive, a lapsed lease is
+    /// claimable again, a result is written only by the lease owner, and the attempt cap ends
+    /// a job as Internal Error.
+    fn contract(s: &dyn Store) {
+        let long = Duration::from_secs(60);
+        let none = Duration::from_micros(1);
+        s.insert(&[sub("a"), sub("b")]).unwrap();
+        assert_eq!(s.queue_depth().unwrap(), 2);
+        let a = s.claim("w1", long, 3).unwrap().unwrap();
+        assert_eq!(a.token, "a", "oldest first");
+        let b = s.claim("w2", long, 3).unwrap().unwrap();
+        assert_eq!(b.token, "b");
+        assert!(s.claim("w3", long, 3).unwrap().is_none(), "nothing left");
+        assert!(s.extend("a", "w1", long).unwrap());
+        assert!(
+            !s.extend("a", "w2", long).unwrap(),
+            "only the owner extends"
+        );
+
+        // w2's lease on b lapses; w3 takes b over; w2's late result is refused.
+        assert!(s.extend("b", "w2", none).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        let b2 = s.claim("w3", long, 3).unwrap().unwrap();
+        assert_eq!(b2.token, "b");
+        let late = RunResult {
+            status_id: status::WRONG_ANSWER,
+            ..Default::default()
+        };
+        assert!(!s.finish("b", "w2", &late).unwrap(), "fenced");
+        let ok = RunResult {
+            status_id: status::ACCEPTED,
+            stdout: Some(b"1\n".to_vec()),
+            time: Some(0.01),
+            ..Default::default()
+        };
+        assert!(s.finish("b", "w3", &ok).unwrap());
+        assert!(!s.finish("b", "w3", &ok).unwrap(), "written once");
+        let got = s.get("b").unwrap().unwrap();
+        assert_eq!(got.status_id, status::ACCEPTED);
+        assert_eq!(got.stdout.as_deref(), Some(&b"1\n"[..]));
+        assert!(got.finished_at.is_some());
+
+        // a: every claim lapses until the cap ends it as Internal Error.
+        let mut owner = "w1".to_string();
+        for i in 0..2 {
+            assert!(s.extend("a", &owner, none).unwrap());
+            std::thread::sleep(Duration::from_millis(5));
+            let next = format!("r{i}");
+            let c = s.claim(&next, long, 3).unwrap().unwrap();
+            assert_eq!(c.token, "a");
+            owner = next;
+        }
+        assert!(s.extend("a", &owner, none).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(s.claim("r9", long, 3).unwrap().is_none());
+        let a = s.get("a").unwrap().unwrap();
+        assert_eq!(a.status_id, status::INTERNAL);
+        assert!(a.message.unwrap().contains("claimed 3 times"));
+        assert_eq!(s.processing().unwrap(), 0);
+
+        assert!(s.delete("a").unwrap());
+        assert!(s.get("a").unwrap().is_none());
+        let (page, total) = s.list(1, 10).unwrap();
+        assert_eq!((page.len(), total), (1, 1));
+
+        let w = WorkerInfo {
+            id: "proc-1".into(),
+            hostname: "h".into(),
+            pid: 1,
+            threads: 2,
+            started_at: String::new(),
+            last_seen: String::new(),
+            running: 1,
+            completed: 5,
+            alive: true,
+        };
+        s.heartbeat(&w).unwrap();
+        s.heartbeat(&w).unwrap();
+        let ws = s.workers(Duration::from_secs(60)).unwrap();
+        assert_eq!(ws.len(), 1);
+        assert!(ws[0].alive);
+        s.unregister("proc-1").unwrap();
+        assert!(s.workers(Duration::from_secs(60)).unwrap().is_empty());
+        assert_eq!(s.stats().unwrap().total, 1);
+    }
+
+    #[test]
+    fn sqlite_keeps_the_queue_contract() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sqlite::SqliteStore::open(d.path().join("db").to_str().unwrap()).unwrap();
+        contract(&s);
+    }
+
+    /// Needs RUNCELL_TEST_POSTGRES (set by .ci/service-deps.sh): fails without it.
+    #[test]
+    fn postgres_keeps_the_queue_contract() {
+        let url = std::env::var("RUNCELL_TEST_POSTGRES")
+            .expect("RUNCELL_TEST_POSTGRES is not set: source .ci/service-deps.sh");
+        let db = format!("contract_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let s = postgres::PgStore::open(&format!("{base}/{db}")).unwrap();
+        contract(&s);
+        drop(s);
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
+}
