@@ -365,3 +365,331 @@ pub fn remove_job_dir(dir: &Path) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot remove job directory");
     }
 }
+
+/// What the driver of a streaming stage receives: program output from the reader threads and
+/// control from the client (stdin, end of stdin, kill).
+#[derive(Debug)]
+pub enum StageEvent {
+    /// Output of stream 0 (stdout) or 1 (stderr).
+    Out(usize, Vec<u8>),
+    /// A stream reached end of file.
+    Eof,
+    /// Bytes for the program's stdin.
+    Stdin(Vec<u8>),
+    /// Close the program's stdin.
+    CloseStdin,
+    /// Kill the whole sandbox now.
+    Kill,
+}
+
+/// Limits of a streaming stage.
+#[derive(Debug, Clone, Copy)]
+pub struct StageLimits {
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub memory_bytes: u64,
+    pub processes: u64,
+    pub output: u64,
+}
+
+/// The result of one streaming stage, in Piston's terms.
+#[derive(Debug, Clone, Default)]
+pub struct StageResult {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// stdout and stderr interleaved in arrival order.
+    pub output: Vec<u8>,
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Piston's isolate status: TO, SG, RE, OL, EL, XX, or none.
+    pub status: Option<&'static str>,
+    pub message: Option<String>,
+    pub cpu_ms: u64,
+    pub wall_ms: u64,
+    pub memory_bytes: Option<u64>,
+}
+
+impl StageResult {
+    fn internal(message: String) -> StageResult {
+        StageResult {
+            status: Some("XX"),
+            message: Some(message),
+            ..Default::default()
+        }
+    }
+}
+
+/// Signal names as Piston reports them.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        31 => "SIGSYS",
+        _ => "SIGNAL",
+    }
+}
+
+/// Quote one argument for bash.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn reader(mut f: std::fs::File, stream: usize, tx: std::sync::mpsc::Sender<StageEvent>) {
+    use std::io::Read;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx.send(StageEvent::Out(stream, buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tx.send(StageEvent::Eof);
+}
+
+impl Executor {
+    /// A job directory holding `files` (the first one under the language's source name).
+    pub fn prepare_files(
+        &self,
+        lang: &Language,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&self.work_dir)
+            .map_err(|e| format!("work dir {}: {e}", self.work_dir.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(&self.work_dir)
+            .map_err(|e| format!("job dir under {}: {e}", self.work_dir.display()))?
+            .keep();
+        let fill = || -> Result<(), String> {
+            for (i, (name, content)) in files.iter().enumerate() {
+                let rel = if i == 0 && !lang.is_project {
+                    PathBuf::from(&lang.source_file)
+                } else {
+                    let p = Path::new(name);
+                    if name.is_empty()
+                        || !p
+                            .components()
+                            .all(|c| matches!(c, std::path::Component::Normal(_)))
+                    {
+                        return Err(format!("file name {name:?} must be a plain relative path"));
+                    }
+                    p.to_path_buf()
+                };
+                let target = dir.join(&rel);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("{name}: {e}"))?;
+                }
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .open(&target)
+                    .and_then(|mut f| f.write_all(content))
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+            give_to_sandbox(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+        };
+        match fill() {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                remove_job_dir(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Run `script` (bash) in a fresh sandbox over `dir`, streaming: `on_data` sees every
+    /// chunk of output as it arrives; `events` carries the output and the client's control
+    /// (its sender side is `tx`, given to whoever feeds stdin). `stdin` is written first; it
+    /// is then closed unless `interactive`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stage(
+        &self,
+        lang: &Language,
+        dir: &Path,
+        script: &str,
+        limits: StageLimits,
+        stdin: &[u8],
+        interactive: bool,
+        tx: std::sync::mpsc::Sender<StageEvent>,
+        events: std::sync::mpsc::Receiver<StageEvent>,
+        on_data: &mut dyn FnMut(usize, &[u8]),
+    ) -> StageResult {
+        let step = Step {
+            cpu: limits.cpu.as_secs_f64(),
+            wall: limits.wall.as_secs_f64(),
+            memory_kb: (limits.memory_bytes / 1024) as i64,
+            processes: limits.processes as i64,
+            file_size_kb: self.compile.file_size_kb,
+            network: false,
+        };
+        let sb = match self.sandbox(lang, dir, &step) {
+            Ok(sb) => sb,
+            Err(e) => return StageResult::internal(e.to_string()),
+        };
+        let mut child = match sb.spawn(&Command::new("/bin/bash").arg("-c").arg(script)) {
+            Ok(c) => c,
+            Err(e) => return StageResult::internal(e.to_string()),
+        };
+        let begin = std::time::Instant::now();
+        let deadline = begin + limits.wall;
+        for (i, f) in [child.stdout.take(), child.stderr.take()]
+            .into_iter()
+            .enumerate()
+        {
+            match f {
+                Some(f) => {
+                    let tx = tx.clone();
+                    std::thread::spawn(move || reader(f, i, tx));
+                }
+                None => {
+                    let _ = tx.send(StageEvent::Eof);
+                }
+            }
+        }
+        drop(tx);
+        // stdin is written by its own thread so a program that does not read cannot block us.
+        let (wtx, wrx) = std::sync::mpsc::channel::<Vec<u8>>();
+        if let Some(mut input) = child.stdin.take() {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                for chunk in wrx {
+                    if input.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut wtx = Some(wtx);
+        if !stdin.is_empty()
+            && let Some(w) = &wtx
+        {
+            let _ = w.send(stdin.to_vec());
+        }
+        if !interactive {
+            wtx = None;
+        }
+        let mut r = StageResult::default();
+        let mut eofs = 0;
+        let mut timed_out = false;
+        let mut killed = false;
+        while eofs < 2 {
+            let wait = if timed_out || killed {
+                Duration::from_secs(3600)
+            } else {
+                deadline.saturating_duration_since(std::time::Instant::now())
+            };
+            match events.recv_timeout(wait) {
+                Ok(StageEvent::Out(stream, data)) => {
+                    let (buf, over, msg) = if stream == 0 {
+                        (&mut r.stdout, "OL", "stdout length exceeded")
+                    } else {
+                        (&mut r.stderr, "EL", "stderr length exceeded")
+                    };
+                    if killed || timed_out {
+                        continue;
+                    }
+                    if (buf.len() + data.len()) as u64 > limits.output {
+                        r.status = Some(over);
+                        r.message = Some(msg.into());
+                        killed = true;
+                        let _ = child.kill();
+                        continue;
+                    }
+                    buf.extend_from_slice(&data);
+                    r.output.extend_from_slice(&data);
+                    on_data(stream, &data);
+                }
+                Ok(StageEvent::Eof) => eofs += 1,
+                Ok(StageEvent::Stdin(data)) => {
+                    if let Some(w) = &wtx {
+                        let _ = w.send(data);
+                    }
+                }
+                Ok(StageEvent::CloseStdin) => wtx = None,
+                Ok(StageEvent::Kill) => {
+                    if !killed {
+                        killed = true;
+                        r.message = Some("killed on request".into());
+                        let _ = child.kill();
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    let _ = child.kill();
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(wtx);
+        let o = match child.wait() {
+            Ok(o) => o,
+            Err(e) => return StageResult::internal(e.to_string()),
+        };
+        r.code = o.exit_code;
+        r.signal = o.signal;
+        r.cpu_ms = o.cpu_time.as_millis() as u64;
+        r.wall_ms = o.wall_time.as_millis() as u64;
+        r.memory_bytes = Some(o.max_memory_kib.unwrap_or(o.max_rss_kib) * 1024);
+        if r.status.is_none() {
+            let (status, message) = match o.verdict {
+                _ if timed_out => (Some("TO"), Some("Time limit exceeded".to_string())),
+                Verdict::WallTimeLimit | Verdict::CpuTimeLimit => {
+                    (Some("TO"), Some("Time limit exceeded".to_string()))
+                }
+                Verdict::MemoryLimit => (Some("SG"), Some("Memory limit exceeded".to_string())),
+                Verdict::SecurityViolation => (
+                    Some("SG"),
+                    Some(format!(
+                        "Forbidden system call {}",
+                        o.violation
+                            .as_ref()
+                            .and_then(|v| v.name.clone())
+                            .unwrap_or_default()
+                    )),
+                ),
+                Verdict::Signaled => (
+                    Some("SG"),
+                    r.message
+                        .clone()
+                        .or_else(|| o.signal.map(|s| format!("Caught fatal signal {s}"))),
+                ),
+                Verdict::ExitNonzero => (
+                    Some("RE"),
+                    Some(format!(
+                        "Exited with error status {}",
+                        o.exit_code.unwrap_or(0)
+                    )),
+                ),
+                _ => (None, None),
+            };
+            r.status = status;
+            r.message = message;
+        }
+        if matches!(r.status, Some("TO" | "OL" | "EL")) {
+            r.signal = Some(9);
+        }
+        r
+    }
+}
