@@ -527,3 +527,29 @@ fn graceful_shutdown_finishes_running_jobs() {
     assert_eq!(v["status"]["id"], 3, "{v}");
     assert_eq!(v["stdout"], "done\n");
 }
+
+#[test]
+fn the_analyzer_gate_refuses_python_before_queueing() {
+    let s = Server::start("workers = 1\nanalyze_python = true\n");
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "import os\n\nos.system('id')\n", "language_id": 71}),
+    );
+    assert_eq!(code, 422, "{v}");
+    let msg = v["source_code"][0].as_str().unwrap();
+    assert!(msg.contains("process-exec") && msg.contains("line 3"), "{msg}");
+    let (_, list) = s.get("/submissions");
+    assert_eq!(list["meta"]["total_count"], 0, "nothing was queued");
+    // Clean code and other languages pass.
+    let (code, v) = s.post(
+        "/submissions?wait=true",
+        &json!({"source_code": "print(sum(range(10)))", "language_id": 71}),
+    );
+    assert_eq!(code, 201);
+    assert_eq!(v["stdout"], "45\n");
+    let (code, _) = s.post(
+        "/submissions",
+        &json!({"source_code": "echo $(id)", "language_id": 46}),
+    );
+    assert_eq!(code, 201);
+}
