@@ -537,7 +537,10 @@ fn the_analyzer_gate_refuses_python_before_queueing() {
     );
     assert_eq!(code, 422, "{v}");
     let msg = v["source_code"][0].as_str().unwrap();
-    assert!(msg.contains("process-exec") && msg.contains("line 3"), "{msg}");
+    assert!(
+        msg.contains("process-exec") && msg.contains("line 3"),
+        "{msg}"
+    );
     let (_, list) = s.get("/submissions");
     assert_eq!(list["meta"]["total_count"], 0, "nothing was queued");
     // Clean code and other languages pass.
@@ -552,4 +555,44 @@ fn the_analyzer_gate_refuses_python_before_queueing() {
         &json!({"source_code": "echo $(id)", "language_id": 46}),
     );
     assert_eq!(code, 201);
+}
+
+/// The service as an unprivileged user (uid 65534): runs write into the job directory,
+/// compile, and leave nothing behind even when the program locks a directory (chmod 000).
+#[test]
+fn unprivileged_server_runs_jobs_and_cleans_up() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Already unprivileged: the other tests cover this case.
+        let s = Server::start("workers = 1\n");
+        let (_, v) = s.post(
+            "/submissions?wait=true",
+            &json!({"source_code": "print(1)", "language_id": 71}),
+        );
+        assert_eq!(v["status"]["id"], 3);
+        return;
+    }
+    let s = Server::start_as(65534, "workers = 2\n");
+    let cases = [
+        (
+            json!({"source_code": "open('f', 'w').write('x')\nprint(open('f').read())", "language_id": 71}),
+            "x\n",
+        ),
+        (
+            json!({"source_code": "#include <stdio.h>\nint main(){puts(\"c\");}", "language_id": 50}),
+            "c\n",
+        ),
+        (
+            json!({"source_code": "mkdir -p d/e; touch d/e/f; chmod 000 d/e d; echo locked", "language_id": 46}),
+            "locked\n",
+        ),
+    ];
+    for (body, out) in cases {
+        let (code, v) = s.post("/submissions?wait=true", &body);
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(v["status"]["id"], 3, "{body} -> {v}");
+        assert_eq!(v["stdout"], out);
+    }
+    let left: Vec<_> = std::fs::read_dir(&s.work_dir).unwrap().collect();
+    assert!(left.is_empty(), "job directories left: {left:?}");
 }

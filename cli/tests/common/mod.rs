@@ -36,9 +36,30 @@ impl Server {
 
     /// `runcell serve` on `database` with these config lines.
     pub fn start_with(dir: tempfile::TempDir, database: &str, toml: &str) -> Server {
+        Server::spawn(dir, database, toml, None)
+    }
+
+    /// `runcell serve` running as `uid` (the tests run as root): everything in its
+    /// directory belongs to that uid.
+    pub fn start_as(uid: u32, toml: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).expect("chown");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        Server::spawn(dir, &db, toml, Some(uid))
+    }
+
+    fn spawn(dir: tempfile::TempDir, database: &str, toml: &str, uid: Option<u32>) -> Server {
+        use std::os::unix::process::CommandExt;
         let work_dir = dir.path().join("work");
         let cfg = config(dir.path(), toml);
-        let mut child = Command::new(BIN)
+        let mut cmd = Command::new(BIN);
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
             .arg("--config")
             .arg(&cfg)
