@@ -235,6 +235,10 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
 }
 
 fn run_serve(cfg: Config) -> Result<(), String> {
+    #[cfg(not(feature = "analyze"))]
+    if cfg.analyze_python {
+        return Err("analyze_python needs runcell built with the `analyze` feature".into());
+    }
     let rt = runtime()?;
     let p = parts(&cfg)?;
     let hub = Arc::new(Hub::default());
