@@ -12,6 +12,7 @@ mod analyze_cmd;
 mod check;
 mod profile;
 mod run;
+mod serve;
 mod units;
 
 use std::process::ExitCode;
@@ -49,6 +50,10 @@ enum Cmd {
     /// Render user merge sections into a template and run it over partial outputs.
     #[cfg(feature = "aggregate")]
     Aggregate(aggregate::AggregateArgs),
+    /// Serve the Judge0- and Piston-compatible HTTP API (with in-process workers).
+    Serve(serve::ServeArgs),
+    /// Run queued submissions from a shared database (a worker of a fleet).
+    Worker(serve::WorkerArgs),
 }
 
 fn dispatch(cmd: Cmd) -> ExitCode {
@@ -60,6 +65,8 @@ fn dispatch(cmd: Cmd) -> ExitCode {
         Cmd::Analyze(a) => analyze::main(&a),
         #[cfg(feature = "aggregate")]
         Cmd::Aggregate(a) => aggregate::main(&a),
+        Cmd::Serve(a) => serve::serve(&a),
+        Cmd::Worker(a) => serve::worker(&a),
     }
 }
 

@@ -1,0 +1,343 @@
+//! `runcell serve` and `runcell worker`: a Judge0 CE 1.13.1 and Piston v2 compatible
+//! code-execution service on runcell sandboxes.
+//!
+//! `serve` answers HTTP and, unless told `--workers 0`, runs jobs in-process; `worker` only
+//! runs jobs, from a database shared with API nodes (PostgreSQL). The store is the queue: see
+//! [`store`].
+
+pub mod config;
+pub mod execute;
+pub mod files;
+pub mod judge0;
+pub mod languages;
+pub mod metrics;
+pub mod model;
+pub mod piston;
+pub mod queue;
+pub mod store;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use clap::Args;
+
+use self::config::Config;
+use self::execute::{CompileLimits, Executor};
+use self::files::ZipLimits;
+use self::judge0::App;
+use self::languages::Languages;
+use self::metrics::Metrics;
+use self::queue::worker::{Hub, Pool};
+
+/// Flags of `runcell serve`.
+#[derive(Args, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (Judge0's settings and runcell's; flags override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:2358, Judge0's port).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Database: a SQLite file (default runcell-serve.db) or postgres://...
+    #[arg(long)]
+    pub database: Option<String>,
+    /// In-process workers (default: one per core; 0 = API only).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Directory for job directories (default: a private one under $TMPDIR).
+    #[arg(long = "work-dir")]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// Flags of `runcell worker`.
+#[derive(Args, Clone, Default)]
+pub struct WorkerArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Database shared with the API nodes: postgres://...
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Directory for job directories (default: a private one under $TMPDIR).
+    #[arg(long = "work-dir")]
+    pub work_dir: Option<PathBuf>,
+}
+
+fn load_config(
+    path: Option<&PathBuf>,
+    database: Option<&String>,
+    workers: Option<usize>,
+    work_dir: Option<&PathBuf>,
+) -> Result<Config, String> {
+    let mut cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = database {
+        cfg.database = d.clone();
+    }
+    if workers.is_some() {
+        cfg.workers = workers;
+    }
+    if let Some(w) = work_dir {
+        cfg.work_dir = Some(w.clone());
+    }
+    Ok(cfg)
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNCELL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.log_format == "json" {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// The work directory: configured, or private to this process under $TMPDIR.
+fn work_dir(cfg: &Config) -> Result<(PathBuf, bool), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, owned) = match &cfg.work_dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("runcell-serve-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    // Job directories inside are private; this one only needs to be traversable.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
+        .map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    Ok((dir, owned))
+}
+
+struct Parts {
+    store: Arc<dyn store::Store>,
+    langs: Arc<Languages>,
+    exec: Executor,
+    work_dir: PathBuf,
+    owned_work_dir: bool,
+}
+
+fn parts(cfg: &Config) -> Result<Parts, String> {
+    let langs = Arc::new(Languages::load(cfg.languages.as_deref())?);
+    let store: Arc<dyn store::Store> =
+        Arc::from(store::open(&cfg.database).map_err(|e| e.to_string())?);
+    let (dir, owned) = work_dir(cfg)?;
+    let exec = Executor {
+        langs: langs.clone(),
+        work_dir: dir.clone(),
+        output_limit: cfg.max_output_bytes,
+        compile: CompileLimits {
+            cpu_time: cfg.max_cpu_time_limit,
+            wall_time: cfg.max_wall_time_limit,
+            memory_kb: cfg.max_memory_limit,
+            processes: cfg.max_max_processes_and_or_threads,
+            file_size_kb: cfg.max_max_file_size,
+        },
+        zip: ZipLimits {
+            max_bytes: (cfg.max_extract_size.max(0) as u64) * 1024,
+            max_entries: cfg.max_extract_files,
+        },
+        rlimit_memory: execute::memory_is_rlimit(),
+    };
+    for l in langs.all() {
+        tracing::info!(id = l.id, name = %l.name, "language");
+    }
+    Ok(Parts {
+        store,
+        langs,
+        exec,
+        work_dir: dir,
+        owned_work_dir: owned,
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down: no new jobs are claimed, running jobs finish");
+}
+
+/// One line per request, and the per-route counters.
+async fn access_log(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let code = resp.status().as_u16();
+    m.http(&route, code);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = code,
+        ms = start.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
+}
+
+/// `runcell serve`.
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    let mut cfg = match load_config(
+        args.config.as_ref(),
+        args.database.as_ref(),
+        args.workers,
+        args.work_dir.as_ref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runcell: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(l) = &args.listen {
+        cfg.listen = l.clone();
+    }
+    init_logs(&cfg);
+    match run_serve(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("runcell: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_serve(cfg: Config) -> Result<(), String> {
+    #[cfg(not(feature = "analyze"))]
+    if cfg.analyze_python {
+        return Err("analyze_python needs runcell built with the `analyze` feature".into());
+    }
+    let rt = runtime()?;
+    let p = parts(&cfg)?;
+    let hub = Arc::new(Hub::default());
+    let metrics = Arc::new(Metrics::default());
+    let pool = (cfg.worker_count() > 0).then(|| {
+        Pool::start(
+            p.store.clone(),
+            p.exec.clone(),
+            hub.clone(),
+            metrics.clone(),
+            cfg.clone(),
+            p.langs.clone(),
+            rt.handle().clone(),
+        )
+    });
+    let app = Arc::new(App {
+        cfg: cfg.clone(),
+        store: p.store.clone(),
+        langs: p.langs.clone(),
+        hub,
+        metrics: metrics.clone(),
+    });
+    let router = judge0::routes(app.clone())
+        .merge(piston::routes(app.clone(), p.exec.clone()))
+        .layer(axum::middleware::from_fn_with_state(metrics, access_log))
+        .layer(axum::extract::DefaultBodyLimit::max(cfg.max_body_bytes));
+    let served = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .map_err(|e| format!("listen on {}: {e}", cfg.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("listen address: {e}"))?;
+        tracing::info!(listen = %addr, database = %cfg.database, workers = cfg.worker_count(), "serving");
+        // Tests and scripts read the bound address (useful with port 0) from stdout.
+        println!("listening on http://{addr}");
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("http server: {e}"))
+    });
+    if let Some(pool) = pool {
+        pool.shutdown();
+    }
+    if p.owned_work_dir {
+        execute::remove_job_dir(&p.work_dir);
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    served
+}
+
+/// `runcell worker`.
+pub fn worker(args: &WorkerArgs) -> ExitCode {
+    let cfg = match load_config(
+        args.config.as_ref(),
+        args.database.as_ref(),
+        args.workers,
+        args.work_dir.as_ref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("runcell: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logs(&cfg);
+    let run = || -> Result<(), String> {
+        let rt = runtime()?;
+        let p = parts(&cfg)?;
+        if !p.store.shared() {
+            tracing::warn!(
+                database = %cfg.database,
+                "a worker on an embedded SQLite file only serves an API on this machine"
+            );
+        }
+        let pool = Pool::start(
+            p.store.clone(),
+            p.exec.clone(),
+            Arc::new(Hub::default()),
+            Arc::new(Metrics::default()),
+            cfg.clone(),
+            p.langs.clone(),
+            rt.handle().clone(),
+        );
+        println!("worker running");
+        rt.block_on(shutdown_signal());
+        pool.shutdown();
+        if p.owned_work_dir {
+            execute::remove_job_dir(&p.work_dir);
+        }
+        rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("runcell: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The worker pool of one process: N threads claiming jobs, one keeper thread extending the
+//! leases of running jobs and refreshing the worker's registration, and callbacks sent on the
+//! async runtime so a slow callback URL never holds a worker.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::serve::config::Config;
+use crate::serve::execute::Executor;
+use crate::serve::languages::Languages;
+use crate::serve::metrics::Metrics;
+use crate::serve::model::{DEFAULT_FIELDS, Submission};
+use crate::serve::store::{Store, WorkerInfo};
+
+/// Wake-ups between the API and the workers of one process.
+pub struct Hub {
+    work: Mutex<u64>,
+    cond: Condvar,
+    /// Bumped after every finished job (the API's `wait=true` watches it).
+    pub finished: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            work: Mutex::new(0),
+            cond: Condvar::new(),
+            finished: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl Hub {
+    /// New jobs were queued.
+    pub fn jobs_added(&self) {
+        if let Ok(mut n) = self.work.lock() {
+            *n += 1;
+        }
+        self.cond.notify_all();
+    }
+
+    fn wait_for_work(&self, seen: &mut u64, timeout: Duration) {
+        let Ok(guard) = self.work.lock() else { return };
+        if *guard != *seen {
+            *seen = *guard;
+            return;
+        }
+        if let Ok((g, _)) = self.cond.wait_timeout(guard, timeout) {
+            *seen = *g;
+        }
+    }
+}
+
+/// A running worker pool.
+pub struct Pool {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    keeper: Option<JoinHandle<()>>,
+    hub: Arc<Hub>,
+    store: Arc<dyn Store>,
+    id: String,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    exec: Executor,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    cfg: Config,
+    langs: Arc<Languages>,
+    stop: Arc<AtomicBool>,
+    running: Mutex<HashSet<(String, String)>>,
+    completed: AtomicI64,
+    rt: tokio::runtime::Handle,
+}
+
+/// This process's worker id: host, pid and a random suffix.
+pub fn process_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let r = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &r[..8])
+}
+
+impl Pool {
+    /// Start `cfg.worker_count()` worker threads.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        store: Arc<dyn Store>,
+        exec: Executor,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        cfg: Config,
+        langs: Arc<Languages>,
+        rt: tokio::runtime::Handle,
+    ) -> Pool {
+        let id = process_id();
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = cfg.worker_count();
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            exec,
+            hub: hub.clone(),
+            metrics,
+            cfg,
+            langs,
+            stop: stop.clone(),
+            running: Mutex::new(HashSet::new()),
+            completed: AtomicI64::new(0),
+            rt,
+        });
+        let threads = (0..n)
+            .map(|i| {
+                let sh = shared.clone();
+                let owner = format!("{id}/{i}");
+                std::thread::Builder::new()
+                    .name(format!("runcell-worker-{i}"))
+                    .spawn(move || worker_loop(&sh, &owner))
+                    .map_err(|e| tracing::error!(error = %e, "cannot start worker thread"))
+                    .ok()
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
+        let keeper = {
+            let sh = shared.clone();
+            let id = id.clone();
+            std::thread::Builder::new()
+                .name("runcell-lease-keeper".into())
+                .spawn(move || keeper_loop(&sh, &id, n as i64))
+                .ok()
+        };
+        tracing::info!(worker = %id, threads = n, "workers started");
+        Pool {
+            stop,
+            threads,
+            keeper,
+            hub,
+            store,
+            id,
+        }
+    }
+
+    /// Stop claiming, let running jobs finish, unregister.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.hub.cond.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(k) = self.keeper.take() {
+            let _ = k.join();
+        }
+        if let Err(e) = self.store.unregister(&self.id) {
+            tracing::warn!(error = %e, "cannot unregister worker");
+        }
+        tracing::info!(worker = %self.id, "workers stopped");
+    }
+}
+
+fn worker_loop(sh: &Shared, owner: &str) {
+    let mut seen = 0u64;
+    // A shared store has workers elsewhere and no in-process wake-up for their queues: poll.
+    let idle = if sh.store.shared() {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_millis(500)
+    };
+    while !sh.stop.load(Ordering::SeqCst) {
+        match sh
+            .store
+            .claim(owner, sh.cfg.lease(), sh.cfg.max_attempts.max(1))
+        {
+            Ok(Some(sub)) => run_job(sh, owner, sub),
+            Ok(None) => sh.hub.wait_for_work(&mut seen, idle),
+            Err(e) => {
+                tracing::error!(error = %e, "claim failed");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+fn run_job(sh: &Shared, owner: &str, sub: Submission) {
+    let key = (sub.token.clone(), owner.to_string());
+    if let Ok(mut r) = sh.running.lock() {
+        r.insert(key.clone());
+    }
+    let started = Instant::now();
+    tracing::debug!(token = %sub.token, language = sub.language_id, "run");
+    let result = sh.exec.execute(&sub);
+    if let Ok(mut r) = sh.running.lock() {
+        r.remove(&key);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    match sh.store.finish(&sub.token, owner, &result) {
+        Ok(true) => {
+            sh.completed.fetch_add(1, Ordering::Relaxed);
+            sh.metrics.run(result.status_id, sub.language_id, secs);
+            tracing::info!(
+                token = %sub.token,
+                language = sub.language_id,
+                status = result.status_id,
+                seconds = secs,
+                "finished"
+            );
+            sh.hub.finished.send_modify(|n| *n += 1);
+            if let Some(url) = sub.callback_url.clone() {
+                let mut done = sub;
+                done.status_id = result.status_id;
+                done.time = result.time;
+                done.wall_time = result.wall_time;
+                done.memory = result.memory;
+                done.stdout = result.stdout;
+                done.stderr = result.stderr;
+                done.compile_output = result.compile_output;
+                done.exit_code = result.exit_code;
+                done.exit_signal = result.exit_signal;
+                done.message = result.message;
+                let body = done
+                    .to_json(DEFAULT_FIELDS, true, &sh.langs)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let tries = sh.cfg.callbacks_max_tries.max(1);
+                let timeout = Duration::from_secs_f64(sh.cfg.callbacks_timeout.clamp(0.1, 60.0));
+                sh.rt.spawn(callback(url, body, tries, timeout));
+            }
+        }
+        Ok(false) => {
+            sh.metrics.lost_lease();
+            tracing::warn!(token = %sub.token, "lease lost: the result of this run is dropped");
+        }
+        Err(e) => tracing::error!(token = %sub.token, error = %e, "cannot store result"),
+    }
+}
+
+/// PUT the result to the callback URL, `tries` times at most, each bounded by `timeout`.
+pub async fn callback(url: String, body: String, tries: u32, timeout: Duration) {
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "callback client");
+            return;
+        }
+    };
+    for attempt in 1..=tries {
+        let sent = client
+            .put(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::warn!(url = %url, attempt, status = %r.status(), "callback refused"),
+            Err(e) => tracing::warn!(url = %url, attempt, error = %e, "callback failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+    }
+}
+
+fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
+    let every = (sh.cfg.lease() / 3).max(Duration::from_millis(200));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let mut last = Instant::now() - every;
+    loop {
+        let stopping = sh.stop.load(Ordering::SeqCst);
+        if last.elapsed() >= every || stopping {
+            last = Instant::now();
+            let running: Vec<(String, String)> = sh
+                .running
+                .lock()
+                .map(|r| r.iter().cloned().collect())
+                .unwrap_or_default();
+            for (token, owner) in &running {
+                if let Err(e) = sh.store.extend(token, owner, sh.cfg.lease()) {
+                    tracing::warn!(token = %token, error = %e, "cannot extend lease");
+                }
+            }
+            let info = WorkerInfo {
+                id: id.to_string(),
+                hostname: host.clone(),
+                pid: i64::from(std::process::id()),
+                threads,
+                started_at: String::new(),
+                last_seen: String::new(),
+                running: running.len() as i64,
+                completed: sh.completed.load(Ordering::Relaxed),
+                alive: true,
+            };
+            if let Err(e) = sh.store.heartbeat(&info) {
+                tracing::warn!(error = %e, "worker heartbeat failed");
+            }
+        }
+        if stopping && sh.running.lock().map_or(true, |r| r.is_empty()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

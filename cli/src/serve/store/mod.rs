@@ -1,0 +1,246 @@
+//! The durable store: the submission row is the job.
+//!
+//! A worker claims a queued row (or one whose lease expired) in one short transaction, which
+//! sets it Processing, records the worker as lease owner with a deadline and counts the
+//! attempt. The running worker extends the lease; a worker that dies stops extending it and
+//! the row becomes claimable again. The result write is fenced: it only changes a row still
+//! owned by that worker, so a late write from a presumed-dead worker changes nothing. A row
+//! whose lease expired after `max_attempts` claims ends as Internal Error with a message.
+//!
+//! The trait is synchronous: it is called from worker threads and, in the API, from
+//! `spawn_blocking`.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use super::model::{RunResult, Submission};
+
+/// A store error (the database's message).
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+/// Result of store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A registered worker as /workers reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub hostname: String,
+    pub pid: i64,
+    pub threads: i64,
+    pub started_at: String,
+    pub last_seen: String,
+    pub running: i64,
+    pub completed: i64,
+    pub alive: bool,
+}
+
+/// Counts for /statistics.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub total: i64,
+    pub today: i64,
+    pub last_30_days: i64,
+    pub by_language: Vec<(i64, i64)>,
+    pub by_status: Vec<(i64, i64)>,
+}
+
+/// Storage of submissions, the job queue and the worker registry.
+pub trait Store: Send + Sync {
+    /// Insert new submissions (status In Queue).
+    fn insert(&self, subs: &[Submission]) -> Result<()>;
+    /// One submission by token.
+    fn get(&self, token: &str) -> Result<Option<Submission>>;
+    /// Several by token (missing ones left out).
+    fn get_many(&self, tokens: &[String]) -> Result<Vec<Submission>>;
+    /// A page, newest first, and the total count.
+    fn list(&self, page: i64, per_page: i64) -> Result<(Vec<Submission>, i64)>;
+    /// Delete a finished submission; `Ok(false)` when there is none.
+    fn delete(&self, token: &str) -> Result<bool>;
+    /// Submissions waiting (In Queue).
+    fn queue_depth(&self) -> Result<i64>;
+    /// Submissions being run (Processing).
+    fn processing(&self) -> Result<i64>;
+    /// Claim the oldest runnable submission for `worker`. Rows whose lease expired after
+    /// `max_attempts` claims are ended as Internal Error on the way.
+    fn claim(&self, worker: &str, lease: Duration, max_attempts: i64)
+    -> Result<Option<Submission>>;
+    /// Extend the lease of `token` if `worker` still owns it.
+    fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool>;
+    /// Write the result if `worker` still owns the lease; `Ok(false)` when it does not.
+    fn finish(&self, token: &str, worker: &str, result: &RunResult) -> Result<bool>;
+    /// Register or refresh a worker (heartbeat).
+    fn heartbeat(&self, w: &WorkerInfo) -> Result<()>;
+    /// Remove a worker from the registry (clean exit).
+    fn unregister(&self, id: &str) -> Result<()>;
+    /// Registered workers; `alive` when seen within `stale`.
+    fn workers(&self, stale: Duration) -> Result<Vec<WorkerInfo>>;
+    /// Counts for /statistics.
+    fn stats(&self) -> Result<Stats>;
+    /// Whether workers of other processes may finish jobs (the API then polls for results).
+    fn shared(&self) -> bool;
+}
+
+/// Open the store named by `database`: `postgres://...`/`postgresql://...`, `sqlite:PATH`,
+/// or a path.
+pub fn open(database: &str) -> Result<Box<dyn Store>> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::open(database)?))
+    } else {
+        let path = database.strip_prefix("sqlite:").unwrap_or(database);
+        Ok(Box::new(sqlite::SqliteStore::open(path)?))
+    }
+}
+
+/// Milliseconds of a duration, for lease arithmetic in SQL.
+pub fn micros(d: Duration) -> i64 {
+    d.as_micros() as i64
+}
+
+impl std::error::Error for StoreError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::model::{RunResult, Submission, status};
+
+    fn sub(token: &str) -> Submission {
+        Submission {
+            token: token.into(),
+            source_code: Some(b"print(1)".to_vec()),
+            language_id: 71,
+            number_of_runs: 1,
+            cpu_time_limit: 5.0,
+            cpu_extra_time: 1.0,
+            wall_time_limit: 10.0,
+            memory_limit: 128_000,
+            stack_limit: 64_000,
+            max_processes_and_or_threads: 60,
+            max_file_size: 1024,
+            status_id: status::IN_QUEUE,
+            created_at: crate::serve::model::now_micros(),
+            ..Default::default()
+        }
+    }
+
+    /// The queue contract every store must keep: claims are exclusive, a lapsed lease is
+    /// claimable again, a result is written only by the lease owner, and the attempt cap ends
+    /// a job as Internal Error.
+    fn contract(s: &dyn Store) {
+        let long = Duration::from_secs(60);
+        let none = Duration::from_micros(1);
+        s.insert(&[sub("a"), sub("b")]).unwrap();
+        assert_eq!(s.queue_depth().unwrap(), 2);
+        let a = s.claim("w1", long, 3).unwrap().unwrap();
+        assert_eq!(a.token, "a", "oldest first");
+        let b = s.claim("w2", long, 3).unwrap().unwrap();
+        assert_eq!(b.token, "b");
+        assert!(s.claim("w3", long, 3).unwrap().is_none(), "nothing left");
+        assert!(s.extend("a", "w1", long).unwrap());
+        assert!(
+            !s.extend("a", "w2", long).unwrap(),
+            "only the owner extends"
+        );
+
+        // w2's lease on b lapses; w3 takes b over; w2's late result is refused.
+        assert!(s.extend("b", "w2", none).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        let b2 = s.claim("w3", long, 3).unwrap().unwrap();
+        assert_eq!(b2.token, "b");
+        let late = RunResult {
+            status_id: status::WRONG_ANSWER,
+            ..Default::default()
+        };
+        assert!(!s.finish("b", "w2", &late).unwrap(), "fenced");
+        let ok = RunResult {
+            status_id: status::ACCEPTED,
+            stdout: Some(b"1\n".to_vec()),
+            time: Some(0.01),
+            ..Default::default()
+        };
+        assert!(s.finish("b", "w3", &ok).unwrap());
+        assert!(!s.finish("b", "w3", &ok).unwrap(), "written once");
+        let got = s.get("b").unwrap().unwrap();
+        assert_eq!(got.status_id, status::ACCEPTED);
+        assert_eq!(got.stdout.as_deref(), Some(&b"1\n"[..]));
+        assert!(got.finished_at.is_some());
+
+        // a: every claim lapses until the cap ends it as Internal Error.
+        let mut owner = "w1".to_string();
+        for i in 0..2 {
+            assert!(s.extend("a", &owner, none).unwrap());
+            std::thread::sleep(Duration::from_millis(5));
+            let next = format!("r{i}");
+            let c = s.claim(&next, long, 3).unwrap().unwrap();
+            assert_eq!(c.token, "a");
+            owner = next;
+        }
+        assert!(s.extend("a", &owner, none).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(s.claim("r9", long, 3).unwrap().is_none());
+        let a = s.get("a").unwrap().unwrap();
+        assert_eq!(a.status_id, status::INTERNAL);
+        assert!(a.message.unwrap().contains("claimed 3 times"));
+        assert_eq!(s.processing().unwrap(), 0);
+
+        assert!(s.delete("a").unwrap());
+        assert!(s.get("a").unwrap().is_none());
+        let (page, total) = s.list(1, 10).unwrap();
+        assert_eq!((page.len(), total), (1, 1));
+
+        let w = WorkerInfo {
+            id: "proc-1".into(),
+            hostname: "h".into(),
+            pid: 1,
+            threads: 2,
+            started_at: String::new(),
+            last_seen: String::new(),
+            running: 1,
+            completed: 5,
+            alive: true,
+        };
+        s.heartbeat(&w).unwrap();
+        s.heartbeat(&w).unwrap();
+        let ws = s.workers(Duration::from_secs(60)).unwrap();
+        assert_eq!(ws.len(), 1);
+        assert!(ws[0].alive);
+        s.unregister("proc-1").unwrap();
+        assert!(s.workers(Duration::from_secs(60)).unwrap().is_empty());
+        assert_eq!(s.stats().unwrap().total, 1);
+    }
+
+    #[test]
+    fn sqlite_keeps_the_queue_contract() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sqlite::SqliteStore::open(d.path().join("db").to_str().unwrap()).unwrap();
+        contract(&s);
+    }
+
+    /// Needs RUNCELL_TEST_POSTGRES (set by .ci/service-deps.sh): fails without it.
+    #[test]
+    fn postgres_keeps_the_queue_contract() {
+        let url = std::env::var("RUNCELL_TEST_POSTGRES")
+            .expect("RUNCELL_TEST_POSTGRES is not set: source .ci/service-deps.sh");
+        let db = format!("contract_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let s = postgres::PgStore::open(&format!("{base}/{db}")).unwrap();
+        contract(&s);
+        drop(s);
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
+}

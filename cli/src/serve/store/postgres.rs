@@ -1,0 +1,425 @@
+//! The PostgreSQL store, for API nodes and worker processes on many machines. Claims take the
+//! oldest runnable row with `FOR UPDATE SKIP LOCKED` in one statement, so concurrent workers
+//! never wait on each other's rows; lease times come from the database clock, so clock skew
+//! between machines does not matter.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use postgres::{Client, NoTls, Row};
+
+use super::sqlite::{COLUMNS, exhausted_message};
+use super::{Result, Stats, Store, StoreError, WorkerInfo, micros};
+use crate::serve::model::{RunResult, Submission, format_time, status};
+
+/// The database clock in microseconds since the epoch.
+const NOW_US: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS submissions (
+    id BIGSERIAL PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
+    source_code BYTEA, language_id BIGINT NOT NULL, compiler_options TEXT,
+    command_line_arguments TEXT, stdin BYTEA, expected_output BYTEA,
+    number_of_runs BIGINT NOT NULL, cpu_time_limit DOUBLE PRECISION NOT NULL,
+    cpu_extra_time DOUBLE PRECISION NOT NULL, wall_time_limit DOUBLE PRECISION NOT NULL,
+    memory_limit BIGINT NOT NULL, stack_limit BIGINT NOT NULL,
+    max_processes_and_or_threads BIGINT NOT NULL,
+    enable_per_process_and_thread_time_limit BOOLEAN NOT NULL,
+    enable_per_process_and_thread_memory_limit BOOLEAN NOT NULL,
+    max_file_size BIGINT NOT NULL, redirect_stderr_to_stdout BOOLEAN NOT NULL,
+    enable_network BOOLEAN NOT NULL, callback_url TEXT, additional_files BYTEA,
+    status_id BIGINT NOT NULL, created_at BIGINT NOT NULL, finished_at BIGINT,
+    time DOUBLE PRECISION, wall_time DOUBLE PRECISION, memory BIGINT, stdout BYTEA,
+    stderr BYTEA, compile_output BYTEA, exit_code BIGINT, exit_signal BIGINT, message TEXT,
+    lease_owner TEXT, lease_until BIGINT, attempts BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS submissions_runnable ON submissions(id) WHERE status_id IN (1, 2);
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY, hostname TEXT NOT NULL, pid BIGINT NOT NULL,
+    threads BIGINT NOT NULL, started_at BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+    running BIGINT NOT NULL, completed BIGINT NOT NULL
+);
+";
+
+fn err(e: postgres::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn row_to_submission(r: &Row) -> std::result::Result<Submission, postgres::Error> {
+    Ok(Submission {
+        token: r.try_get(0)?,
+        source_code: r.try_get(1)?,
+        language_id: r.try_get(2)?,
+        compiler_options: r.try_get(3)?,
+        command_line_arguments: r.try_get(4)?,
+        stdin: r.try_get(5)?,
+        expected_output: r.try_get(6)?,
+        number_of_runs: r.try_get(7)?,
+        cpu_time_limit: r.try_get(8)?,
+        cpu_extra_time: r.try_get(9)?,
+        wall_time_limit: r.try_get(10)?,
+        memory_limit: r.try_get(11)?,
+        stack_limit: r.try_get(12)?,
+        max_processes_and_or_threads: r.try_get(13)?,
+        enable_per_process_and_thread_time_limit: r.try_get(14)?,
+        enable_per_process_and_thread_memory_limit: r.try_get(15)?,
+        max_file_size: r.try_get(16)?,
+        redirect_stderr_to_stdout: r.try_get(17)?,
+        enable_network: r.try_get(18)?,
+        callback_url: r.try_get(19)?,
+        additional_files: r.try_get(20)?,
+        status_id: r.try_get(21)?,
+        created_at: r.try_get(22)?,
+        finished_at: r.try_get(23)?,
+        time: r.try_get(24)?,
+        wall_time: r.try_get(25)?,
+        memory: r.try_get(26)?,
+        stdout: r.try_get(27)?,
+        stderr: r.try_get(28)?,
+        compile_output: r.try_get(29)?,
+        exit_code: r.try_get(30)?,
+        exit_signal: r.try_get(31)?,
+        message: r.try_get(32)?,
+    })
+}
+
+/// The PostgreSQL store: a small pool of synchronous connections.
+pub struct PgStore {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl PgStore {
+    /// Connect, create the schema if missing.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let store = PgStore {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+        };
+        store.with(|c| {
+            // Two processes starting at once both create the schema: serialize them.
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock(7236151)", &[])?;
+            tx.batch_execute(SCHEMA)?;
+            tx.commit()
+        })?;
+        Ok(store)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut client = match pooled {
+            Some(c) if !c.is_closed() => c,
+            _ => Client::connect(&self.url, NoTls).map_err(err)?,
+        };
+        let out = f(&mut client);
+        if !client.is_closed()
+            && let Ok(mut v) = self.idle.lock()
+            && v.len() < 16
+        {
+            v.push(client);
+        }
+        out.map_err(err)
+    }
+}
+
+impl Store for PgStore {
+    fn insert(&self, subs: &[Submission]) -> Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let st = tx.prepare(&format!(
+                "INSERT INTO submissions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+                 $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"
+            ))?;
+            for s in subs {
+                tx.execute(
+                    &st,
+                    &[
+                        &s.token,
+                        &s.source_code,
+                        &s.language_id,
+                        &s.compiler_options,
+                        &s.command_line_arguments,
+                        &s.stdin,
+                        &s.expected_output,
+                        &s.number_of_runs,
+                        &s.cpu_time_limit,
+                        &s.cpu_extra_time,
+                        &s.wall_time_limit,
+                        &s.memory_limit,
+                        &s.stack_limit,
+                        &s.max_processes_and_or_threads,
+                        &s.enable_per_process_and_thread_time_limit,
+                        &s.enable_per_process_and_thread_memory_limit,
+                        &s.max_file_size,
+                        &s.redirect_stderr_to_stdout,
+                        &s.enable_network,
+                        &s.callback_url,
+                        &s.additional_files,
+                        &s.status_id,
+                        &s.created_at,
+                        &s.finished_at,
+                        &s.time,
+                        &s.wall_time,
+                        &s.memory,
+                        &s.stdout,
+                        &s.stderr,
+                        &s.compile_output,
+                        &s.exit_code,
+                        &s.exit_signal,
+                        &s.message,
+                    ],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn get(&self, token: &str) -> Result<Option<Submission>> {
+        self.with(|c| {
+            c.query_opt(
+                &format!("SELECT {COLUMNS} FROM submissions WHERE token = $1"),
+                &[&token],
+            )?
+            .as_ref()
+            .map(row_to_submission)
+            .transpose()
+        })
+    }
+
+    fn get_many(&self, tokens: &[String]) -> Result<Vec<Submission>> {
+        self.with(|c| {
+            c.query(
+                &format!("SELECT {COLUMNS} FROM submissions WHERE token = ANY($1)"),
+                &[&tokens],
+            )?
+            .iter()
+            .map(row_to_submission)
+            .collect()
+        })
+    }
+
+    fn list(&self, page: i64, per_page: i64) -> Result<(Vec<Submission>, i64)> {
+        self.with(|c| {
+            let total: i64 = c.query_one("SELECT COUNT(*) FROM submissions", &[])?.get(0);
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM submissions ORDER BY id DESC LIMIT $1 OFFSET $2"
+                    ),
+                    &[&per_page, &((page - 1) * per_page)],
+                )?
+                .iter()
+                .map(row_to_submission)
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok((rows, total))
+        })
+    }
+
+    fn delete(&self, token: &str) -> Result<bool> {
+        self.with(|c| {
+            c.execute("DELETE FROM submissions WHERE token = $1", &[&token])
+                .map(|n| n > 0)
+        })
+    }
+
+    fn queue_depth(&self) -> Result<i64> {
+        self.with(|c| {
+            c.query_one("SELECT COUNT(*) FROM submissions WHERE status_id = 1", &[])
+                .map(|r| r.get(0))
+        })
+    }
+
+    fn processing(&self) -> Result<i64> {
+        self.with(|c| {
+            c.query_one("SELECT COUNT(*) FROM submissions WHERE status_id = 2", &[])
+                .map(|r| r.get(0))
+        })
+    }
+
+    fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: i64,
+    ) -> Result<Option<Submission>> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE submissions SET status_id = $1, message = $2, finished_at = {NOW_US}, \
+                     lease_owner = NULL, lease_until = NULL \
+                     WHERE status_id = 2 AND lease_until < {NOW_US} AND attempts >= $3"
+                ),
+                &[
+                    &status::INTERNAL,
+                    &exhausted_message(max_attempts),
+                    &max_attempts,
+                ],
+            )?;
+            let row = c.query_opt(
+                &format!(
+                    "WITH c AS (SELECT id FROM submissions WHERE status_id = 1 \
+                     OR (status_id = 2 AND lease_until < {NOW_US}) \
+                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     UPDATE submissions s SET status_id = 2, lease_owner = $1, \
+                     lease_until = {NOW_US} + $2, attempts = s.attempts + 1 \
+                     FROM c WHERE s.id = c.id RETURNING {}",
+                    COLUMNS
+                        .split(", ")
+                        .map(|col| format!("s.{}", col.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[&worker, &micros(lease)],
+            )?;
+            row.as_ref().map(row_to_submission).transpose()
+        })
+    }
+
+    fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE submissions SET lease_until = {NOW_US} + $1 WHERE token = $2 \
+                     AND status_id = 2 AND lease_owner = $3"
+                ),
+                &[&micros(lease), &token, &worker],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn finish(&self, token: &str, worker: &str, r: &RunResult) -> Result<bool> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE submissions SET status_id = $1, time = $2, wall_time = $3, \
+                     memory = $4, stdout = $5, stderr = $6, compile_output = $7, \
+                     exit_code = $8, exit_signal = $9, message = $10, finished_at = {NOW_US}, \
+                     lease_owner = NULL, lease_until = NULL \
+                     WHERE token = $11 AND status_id = 2 AND lease_owner = $12"
+                ),
+                &[
+                    &r.status_id,
+                    &r.time,
+                    &r.wall_time,
+                    &r.memory,
+                    &r.stdout,
+                    &r.stderr,
+                    &r.compile_output,
+                    &r.exit_code,
+                    &r.exit_signal,
+                    &r.message,
+                    &token,
+                    &worker,
+                ],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn heartbeat(&self, w: &WorkerInfo) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO workers (id, hostname, pid, threads, started_at, last_seen, \
+                     running, completed) VALUES ($1, $2, $3, $4, {NOW_US}, {NOW_US}, $5, $6) \
+                     ON CONFLICT (id) DO UPDATE SET last_seen = {NOW_US}, running = $5, \
+                     completed = $6"
+                ),
+                &[
+                    &w.id,
+                    &w.hostname,
+                    &w.pid,
+                    &w.threads,
+                    &w.running,
+                    &w.completed,
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn unregister(&self, id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM workers WHERE id = $1", &[&id])
+                .map(|_| ())
+        })
+    }
+
+    fn workers(&self, stale: Duration) -> Result<Vec<WorkerInfo>> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT id, hostname, pid, threads, started_at, last_seen, running, \
+                     completed, {NOW_US} FROM workers ORDER BY started_at"
+                ),
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let last: i64 = r.get(5);
+                    let now: i64 = r.get(8);
+                    WorkerInfo {
+                        id: r.get(0),
+                        hostname: r.get(1),
+                        pid: r.get(2),
+                        threads: r.get(3),
+                        started_at: format_time(r.get(4)),
+                        last_seen: format_time(last),
+                        running: r.get(6),
+                        completed: r.get(7),
+                        alive: now - last <= micros(stale),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.with(|c| {
+            let day = 86_400_000_000i64;
+            let now: i64 = c.query_one(&format!("SELECT {NOW_US}"), &[])?.get(0);
+            let count = |c: &mut Client, since: i64| -> std::result::Result<i64, postgres::Error> {
+                Ok(c.query_one(
+                    "SELECT COUNT(*) FROM submissions WHERE created_at >= $1",
+                    &[&since],
+                )?
+                .get(0))
+            };
+            let total = count(c, i64::MIN)?;
+            let today = count(c, now - now.rem_euclid(day))?;
+            let last_30_days = count(c, now - 30 * day)?;
+            let pairs = |c: &mut Client, sql: &str| -> std::result::Result<Vec<(i64, i64)>, _> {
+                Ok(c.query(sql, &[])?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect())
+            };
+            Ok(Stats {
+                total,
+                today,
+                last_30_days,
+                by_language: pairs(
+                    c,
+                    "SELECT language_id, COUNT(*) FROM submissions GROUP BY language_id \
+                     ORDER BY 2 DESC",
+                )?,
+                by_status: pairs(
+                    c,
+                    "SELECT status_id, COUNT(*) FROM submissions GROUP BY status_id ORDER BY 1",
+                )?,
+            })
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+}

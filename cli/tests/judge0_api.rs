@@ -1,0 +1,605 @@
+//! The Judge0 API of `runcell serve` over HTTP: shapes, statuses, validation and its error
+//! shapes, limits, batches, callbacks, authentication. Asserts on final states only.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::{Server, json, request};
+use serde_json::{Value, json};
+
+fn is_uuid_v4(t: &str) -> bool {
+    let b = t.as_bytes();
+    t.len() == 36
+        && b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && b[14] == b'4'
+        && matches!(b[19], b'8' | b'9' | b'a' | b'b')
+}
+
+#[test]
+fn metadata_endpoints_have_judge0_shapes() {
+    let s = Server::start("workers = 1\n");
+    let (code, about) = s.get("/about");
+    assert_eq!(code, 200);
+    assert_eq!(about["version"], "1.13.1");
+    let (_, cfg) = s.get("/config_info");
+    for k in [
+        "maintenance_mode",
+        "enable_wait_result",
+        "max_queue_size",
+        "cpu_time_limit",
+        "max_memory_limit",
+        "max_submission_batch_size",
+        "allow_enable_network",
+        "submission_cache_duration",
+    ] {
+        assert!(cfg.get(k).is_some(), "config_info lacks {k}");
+    }
+    let (_, langs) = s.get("/languages");
+    let ids: Vec<i64> = langs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    for id in [46, 50, 52, 62, 63, 71, 89] {
+        assert!(ids.contains(&id), "language {id} in {ids:?}");
+    }
+    let (code, py) = s.get("/languages/71");
+    assert_eq!(code, 200);
+    assert!(
+        py["name"].as_str().unwrap().starts_with("Python (3."),
+        "{py}"
+    );
+    assert_eq!(py["source_file"], "script.py");
+    assert_eq!(s.get("/languages/9999").0, 404);
+    let (_, st) = s.get("/statuses");
+    assert_eq!(st.as_array().unwrap().len(), 14);
+    assert_eq!(
+        st[4],
+        json!({"id": 5, "description": "Time Limit Exceeded"})
+    );
+    let (code, w) = s.get("/workers");
+    assert_eq!(code, 200);
+    assert!(w[0]["size"].is_i64(), "{w}");
+    assert_eq!(s.get("/system_info").0, 200);
+    assert_eq!(s.get("/statistics").0, 200);
+    let (code, m) = request(&s.addr, "GET", "/metrics", &[], b"");
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&m).contains("runcell_queue_depth"));
+}
+
+#[test]
+fn create_poll_fields_base64_and_wait() {
+    let s = Server::start("workers = 2\n");
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print(input())", "language_id": 71, "stdin": "hi"}),
+    );
+    assert_eq!(code, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    assert!(is_uuid_v4(&token), "{token}");
+    assert_eq!(v.as_object().unwrap().len(), 1, "only the token: {v}");
+    let done = s.wait_done(&token, "");
+    let keys: Vec<&str> = done
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "token",
+        "time",
+        "memory",
+        "stdout",
+        "stderr",
+        "compile_output",
+        "message",
+        "status",
+    ];
+    want.sort();
+    assert_eq!(keys, want, "default fields");
+    assert_eq!(done["stdout"], "hi\n");
+    assert_eq!(done["status"], json!({"id": 3, "description": "Accepted"}));
+    // Decimals are strings, memory an integer (KB).
+    assert!(
+        done["time"].as_str().unwrap().parse::<f64>().is_ok(),
+        "{done}"
+    );
+    assert!(done["memory"].is_i64(), "{done}");
+
+    let (_, all) = s.get(&format!(
+        "/submissions/{token}?fields=*&base64_encoded=true"
+    ));
+    assert_eq!(all["stdout"], B64.encode("hi\n"));
+    assert_eq!(all["source_code"], B64.encode("print(input())"));
+    assert_eq!(all["cpu_time_limit"], "5.0");
+    assert_eq!(all["memory_limit"], 128000);
+    assert_eq!(all["language"]["id"], 71);
+    assert!(all["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(all.as_object().unwrap().len(), 35, "{all}");
+
+    let (_, some) = s.get(&format!("/submissions/{token}?fields=stdout,exit_code"));
+    assert_eq!(some, json!({"stdout": "hi\n", "exit_code": 0}));
+    let (code, bad) = s.get(&format!("/submissions/{token}?fields=stdout,nope"));
+    assert_eq!(code, 400);
+    assert_eq!(bad["error"], "invalid fields: [nope]");
+    assert_eq!(
+        s.get("/submissions/00000000-0000-4000-8000-000000000000").0,
+        404
+    );
+
+    // wait=true answers with the result, base64 both ways.
+    let (code, w) = s.post(
+        "/submissions?wait=true&base64_encoded=true",
+        &json!({
+            "source_code": B64.encode("import sys; sys.stdout.buffer.write(bytes([0xff, 0x0a]))"),
+            "language_id": 71,
+        }),
+    );
+    assert_eq!(code, 201, "{w}");
+    assert_eq!(w["status"]["id"], 3, "{w}");
+    assert_eq!(
+        B64.decode(w["stdout"].as_str().unwrap()).unwrap(),
+        [0xff, 0x0a]
+    );
+    // The same output without base64 cannot be shown: Judge0's 400.
+    let t = w["token"].as_str().unwrap();
+    let (code, e) = s.get(&format!("/submissions/{t}"));
+    assert_eq!(code, 400);
+    assert!(
+        e["error"].as_str().unwrap().contains("base64_encoded=true"),
+        "{e}"
+    );
+
+    // Listing and deleting.
+    let (code, list) = s.get("/submissions?page=1&per_page=1&base64_encoded=true");
+    assert_eq!(code, 200);
+    assert_eq!(list["submissions"].as_array().unwrap().len(), 1);
+    assert_eq!(list["meta"]["total_count"], 2);
+    assert_eq!(list["meta"]["total_pages"], 2);
+    assert_eq!(s.get("/submissions?page=0").0, 400);
+    let (code, gone) = json(
+        &s.addr,
+        "DELETE",
+        &format!("/submissions/{token}"),
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{gone}");
+    assert_eq!(s.get(&format!("/submissions/{token}")).0, 404);
+
+    // Nothing of the jobs is left on disk.
+    let left: Vec<_> = std::fs::read_dir(&s.work_dir).unwrap().collect();
+    assert!(left.is_empty(), "job directories left: {left:?}");
+}
+
+#[test]
+fn statuses_from_real_runs() {
+    let s = Server::start("workers = 2\n");
+    let cases = [
+        (
+            json!({"source_code": "print(1)", "language_id": 71, "expected_output": "1  \n\n"}),
+            3,
+        ),
+        (
+            json!({"source_code": "print(2)", "language_id": 71, "expected_output": "1"}),
+            4,
+        ),
+        (
+            json!({"source_code": "while True: pass", "language_id": 71,
+                   "cpu_time_limit": 0.5, "wall_time_limit": 2}),
+            5,
+        ),
+        (json!({"source_code": "int main( {", "language_id": 52}), 6),
+        (
+            json!({"source_code": "int main(){return *(volatile int*)0;}", "language_id": 50}),
+            7,
+        ),
+        (
+            json!({"source_code": "#include <signal.h>\nint main(){raise(SIGXFSZ);}", "language_id": 50}),
+            8,
+        ),
+        (json!({"source_code": "exit 4", "language_id": 46}), 11),
+        (
+            json!({"source_code": "#include <signal.h>\nint main(){raise(SIGUSR1);}", "language_id": 50}),
+            12,
+        ),
+        (
+            json!({"source_code": "a = bytearray(400 * 1024 * 1024)\nprint(len(a))",
+                   "language_id": 71, "memory_limit": 65536}),
+            12,
+        ),
+        (
+            json!({"source_code": "printf 'garbage' > x; chmod +x x; ./x", "language_id": 46}),
+            11,
+        ),
+    ];
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let tokens: Vec<(String, i64, Value)> = cases
+        .iter()
+        .map(|(body, want)| {
+            let (code, v) = s.post("/submissions", body);
+            assert_eq!(code, 201, "{v}");
+            (
+                v["token"].as_str().unwrap().to_string(),
+                *want,
+                body.clone(),
+            )
+        })
+        .collect();
+    for (t, mut want, body) in tokens {
+        let v = s.wait_done(&t, "fields=*");
+        // Unprivileged there are no cgroups: RLIMIT_AS makes the allocation fail inside
+        // Python (MemoryError, exit 1) instead of an out-of-memory kill.
+        if !root && body["memory_limit"].is_number() {
+            want = 11;
+        }
+        assert_eq!(v["status_id"], want, "{body} -> {v}");
+        match want {
+            5 => assert_eq!(v["message"], "Time limit exceeded"),
+            6 => assert!(v["compile_output"].as_str().unwrap().contains("error")),
+            7 => assert_eq!(v["exit_signal"], 11),
+            11 => assert!(
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Exited with error status")
+            ),
+            12 if body["memory_limit"].is_number() => {
+                assert!(
+                    v["message"].as_str().unwrap().contains("Memory limit"),
+                    "{v}"
+                )
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn bad_input_gets_judge0_errors() {
+    let s = Server::start("workers = 1\nmax_body_bytes = 8388608\n");
+    let post_raw = |body: &[u8]| json(&s.addr, "POST", "/submissions", &[], body);
+    let (code, v) = post_raw(b"{\"source_code\": ");
+    assert_eq!(code, 400, "malformed JSON: {v}");
+    assert!(v["error"].is_string());
+
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "x", "language_id": 4242}),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        v,
+        json!({"language_id": ["language with id 4242 doesn't exist"]})
+    );
+
+    let (code, v) = s.post("/submissions", &json!({"language_id": 71}));
+    assert_eq!(code, 422);
+    assert_eq!(v, json!({"source_code": ["can't be blank"]}));
+
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "x", "language_id": 71, "cpu_time_limit": 100,
+                "memory_limit": 10_000_000, "wall_time_limit": 0.5, "number_of_runs": 0}),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["cpu_time_limit"],
+        json!(["must be less than or equal to 15"])
+    );
+    assert_eq!(
+        v["memory_limit"],
+        json!(["must be less than or equal to 512000"])
+    );
+    assert_eq!(
+        v["wall_time_limit"],
+        json!(["must be greater than or equal to 1"])
+    );
+    assert_eq!(v["number_of_runs"], json!(["must be greater than 0"]));
+
+    let (code, v) = s.post(
+        "/submissions?base64_encoded=true",
+        &json!({"source_code": "%%%not base64", "language_id": 71}),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(v["source_code"], json!(["is not valid base64"]));
+
+    // 100 MB of source: refused before it is read whole.
+    let big = vec![b'a'; 100 << 20];
+    let (code, _) = request(&s.addr, "POST", "/submissions", &[], &big);
+    assert_eq!(code, 413);
+    // A source over the source limit inside an accepted body.
+    let src = "#".repeat(5 << 20);
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": src, "language_id": 71}),
+    );
+    assert_eq!(code, 422, "{v}");
+
+    // additional_files: a zip bomb and a zip that climbs out.
+    let bomb = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("zeros", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            w.write_all(&chunk).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    assert!(bomb.len() < 1 << 20);
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print(1)", "language_id": 71, "additional_files": B64.encode(&bomb)}),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["additional_files"][0]
+            .as_str()
+            .unwrap()
+            .contains("more than"),
+        "{v}"
+    );
+    let climb = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("../../etc/evil", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"x").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print(1)", "language_id": 71, "additional_files": B64.encode(&climb)}),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["additional_files"][0]
+            .as_str()
+            .unwrap()
+            .contains("leaves"),
+        "{v}"
+    );
+
+    // Batches: Judge0's per-item answers and limits.
+    let (code, v) = s.post(
+        "/submissions/batch",
+        &json!({"submissions": [
+            {"source_code": "print(7)", "language_id": 71},
+            {"source_code": "x", "language_id": 4242},
+        ]}),
+    );
+    assert_eq!(code, 201, "{v}");
+    let t = v[0]["token"].as_str().unwrap().to_string();
+    assert!(v[1]["language_id"].is_array(), "{v}");
+    s.wait_done(&t, "");
+    let (code, v) = s.get(&format!("/submissions/batch?tokens={t},nope&fields=stdout"));
+    assert_eq!(code, 200);
+    assert_eq!(v, json!({"submissions": [{"stdout": "7\n"}, null]}));
+    let (code, _) = s.post("/submissions/batch", &json!({"submissions": []}));
+    assert_eq!(code, 400);
+    let many: Vec<Value> = (0..21)
+        .map(|_| json!({"source_code": "print(1)", "language_id": 71}))
+        .collect();
+    let (code, v) = s.post("/submissions/batch", &json!({ "submissions": many }));
+    assert_eq!(code, 400, "{v}");
+}
+
+#[test]
+fn a_full_queue_answers_503() {
+    // No workers: nothing drains the queue.
+    let s = Server::start("workers = 0\nmax_queue_size = 2\n");
+    let body = json!({"source_code": "print(1)", "language_id": 71});
+    assert_eq!(s.post("/submissions", &body).0, 201);
+    assert_eq!(s.post("/submissions", &body).0, 201);
+    let (code, v) = s.post("/submissions", &body);
+    assert_eq!(code, 503);
+    assert_eq!(v, json!({"error": "queue is full"}));
+}
+
+#[test]
+fn authentication_headers() {
+    let s = Server::start("workers = 1\nauthn_token = \"secret\"\nauthz_token = \"admin\"\n");
+    assert_eq!(s.get("/languages").0, 401);
+    let (code, _) = json(
+        &s.addr,
+        "GET",
+        "/languages",
+        &[("X-Auth-Token", "secret")],
+        b"",
+    );
+    assert_eq!(code, 200);
+    let (code, _) = json(
+        &s.addr,
+        "GET",
+        "/submissions",
+        &[("X-Auth-Token", "secret")],
+        b"",
+    );
+    assert_eq!(code, 403);
+    let (code, _) = json(
+        &s.addr,
+        "GET",
+        "/submissions",
+        &[("X-Auth-Token", "secret"), ("X-Auth-User", "admin")],
+        b"",
+    );
+    assert_eq!(code, 200);
+}
+
+/// Accept connections on a loopback listener in a thread and hand each request's bytes over.
+fn callback_sink(answer: bool) -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            c.set_read_timeout(Some(Duration::from_millis(500))).ok();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = c.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            if answer {
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            } else {
+                held.push(c);
+            }
+            if tx.send(buf).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn callbacks_are_put_and_bounded() {
+    let s = Server::start("workers = 1\ncallbacks_max_tries = 2\ncallbacks_timeout = 1.0\n");
+    let (ok_addr, ok_rx) = callback_sink(true);
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print('cb')", "language_id": 71,
+                "callback_url": format!("http://{ok_addr}/done")}),
+    );
+    assert_eq!(code, 201);
+    let token = v["token"].as_str().unwrap();
+    let req = ok_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("callback");
+    let text = String::from_utf8_lossy(&req);
+    assert!(text.starts_with("PUT /done "), "{text}");
+    let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+    let v: Value = serde_json::from_str(body).expect("callback body is JSON");
+    assert_eq!(v["token"], token);
+    assert_eq!(v["status"]["id"], 3);
+    assert_eq!(v["stdout"], B64.encode("cb\n"));
+
+    // A callback URL that never answers: tried callbacks_max_tries times, the submission is
+    // finished regardless and the server still stops cleanly.
+    let (hang_addr, hang_rx) = callback_sink(false);
+    let (_, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print(1)", "language_id": 71,
+                "callback_url": format!("http://{hang_addr}/")}),
+    );
+    let done = s.wait_done(v["token"].as_str().unwrap(), "");
+    assert_eq!(done["status"]["id"], 3);
+    for i in 0..2 {
+        hang_rx
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap_or_else(|_| panic!("attempt {i}"));
+    }
+    // No third attempt arrives (the two tries took at least their timeouts).
+    assert!(hang_rx.recv_timeout(Duration::from_secs(3)).is_err());
+}
+
+#[test]
+fn graceful_shutdown_finishes_running_jobs() {
+    let mut s = Server::start("workers = 1\n");
+    let (_, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "import time; time.sleep(1); print('done')", "language_id": 71}),
+    );
+    let token = v["token"].as_str().unwrap().to_string();
+    // Wait until it is being processed, then stop the server.
+    loop {
+        let (_, v) = s.get(&format!("/submissions/{token}?fields=status_id"));
+        if v["status_id"] != 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = s.stop();
+    assert!(status.success(), "{status:?}");
+    // Reopen the same database: the job finished before the process exited.
+    let db = format!("sqlite:{}", s.dir.path().join("db.sqlite").display());
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let s2 = Server::start_with(dir, &db, "workers = 0\n");
+    let (_, v) = s2.get(&format!("/submissions/{token}"));
+    assert_eq!(v["status"]["id"], 3, "{v}");
+    assert_eq!(v["stdout"], "done\n");
+}
+
+#[test]
+fn the_analyzer_gate_refuses_python_before_queueing() {
+    let s = Server::start("workers = 1\nanalyze_python = true\n");
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "import os\n\nos.system('id')\n", "language_id": 71}),
+    );
+    assert_eq!(code, 422, "{v}");
+    let msg = v["source_code"][0].as_str().unwrap();
+    assert!(
+        msg.contains("process-exec") && msg.contains("line 3"),
+        "{msg}"
+    );
+    let (_, list) = s.get("/submissions");
+    assert_eq!(list["meta"]["total_count"], 0, "nothing was queued");
+    // Clean code and other languages pass.
+    let (code, v) = s.post(
+        "/submissions?wait=true",
+        &json!({"source_code": "print(sum(range(10)))", "language_id": 71}),
+    );
+    assert_eq!(code, 201);
+    assert_eq!(v["stdout"], "45\n");
+    let (code, _) = s.post(
+        "/submissions",
+        &json!({"source_code": "echo $(id)", "language_id": 46}),
+    );
+    assert_eq!(code, 201);
+}
+
+/// The service as an unprivileged user (uid 65534): runs write into the job directory,
+/// compile, and leave nothing behind even when the program locks a directory (chmod 000).
+#[test]
+fn unprivileged_server_runs_jobs_and_cleans_up() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Already unprivileged: the other tests cover this case.
+        let s = Server::start("workers = 1\n");
+        let (_, v) = s.post(
+            "/submissions?wait=true",
+            &json!({"source_code": "print(1)", "language_id": 71}),
+        );
+        assert_eq!(v["status"]["id"], 3);
+        return;
+    }
+    let s = Server::start_as(65534, "workers = 2\n");
+    let cases = [
+        (
+            json!({"source_code": "open('f', 'w').write('x')\nprint(open('f').read())", "language_id": 71}),
+            "x\n",
+        ),
+        (
+            json!({"source_code": "#include <stdio.h>\nint main(){puts(\"c\");}", "language_id": 50}),
+            "c\n",
+        ),
+        (
+            json!({"source_code": "mkdir -p d/e; touch d/e/f; chmod 000 d/e d; echo locked", "language_id": 46}),
+            "locked\n",
+        ),
+    ];
+    for (body, out) in cases {
+        let (code, v) = s.post("/submissions?wait=true", &body);
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(v["status"]["id"], 3, "{body} -> {v}");
+        assert_eq!(v["stdout"], out);
+    }
+    let left: Vec<_> = std::fs::read_dir(&s.work_dir).unwrap().collect();
+    assert!(left.is_empty(), "job directories left: {left:?}");
+}
