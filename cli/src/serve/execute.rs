@@ -41,7 +41,25 @@ pub struct Executor {
     pub zip: ZipLimits,
     /// Memory is enforced with RLIMIT_AS (no cgroups): runtimes get their floor.
     pub rlimit_memory: bool,
+    /// Built sandboxes by language and limits: a job's directory is bound per run
+    /// (`Command::bind`), so submissions with the same limits reuse one `Sandbox` (no
+    /// rebuild: seccomp compiled once, the cgroup pool kept warm).
+    pub sandboxes: SandboxCache,
 }
+
+/// Sandboxes keyed by language and step limits (bounded; see [`Executor::sandboxes`]). Clones
+/// of an `Executor` share it.
+#[derive(Default, Clone)]
+pub struct SandboxCache(Arc<std::sync::Mutex<std::collections::HashMap<String, Sandbox>>>);
+
+impl std::fmt::Debug for SandboxCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxCache")
+    }
+}
+
+/// How many distinct (language, limits) sandboxes are kept.
+const SANDBOX_CACHE: usize = 64;
 
 /// Characters Judge0 strips from compiler options and arguments before they reach the shell.
 fn sanitize(s: &str) -> String {
@@ -75,7 +93,33 @@ pub fn memory_is_rlimit() -> bool {
 }
 
 impl Executor {
-    fn sandbox(&self, lang: &Language, dir: &Path, step: &Step) -> runcell::Result<Sandbox> {
+    /// The sandbox for a step (cached by language and limits); the job directory is not part
+    /// of it: [`job_command`] binds it per run.
+    fn sandbox(&self, lang: &Language, step: &Step) -> runcell::Result<Sandbox> {
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            lang.id,
+            lang.profile,
+            step.cpu,
+            step.wall,
+            step.memory_kb,
+            step.processes,
+            step.file_size_kb,
+            step.network
+        );
+        let mut cache = self.sandboxes.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sb) = cache.get(&key) {
+            return Ok(sb.clone());
+        }
+        let sb = self.build_sandbox(lang, step)?;
+        if cache.len() >= SANDBOX_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, sb.clone());
+        Ok(sb)
+    }
+
+    fn build_sandbox(&self, lang: &Language, step: &Step) -> runcell::Result<Sandbox> {
         let mut p = Profile::named(&lang.profile)?;
         for k in &lang.env_remove {
             p.env.remove(k);
@@ -91,8 +135,6 @@ impl Executor {
         }
         Sandbox::builder()
             .profile(p)
-            .bind(dir, "/box")
-            .workdir("/box")
             .cpu_time(Duration::from_secs_f64(step.cpu.max(0.001)))
             .wall_time(Duration::from_secs_f64(step.wall.max(0.001)))
             .memory(mem_kb * 1024)
@@ -168,8 +210,8 @@ impl Executor {
                 network: false,
             };
             let out = self
-                .sandbox(lang, dir, &step)
-                .and_then(|sb| sb.run(&Command::new("/bin/bash").arg("-c").arg(&script), b""));
+                .sandbox(lang, &step)
+                .and_then(|sb| sb.run(&job_command(dir, &script), b""));
             match out {
                 Err(e) => return RunResult::internal(format!("compile step: {e}")),
                 Ok(o) if o.verdict != Verdict::Ok => {
@@ -205,7 +247,7 @@ impl Executor {
             file_size_kb: s.max_file_size,
             network: s.enable_network,
         };
-        let sb = match self.sandbox(lang, dir, &step) {
+        let sb = match self.sandbox(lang, &step) {
             Ok(sb) => sb,
             Err(e) => return RunResult::internal(format!("run step: {e}")),
         };
@@ -220,7 +262,7 @@ impl Executor {
             lang.run_cmd,
             args
         );
-        let cmd = Command::new("/bin/bash").arg("-c").arg(&script);
+        let cmd = job_command(dir, &script);
         let stdin = s.stdin.as_deref().unwrap_or_default();
         let runs = s.number_of_runs.max(1);
         let (mut times, mut walls, mut mems) = (Vec::new(), Vec::new(), Vec::new());
@@ -244,6 +286,15 @@ impl Executor {
         last.memory = Some(avg(&mems).round() as i64);
         last
     }
+}
+
+/// `bash -c script` run in the job directory, bound read-write at /box for this run only.
+fn job_command(dir: &Path, script: &str) -> Command {
+    Command::new("/bin/bash")
+        .arg("-c")
+        .arg(script)
+        .bind(dir, "/box")
+        .current_dir("/box")
 }
 
 /// Judge0's status for one run.
@@ -548,11 +599,11 @@ impl Executor {
             file_size_kb: self.compile.file_size_kb,
             network: false,
         };
-        let sb = match self.sandbox(lang, dir, &step) {
+        let sb = match self.sandbox(lang, &step) {
             Ok(sb) => sb,
             Err(e) => return StageResult::internal(e.to_string()),
         };
-        let mut child = match sb.spawn(&Command::new("/bin/bash").arg("-c").arg(script)) {
+        let mut child = match sb.spawn(&job_command(dir, script)) {
             Ok(c) => c,
             Err(e) => return StageResult::internal(e.to_string()),
         };

@@ -151,6 +151,7 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
             max_entries: cfg.max_extract_files,
         },
         rlimit_memory: execute::memory_is_rlimit(),
+        sandboxes: Default::default(),
     };
     for l in langs.all() {
         tracing::info!(id = l.id, name = %l.name, "language");
