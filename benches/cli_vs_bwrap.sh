@@ -6,6 +6,8 @@
 #   benches/cli_vs_bwrap.sh [ROUNDS]          (default 200 rounds; needs root or userns)
 #
 # Environment: RUNCELL=path to a runcell binary (default: builds target/release/runcell);
+# RUNCELL_BASE=another runcell binary (e.g. a build of the previous commit) adds the variant
+# base_true, interleaved like the others, for before/after comparisons in one run;
 # NO_INSTALL=1 to fail instead of installing bubblewrap from apt when it is missing;
 # PYTHON=the interpreter for both python variants (default /usr/bin/python3: a `python3` found
 # on PATH may be a version-manager shim script, which would time the shim, not python).
@@ -56,6 +58,11 @@ bwrap_args+=(--proc /proc --dev /dev --tmpfs /tmp)
 python=${PYTHON:-/usr/bin/python3}
 hello=$'print(\'hello\')\n'
 variants=(bare_true bwrap_true runcell_true bare_python runcell_python)
+base=${RUNCELL_BASE:-}
+if [[ -n $base ]]; then
+    [[ -x $base ]] || { echo "no runcell binary at $base" >&2; exit 1; }
+    variants+=(base_true)
+fi
 run_variant() {
     case $1 in
     bare_true) /bin/true ;;
@@ -63,6 +70,7 @@ run_variant() {
     runcell_true) "$runcell" run -- /bin/true ;;
     bare_python) "$python" - <<<"$hello" >/dev/null ;;
     runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
+    base_true) "$base" run -- /bin/true ;;
     esac
 }
 
@@ -110,3 +118,7 @@ awk -v b="${med[bwrap_true]}" -v r="${med[runcell_true]}" -v bt="${med[bare_true
     printf "runcell_true / bare_true:        %.2fx\n", r / bt
     printf "runcell_python - bare_python:    %+.2f ms (goal <= +3 ms)\n", rp - bp
 }'
+if [[ -n $base ]]; then
+    awk -v r="${med[runcell_true]}" -v o="${med[base_true]}" \
+        'BEGIN { printf "base_true / runcell_true:        %.2fx  (>1: this build is faster)\n", o / r }'
+fi
