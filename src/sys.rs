@@ -565,38 +565,48 @@ pub fn clone_vm<F: FnOnce() -> std::convert::Infallible>(
     flags: libc::c_int,
     f: F,
 ) -> SysResult<(libc::pid_t, RawFd)> {
+    // `f()` has an uninhabited type: the match proves it never returns.
     #[allow(unreachable_code)]
     extern "C" fn trampoline<F: FnOnce() -> std::convert::Infallible>(
         arg: *mut libc::c_void,
     ) -> libc::c_int {
-        // SAFETY: arg is the &mut Option<F> of clone_vm's frame. The parent stays in clone_vm
-        // until the child has taken it: see the handshake below.
-        let slot = unsafe { &mut *(arg as *mut (Option<F>, std::sync::atomic::AtomicBool)) };
-        let f = slot.0.take();
-        slot.1.store(true, std::sync::atomic::Ordering::Release);
-        match f {
-            Some(f) => match f() {},
-            None => exit(127),
-        }
+        // SAFETY: arg points to the `F` moved into the top of this child's own stack below;
+        // nothing else reads it.
+        let f = unsafe { std::ptr::read(arg as *mut F) };
+        match f() {}
     }
-    let mut slot = (Some(f), std::sync::atomic::AtomicBool::new(false));
+    // The closure is moved into the top of the child's stack, which the caller keeps alive
+    // for as long as the child may run: no handshake, the parent never waits for the child.
+    let size = std::mem::size_of::<F>();
+    let align = std::mem::align_of::<F>().max(16);
+    let base = stack.base as usize + 4096;
+    let slot = (stack.top() - size) & !(align - 1);
+    if slot < base + 4096 {
+        return Err(libc::ENOMEM);
+    }
+    let f = std::mem::ManuallyDrop::new(f);
+    // SAFETY: slot is inside the stack mapping (above its guard page), aligned for F, used by
+    // nothing else; the value is moved there exactly once (the original is never dropped).
+    unsafe { std::ptr::write(slot as *mut F, std::ptr::read(&*f)) };
     let mut pidfd: RawFd = -1;
-    // SAFETY: the child runs trampoline::<F> on `stack` (alive as long as the caller keeps it)
-    // and shares our memory; `slot` stays alive until the child has moved `f` out of it.
-    // CLONE_PIDFD stores the pidfd through the parent_tid argument.
+    // SAFETY: the child runs trampoline::<F> on `stack` below `slot` and shares our memory;
+    // the caller keeps `stack` alive until the child has exec'd or is reaped. CLONE_PIDFD
+    // stores the pidfd through the parent_tid argument.
     let pid = unsafe {
         libc::clone(
             trampoline::<F>,
-            stack.top() as *mut libc::c_void,
+            (slot & !15) as *mut libc::c_void,
             flags | libc::CLONE_VM | libc::CLONE_PIDFD,
-            (&mut slot as *mut (Option<F>, std::sync::atomic::AtomicBool)).cast(),
+            slot as *mut libc::c_void,
             &mut pidfd as *mut RawFd,
         )
     };
-    let pid = check(pid)?;
-    // The closure (and what it borrows) must stay put until the child has it.
-    while !slot.1.load(std::sync::atomic::Ordering::Acquire) {
-        std::hint::spin_loop();
+    if pid < 0 {
+        let e = errno();
+        // The child never ran: drop the closure we moved onto its stack.
+        // SAFETY: slot holds the F written above, not read by anyone.
+        drop(unsafe { std::ptr::read(slot as *mut F) });
+        return Err(e);
     }
     Ok((pid, pidfd))
 }

@@ -8,57 +8,54 @@
 //!
 //! # How a policy becomes BPF
 //!
-//! seccompiler builds filters with one match action and one mismatch action. A policy mixes
-//! actions (EPERM denials, ENOSYS denials, kills, an allow-list default), so the rules are grouped
-//! by action and each group is compiled by seccompiler into its own *segment*:
+//! The rules that apply (under the sandbox's network setting) are grouped by action into
+//! *segments* evaluated in order, first decision wins: the `kill` rules, then one segment per
+//! distinct errno in the order the policy first uses them, then (when `default_action` is not
+//! `allow`) the allow-list: a syscall some rule names is allowed, any other gets the default.
 //!
-//! 1. the `kill` rules (match: kill, mismatch: allow),
-//! 2. one segment per distinct errno, in the order the policy first uses them,
-//! 3. when `default_action` is not `allow`: every syscall any rule names (match: allow,
-//!    mismatch: the default action).
+//! Each syscall number is then resolved to a *leaf* (the segments' argument checks in that
+//! order, or just a constant) and the code generator in `seccomp/bpf.rs` emits ONE program: the
+//! architecture check (a foreign `seccomp_data.arch` is `SECCOMP_RET_KILL_PROCESS`), then a
+//! binary search over the syscall number down to the leaves. On x86_64 the x32 range
+//! (`nr >= 0x4000_0000`, `X32_SYSCALL_BIT`) is one more interval of the search, killed, except
+//! `nr == -1` (what tracers use to skip a syscall; the kernel answers it with ENOSYS), which
+//! gets the default. A syscall costs about log2(intervals) comparisons instead of a walk over
+//! every named syscall, and the kernel's per-syscall action cache, computed at attach time by
+//! emulating the filter for every syscall number, is cheap to build.
 //!
-//! The segments are then chained into ONE program with first-decision-wins semantics: inside
-//! every segment but the last, each `RET ALLOW` ("this segment has no objection") is rewritten
-//! into a jump to the first instruction of the next segment (same length, so seccompiler's own
-//! jump offsets stay valid; each segment starts by reloading `seccomp_data.arch`, so no register
-//! state crosses a boundary). Chaining instead of stacking keeps every `SECCOMP_RET_USER_NOTIF`
-//! in one filter: the kernel delivers a notification only through the listener of the filter
-//! that returned it, and a process can have only one listener.
+//! One program keeps every `SECCOMP_RET_USER_NOTIF` in one filter: the kernel delivers a
+//! notification only through the listener of the filter that returned it, and a process can
+//! have only one listener. The policy action `kill` is `SECCOMP_RET_USER_NOTIF` (`kill =
+//! "notify"`: the supervisor reports the syscall and kills the sandbox) or
+//! `SECCOMP_RET_KILL_PROCESS` (`kill = "process"`).
 //!
-//! The policy action `kill` is compiled through a private marker action and the marker is then
-//! rewritten to `SECCOMP_RET_USER_NOTIF` (`kill = "notify"`, the supervisor reports the syscall
-//! and kills the sandbox) or to `SECCOMP_RET_KILL_PROCESS` (`kill = "process"`). seccompiler's
-//! own architecture check (a foreign `seccomp_data.arch` is `SECCOMP_RET_KILL_PROCESS`) is left
-//! untouched.
+//! Earlier versions stacked a separate arch/x32 prelude program in front of a linear chain of
+//! seccompiler segments; the tests keep that compiler (`seccomp/legacy.rs`, seccompiler as a
+//! dev-dependency) and check that the single program decides every syscall number, every
+//! architecture and the argument-filtered rules exactly as that stack did.
 //!
-//! A second, hand-built program (the *prelude*) checks the architecture again and, on x86_64,
-//! kills x32 syscalls (`nr >= 0x4000_0000`, `X32_SYSCALL_BIT`): seccompiler compares syscall
-//! numbers only, and an x32 number would otherwise slip past every deny rule.
+//! # Installation
 //!
-//! # Installation order and kernel semantics
-//!
-//! [`CompiledSeccomp::programs`] is `[prelude, policy]` (or `[prelude]` when the policy allows
-//! everything, or empty for the `none` policy). Install them in that order with
+//! [`CompiledSeccomp::programs`] holds one program (none for the `none` policy). Install with
 //! `seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog)` after `PR_SET_NO_NEW_PRIVS`; when
-//! [`CompiledSeccomp::notify`] is true, pass `SECCOMP_FILTER_FLAG_NEW_LISTENER` with the LAST
-//! program (see [`CompiledSeccomp::listener_index`]). The kernel runs every installed filter,
-//! newest first, and applies the most severe result (KILL_PROCESS > ERRNO > USER_NOTIF > ALLOW;
-//! the newest filter wins a tie), so the prelude's kills always win. The prelude goes first
-//! because it allows `seccomp(2)` itself, which an allow-list policy might not.
+//! [`CompiledSeccomp::notify`] is true, pass `SECCOMP_FILTER_FLAG_NEW_LISTENER` (see
+//! [`CompiledSeccomp::listener_index`]). The API keeps a list so a caller that installs
+//! programs in order keeps working.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
+use bpf::CmpOp;
+
 use serde::Deserialize;
 
 #[path = "seccomp/syscalls.rs"]
 mod syscalls;
+
+#[path = "seccomp/bpf.rs"]
+mod bpf;
 
 /// The built-in `default` policy (deny-list), embedded so the binary needs no data files.
 const DEFAULT_POLICY: &str = include_str!("../../policies/seccomp/default.toml");
@@ -74,23 +71,8 @@ pub const BUILTIN_POLICIES: &[&str] = &["default", "strict", "none"];
 /// (`exit_group`). Every policy must allow them unconditionally.
 pub const REQUIRED_SYSCALLS: &[&str] = &["close", "execve", "exit_group", "sendmsg", "write"];
 
-/// `SECCOMP_RET_TRACE | 0x5ecc`: the placeholder the policy action `kill` is compiled to before
-/// it is rewritten to USER_NOTIF or KILL_PROCESS (policies have no `trace` action, so the
-/// value cannot occur otherwise).
-const KILL_MARKER_DATA: u32 = 0x5ecc;
-const KILL_MARKER: u32 = libc::SECCOMP_RET_TRACE | KILL_MARKER_DATA;
-
-/// Classic BPF opcodes used when building and rewriting programs (`linux/filter.h`).
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JMP_JA: u16 = 0x05;
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
-const BPF_RET_K: u16 = 0x06;
 /// Kernel limit on the instructions of one filter (`BPF_MAXINSNS`).
 const BPF_MAX_INSNS: usize = 4096;
-/// Offsets into `struct seccomp_data`.
-const SECCOMP_DATA_NR: u32 = 0;
-const SECCOMP_DATA_ARCH: u32 = 4;
 /// `__X32_SYSCALL_BIT`: x32 syscalls on x86_64 are numbered from here.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -103,9 +85,8 @@ const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
 /// Upper bound on the alternatives one rule expands to (`in`/`any_bits` conditions multiply).
 const MAX_ALTERNATIVES: usize = 64;
 
-/// What the host architecture needs: seccompiler's target, the audit value and the tables.
+/// What the host architecture needs: the audit value and the tables.
 struct HostArch {
-    target: TargetArch,
     audit: u32,
     /// `(name, number)` sorted by name, for this architecture.
     table: &'static [(&'static str, i64)],
@@ -118,7 +99,6 @@ struct HostArch {
 
 #[cfg(target_arch = "x86_64")]
 const HOST: Option<HostArch> = Some(HostArch {
-    target: TargetArch::x86_64,
     audit: AUDIT_ARCH_X86_64,
     table: syscalls::X86_64,
     other: syscalls::AARCH64,
@@ -127,7 +107,6 @@ const HOST: Option<HostArch> = Some(HostArch {
 
 #[cfg(target_arch = "aarch64")]
 const HOST: Option<HostArch> = Some(HostArch {
-    target: TargetArch::aarch64,
     audit: AUDIT_ARCH_AARCH64,
     table: syscalls::AARCH64,
     other: syscalls::X86_64,
@@ -213,7 +192,7 @@ pub enum SeccompError {
         /// The name asked for.
         name: String,
     },
-    /// seccompiler rejected a segment or the chained program is too long.
+    /// The code generator failed or the program is too long.
     #[error("seccomp policy {policy}: cannot compile: {message}")]
     Compile {
         /// The policy name.
@@ -257,7 +236,7 @@ struct Rule {
     /// `(name, number)` of the named syscalls that exist on the host architecture.
     syscalls: Vec<(String, i64)>,
     /// Disjunction of conjunctions; empty means unconditional.
-    alternatives: Vec<SeccompRule>,
+    alternatives: bpf::Alternatives,
     /// Human description of the conditions (empty when unconditional).
     condition_text: String,
 }
@@ -282,7 +261,8 @@ pub struct CompiledSeccomp {
     /// The policy's name (for the report's `enforced` section).
     pub name: String,
     /// The programs, each non-empty, to install IN THIS ORDER (the kernel evaluates the last
-    /// installed first and applies the most severe result of all). Empty for the `none` policy.
+    /// installed first and applies the most severe result of all): one program, or none for
+    /// the `none` policy.
     pub programs: Vec<Vec<libc::sock_filter>>,
     /// True when the policy's `kill` is `SECCOMP_RET_USER_NOTIF`: install the last program with
     /// `SECCOMP_FILTER_FLAG_NEW_LISTENER`, hand the listener to the supervisor, which reports a
@@ -616,13 +596,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Converts one `[[rule.when]]` into alternatives (a disjunction of conjunctions) plus a
 /// human description.
-fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String), String> {
+fn build_condition(cond: &RawCond) -> Result<(bpf::Alternatives, String), String> {
     if cond.arg > 5 {
         return Err(format!("argument index {} out of range 0..=5", cond.arg));
     }
-    let (len, limit) = match cond.bits {
-        32 => (SeccompCmpArgLen::Dword, u64::from(u32::MAX)),
-        64 => (SeccompCmpArgLen::Qword, u64::MAX),
+    let (wide, limit) = match cond.bits {
+        32 => (false, u64::from(u32::MAX)),
+        64 => (true, u64::MAX),
         other => return Err(format!("bits = {other}: must be 32 or 64")),
     };
     let fits = |v: &RawValue| -> Result<u64, String> {
@@ -652,8 +632,13 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
             Ok(())
         }
     };
-    let mk = |op: SeccompCmpOp, value: u64| {
-        SeccompCondition::new(cond.arg, len.clone(), op, value).map_err(|e| e.to_string())
+    let mk = |op: CmpOp, value: u64| -> Result<bpf::Cond, String> {
+        Ok(bpf::Cond {
+            arg: cond.arg,
+            wide,
+            op,
+            value,
+        })
     };
     let width = if cond.bits == 32 {
         " (low 32 bits)"
@@ -669,7 +654,7 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
     let arg = cond.arg;
     let op = cond.op.as_str();
 
-    let scalar = |cmp: SeccompCmpOp| -> Result<(Vec<Vec<SeccompCondition>>, String), String> {
+    let scalar = |cmp: CmpOp| -> Result<(bpf::Alternatives, String), String> {
         forbid("values", cond.values.is_some())?;
         forbid("mask", cond.mask.is_some())?;
         let v = need_value()?;
@@ -678,12 +663,12 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
     };
 
     match cond.op {
-        RawOp::Eq => scalar(SeccompCmpOp::Eq),
-        RawOp::Ne => scalar(SeccompCmpOp::Ne),
-        RawOp::Lt => scalar(SeccompCmpOp::Lt),
-        RawOp::Le => scalar(SeccompCmpOp::Le),
-        RawOp::Gt => scalar(SeccompCmpOp::Gt),
-        RawOp::Ge => scalar(SeccompCmpOp::Ge),
+        RawOp::Eq => scalar(CmpOp::Eq),
+        RawOp::Ne => scalar(CmpOp::Ne),
+        RawOp::Lt => scalar(CmpOp::Lt),
+        RawOp::Le => scalar(CmpOp::Le),
+        RawOp::Gt => scalar(CmpOp::Gt),
+        RawOp::Ge => scalar(CmpOp::Ge),
         RawOp::MaskedEq => {
             forbid("values", cond.values.is_some())?;
             let mask = match &cond.mask {
@@ -702,7 +687,7 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
                     .unwrap_or_default(),
                 cond.value_text()
             );
-            Ok((vec![vec![mk(SeccompCmpOp::MaskedEq(mask), v)?]], text))
+            Ok((vec![vec![mk(CmpOp::MaskedEq(mask), v)?]], text))
         }
         RawOp::In => {
             forbid("value", cond.value.is_some())?;
@@ -715,8 +700,8 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
                     Some(m) if v & !m != 0 => {
                         return Err(format!("value {raw} has bits outside mask {m:#x}"));
                     }
-                    Some(m) => mk(SeccompCmpOp::MaskedEq(m), v)?,
-                    None => mk(SeccompCmpOp::Eq, v)?,
+                    Some(m) => mk(CmpOp::MaskedEq(m), v)?,
+                    None => mk(CmpOp::Eq, v)?,
                 };
                 alts.push(vec![c]);
             }
@@ -733,7 +718,7 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
             let values = cond.need_values()?;
             let mut conj = Vec::with_capacity(values.len());
             for raw in values {
-                conj.push(mk(SeccompCmpOp::Ne, fits(raw)?)?);
+                conj.push(mk(CmpOp::Ne, fits(raw)?)?);
             }
             let text = format!("arg{arg}{width} not in [{}]", show(values));
             Ok((vec![conj], text))
@@ -749,7 +734,7 @@ fn build_condition(cond: &RawCond) -> Result<(Vec<Vec<SeccompCondition>>, String
             for bit in 0..64 {
                 let b = 1u64 << bit;
                 if v & b != 0 {
-                    alts.push(vec![mk(SeccompCmpOp::MaskedEq(b), b)?]);
+                    alts.push(vec![mk(CmpOp::MaskedEq(b), b)?]);
                 }
             }
             let text = format!("arg{arg}{width} has any of {}", cond.value_text());
@@ -921,7 +906,7 @@ impl SeccompPolicy {
                         .into(),
                 ));
             }
-            let mut dnf: Vec<Vec<SeccompCondition>> = vec![Vec::new()];
+            let mut dnf: bpf::Alternatives = vec![Vec::new()];
             let mut texts = Vec::with_capacity(r.when.len());
             for cond in &r.when {
                 let (options, text) =
@@ -948,11 +933,13 @@ impl SeccompPolicy {
             }
             let alternatives = if r.when.is_empty() {
                 Vec::new()
+            } else if dnf.iter().any(Vec::is_empty) {
+                return Err(rule_err(
+                    rule_span.clone(),
+                    "a condition matches nothing".into(),
+                ));
             } else {
-                dnf.into_iter()
-                    .map(SeccompRule::new)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| rule_err(rule_span.clone(), e.to_string()))?
+                dnf
             };
             rules.push(Rule {
                 label,
@@ -1034,8 +1021,8 @@ impl SeccompPolicy {
 
     /// Compiles the policy for the host architecture (x86_64; aarch64 also works) for a sandbox
     /// with (`network = true`) or without network: rules with `network = "on"`/`"off"` apply
-    /// only then. The result is `[prelude, policy]`: see the module docs for the order,
-    /// the flags and the semantics. Takes well under a millisecond; do it once per Sandbox.
+    /// only then. The result is one program: see the module docs for the layout, the flags
+    /// and the semantics. Takes well under a millisecond; do it once per Sandbox.
     pub fn compile(&self, network: bool) -> Result<CompiledSeccomp, SeccompError> {
         self.compile_with(network, self.kill_mode)
     }
@@ -1062,10 +1049,86 @@ impl SeccompPolicy {
             policy: self.name.clone(),
             message,
         };
+        let plan = self.plan(network, kill_mode);
+        let kill_ret = match kill_mode {
+            KillMode::Notify => libc::SECCOMP_RET_USER_NOTIF,
+            KillMode::Process => libc::SECCOMP_RET_KILL_PROCESS,
+        };
+        let ret_of = |kind: SegmentKind| match kind {
+            SegmentKind::Kill => kill_ret,
+            SegmentKind::Errno(e) => libc::SECCOMP_RET_ERRNO | (e & libc::SECCOMP_RET_DATA),
+        };
+        let default_ret = match self.default_action {
+            Action::Allow => libc::SECCOMP_RET_ALLOW,
+            Action::Errno(e) => ret_of(SegmentKind::Errno(e)),
+            Action::Kill => kill_ret,
+        };
 
-        /// Per syscall: `None` = unconditional, `Some(alternatives)` otherwise.
-        type RuleMap = BTreeMap<i64, Option<Vec<SeccompRule>>>;
-        fn add(map: &mut RuleMap, nr: i64, alternatives: &[SeccompRule]) {
+        // Every number some rule names gets its own leaf: the segments' checks in order
+        // (first decision wins), then the allow-list's answer.
+        let mut numbers: BTreeSet<i64> = plan.named.clone();
+        for (_, map) in &plan.segments {
+            numbers.extend(map.keys());
+        }
+        let mut leaves = BTreeMap::new();
+        for nr in numbers {
+            let key = u32::try_from(nr)
+                .map_err(|_| compile_err(format!("syscall number {nr} out of range")))?;
+            let mut steps = Vec::new();
+            let mut decided = None;
+            for (kind, map) in &plan.segments {
+                match map.get(&nr) {
+                    None => {}
+                    Some(None) => {
+                        decided = Some(ret_of(*kind));
+                        break;
+                    }
+                    Some(Some(alternatives)) => steps.push((alternatives.clone(), ret_of(*kind))),
+                }
+            }
+            let fallback = decided.unwrap_or(if plan.named.contains(&nr) {
+                libc::SECCOMP_RET_ALLOW
+            } else {
+                default_ret
+            });
+            let leaf = if steps.is_empty() {
+                bpf::Leaf::Ret(fallback)
+            } else {
+                bpf::Leaf::Checks { steps, fallback }
+            };
+            leaves.insert(key, leaf);
+        }
+        let arch = bpf::Arch {
+            audit: host.audit,
+            x32_bit: host.x32.then_some(X32_SYSCALL_BIT),
+        };
+        let program = bpf::program(&arch, &leaves, default_ret).map_err(compile_err)?;
+        if program.len() > BPF_MAX_INSNS {
+            return Err(compile_err(format!(
+                "{} BPF instructions, the kernel accepts at most {BPF_MAX_INSNS}",
+                program.len()
+            )));
+        }
+        let notify = program
+            .iter()
+            .any(|f| f.code == bpf::RET_K && f.k == libc::SECCOMP_RET_USER_NOTIF);
+        let mut summary = plan.summary;
+        if host.x32 {
+            summary.push("x32 syscalls and foreign architectures -> kill (SIGSYS)".into());
+        }
+        Ok(CompiledSeccomp {
+            name: self.name.clone(),
+            programs: vec![program],
+            notify,
+            denied_summary: summary,
+        })
+    }
+
+    /// Groups the rules that apply under `network` by action, in evaluation order: the kill
+    /// rules, then one segment per errno in order of first use. Shared by the compiler and
+    /// the equivalence tests' reference compiler.
+    fn plan(&self, network: bool, kill_mode: KillMode) -> Plan {
+        fn add(map: &mut RuleMap, nr: i64, alternatives: &[Vec<bpf::Cond>]) {
             use std::collections::btree_map::Entry;
             match map.entry(nr) {
                 Entry::Vacant(slot) => {
@@ -1082,8 +1145,7 @@ impl SeccompPolicy {
             }
         }
 
-        let mut kill = RuleMap::new();
-        let mut errnos: Vec<(u32, RuleMap)> = Vec::new();
+        let mut segments: Vec<(SegmentKind, RuleMap)> = vec![(SegmentKind::Kill, RuleMap::new())];
         let mut named = BTreeSet::new();
         let mut summary = Vec::new();
         for rule in self
@@ -1092,61 +1154,29 @@ impl SeccompPolicy {
             .filter(|r| r.network.is_none_or(|n| n == network))
         {
             named.extend(rule.syscalls.iter().map(|(_, nr)| *nr));
-            let map = match rule.action {
+            let kind = match rule.action {
                 Action::Allow => continue,
-                Action::Kill => &mut kill,
-                Action::Errno(e) => {
-                    if !errnos.iter().any(|(x, _)| *x == e) {
-                        errnos.push((e, RuleMap::new()));
-                    }
-                    match errnos.iter_mut().find(|(x, _)| *x == e) {
-                        Some((_, map)) => map,
-                        None => continue,
-                    }
+                Action::Kill => SegmentKind::Kill,
+                Action::Errno(e) => SegmentKind::Errno(e),
+            };
+            let index = match segments.iter().position(|(k, _)| *k == kind) {
+                Some(i) => i,
+                None => {
+                    segments.push((kind, RuleMap::new()));
+                    segments.len() - 1
                 }
             };
-            for (_, nr) in &rule.syscalls {
-                add(map, *nr, &rule.alternatives);
+            if let Some((_, map)) = segments.get_mut(index) {
+                for (_, nr) in &rule.syscalls {
+                    add(map, *nr, &rule.alternatives);
+                }
             }
             if !rule.syscalls.is_empty() {
                 summary.push(self.summary_line(rule, kill_mode));
             }
         }
-
-        let marker = SeccompAction::Trace(KILL_MARKER_DATA);
-        let segment = |map: RuleMap,
-                       matched: SeccompAction,
-                       mismatched: SeccompAction|
-         -> Result<BpfProgram, SeccompError> {
-            let rules: BTreeMap<i64, Vec<SeccompRule>> = map
-                .into_iter()
-                .map(|(nr, alts)| (nr, alts.unwrap_or_default()))
-                .collect();
-            let filter = SeccompFilter::new(rules, mismatched, matched, host.target)
-                .map_err(|e| compile_err(e.to_string()))?;
-            BpfProgram::try_from(filter).map_err(|e| compile_err(e.to_string()))
-        };
-
-        let mut segments = Vec::new();
-        if !kill.is_empty() {
-            segments.push(segment(kill, marker.clone(), SeccompAction::Allow)?);
-        }
-        for (errno, map) in errnos {
-            if !map.is_empty() {
-                segments.push(segment(
-                    map,
-                    SeccompAction::Errno(errno),
-                    SeccompAction::Allow,
-                )?);
-            }
-        }
+        segments.retain(|(_, map)| !map.is_empty());
         if self.default_action != Action::Allow {
-            let default = match self.default_action {
-                Action::Errno(e) => SeccompAction::Errno(e),
-                _ => marker.clone(),
-            };
-            let map: RuleMap = named.iter().map(|nr| (*nr, None)).collect();
-            segments.push(segment(map, SeccompAction::Allow, default)?);
             let what = match self.default_action {
                 Action::Errno(e) => errno_text(e),
                 _ => kill_text(kill_mode).to_string(),
@@ -1155,50 +1185,14 @@ impl SeccompPolicy {
                 "every syscall the policy does not name ({} named) -> {what}",
                 named.len()
             ));
+        } else {
+            named.clear();
         }
-
-        let kill_ret = match kill_mode {
-            KillMode::Notify => libc::SECCOMP_RET_USER_NOTIF,
-            KillMode::Process => libc::SECCOMP_RET_KILL_PROCESS,
-        };
-        let mut programs = vec![prelude(host)];
-        let mut notify = false;
-        if !segments.is_empty() {
-            let chained = chain(segments);
-            if chained.len() > BPF_MAX_INSNS {
-                return Err(compile_err(format!(
-                    "{} BPF instructions, the kernel accepts at most {BPF_MAX_INSNS}",
-                    chained.len()
-                )));
-            }
-            let program: Vec<libc::sock_filter> = chained
-                .into_iter()
-                .map(|f| {
-                    let k = if f.code == BPF_RET_K && f.k == KILL_MARKER {
-                        notify |= kill_mode == KillMode::Notify;
-                        kill_ret
-                    } else {
-                        f.k
-                    };
-                    libc::sock_filter {
-                        code: f.code,
-                        jt: f.jt,
-                        jf: f.jf,
-                        k,
-                    }
-                })
-                .collect();
-            programs.push(program);
+        Plan {
+            segments,
+            named,
+            summary,
         }
-        if host.x32 {
-            summary.push("x32 syscalls and foreign architectures -> kill (SIGSYS)".into());
-        }
-        Ok(CompiledSeccomp {
-            name: self.name.clone(),
-            programs,
-            notify,
-            denied_summary: summary,
-        })
     }
 
     fn summary_line(&self, rule: &Rule, kill_mode: KillMode) -> String {
@@ -1233,57 +1227,30 @@ fn kill_text(mode: KillMode) -> &'static str {
     }
 }
 
-/// Chains seccompiler segments into one program: in every segment but the last, `RET ALLOW`
-/// becomes `JA` to the first instruction of the next segment (same length, so all other jump
-/// offsets stay valid).
-fn chain(segments: Vec<BpfProgram>) -> BpfProgram {
-    let count = segments.len();
-    let total = segments.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(total);
-    for (i, segment) in segments.into_iter().enumerate() {
-        let len = segment.len();
-        let last = i + 1 == count;
-        for (j, mut insn) in segment.into_iter().enumerate() {
-            if !last && insn.code == BPF_RET_K && insn.k == libc::SECCOMP_RET_ALLOW {
-                insn.code = BPF_JMP_JA;
-                insn.jt = 0;
-                insn.jf = 0;
-                // pc = j + 1 + k = len: the next segment's first instruction.
-                insn.k = u32::try_from(len - j - 1).unwrap_or(u32::MAX);
-            }
-            out.push(insn);
-        }
-    }
-    out
+/// Per syscall number: `None` = unconditional, `Some(alternatives)` otherwise.
+type RuleMap = BTreeMap<i64, Option<bpf::Alternatives>>;
+
+/// Which action a segment of rules has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SegmentKind {
+    Kill,
+    Errno(u32),
 }
 
-/// The hand-built prelude: kill a foreign architecture and, on x86_64, the x32 syscall range
-/// (except nr == -1, which tracers use to skip a syscall and which the kernel answers with
-/// ENOSYS); allow everything else (the policy program decides).
-fn prelude(host: &HostArch) -> Vec<libc::sock_filter> {
-    let stmt = |code: u16, k: u32| libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |code: u16, k: u32, jt: u8, jf: u8| libc::sock_filter { code, jt, jf, k };
-    let mut p = vec![
-        stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH),
-        jump(BPF_JMP_JEQ_K, host.audit, 1, 0),
-        stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS),
-    ];
-    if host.x32 {
-        p.extend([
-            stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR),
-            jump(BPF_JMP_JGE_K, X32_SYSCALL_BIT, 0, 2),
-            jump(BPF_JMP_JEQ_K, u32::MAX, 1, 0),
-            stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS),
-        ]);
-    }
-    p.push(stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW));
-    p
+/// The rules that apply to one network setting, grouped for compilation.
+struct Plan {
+    /// In evaluation order (first decision wins); none is empty.
+    segments: Vec<(SegmentKind, RuleMap)>,
+    /// With an allow-list (`default_action` not `allow`): every number a rule names (allowed
+    /// unless a segment decides otherwise). Empty when the default is `allow`.
+    named: BTreeSet<i64>,
+    /// Human summary lines for the report.
+    summary: Vec<String>,
 }
+
+#[cfg(test)]
+#[path = "seccomp/legacy.rs"]
+mod legacy;
 
 #[cfg(test)]
 #[path = "seccomp/tests.rs"]

@@ -366,29 +366,44 @@ fn names_of_other_architectures_are_skipped() {
 // Compilation.
 
 #[test]
-fn x32_prelude_layout() {
-    let Some(host) = &HOST else { return };
-    let p = prelude(host);
-    let codes: Vec<(u16, u8, u8, u32)> = p.iter().map(|f| (f.code, f.jt, f.jf, f.k)).collect();
+fn arch_and_x32_checks_lead_the_single_program() {
+    if HOST.is_none() {
+        return;
+    }
+    let c = compiled("default", false);
+    assert_eq!(c.programs.len(), 1);
+    let p = &c.programs[0];
+    let head: Vec<(u16, u8, u8, u32)> = p
+        .iter()
+        .take(4)
+        .map(|f| (f.code, f.jt, f.jf, f.k))
+        .collect();
     assert_eq!(
-        codes,
+        head,
         vec![
             (0x20, 0, 0, 4),
             (0x15, 1, 0, AUDIT_ARCH_X86_64),
             (0x06, 0, 0, KILL),
             (0x20, 0, 0, 0),
-            (0x35, 0, 2, 0x4000_0000),
-            (0x15, 1, 0, 0xffff_ffff),
-            (0x06, 0, 0, KILL),
-            (0x06, 0, 0, ALLOW),
         ]
     );
-    assert_eq!(eval(&p, X86, 39, [0; 6]), ALLOW);
-    assert_eq!(eval(&p, X86, 0x4000_0027, [0; 6]), KILL);
-    assert_eq!(eval(&p, X86, 0x4000_0000, [0; 6]), KILL);
-    assert_eq!(eval(&p, X86, 0x3fff_ffff, [0; 6]), ALLOW);
-    assert_eq!(eval(&p, X86, u32::MAX, [0; 6]), ALLOW);
-    assert_eq!(eval(&p, 0x4000_0003, 39, [0; 6]), KILL); // AUDIT_ARCH_I386
+    assert_eq!(eval(p, X86, 39, [0; 6]), ALLOW); // getpid
+    assert_eq!(eval(p, X86, 0x4000_0027, [0; 6]), KILL);
+    assert_eq!(eval(p, X86, 0x4000_0000, [0; 6]), KILL);
+    assert_eq!(eval(p, X86, 0xffff_fffe, [0; 6]), KILL);
+    assert_eq!(eval(p, X86, 0x3fff_ffff, [0; 6]), ALLOW);
+    // -1 (a tracer skipping the syscall) gets the policy's default; strict's is a violation.
+    assert_eq!(eval(p, X86, u32::MAX, [0; 6]), ALLOW);
+    assert_eq!(
+        eval(
+            &compiled("strict", false).programs[0],
+            X86,
+            u32::MAX,
+            [0; 6]
+        ),
+        NOTIF
+    );
+    assert_eq!(eval(p, 0x4000_0003, 39, [0; 6]), KILL); // AUDIT_ARCH_I386
 }
 
 #[test]
@@ -398,7 +413,7 @@ fn default_compiles_and_denies() {
         assert_eq!(c.name, "default");
         assert!(!c.notify);
         assert_eq!(c.listener_index(), None);
-        assert_eq!(c.programs.len(), 2);
+        assert_eq!(c.programs.len(), 1);
         assert!(
             c.programs
                 .iter()
@@ -598,17 +613,16 @@ fn strict_compiles_with_notify() {
     let c = compiled("strict", false);
     assert_eq!(c.name, "strict");
     assert!(c.notify);
-    assert_eq!(c.programs.len(), 2);
-    assert_eq!(c.listener_index(), Some(1));
-    let main = &c.programs[1];
-    assert!(main.iter().any(|f| f.code == BPF_RET_K && f.k == NOTIF));
+    assert_eq!(c.programs.len(), 1);
+    assert_eq!(c.listener_index(), Some(0));
+    let main = &c.programs[0];
+    assert!(main.iter().any(|f| f.code == bpf::RET_K && f.k == NOTIF));
     assert!(
-        !main
-            .iter()
-            .any(|f| f.code == BPF_RET_K && f.k == KILL_MARKER)
+        !main.iter().any(|f| f.code == bpf::RET_K
+            && f.k & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_TRACE)
     );
-    // seccompiler's architecture check stays KILL_PROCESS.
-    assert_eq!((main[2].code, main[2].k), (BPF_RET_K, KILL));
+    // The architecture check is KILL_PROCESS, never a notification.
+    assert_eq!((main[2].code, main[2].k), (bpf::RET_K, KILL));
     for name in REQUIRED_SYSCALLS {
         assert_eq!(v(&c, name, [0; 6]), ALLOW, "{name}");
     }
@@ -638,7 +652,7 @@ fn strict_compiles_with_notify() {
         NOTIF
     );
     assert_eq!(v(&c, "ioctl", [1, libc::TCGETS as u64, 0, 0, 0, 0]), ALLOW);
-    // Unknown numbers are violations too; x32 is killed by the prelude.
+    // Unknown numbers are violations too; x32 is killed outright.
     assert_eq!(verdict(&c, X86, 1000, [0; 6]), NOTIF);
     assert_eq!(verdict(&c, X86, 0x4000_0000, [0; 6]), KILL);
     assert!(c.denied_summary.iter().any(|s| s.contains("does not name")));
@@ -661,15 +675,17 @@ fn none_compiles_to_nothing() {
 }
 
 #[test]
-fn allow_everything_keeps_only_the_prelude() {
+fn allow_everything_keeps_only_the_arch_checks() {
     let p =
         SeccompPolicy::from_toml_str("name = \"open\"\ndefault_action = \"allow\"\n", "o").unwrap();
     let c = p.compile(false).unwrap();
     assert_eq!(c.programs.len(), 1);
-    let key = |p: &[libc::sock_filter]| -> Vec<(u16, u8, u8, u32)> {
-        p.iter().map(|f| (f.code, f.jt, f.jf, f.k)).collect()
-    };
-    assert_eq!(key(&c.programs[0]), key(&prelude(HOST.as_ref().unwrap())));
+    assert!(c.programs[0].len() <= 10, "{}", c.programs[0].len());
+    assert!(!c.notify);
+    assert_eq!(verdict(&c, X86, 39, [0; 6]), ALLOW);
+    assert_eq!(verdict(&c, X86, -1, [0; 6]), ALLOW);
+    assert_eq!(verdict(&c, X86, 0x4000_0027, [0; 6]), KILL);
+    assert_eq!(verdict(&c, 0x4000_0003, 39, [0; 6]), KILL);
 }
 
 #[test]
@@ -1482,4 +1498,428 @@ fn strict_kills_a_python_socket() {
         .unwrap();
     let r = exec_under(&k, &["/usr/bin/python3", "-c", code], b"");
     assert_eq!(r.signal(), Some(libc::SIGSYS), "status {:#x}", r.status);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Equivalence of the single binary-search program with the previous compiler's output.
+
+/// A policy using every operator at both widths, conditional and unconditional rules on the
+/// same syscalls, several errnos, conditional kills and an errno default: the shapes a custom
+/// policy file can take, beyond what the built-ins use.
+const EVERY_SHAPE: &str = r#"
+name = "every-shape"
+default_action = "errno"
+default_errno = "EACCES"
+kill = "notify"
+
+[[rule]]
+action = "allow"
+syscalls = ["read", "write", "close", "execve", "exit_group", "sendmsg", "ioctl", "socket",
+            "mmap", "mprotect", "openat", "clone", "fcntl", "prctl", "personality", "kill"]
+
+[[rule]]
+action = "kill"
+syscalls = ["ioctl"]
+[[rule.when]]
+arg = 1
+bits = 32
+op = "in"
+values = ["TIOCSTI", "TIOCLINUX"]
+
+[[rule]]
+action = "errno"
+errno = "EPERM"
+syscalls = ["ioctl"]
+[[rule.when]]
+arg = 1
+bits = 64
+op = "eq"
+value = "0x5401"
+
+[[rule]]
+action = "errno"
+errno = "EAFNOSUPPORT"
+syscalls = ["socket"]
+[[rule.when]]
+arg = 0
+bits = 32
+op = "not_in"
+values = ["AF_UNIX", "AF_INET"]
+
+[[rule]]
+action = "errno"
+errno = "EPERM"
+syscalls = ["socket"]
+[[rule.when]]
+arg = 0
+bits = 32
+op = "eq"
+value = "AF_INET"
+[[rule.when]]
+arg = 1
+bits = 32
+op = "masked_eq"
+mask = "0xf"
+value = "SOCK_RAW"
+
+[[rule]]
+action = "kill"
+syscalls = ["clone"]
+[[rule.when]]
+arg = 0
+bits = 64
+op = "any_bits"
+value = "CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET"
+
+[[rule]]
+action = "errno"
+errno = "EPERM"
+syscalls = ["mmap", "mprotect"]
+[[rule.when]]
+arg = 2
+bits = 64
+op = "masked_eq"
+mask = "0xffffffff00000004"
+value = "0x100000004"
+
+[[rule]]
+action = "errno"
+errno = "EINVAL"
+syscalls = ["fcntl"]
+[[rule.when]]
+arg = 1
+bits = 64
+op = "ge"
+value = "0x100000400"
+
+[[rule]]
+action = "errno"
+errno = "EINVAL"
+syscalls = ["fcntl"]
+[[rule.when]]
+arg = 1
+bits = 64
+op = "lt"
+value = 3
+
+[[rule]]
+action = "errno"
+errno = "ENOSYS"
+syscalls = ["prctl"]
+[[rule.when]]
+arg = 0
+bits = 64
+op = "gt"
+value = "0x1_0000_0010"
+[[rule.when]]
+arg = 1
+bits = 32
+op = "le"
+value = 7
+
+[[rule]]
+action = "errno"
+errno = "ENOSYS"
+syscalls = ["personality"]
+[[rule.when]]
+arg = 0
+bits = 64
+op = "ne"
+value = "0xffffffff"
+
+[[rule]]
+action = "errno"
+errno = "EPERM"
+syscalls = ["personality", "kill"]
+[[rule.when]]
+arg = 0
+bits = 32
+op = "ge"
+value = 8
+[[rule.when]]
+arg = 1
+bits = 32
+op = "lt"
+value = 9
+
+[[rule]]
+action = "errno"
+errno = "EIO"
+syscalls = ["kill"]
+[[rule.when]]
+arg = 1
+bits = 32
+op = "gt"
+value = 15
+
+[[rule]]
+action = "kill"
+syscalls = ["ptrace", "mount"]
+
+[[rule]]
+action = "errno"
+errno = "EPERM"
+network = "off"
+syscalls = ["connect"]
+"#;
+
+/// Arguments worth trying against the conditions on syscall `nr`: each constant, its
+/// neighbours, its other-half variants, the masks and their bits, the extremes.
+fn interesting_args(plan: &Plan, nr: i64) -> Vec<[u64; 6]> {
+    let mut per_arg: BTreeMap<usize, BTreeSet<u64>> = BTreeMap::new();
+    for (_, map) in &plan.segments {
+        for conj in map.get(&nr).into_iter().flatten().flatten() {
+            for c in conj {
+                let set = per_arg.entry(usize::from(c.arg)).or_default();
+                let mut base = vec![c.value];
+                if let bpf::CmpOp::MaskedEq(m) = c.op {
+                    base.extend([m, c.value & m, !m, c.value | !m]);
+                    base.extend((0..64).map(|b| 1u64 << b).filter(|b| m & b != 0));
+                }
+                for v in base {
+                    set.extend([
+                        v,
+                        v.wrapping_add(1),
+                        v.wrapping_sub(1),
+                        v ^ (1 << 32),
+                        v | 0xffff_ffff_0000_0000,
+                        v & 0xffff_ffff,
+                        (v & 0xffff_ffff_0000_0000) | 0xffff_ffff,
+                        v >> 32,
+                        v << 32,
+                    ]);
+                }
+            }
+        }
+    }
+    let mut out = vec![[0u64; 6], [u64::MAX; 6], [0xffff_ffff; 6], [1 << 32; 6]];
+    let args: Vec<(usize, Vec<u64>)> = per_arg
+        .into_iter()
+        .map(|(a, set)| {
+            let mut values: Vec<u64> = set.into_iter().collect();
+            values.extend([0, 1, u64::MAX, 0xffff_ffff, 0x8000_0000_0000_0000]);
+            (a, values)
+        })
+        .collect();
+    for (a, values) in &args {
+        for v in values {
+            let mut x = [0u64; 6];
+            x[*a] = *v;
+            out.push(x);
+            let mut y = [u64::MAX; 6];
+            y[*a] = *v;
+            out.push(y);
+        }
+    }
+    for (i, (a, va)) in args.iter().enumerate() {
+        for (b, vb) in args.iter().skip(i + 1) {
+            for x in va {
+                for y in vb {
+                    let mut v = [0u64; 6];
+                    v[*a] = *x;
+                    v[*b] = *y;
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn single_program_decides_exactly_like_the_previous_stack() {
+    if HOST.is_none() {
+        return;
+    }
+    let policies = [
+        SeccompPolicy::named("default").unwrap(),
+        SeccompPolicy::named("strict").unwrap(),
+        SeccompPolicy::from_toml_str(EVERY_SHAPE, "every-shape").unwrap(),
+        SeccompPolicy::from_toml_str("name = \"open\"\ndefault_action = \"allow\"\n", "o").unwrap(),
+    ];
+    let mut numbers: Vec<u32> = (0..=1100).collect();
+    numbers.extend((0..=600).map(|n| X32_SYSCALL_BIT + n));
+    numbers.extend([
+        0x3fff_ffff,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_0000,
+        0xffff_fffe,
+        u32::MAX,
+    ]);
+    let arches = [X86, 0x4000_0003, AUDIT_ARCH_AARCH64, 0, u32::MAX];
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut checked = 0usize;
+    for policy in &policies {
+        for mode in [KillMode::Notify, KillMode::Process] {
+            for network in [false, true] {
+                let new = policy.compile_with(network, mode).unwrap();
+                let old = CompiledSeccomp {
+                    name: policy.name.clone(),
+                    programs: legacy::compile(policy, network, mode),
+                    notify: false,
+                    denied_summary: Vec::new(),
+                };
+                assert_eq!(new.programs.len(), 1, "{}: one program", policy.name);
+                let old_notify = old
+                    .programs
+                    .iter()
+                    .flatten()
+                    .any(|f| f.code == bpf::RET_K && f.k == libc::SECCOMP_RET_USER_NOTIF);
+                assert_eq!(new.notify, old_notify, "{}: listener", policy.name);
+                let plan = policy.plan(network, mode);
+                for &nr in &numbers {
+                    let mut inputs = interesting_args(&plan, i64::from(nr));
+                    inputs.extend((0..8).map(|_| std::array::from_fn(|_| next())));
+                    for (ai, &arch) in arches.iter().enumerate() {
+                        // Foreign architectures: a few argument vectors are plenty.
+                        let inputs = if ai == 0 { &inputs[..] } else { &inputs[..2] };
+                        for args in inputs {
+                            let want = verdict(&old, arch, i64::from(nr), *args);
+                            let got = verdict(&new, arch, i64::from(nr), *args);
+                            assert_eq!(
+                                got,
+                                want,
+                                "{} net={network} {mode:?}: arch {arch:#x} nr {nr:#x} ({:?}) \
+                                 args {args:x?}: new {got:#x}, old {want:#x}",
+                                policy.name,
+                                syscall_name(i64::from(nr))
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{checked} (policy, syscall, arch, arguments) cases agree");
+}
+
+#[test]
+fn binary_search_is_shorter_than_the_linear_chain() {
+    for name in ["default", "strict"] {
+        let policy = SeccompPolicy::named(name).unwrap();
+        let new = policy.compile(false).unwrap();
+        let old: usize = legacy::compile(&policy, false, policy.kill_mode)
+            .iter()
+            .map(Vec::len)
+            .sum();
+        eprintln!(
+            "{name}: {} instructions (was {old} in 2 programs)",
+            new.instruction_count()
+        );
+    }
+}
+
+/// Nanoseconds on the monotonic clock (async-signal-safe: usable after fork).
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// In a forked child: the time to attach `progs`, and then per `getppid` (median of 3 loops).
+fn attach_and_syscall_ns(progs: &[libc::sock_fprog], loops: u64) -> (u64, u64) {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe(2) into a valid array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child makes raw syscalls only, then _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        // SAFETY: raw syscalls on valid buffers; the child never returns.
+        unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            let t0 = now_ns();
+            for prog in progs {
+                if libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    prog as *const libc::sock_fprog,
+                ) != 0
+                {
+                    libc::_exit(121);
+                }
+            }
+            let attach = now_ns() - t0;
+            let mut per = [0u64; 3];
+            for slot in &mut per {
+                let t = now_ns();
+                for _ in 0..loops {
+                    libc::syscall(libc::SYS_getppid);
+                }
+                *slot = (now_ns() - t) * 1000 / loops;
+            }
+            per.sort_unstable();
+            let out = [attach, per[1]];
+            libc::write(fds[1], out.as_ptr().cast(), 16);
+            libc::_exit(0);
+        }
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: the parent owns fds[0]; File takes it over.
+    let mut r = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(fds[1]) };
+    r.read_exact(&mut buf).unwrap();
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let attach = u64::from_ne_bytes(buf[..8].try_into().unwrap());
+    let per = u64::from_ne_bytes(buf[8..].try_into().unwrap());
+    (attach, per)
+}
+
+/// Measurement, not a check: attach cost and per-syscall overhead of the previous stacked
+/// programs against the single binary-search program, interleaved in one run.
+/// `cargo test --release --lib -- --ignored seccomp_attach_and_syscall_cost --nocapture`
+#[test]
+#[ignore = "measurement: prints figures, asserts nothing about speed"]
+fn seccomp_attach_and_syscall_cost() {
+    let median = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    for name in ["default", "strict"] {
+        let policy = SeccompPolicy::named(name).unwrap().with_kill_process();
+        let new = policy.compile(false).unwrap();
+        let old = CompiledSeccomp {
+            programs: legacy::compile(&policy, false, KillMode::Process),
+            ..new.clone()
+        };
+        let none = CompiledSeccomp {
+            programs: Vec::new(),
+            ..new.clone()
+        };
+        let mut rows: [(&str, Vec<u64>, Vec<u64>); 3] = [
+            ("no filter", Vec::new(), Vec::new()),
+            ("previous (2 programs)", Vec::new(), Vec::new()),
+            ("single binary search", Vec::new(), Vec::new()),
+        ];
+        for _ in 0..200 {
+            for (i, c) in [&none, &old, &new].into_iter().enumerate() {
+                let (attach, per) = attach_and_syscall_ns(&fprogs(c), 20_000);
+                rows[i].1.push(attach);
+                rows[i].2.push(per);
+            }
+        }
+        for (label, attach, per) in rows {
+            eprintln!(
+                "{name:8} {label:24} attach {:>7} ns  getppid {:>6.1} ns",
+                median(attach),
+                median(per) as f64 / 1000.0
+            );
+        }
+    }
 }

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Whole-process CLI cost: `runcell run` against bubblewrap and against the bare program, each
+# invocation a fresh process, all variants interleaved in the same loop so machine load hits
+# them alike (ratios are what count; absolute times drift with load).
+#
+#   benches/cli_vs_bwrap.sh [ROUNDS]          (default 200 rounds; needs root or userns)
+#
+# Environment: RUNCELL=path to a runcell binary (default: builds target/release/runcell);
+# RUNCELL_BASE=another runcell binary (e.g. a build of the previous commit) adds the variant
+# base_true, interleaved like the others, for before/after comparisons in one run;
+# NO_INSTALL=1 to fail instead of installing bubblewrap from apt when it is missing;
+# PYTHON=the interpreter for both python variants (default /usr/bin/python3: a `python3` found
+# on PATH may be a version-manager shim script, which would time the shim, not python).
+#
+# Variants (each run once per round, in the same order):
+#   bare_true      /bin/true
+#   bwrap_true     bwrap --unshare-all --die-with-parent --new-session, read-only /usr and the
+#                  usual usr-merge symlinks, --proc /proc --dev /dev --tmpfs /tmp, /bin/true
+#   runcell_true   runcell run -- /bin/true                         (the default profile)
+#   bare_python    $PYTHON - <<< "print('hello')"
+#   runcell_python runcell run --profile python -- $PYTHON - <<< "print('hello')"
+#
+# Prints the median and p90 of each in milliseconds, then the ratios the speed issue tracks:
+# bwrap_true / runcell_true (goal >= 1.5) and runcell_python - bare_python (goal <= 3 ms).
+set -euo pipefail
+
+rounds=${1:-200}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [[ ${NO_INSTALL:-0} == 1 ]]; then
+        echo "bwrap (bubblewrap) is not installed" >&2
+        exit 1
+    fi
+    echo "installing bubblewrap from apt..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap >/dev/null ||
+        { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap >/dev/null; }
+fi
+
+runcell=${RUNCELL:-}
+if [[ -z $runcell ]]; then
+    (cd "$here" && cargo build --release -p runcell-cli >&2)
+    runcell=$here/target/release/runcell
+fi
+[[ -x $runcell ]] || { echo "no runcell binary at $runcell" >&2; exit 1; }
+
+bwrap_args=(--unshare-all --die-with-parent --new-session --ro-bind /usr /usr)
+for d in bin lib lib64 sbin; do
+    # Debian's usr-merge: /bin -> usr/bin etc.; bind what the host has.
+    if [[ -L /$d ]]; then
+        bwrap_args+=(--symlink "usr/$d" "/$d")
+    elif [[ -d /$d ]]; then
+        bwrap_args+=(--ro-bind "/$d" "/$d")
+    fi
+done
+bwrap_args+=(--proc /proc --dev /dev --tmpfs /tmp)
+
+python=${PYTHON:-/usr/bin/python3}
+hello=$'print(\'hello\')\n'
+variants=(bare_true bwrap_true runcell_true bare_python runcell_python)
+base=${RUNCELL_BASE:-}
+if [[ -n $base ]]; then
+    [[ -x $base ]] || { echo "no runcell binary at $base" >&2; exit 1; }
+    variants+=(base_true)
+fi
+run_variant() {
+    case $1 in
+    bare_true) /bin/true ;;
+    bwrap_true) bwrap "${bwrap_args[@]}" -- /bin/true ;;
+    runcell_true) "$runcell" run -- /bin/true ;;
+    bare_python) "$python" - <<<"$hello" >/dev/null ;;
+    runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
+    base_true) "$base" run -- /bin/true ;;
+    esac
+}
+
+# Every variant must work before anything is timed.
+for v in "${variants[@]}"; do
+    if ! run_variant "$v" >/dev/null 2>&1; then
+        echo "variant $v fails:" >&2
+        run_variant "$v" >&2 || true
+        exit 1
+    fi
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for ((i = 0; i < 5; i++)); do for v in "${variants[@]}"; do run_variant "$v" >/dev/null 2>&1; done; done
+
+for ((i = 0; i < rounds; i++)); do
+    for v in "${variants[@]}"; do
+        t0=$(date +%s%N)
+        run_variant "$v" >/dev/null 2>&1
+        t1=$(date +%s%N)
+        echo $((t1 - t0)) >>"$tmp/$v"
+    done
+done
+
+# Prints "median p90" in ms for one variant.
+stats() {
+    sort -n "$tmp/$1" | awk '{a[NR] = $1} END {
+        m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+        p = a[int(NR * 0.9 + 0.5)]
+        printf "%.3f %.3f\n", m / 1e6, p / 1e6 }'
+}
+
+echo "rounds: $rounds (interleaved), load: $(cut -d' ' -f1-3 /proc/loadavg), runcell: $runcell"
+printf '%-16s %10s %10s\n' variant median_ms p90_ms
+declare -A med
+for v in "${variants[@]}"; do
+    read -r m p < <(stats "$v")
+    med[$v]=$m
+    printf '%-16s %10s %10s\n' "$v" "$m" "$p"
+done
+awk -v b="${med[bwrap_true]}" -v r="${med[runcell_true]}" -v bt="${med[bare_true]}" \
+    -v bp="${med[bare_python]}" -v rp="${med[runcell_python]}" 'BEGIN {
+    printf "bwrap_true / runcell_true:       %.2fx  (goal >= 1.5x: runcell faster)\n", b / r
+    printf "runcell_true / bare_true:        %.2fx\n", r / bt
+    printf "runcell_python - bare_python:    %+.2f ms (goal <= +3 ms)\n", rp - bp
+}'
+if [[ -n $base ]]; then
+    awk -v r="${med[runcell_true]}" -v o="${med[base_true]}" \
+        'BEGIN { printf "base_true / runcell_true:        %.2fx  (>1: this build is faster)\n", o / r }'
+fi
