@@ -155,11 +155,9 @@ pub mod sandbox;
 mod sys;
 
 #[cfg(feature = "analyze")]
-#[allow(missing_docs)]
 pub mod analyze;
 
 #[cfg(feature = "aggregate")]
-#[allow(missing_docs)]
 pub mod aggregate;
 
 pub use check::{CheckReport, check};

@@ -13,7 +13,7 @@
 //! 2. [`Template`] (the built-in [`DEFAULT_TEMPLATE`] or a host's, validated on load) has one
 //!    `{{before}}`, `{{loop}}` and `{{after}}` placeholder line each.
 //! 3. [`Sections::render`] puts each section at its placeholder, re-indented, and
-//!    [`verify`](self::verify) proves with tree-sitter that every section statement sits in its
+//!    [`verify`] proves with tree-sitter that every section statement sits in its
 //!    placeholder's block and that the rest is exactly the template. Nothing runs otherwise.
 //! 4. [`Aggregation::run`] mounts the inputs read-only at `/inputs` and runs the script with
 //!    `python3 -`, after an in-sandbox guard has repeated the structural check with CPython.
