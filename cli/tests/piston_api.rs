@@ -60,8 +60,16 @@ fn execute_like_piston() {
     assert_eq!(run["code"], 2);
     assert_eq!(run["status"], "RE");
     assert_eq!(run["signal"], Value::Null);
+    // Interleaved in the order the writes arrived (Python may write "oops" and its newline
+    // separately, with stdout's flush between them): every byte of both streams, in order
+    // within each stream.
     let out = run["output"].as_str().unwrap();
-    assert!(out.contains("oops\n") && out.contains("line\n"), "{out}");
+    assert_eq!(
+        out.len(),
+        "oops\n".len() + "['a b', '$HOME', \"it's\"] line\n".len(),
+        "{out}"
+    );
+    assert!(out.contains("oops") && out.contains("line\n"), "{out}");
     assert!(run["cpu_time"].is_u64() && run["wall_time"].is_u64() && run["memory"].is_u64());
     assert!(v.get("compile").is_none(), "python does not compile");
 

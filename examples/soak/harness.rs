@@ -182,17 +182,24 @@ pub fn cgroup_dirs_of(pid: u32) -> Vec<String> {
 }
 
 impl HostState {
-    /// The state once exited threads have left /proc (a joined thread can linger there for
-    /// a moment): two equal readings 50 ms apart, or the last of 20.
+    /// The state once the host has settled: exited threads have left /proc, and the reaps a
+    /// dropped async run hands to the runtime's blocking pool (which hold the run's pidfd and
+    /// cgroup lease until the kernel has torn the sandbox down) have finished. Ten equal
+    /// readings 50 ms apart, waiting at most 60 s (a hang guard on a loaded machine, not a
+    /// speed expectation).
     pub fn settled() -> HostState {
         let mut last = HostState::now();
-        for _ in 0..20 {
+        let mut same = 0;
+        let start = Instant::now();
+        while same < 10 && start.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(50));
             let now = HostState::now();
             if now == last {
-                break;
+                same += 1;
+            } else {
+                same = 0;
+                last = now;
             }
-            last = now;
         }
         last
     }
