@@ -386,6 +386,16 @@ impl Soak {
         if let Ok(sbs) = Sandboxes::new() {
             let _ = run_threads(&sbs, CASES.len(), 2);
         }
+        // So does the process-wide state of tokio's drivers (its signal driver keeps a
+        // socketpair for the life of the process once any runtime with it has started).
+        #[cfg(feature = "tokio")]
+        if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {});
+        }
         let before = HostState::settled();
         let rss_before = rss_kib();
         let start = Instant::now();

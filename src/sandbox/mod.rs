@@ -525,6 +525,9 @@ impl SandboxBuilder {
 
     /// Validate and prepare everything a run needs. Nothing runs yet.
     pub fn build(self) -> Result<Sandbox> {
+        // The process-wide init memfd, made now: a host where it cannot be made fails here,
+        // not at the first run.
+        init::fd()?;
         let effective = self.effective_profile();
         let p = &effective;
         p.limits.validate()?;
