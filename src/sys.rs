@@ -162,78 +162,22 @@ pub fn write_file(path: &CStr, data: &[u8]) -> SysResult<()> {
 // ---------------------------------------------------------------------------------------------
 
 /// Open `path` relative to `dir`, never leaving `dir` and never following any symlink
-/// (`openat2` with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). On kernels
-/// without openat2 (< 5.6) each component is opened with O_NOFOLLOW instead.
+/// (`openat2` with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS; `mode` applies
+/// with O_CREAT). Kernels without openat2 (< 5.6) are refused at `build()`, and a workspace
+/// needs a built sandbox.
 pub fn openat_beneath(
     dir: RawFd,
     path: &CStr,
     flags: libc::c_int,
     mode: libc::mode_t,
 ) -> SysResult<RawFd> {
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-    const RESOLVE_BENEATH: u64 = 0x08;
-    let how = OpenHow {
-        flags: (flags | libc::O_NOFOLLOW) as u64,
-        mode: if flags & libc::O_CREAT != 0 {
-            u64::from(mode)
-        } else {
-            0
-        },
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: path is NUL-terminated; how is a valid open_how of the size passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir,
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if r >= 0 {
-        return Ok(r as RawFd);
-    }
-    let e = errno();
-    if e != libc::ENOSYS {
-        return Err(e);
-    }
-    // Component by component, no symlink followed, no `..` (callers pass normal components).
-    let bytes = path.to_bytes();
-    let parts: Vec<&[u8]> = bytes
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    let mut cur = dup_cloexec(dir)?;
-    for (i, part) in parts.iter().enumerate() {
-        if *part == b".." || *part == b"." {
-            close(cur);
-            return Err(libc::EXDEV);
-        }
-        let last = i + 1 == parts.len();
-        let c = std::ffi::CString::new(*part).map_err(|_| libc::EINVAL)?;
-        let f = if last {
-            flags | libc::O_NOFOLLOW
-        } else {
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC
-        };
-        // SAFETY: c is NUL-terminated.
-        let next = unsafe { libc::openat(cur, c.as_ptr(), f, mode as libc::c_uint) };
-        let err = errno();
-        close(cur);
-        if next < 0 {
-            return Err(err);
-        }
-        cur = next;
-    }
-    Ok(cur)
+    openat2_mode(
+        dir,
+        path,
+        flags | libc::O_NOFOLLOW,
+        if flags & libc::O_CREAT != 0 { mode } else { 0 },
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 /// `fcntl(F_DUPFD_CLOEXEC)`.
@@ -1152,6 +1096,8 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 /// Resolve as if `dirfd` were the root (`..` and absolute paths stay inside).
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// openat2: resolution may not leave the starting directory.
+pub const RESOLVE_BENEATH: u64 = 0x08;
 
 /// `open_tree` flags (uapi/linux/mount.h).
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -1168,6 +1114,17 @@ const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, 0, resolve})`.
 pub fn openat2(dirfd: RawFd, path: &CStr, flags: libc::c_int, resolve: u64) -> SysResult<RawFd> {
+    openat2_mode(dirfd, path, flags, 0, resolve)
+}
+
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
+pub fn openat2_mode(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+    resolve: u64,
+) -> SysResult<RawFd> {
     #[repr(C)]
     struct OpenHow {
         flags: u64,
@@ -1176,7 +1133,7 @@ pub fn openat2(dirfd: RawFd, path: &CStr, flags: libc::c_int, resolve: u64) -> S
     }
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
+        mode: u64::from(mode),
         resolve,
     };
     // SAFETY: path is NUL-terminated and how a valid open_how of the given size.
