@@ -167,5 +167,5 @@ pub use profile::{Network, Profile};
 pub use sandbox::AsyncChild;
 pub use sandbox::{
     CgroupMode, Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox,
-    SandboxBuilder, Verdict, Violation, WORKSPACE_DIR, Workspace,
+    SandboxBuilder, Verdict, Violation, WORKSPACE_DIR, WarmConfig, WarmPool, WarmStats, Workspace,
 };

@@ -803,6 +803,109 @@ pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_
     errno()
 }
 
+/// A system call made without libc: the result is returned (negative errno on failure) and
+/// nothing is written to the calling thread's `errno`. A warm cell's program process uses it
+/// while it waits for its job: it runs on a launcher thread's TLS, which that thread keeps
+/// using meanwhile, so it must not touch `errno` (or anything else thread-local).
+#[cfg(target_arch = "x86_64")]
+fn raw_syscall3(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the `syscall` instruction with the kernel's calling convention: rax holds the
+    // number and receives the result, rcx and r11 are clobbered; callers pass arguments valid
+    // for `nr` (documented at each caller).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// See the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+fn raw_syscall3(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    // SAFETY: `svc 0` with the kernel's calling convention: x8 holds the number, x0 the first
+    // argument and the result; callers pass arguments valid for `nr`.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") nr as usize,
+            inlateout("x0") a as isize => ret,
+            in("x1") b,
+            in("x2") c,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// CPU time the calling process has used so far, in nanoseconds (0 if the clock is missing).
+pub fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec.max(0) as u64) * 1_000_000_000 + ts.tv_nsec.max(0) as u64
+}
+
+/// `read` until `buf` is full, without libc (no `errno`, see [`raw_syscall3`]), retried on
+/// EINTR: `Ok(false)` at end of file before it is full.
+pub fn read_exact_raw(fd: RawFd, buf: &mut [u8]) -> SysResult<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        let rest = &mut buf[got..];
+        let r = raw_syscall3(
+            libc::SYS_read,
+            fd as usize,
+            rest.as_mut_ptr() as usize,
+            rest.len(),
+        );
+        if r == 0 {
+            return Ok(false);
+        }
+        if r == -(libc::EINTR as isize) {
+            continue;
+        }
+        if r < 0 {
+            return Err(-r as Errno);
+        }
+        got += r as usize;
+    }
+    Ok(true)
+}
+
+/// `execve` without libc (no `errno`, see [`raw_syscall3`]); returns the errno of the failure.
+/// `path` and the elements of `argv` and `envp` are C strings the kernel reads (a bad pointer
+/// is EFAULT, nothing worse); both arrays must end with a null pointer.
+pub fn execve_raw(
+    path: *const libc::c_char,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> Errno {
+    if argv.last().is_none_or(|p| !p.is_null()) || envp.last().is_none_or(|p| !p.is_null()) {
+        return libc::EFAULT;
+    }
+    let r = raw_syscall3(
+        libc::SYS_execve,
+        path as usize,
+        argv.as_ptr() as usize,
+        envp.as_ptr() as usize,
+    );
+    (-r) as Errno
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mounts and the file system
 // ---------------------------------------------------------------------------------------------

@@ -140,6 +140,8 @@ pub(crate) const REC_READY: u32 = 4;
 /// Usage of every process of the sandbox, from runcell-init once it has reaped them all: peak
 /// RSS in KiB in the step field, CPU time in microseconds (u64) in bytes 8..16.
 pub(crate) const REC_USAGE: u32 = 5;
+/// A warm cell's program process is confined and waits for its job (see `warm`).
+pub(crate) const REC_ARMED: u32 = 6;
 /// Size of one record: kind, step, errno or status, index or syscall number.
 pub(crate) const RECORD_LEN: usize = 16;
 
@@ -235,6 +237,9 @@ pub(crate) struct ChildPlan<'a> {
     pub candidates: &'a [CString],
     pub argv: &'a [*const libc::c_char],
     pub envp: &'a [*const libc::c_char],
+    /// A warm cell: the program's process stops before exec, reports itself armed and waits
+    /// for its job on the sync pipe; `candidates`/`argv`/`envp` above are then unused.
+    pub warm: Option<&'a super::warm::Slot>,
 }
 
 /// C string constants used by the child, built at compile time.
@@ -324,7 +329,10 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     if sys::hung_up(SYNC_FD) {
         sys::exit(126);
     }
-    sys::close(SYNC_FD);
+    // A warm cell's program process inherits it: its job is released there (closed at exec).
+    if plan.warm.is_none() {
+        sys::close(SYNC_FD);
+    }
 
     // 4. No controlling terminal (TIOCSTI-style injection).
     or_fail(sys::setsid(), Step::Session);
@@ -475,6 +483,16 @@ fn payload(plan: &ChildPlan<'_>, ready: RawFd, notify: Option<RawFd>) -> ! {
         or_fail(sys::landlock_restrict_self(ruleset), Step::Landlock);
         sys::close(ruleset);
     }
+    // A warm cell's process notes the CPU time of its own setup (the few microseconds of
+    // confinement that follow count to the job).
+    // Kept as a value: `plan` lives in the launching thread's frame, which a warm cell's
+    // process outlives (nothing below its job's arrival may read `plan`).
+    let warm = std::hint::black_box(plan.warm);
+    let setup_cpu = if warm.is_some() {
+        sys::process_cpu_ns()
+    } else {
+        0
+    };
     // Seccomp last: everything above may use calls the policy forbids. The notifying
     // program's listener goes to init; every policy allows sendmsg, close and execve.
     for (i, prog) in plan.seccomp.iter().enumerate() {
@@ -494,6 +512,10 @@ fn payload(plan: &ChildPlan<'_>, ready: RawFd, notify: Option<RawFd>) -> ! {
         } else {
             or_fail(sys::seccomp_install(prog, 0), Step::Seccomp);
         }
+    }
+    // A warm cell waits here for its job, and execs it (see `warm::Slot::run_job`).
+    if let Some(w) = warm {
+        fail(Step::Exec, w.run_job(EXEC_FD, SYNC_FD, setup_cpu), 0)
     }
     // Like execvp: try each candidate; remember EACCES over ENOENT.
     let mut err = libc::ENOENT;

@@ -16,6 +16,7 @@ mod outcome;
 pub(crate) mod rootfs;
 pub mod seccomp;
 mod spawn;
+mod warm;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ pub(crate) use self::limits::{parse_secs, parse_size, secs_f64};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
 pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
+pub use self::warm::{WarmConfig, WarmPool, WarmStats};
 pub use self::workspace::{WORKSPACE_DIR, Workspace};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};

@@ -40,7 +40,7 @@ pub enum Output<'a> {
 }
 
 /// Check that a host descriptor given as input or output is open in the right direction.
-fn check_direction(fd: BorrowedFd<'_>, write: bool, what: &str) -> Result<()> {
+pub(super) fn check_direction(fd: BorrowedFd<'_>, write: bool, what: &str) -> Result<()> {
     let mode = sys::access_mode(fd.as_raw_fd())
         .map_err(|e| Error::config(format!("{what}: bad file descriptor ({})", os_err(e))))?;
     let ok = if write {
@@ -94,6 +94,8 @@ pub(super) struct ExecData {
     /// The run's own mount and landlock plans, when the command carries mounts.
     run_plan: Option<super::RunPlan>,
     pub(super) program: String,
+    /// Set by `warm` for a cell's own launch: the program's process arms and waits there.
+    pub(super) warm: Option<std::sync::Arc<super::warm::Slot>>,
 }
 
 impl ExecData {
@@ -167,7 +169,18 @@ impl ExecData {
             workdir,
             run_plan,
             program,
+            warm: None,
         })
+    }
+
+    /// Whether this run has mounts of its own (a warm cell cannot take it).
+    pub(super) fn has_run_plan(&self) -> bool {
+        self.run_plan.is_some()
+    }
+
+    /// The exec candidates and the NULL-terminated argv and envp (a warm cell's job).
+    pub(super) fn c_parts(&self) -> (&[CString], &[*const libc::c_char], &[*const libc::c_char]) {
+        (&self.candidates, &self.argv, &self.envp)
     }
 }
 
@@ -194,7 +207,11 @@ pub(super) struct Started {
     end_requested: std::cell::Cell<Option<Instant>>,
     reaped: bool,
     /// The run's cgroup; back to the pool when this is dropped, after the reap.
-    lease: Option<Lease>,
+    pub(super) lease: Option<Lease>,
+    /// A warm cell: the exec pipe, whose end of file says the job's program was executed.
+    pub(super) armed: Option<OwnedFd>,
+    /// CPU time used before the job was handed over (a warm cell's own setup), not reported.
+    pub(super) cpu_before: Duration,
     /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
     /// (the reap waits until the whole PID namespace is torn down, which can take a while).
     #[cfg(feature = "tokio")]
@@ -275,8 +292,13 @@ impl Started {
         Ok(reaped)
     }
 
+    /// The host's end of the sync pipe (a warm cell's job is released there).
+    pub(super) fn sync_fd(&self) -> RawFd {
+        self.sync.as_raw_fd()
+    }
+
     /// Both processes have exec'd: nothing runs on the stack or this thread's TLS any more.
-    fn launched(&mut self) {
+    pub(super) fn launched(&mut self) {
         self.stack = None;
         self.release_signals();
     }
@@ -458,6 +480,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         candidates: &exec.candidates,
         argv: &exec.argv,
         envp: &exec.envp,
+        warm: exec.warm.as_deref(),
     };
 
     // Taken before the clone so a failure leaves no child behind.
@@ -498,6 +521,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         sync: sync_w,
         reaped: false,
         lease,
+        armed: None,
+        cpu_before: Duration::ZERO,
         #[cfg(feature = "tokio")]
         reap_off_thread: false,
     };
@@ -539,14 +564,34 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     // Wait here, not in a caller: the setup process reads `plan` (and `scratch`) in this
     // frame, shared memory, until it has exec'd. End of file on the exec pipe: both exec'd.
     if read_record(&exec_r, &mut rec, deadline)? {
+        if exec.warm.is_some() && child::decode(&rec).0 == child::REC_ARMED {
+            // A warm cell: only the program's process still runs on the stack (and on this
+            // thread's TLS, without touching it), blocked until its job is handed over.
+            started.release_signals();
+            started.armed = Some(exec_r);
+            // The CPU time of the cell's own setup, which the job's report leaves out.
+            let (_, _, hi, lo) = child::decode(&rec);
+            started.cpu_before = Duration::from_nanos((u64::from(hi as u32) << 32) | u64::from(lo));
+            return Ok(started);
+        }
         return Err(exec_failed(sb, exec, &mut started, &rec));
+    }
+    if exec.warm.is_some() {
+        // Ended without arming: cannot happen unless the cell was killed.
+        started.kill();
+        let _ = started.reap();
+        return Err(Error::sys("warm cell", os_err(libc::ECHILD)));
     }
     started.launched();
     Ok(started)
 }
 
 /// Read one record from the exec pipe; false on EOF. Fails past the deadline.
-fn read_record(fd: &OwnedFd, rec: &mut [u8; RECORD_LEN], deadline: Instant) -> Result<bool> {
+pub(super) fn read_record(
+    fd: &OwnedFd,
+    rec: &mut [u8; RECORD_LEN],
+    deadline: Instant,
+) -> Result<bool> {
     let mut got = 0;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -808,10 +853,24 @@ pub(crate) fn run(
             check_direction(fd, true, what)?;
         }
     }
+    run_started(sb, input, out, err, |deadline| {
+        start_on_launcher(sb, cmd, deadline)
+    })
+}
+
+/// [`run`] of a sandbox that `start` starts (a cold launch, or a warm cell's handover), the
+/// wall time counted from the call.
+pub(super) fn run_started(
+    sb: &Sandbox,
+    input: Input<'_>,
+    out: Output<'_>,
+    err: Output<'_>,
+    start: impl FnOnce(Instant) -> Result<Started>,
+) -> Result<Outcome> {
     let begin = Instant::now();
     let limits = sb.limits().clone();
     let deadline = begin + limits.wall_time;
-    let mut started = match start_on_launcher(sb, cmd, deadline) {
+    let mut started = match start(deadline) {
         Ok(s) => s,
         // An overloaded host can use up the whole wall time before the program even starts:
         // that is the wall-time limit, not a configuration error (the child is already
@@ -1016,6 +1075,7 @@ pub(super) fn finish(
     if let Some(m) = &started.run_mounts {
         o.enforced.mounts = m.clone();
     }
+    o.cpu_time = o.cpu_time.saturating_sub(started.cpu_before);
     Ok(o)
 }
 

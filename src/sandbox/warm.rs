@@ -1,0 +1,591 @@
+//! Warm cells: sandboxes set up ahead of time, each used for exactly one job.
+//!
+//! A [`WarmPool`] keeps a few *cells* of one [`Sandbox`] ready in the background. A cell is a
+//! cold launch stopped just before the program's `execve`: its namespaces, root, limits,
+//! cgroup leaf, runcell-init as PID 1, and the program's process with rlimits applied,
+//! capabilities dropped, no_new_privs, landlock and seccomp installed. That process then
+//! reports itself *armed* and blocks reading its sync pipe. [`WarmPool::run`] takes one cell,
+//! writes the job to that pipe (argv, environment and the exec candidates on the sandbox's
+//! PATH, as NUL-terminated strings; the process reads them into room allocated for it before
+//! the clone and execs without allocating), and supervises the run exactly like
+//! [`Sandbox::run`]. The cell is destroyed with its job; a background thread starts a
+//! new one.
+//!
+//! # What a warm cell holds before its job
+//!
+//! Everything a cell holds was created for it alone, from the sandbox's prepared plan, and
+//! nothing of it was ever visible to another job:
+//!
+//! - fresh user, PID, mount, network, IPC, UTS and cgroup namespaces (never shared or reused);
+//! - a fresh root: a new tmpfs with the sandbox's read-only binds, its own `/tmp`, `/proc`,
+//!   `/dev`, working directory; nothing in it has been written by any program;
+//! - a cgroup leaf taken from the sandbox's pool, checked empty and reset when taken, exactly
+//!   as for a cold run (peak memory counts from its acquisition, which includes the cell's own
+//!   setup: well under a MiB);
+//! - two processes: runcell-init (PID 1, a fresh exec from the sealed memfd) and the program's
+//!   process, which has run only runcell's own setup code and holds no descriptor but its
+//!   fresh stdio pipes, the exec pipe and the sync pipe;
+//! - the program's process shares the *host's* memory (a `CLONE_VM` child), as in every cold
+//!   launch until `execve`; no job code runs before that exec replaces it.
+//!
+//! So two jobs in two cells share no file, environment, memory, process, or descriptor, and
+//! nothing a job could write survives it: the cell (namespaces, root, leaf contents) is torn
+//! down with the job and never handed out again.
+//!
+//! # Limits
+//!
+//! The wall-time limit counts from the handover. CPU time is reported for the job only: the
+//! program process's CPU time before its job (its own confinement) is measured by that process
+//! and subtracted; `RLIMIT_CPU` (whole seconds) still includes those microseconds. Memory,
+//! process count and output limits are the cell's cgroup and rlimits, which cover every process
+//! of the job.
+//!
+//! # What runs cold
+//!
+//! A command with mounts of its own or a working directory other than the sandbox's needs a
+//! root the cell does not have: it runs as a cold launch, as does any job that finds no ready
+//! cell ([`WarmStats`] counts both kinds).
+//!
+//! ```
+//! use runcell::{Command, Sandbox, Verdict, WarmConfig};
+//!
+//! let sandbox = Sandbox::builder().build()?;
+//! let pool = sandbox.warm_pool(WarmConfig::new(2))?;
+//! let outcome = pool.run(&Command::new("sh").args(["-c", "cat; echo !"]), b"hi")?;
+//! assert_eq!(outcome.verdict, Verdict::Ok);
+//! assert_eq!(outcome.stdout, b"hi!\n");
+//! drop(pool); // every idle cell is killed and reaped here
+//! # Ok::<(), runcell::Error>(())
+//! ```
+
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::child::{self, RECORD_LEN};
+use super::outcome::Outcome;
+use super::spawn::{self, ExecData, Input, Output, Started};
+use super::{Command, Sandbox};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// How a [`WarmPool`] is sized and refilled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmConfig {
+    size: usize,
+    refill: bool,
+    max_idle_memory: Option<u64>,
+    setup_timeout: Duration,
+}
+
+impl WarmConfig {
+    /// A pool that keeps `size` cells ready (at least 1), refilled as they are taken, with no
+    /// memory cap and a 30 s limit on each cell's setup.
+    pub fn new(size: usize) -> WarmConfig {
+        WarmConfig {
+            size: size.max(1),
+            refill: true,
+            max_idle_memory: None,
+            setup_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Refill the pool as cells are taken (the default). Without it the pool is filled once
+    /// and then serves cold launches when empty.
+    pub fn refill(mut self, on: bool) -> WarmConfig {
+        self.refill = on;
+        self
+    }
+
+    /// Keep idle cells under this many bytes in all, as the kernel charges them to their
+    /// cgroups (root tmpfs, page tables, kernel objects). Needs the sandbox's cgroups: without
+    /// them a cell's memory cannot be measured, and [`Sandbox::warm_pool`] refuses it.
+    pub fn max_idle_memory(mut self, bytes: u64) -> WarmConfig {
+        self.max_idle_memory = Some(bytes);
+        self
+    }
+
+    /// How long one cell's setup may take before it is abandoned (and counted as failed).
+    pub fn setup_timeout(mut self, d: Duration) -> WarmConfig {
+        self.setup_timeout = d;
+        self
+    }
+}
+
+/// Counters of a [`WarmPool`], for monitoring and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarmStats {
+    /// Cells ready now.
+    pub ready: usize,
+    /// Cells fully set up since the pool was created.
+    pub cells_started: u64,
+    /// Cells whose setup failed (never handed out).
+    pub setup_failures: u64,
+    /// The last setup failure, as text.
+    pub last_setup_error: Option<String>,
+    /// Jobs run in a warm cell.
+    pub warm_runs: u64,
+    /// Jobs run as a cold launch (no ready cell, or a command a cell cannot take).
+    pub cold_runs: u64,
+    /// Bytes charged to the ready cells' cgroups when they were armed (with cgroups).
+    pub idle_memory: Option<u64>,
+}
+
+/// Most bytes of one job's argv, environment and exec candidates a warm cell takes (larger
+/// jobs run cold).
+const JOB_BYTES: usize = 256 * 1024;
+/// Most strings of one job (argv + environment + candidates) a warm cell takes.
+const JOB_STRINGS: usize = 8190;
+
+/// A warm cell's room for its job, allocated by the host before the cell is cloned, so that
+/// the program's process has it whether it shares the host's memory (`CLONE_VM`, written in
+/// place) or a copy of it (an unprivileged, non-dumpable host: written in the copy). Only that
+/// process writes it, with `read(2)` from the sync pipe; the host never reads it.
+pub(crate) struct Slot {
+    buf: Box<[UnsafeCell<u8>]>,
+    /// argv, NULL, envp, NULL, candidates, NULL: addresses into `buf`.
+    ptrs: Box<[UnsafeCell<usize>]>,
+}
+
+// SAFETY: the cells are only written by the cell's program process (another process, with
+// raw system calls); no thread of the host reads or writes them after construction.
+unsafe impl Sync for Slot {}
+
+/// One job as the sync pipe carries it: four native-endian u32 (byte length, argc, envc,
+/// number of candidates) then that many NUL-terminated strings in that order.
+fn encode_job(argv: &[&[u8]], envp: &[Vec<u8>], candidates: &[CString]) -> Option<Vec<u8>> {
+    let strings = argv.len() + envp.len() + candidates.len();
+    let len: usize = argv.iter().map(|a| a.len() + 1).sum::<usize>()
+        + envp.iter().map(|e| e.len() + 1).sum::<usize>()
+        + candidates
+            .iter()
+            .map(|c| c.as_bytes().len() + 1)
+            .sum::<usize>();
+    if len > JOB_BYTES || strings > JOB_STRINGS || argv.is_empty() || candidates.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(16 + len);
+    for n in [len, argv.len(), envp.len(), candidates.len()] {
+        out.extend_from_slice(&(n as u32).to_ne_bytes());
+    }
+    for s in argv.iter().copied().chain(envp.iter().map(Vec::as_slice)) {
+        out.extend_from_slice(s);
+        out.push(0);
+    }
+    for c in candidates {
+        out.extend_from_slice(c.as_bytes_with_nul());
+    }
+    Some(out)
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            buf: (0..JOB_BYTES).map(|_| UnsafeCell::new(0)).collect(),
+            ptrs: (0..JOB_STRINGS + 3).map(|_| UnsafeCell::new(0)).collect(),
+        }
+    }
+
+    /// In the program's process, confined: report armed on `exec_fd` (with the CPU time of
+    /// the setup), receive the job on `sync_fd`, and exec it like `execvp`. Returns the errno
+    /// of the failure; end of file instead of a job (the pool dropped the cell) exits.
+    ///
+    /// From the armed record on, the launching thread goes on using the TLS this process runs
+    /// on: only raw system calls (no `errno`) are made here, no allocation, no panic (every
+    /// index is checked), and nothing of the launching frame is read.
+    pub(crate) fn run_job(&self, exec_fd: libc::c_int, sync_fd: libc::c_int, cpu_ns: u64) -> i32 {
+        let armed = child::encode(
+            child::REC_ARMED,
+            0,
+            (cpu_ns >> 32) as u32 as i32,
+            cpu_ns as u32,
+        );
+        if sys::write_all(exec_fd, &armed).is_err() {
+            sys::exit(126);
+        }
+        let mut head = [0u8; 16];
+        if !matches!(sys::read_exact_raw(sync_fd, &mut head), Ok(true)) {
+            sys::exit(126);
+        }
+        let word = |i: usize| u32::from_ne_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let (len, argc, envc, ncand) = (
+            word(0) as usize,
+            word(4) as usize,
+            word(8) as usize,
+            word(12) as usize,
+        );
+        if len > self.buf.len() || argc + envc + ncand + 3 > self.ptrs.len() {
+            return libc::E2BIG;
+        }
+        let base = self.buf.as_ptr() as *mut u8;
+        // SAFETY: `buf` is JOB_BYTES of `UnsafeCell<u8>` (same layout as u8) that only this
+        // process touches (see the type), and len <= JOB_BYTES was checked.
+        let buf = unsafe { std::slice::from_raw_parts_mut(base, len) };
+        if !matches!(sys::read_exact_raw(sync_fd, buf), Ok(true)) {
+            sys::exit(126);
+        }
+        let ptrs = self.ptrs.as_ptr() as *mut usize;
+        // SAFETY: as for `buf`: `ptrs` is JOB_STRINGS + 3 cells of usize, only used here.
+        let ptrs = unsafe { std::slice::from_raw_parts_mut(ptrs, argc + envc + ncand + 3) };
+        // argv, NULL, envp, NULL, candidates, NULL: each string starts after the previous NUL.
+        let mut pos = 0;
+        let mut slot = 0;
+        for count in [argc, envc, ncand] {
+            for _ in 0..count {
+                let Some(nul) = buf.get(pos..).and_then(|b| b.iter().position(|&c| c == 0)) else {
+                    return libc::EINVAL;
+                };
+                if let Some(p) = ptrs.get_mut(slot) {
+                    *p = base as usize + pos;
+                }
+                slot += 1;
+                pos += nul + 1;
+            }
+            if let Some(p) = ptrs.get_mut(slot) {
+                *p = 0;
+            }
+            slot += 1;
+        }
+        // SAFETY: usize and pointers have the same size and layout; these are addresses of
+        // NUL-terminated strings in `buf` (or 0), read only by the kernel in execve.
+        let as_ptrs = unsafe {
+            std::slice::from_raw_parts(ptrs.as_ptr() as *const *const libc::c_char, ptrs.len())
+        };
+        let argv = as_ptrs.get(..=argc).unwrap_or(&[]);
+        let envp = as_ptrs.get(argc + 1..=argc + 1 + envc).unwrap_or(&[]);
+        let cands = as_ptrs
+            .get(argc + envc + 2..argc + envc + 2 + ncand)
+            .unwrap_or(&[]);
+        // Like execvp: try each candidate; remember EACCES over ENOENT.
+        let mut err = libc::ENOENT;
+        for &cand in cands {
+            match sys::execve_raw(cand, argv, envp) {
+                libc::ENOENT | libc::ENOTDIR => {}
+                libc::EACCES => err = libc::EACCES,
+                e => return e,
+            }
+        }
+        err
+    }
+}
+
+/// One armed cell. Field order matters: the sandbox is killed and reaped (`started`) before
+/// the slot its program process may still read is freed.
+struct Cell {
+    started: Started,
+    _slot: Arc<Slot>,
+    /// Bytes charged to its cgroup once armed.
+    memory: Option<u64>,
+}
+
+struct State {
+    ready: VecDeque<Cell>,
+    closed: bool,
+    /// Cells set up when the pool is not refilled (the fill stops at `size`).
+    launched: usize,
+    stats: WarmStats,
+}
+
+struct Shared {
+    sandbox: Sandbox,
+    config: WarmConfig,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A pool of warm cells of one [`Sandbox`]; see [`Sandbox::warm_pool`] and the module
+/// documentation above for what a cell holds. Dropping the pool stops its refill thread and
+/// kills and reaps every idle cell before it returns; a killed host takes every cell with it
+/// (each cell's PID 1 has the parent-death signal of a launcher thread, which lives as long as
+/// the host).
+pub struct WarmPool {
+    shared: Arc<Shared>,
+    filler: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WarmPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmPool")
+            .field("config", &self.shared.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Set up one cell, on a launcher thread.
+fn make_cell(sb: &Sandbox, timeout: Duration) -> Result<Cell> {
+    let slot = Arc::new(Slot::new());
+    let (sb2, slot2) = (sb.clone(), slot.clone());
+    let started = super::launcher::call(move || {
+        // The cell's own launch: the program is a placeholder (never executed; the job
+        // brings its own argv).
+        let mut exec = ExecData::new(&sb2, &Command::new("/"))?;
+        exec.warm = Some(slot2);
+        spawn::start(&sb2, &exec, Instant::now() + timeout)
+    })?;
+    let memory = started.lease.as_ref().and_then(|l| {
+        let dir = l.dirs().first()?;
+        ["memory.usage_in_bytes", "memory.current"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    });
+    Ok(Cell {
+        started,
+        _slot: slot,
+        memory,
+    })
+}
+
+fn idle_memory(st: &State) -> Option<u64> {
+    st.ready.iter().map(|c| c.memory).sum()
+}
+
+/// The refill thread: keep `size` cells ready (within the memory cap) until closed.
+fn fill(shared: Arc<Shared>, mut last_memory: u64) {
+    let cfg = &shared.config;
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        {
+            let mut st = shared.lock();
+            loop {
+                if st.closed {
+                    return;
+                }
+                let want = st.ready.len() < cfg.size
+                    && (cfg.refill || st.launched < cfg.size)
+                    && cfg.max_idle_memory.is_none_or(|max| {
+                        idle_memory(&st).unwrap_or(0).saturating_add(last_memory) <= max
+                    });
+                if want {
+                    break;
+                }
+                st = shared.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.launched += 1;
+        }
+        let made = make_cell(&shared.sandbox, cfg.setup_timeout);
+        let mut st = shared.lock();
+        match made {
+            Ok(cell) => {
+                backoff = Duration::from_millis(20);
+                st.stats.cells_started += 1;
+                last_memory = cell.memory.unwrap_or(0);
+                if st.closed {
+                    drop(st);
+                    drop(cell);
+                    return;
+                }
+                st.ready.push_back(cell);
+                shared.changed.notify_all();
+            }
+            Err(e) => {
+                st.stats.setup_failures += 1;
+                st.stats.last_setup_error = Some(e.to_string());
+                // A persistent failure (a bind source removed, cgroups exhausted) must not
+                // spin: wait before the next attempt, or until the pool is closed.
+                let (g, _) = shared
+                    .changed
+                    .wait_timeout_while(st, backoff, |s| !s.closed)
+                    .unwrap_or_else(|e| e.into_inner());
+                st = g;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+        drop(st);
+    }
+}
+
+impl Sandbox {
+    /// Start a pool of warm cells of this sandbox (see [`WarmPool`]). The first cell is set
+    /// up before this returns, so a configuration that cannot start fails here; the others
+    /// are set up by a background thread.
+    pub fn warm_pool(&self, config: WarmConfig) -> Result<WarmPool> {
+        if config.max_idle_memory.is_some() && self.prepared().cgroups.is_none() {
+            return Err(Error::config(
+                "warm pool: max_idle_memory needs the sandbox's cgroups (a cell's memory is \
+                 measured there)",
+            ));
+        }
+        let first = make_cell(self, config.setup_timeout)?;
+        let first_memory = first.memory.unwrap_or(0);
+        let mut stats = WarmStats {
+            cells_started: 1,
+            ..WarmStats::default()
+        };
+        stats.idle_memory = first.memory;
+        let shared = Arc::new(Shared {
+            sandbox: self.clone(),
+            config,
+            state: Mutex::new(State {
+                ready: VecDeque::from([first]),
+                closed: false,
+                launched: 1,
+                stats,
+            }),
+            changed: Condvar::new(),
+        });
+        let s = shared.clone();
+        let filler = std::thread::Builder::new()
+            .name("runcell-warm".into())
+            .spawn(move || fill(s, first_memory))
+            .map_err(|e| Error::sys("spawn warm-pool thread", e))?;
+        Ok(WarmPool {
+            shared,
+            filler: Some(filler),
+        })
+    }
+}
+
+impl WarmPool {
+    /// The sandbox whose cells this pool holds.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.shared.sandbox
+    }
+
+    /// [`Sandbox::run`] in a warm cell: `stdin` as standard input, stdout and stderr
+    /// captured, limits counted from the handover. Runs cold when no cell is ready or the
+    /// command needs its own root (see the module documentation).
+    pub fn run(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        self.run_with(cmd, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`Sandbox::run_with`] in a warm cell.
+    pub fn run_with(
+        &self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        let sb = &self.shared.sandbox;
+        if let Input::Fd(fd) = input {
+            spawn::check_direction(fd, false, "stdin")?;
+        }
+        for (o, what) in [(out, "stdout"), (err, "stderr")] {
+            if let Output::Fd(fd) = o {
+                spawn::check_direction(fd, true, what)?;
+            }
+        }
+        let exec = ExecData::new(sb, cmd)?;
+        let own_dir = cmd
+            .dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().as_bytes() != sb.prepared().workdir.to_bytes());
+        let job = if exec.has_run_plan() || own_dir {
+            None
+        } else {
+            let mut argv: Vec<&[u8]> = vec![cmd.program.as_bytes()];
+            argv.extend(cmd.args.iter().map(|a| a.as_bytes()));
+            let envp: Vec<Vec<u8>> = cmd
+                .environment(&sb.prepared().env)?
+                .into_iter()
+                .map(|(mut k, v)| {
+                    k.push(b'=');
+                    k.extend_from_slice(&v);
+                    k
+                })
+                .collect();
+            encode_job(&argv, &envp, exec.c_parts().0)
+        };
+        let cell = job.as_ref().and_then(|_| self.take());
+        let (Some(cell), Some(job)) = (cell, job) else {
+            self.shared.lock().stats.cold_runs += 1;
+            return spawn::run(sb, cmd, input, out, err);
+        };
+        self.shared.lock().stats.warm_runs += 1;
+        spawn::run_started(sb, input, out, err, |deadline| {
+            handover(sb, cell, &exec, &job, deadline)
+        })
+    }
+
+    /// Take a ready cell, waking the refill thread.
+    fn take(&self) -> Option<Cell> {
+        let mut st = self.shared.lock();
+        let cell = st.ready.pop_front();
+        self.shared.changed.notify_all();
+        cell
+    }
+
+    /// Counters and the number of ready cells.
+    pub fn stats(&self) -> WarmStats {
+        let st = self.shared.lock();
+        let mut s = st.stats.clone();
+        s.ready = st.ready.len();
+        s.idle_memory = idle_memory(&st);
+        s
+    }
+
+    /// Block until `n` cells are ready (at most the pool's size) or `timeout` passes; true when
+    /// they are. For benchmarks and tests that want a full pool.
+    pub fn wait_ready(&self, n: usize, timeout: Duration) -> bool {
+        let n = n.min(self.shared.config.size);
+        let st = self.shared.lock();
+        let (st, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(st, timeout, |s| s.ready.len() < n && !s.closed)
+            .unwrap_or_else(|e| e.into_inner());
+        st.ready.len() >= n
+    }
+}
+
+/// Hand `job` (encoded `exec`) to `cell` and wait until its program was executed (or failed
+/// to be).
+fn handover(
+    sb: &Sandbox,
+    cell: Cell,
+    exec: &ExecData,
+    job: &[u8],
+    deadline: Instant,
+) -> Result<Started> {
+    let Cell { mut started, .. } = cell;
+    let Some(exec_r) = started.armed.take() else {
+        return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+    };
+    // A blocking pipe: the program's process reads while this writes (jobs over the pipe's
+    // capacity), and a cell killed from outside is EPIPE.
+    let mut rest = job;
+    while !rest.is_empty() {
+        match sys::write_nosigpipe(started.sync_fd(), rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(libc::EINTR) => {}
+            Err(e) => return Err(Error::sys("write sync pipe", spawn::os_err(e))),
+        }
+    }
+    let mut rec = [0u8; RECORD_LEN];
+    match spawn::read_record(&exec_r, &mut rec, deadline) {
+        Ok(false) => {
+            started.launched();
+            Ok(started)
+        }
+        Ok(true) => Err(spawn::exec_failed(sb, exec, &mut started, &rec)),
+        Err(e) => Err(e),
+    }
+}
+
+impl Drop for WarmPool {
+    /// Stop refilling, then kill and reap every idle cell (and one being set up).
+    fn drop(&mut self) {
+        let cells = {
+            let mut st = self.shared.lock();
+            st.closed = true;
+            self.shared.changed.notify_all();
+            std::mem::take(&mut st.ready)
+        };
+        drop(cells);
+        if let Some(t) = self.filler.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! Warm cells (`Sandbox::warm_pool`): a job in a warm cell behaves like a cold run, sees
+//! nothing of any other job or of the host, is held to limits counted from its handover, and
+//! nothing of a pool outlives it (not after a drop, not after the host is killed).
+
+mod common;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::*;
+use runcell::{Command, Error, Profile, Sandbox, Verdict, WarmConfig, WarmPool};
+
+/// The tests look at this process's children: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Host pids of this process's children that are a sandbox's runcell-init (warm cells and
+/// runs).
+fn cell_inits() -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "runcell-init" {
+                out.insert(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Every process below `pid` (its children, theirs, ...), `pid` included.
+fn tree(pid: u32) -> BTreeSet<u32> {
+    let mut out = BTreeSet::from([pid]);
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if out.insert(c) {
+                    todo.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The memory cgroup directory of a host process (v1 `memory` line, or the v2 line).
+fn memory_cgroup(pid: u32) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if ctrl.split(',').any(|c| c == "memory") {
+            return Some(PathBuf::from("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')));
+        }
+        if ctrl.is_empty() && path.contains("runcell-") {
+            return Some(PathBuf::from("/sys/fs/cgroup").join(path.trim_start_matches('/')));
+        }
+    }
+    None
+}
+
+fn ready_pool(sb: &Sandbox, size: usize) -> WarmPool {
+    let pool = sb.warm_pool(WarmConfig::new(size)).unwrap();
+    assert!(pool.wait_ready(size, HANG), "the pool never filled");
+    pool
+}
+
+fn sh_cmd(script: &str) -> Command {
+    Command::new("sh").arg("-c").arg(script)
+}
+
+#[test]
+fn a_warm_run_is_a_run() {
+    let _g = serial();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = ready_pool(&sb, 2);
+    let o = pool
+        .run(&sh_cmd("cat; echo \"$0 $1\" >&2; exit 3"), b"in")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::ExitNonzero);
+    assert_eq!(o.exit_code, Some(3));
+    assert_eq!(o.stdout, b"in");
+    assert_eq!(o.stderr, b"sh \n");
+    // Looked up on the sandbox's PATH, with the command's environment.
+    let o = pool
+        .run(&Command::new("printenv").arg("X").env("X", "job"), b"")
+        .unwrap();
+    assert_eq!(
+        (o.verdict, o.stdout.as_slice()),
+        (Verdict::Ok, &b"job\n"[..])
+    );
+    // A program that is not there is an error, as in a cold run; the cell is not reused.
+    assert!(pool.wait_ready(2, HANG));
+    let e = pool
+        .run(&Command::new("no-such-program-x"), b"")
+        .unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e}");
+    assert!(pool.wait_ready(2, HANG));
+    let e = pool.run(&Command::new("/etc/passwd"), b"").unwrap_err();
+    assert!(matches!(e, Error::NotExecutable { .. }), "{e}");
+    // A working directory of its own runs cold; so does a run with mounts of its own.
+    let o = pool
+        .run(&Command::new("pwd").current_dir("/proc"), b"")
+        .unwrap();
+    assert_eq!(o.stdout, b"/proc\n");
+    let stats = pool.stats();
+    assert_eq!(stats.warm_runs, 4, "{stats:?}");
+    assert_eq!(stats.cold_runs, 1, "{stats:?}");
+    assert_eq!(stats.setup_failures, 0, "{stats:?}");
+}
+
+/// Two jobs in two consecutive cells: the second finds nothing of the first (files in its
+/// /tmp and working directory, environment, processes, memory of its processes), and neither
+/// finds anything of the host.
+#[test]
+fn consecutive_cells_share_nothing() {
+    let _g = serial();
+    // In this host's memory and argv-free: nothing of a sandbox may find it.
+    let host_secret = format!("HOSTSECRET-{}", 0x5d1e_u32 * 3);
+    let sb = builder()
+        .wall_time(BACKSTOP_WALL_TIME)
+        .env("FROM_SANDBOX", "1")
+        .build()
+        .unwrap();
+    let pool = ready_pool(&sb, 2);
+    let first = pool
+        .run(
+            &sh_cmd(
+                "echo secret-a > /tmp/a; echo secret-a > ./a; \
+                 (sleep 7777.4242 &) ; export LEAK=secret-a; \
+                 echo $$; cat /proc/sys/kernel/hostname",
+            )
+            .env("JOB", "secret-a"),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(first.verdict, Verdict::Ok, "{}", stderr(&first));
+    // Its daemon is gone with its cell.
+    assert!(host_pids_with("7777.4242").is_empty());
+    let second = pool
+        .run(
+            &sh_cmd(&format!(
+                "ls -A /tmp . ; env; s=secret; s=$s-a; h={}; h=$h-{}; \
+                 for p in /proc/[0-9]*; do echo \"P $p $(tr '\\0' ' ' < $p/cmdline)\"; \
+                 cat $p/environ 2>/dev/null | tr '\\0' '\\n'; done; \
+                 for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline /proc/[0-9]*/maps; do \
+                 c=$(tr '\\0' ' ' < $f 2>/dev/null); \
+                 case \"$c\" in *\"$s\"*|*\"$h\"*) echo \"F\"\"OUND $f\";; esac; done; \
+                 echo END",
+                &host_secret[..10],
+                &host_secret[11..]
+            )),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(second.verdict, Verdict::Ok, "{}", stderr(&second));
+    let out = stdout(&second);
+    assert!(out.ends_with("END\n"), "{out}");
+    assert!(!out.contains("secret-a"), "{out}");
+    assert!(!out.contains(&host_secret), "{out}");
+    assert!(!out.contains("FOUND"), "{out}");
+    assert!(out.contains("FROM_SANDBOX=1"), "{out}");
+    // Only its own processes: PID 1 (runcell-init, the fresh exec) and the job's.
+    let procs: Vec<&str> = out.lines().filter(|l| l.starts_with("P ")).collect();
+    assert!(
+        procs
+            .iter()
+            .any(|l| l.starts_with("P /proc/1 runcell-init")),
+        "{out}"
+    );
+    assert!(!procs.iter().any(|l| l.contains("sleep")), "{out}");
+    // PID 1 holds no environment at all (nothing of the host, nothing of a job).
+    let init_env = out
+        .split("P /proc/1 ")
+        .nth(1)
+        .and_then(|s| s.lines().nth(1))
+        .unwrap_or("");
+    assert!(init_env.starts_with("P /proc/2 "), "{out}");
+    assert_eq!(pool.stats().warm_runs, 2);
+}
+
+/// Wall time counts from the handover: a cell idle for longer than the limit still gives its
+/// job the whole limit; a job over it is killed with everything it started.
+#[test]
+fn wall_time_counts_from_handover() {
+    let _g = serial();
+    let sb = builder().wall_time(Duration::from_secs(2)).build().unwrap();
+    let pool = ready_pool(&sb, 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let o = pool.run(&sh_cmd("sleep 0.2; echo ok"), b"").unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert!(pool.wait_ready(2, HANG));
+    let o = pool
+        .run(&sh_cmd("sleep 888.123 & sleep 888.123"), b"")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::WallTimeLimit);
+    assert!(host_pids_with("888.123").is_empty());
+    assert_eq!(pool.stats().warm_runs, 2);
+}
+
+/// CPU, memory and process limits hold for everything a job does, and usage is the job's.
+#[test]
+fn limits_cover_the_whole_job() {
+    let _g = serial();
+    let sb = builder()
+        .profile(Profile::named("python").unwrap())
+        .wall_time(BACKSTOP_WALL_TIME)
+        .cpu_time(Duration::from_secs(1))
+        .memory(96 << 20)
+        .pids(16)
+        .build()
+        .unwrap();
+    let pool = ready_pool(&sb, 1);
+    // A busy loop in a child of the job.
+    let o = pool
+        .run(&sh_cmd("sh -c 'while :; do :; done'; echo survived"), b"")
+        .unwrap();
+    // The child is stopped by the CPU limit (not the wall time), and its CPU time counts.
+    assert_ne!(o.verdict, Verdict::WallTimeLimit, "{o:?}");
+    assert!(o.cpu_time >= Duration::from_millis(900), "{o:?}");
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool
+        .run(&Command::new("sh").args(["-c", "while :; do :; done"]), b"")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    // A memory hog.
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool
+        .run(
+            &Command::new("python3").arg("-"),
+            b"x = bytearray(400 << 20)\nprint('survived')",
+        )
+        .unwrap();
+    assert!(
+        o.verdict == Verdict::MemoryLimit
+            || (o.verdict == Verdict::ExitNonzero && stderr(&o).contains("MemoryError")),
+        "{o:?} {}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("survived"));
+    // A fork bomb: held at the process limit, and nothing survives the job.
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool
+        .run(
+            &Command::new("python3").arg("-"),
+            b"import os, time\nn = 0\ntry:\n    while n < 200:\n        if os.fork() == 0:\n            time.sleep(5.4321)\n            os._exit(0)\n        n += 1\nexcept OSError:\n    pass\nprint(n)\n",
+        )
+        .unwrap();
+    let n: u32 = stdout(&o).trim().parse().unwrap_or(999);
+    assert!(n > 0 && n < 16, "{n} {o:?} {}", stderr(&o));
+    assert!(host_pids_with("5.4321").is_empty());
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+}
+
+/// Several threads take cells at once: every job runs once, in its own cell or cold.
+#[test]
+fn concurrent_takes() {
+    let _g = serial();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = ready_pool(&sb, 3);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..6 {
+                    let tag = format!("{t}-{i}");
+                    let o = pool
+                        .run(&sh_cmd("cat; echo \" $$\""), tag.as_bytes())
+                        .unwrap();
+                    assert_eq!(o.verdict, Verdict::Ok);
+                    // The job is the only one in its PID namespace: always pid 2.
+                    assert_eq!(stdout(&o), format!("{tag} 2\n"));
+                }
+            });
+        }
+    });
+    let stats = pool.stats();
+    assert_eq!(stats.warm_runs + stats.cold_runs, 24, "{stats:?}");
+    assert!(stats.warm_runs >= 3, "{stats:?}");
+}
+
+/// Dropping the pool kills and reaps every idle cell; dropping the sandbox too leaves no
+/// cgroup.
+#[test]
+fn drop_leaves_no_process_and_no_cgroup() {
+    let _g = serial();
+    let before = cell_inits();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = ready_pool(&sb, 3);
+    let cells: BTreeSet<u32> = cell_inits().difference(&before).copied().collect();
+    assert_eq!(cells.len(), 3, "{cells:?}");
+    let all: BTreeSet<u32> = cells.iter().flat_map(|&p| tree(p)).collect();
+    // Each cell: runcell-init and the program's process waiting for its job.
+    assert_eq!(all.len(), 6, "{all:?}");
+    let groups: BTreeSet<PathBuf> = cells.iter().filter_map(|&p| memory_cgroup(p)).collect();
+    drop(pool);
+    for p in &all {
+        assert!(!alive(*p), "process {p} of a dropped pool is still there");
+    }
+    drop(sb);
+    for g in &groups {
+        if g.to_string_lossy().contains("runcell-") {
+            assert!(!g.exists(), "{} left behind", g.display());
+        }
+    }
+}
+
+/// A cell whose setup fails is counted and reported, never handed out: here the sandbox's bind
+/// source disappears after the pool started.
+#[test]
+fn failed_setup_is_reported_not_handed_out() {
+    let _g = serial();
+    let dir = std::env::temp_dir().join(format!("runcell-warm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), "x").unwrap();
+    let sb = builder()
+        .wall_time(BACKSTOP_WALL_TIME)
+        .ro_bind(&dir, "/data")
+        .build()
+        .unwrap();
+    let pool = sb.warm_pool(WarmConfig::new(1)).unwrap();
+    assert!(pool.wait_ready(1, HANG));
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The ready cell was complete: it runs.
+    let o = pool.run(&Command::new("true"), b"").unwrap();
+    assert_eq!(o.verdict, Verdict::Ok);
+    wait_until("a failed refill", || pool.stats().setup_failures > 0);
+    let stats = pool.stats();
+    assert_eq!(stats.ready, 0, "{stats:?}");
+    assert!(
+        stats
+            .last_setup_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("/data")
+            || stats.last_setup_error.is_some(),
+        "{stats:?}"
+    );
+    // No cell: the job runs cold, and fails the same way.
+    assert!(pool.run(&Command::new("true"), b"").is_err());
+    assert_eq!(pool.stats().warm_runs, 1);
+    // A configuration that cannot start at all fails at once.
+    assert!(sb.warm_pool(WarmConfig::new(1)).is_err());
+}
+
+/// The idle-memory cap bounds the cells kept ready (cgroups measure them).
+#[test]
+fn idle_memory_cap() {
+    let _g = serial();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let measured = ready_pool(&sb, 4).stats();
+    let Some(total) = measured.idle_memory else {
+        // No cgroups: the cap is refused, not ignored.
+        assert!(
+            sb.warm_pool(WarmConfig::new(4).max_idle_memory(1 << 30))
+                .is_err()
+        );
+        return;
+    };
+    let per_cell = total / 4;
+    assert!(per_cell > 0);
+    let cap = per_cell * 2 + per_cell / 2;
+    let capped = sb
+        .warm_pool(WarmConfig::new(4).max_idle_memory(cap))
+        .unwrap();
+    assert!(!capped.wait_ready(4, Duration::from_secs(2)));
+    let stats = capped.stats();
+    assert!(stats.ready >= 1 && stats.ready < 4, "{stats:?} cap {cap}");
+    assert!(
+        stats.idle_memory.unwrap() <= cap + per_cell,
+        "{stats:?} cap {cap}"
+    );
+}
+
+/// Without refill the pool is filled once, then serves cold runs.
+#[test]
+fn no_refill() {
+    let _g = serial();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = sb.warm_pool(WarmConfig::new(2).refill(false)).unwrap();
+    assert!(pool.wait_ready(2, HANG));
+    for _ in 0..4 {
+        assert_eq!(
+            pool.run(&Command::new("true"), b"").unwrap().verdict,
+            Verdict::Ok
+        );
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.warm_runs, stats.cold_runs), (2, 2), "{stats:?}");
+    assert_eq!(stats.cells_started, 2);
+}
+
+/// A host killed with SIGKILL takes its idle cells with it (parent-death signal): a copy of
+/// this test binary starts a pool, prints its cells' processes, and is killed.
+#[test]
+fn cells_die_with_a_killed_host() {
+    if std::env::var_os("RUNCELL_WARM_DOOMED").is_some() {
+        let sb = Sandbox::builder().build().unwrap();
+        let pool = ready_pool(&sb, 3);
+        let all: Vec<String> = cell_inits()
+            .iter()
+            .flat_map(|&p| tree(p))
+            .map(|p| p.to_string())
+            .collect();
+        println!("CELLS {}", all.join(" "));
+        std::thread::sleep(Duration::from_secs(600));
+        drop(pool);
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .args(["--exact", "cells_die_with_a_killed_host", "--nocapture"])
+        .env("RUNCELL_WARM_DOOMED", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pids = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("CELLS ") {
+            pids = rest
+                .split_whitespace()
+                .map(|p| p.parse::<u32>().unwrap())
+                .collect();
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 6, "{pids:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the cells of a killed host to die", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+}
+
+/// The same as an unprivileged host (uid 65534, no cgroups): a copy of this test binary drops
+/// its ids first.
+#[test]
+fn works_for_an_unprivileged_host() {
+    if std::env::var_os("RUNCELL_UNPRIV_CHILD").is_some() || !is_root() {
+        return unprivileged_child();
+    }
+    let _g = serial();
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "works_for_an_unprivileged_host",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUNCELL_UNPRIV_CHILD", "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("WARM-UNPRIV-OK"), "{text}");
+}
+
+fn unprivileged_child() {
+    if is_root() {
+        // SAFETY: single-threaded at this point of the child test process (one test, run with
+        // --test-threads=1); dropping ids with raw calls.
+        unsafe {
+            assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+            assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
+            assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
+        }
+    }
+    let sb = Sandbox::builder()
+        .wall_time(BACKSTOP_WALL_TIME)
+        .build()
+        .unwrap();
+    let before = cell_inits();
+    let pool = ready_pool(&sb, 2);
+    let o = pool
+        .run(
+            &sh_cmd("echo a > /tmp/a; id -u; cat /proc/self/uid_map"),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{o:?}");
+    assert!(stdout(&o).starts_with("1000\n"), "{}", stdout(&o));
+    assert!(pool.wait_ready(2, HANG));
+    let o = pool.run(&sh_cmd("ls -A /tmp; echo END"), b"").unwrap();
+    assert_eq!(stdout(&o), "END\n");
+    assert_eq!(pool.stats().warm_runs, 2);
+    // Busy loop under the CPU limit, counted from the handover.
+    let quick = sb
+        .to_builder()
+        .cpu_time(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let qpool = ready_pool(&quick, 1);
+    let o = qpool.run(&sh_cmd("while :; do :; done"), b"").unwrap();
+    assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    let all: BTreeSet<u32> = cell_inits()
+        .difference(&before)
+        .flat_map(|&p| tree(p))
+        .collect();
+    assert!(!all.is_empty());
+    drop(pool);
+    drop(qpool);
+    for p in &all {
+        assert!(!alive(*p), "process {p} of a dropped pool is still there");
+    }
+    println!("WARM-UNPRIV-OK");
+}
