@@ -4,14 +4,15 @@
 //! `cargo bench --bench spawn` (`--features tokio` adds the async API's throughput). The
 //! `spawn_true_host_*` groups run `/bin/true` from a host holding 10 MiB and 1 GiB, each beside
 //! libc fork+exec+wait and std's Command: runcell's figure must not grow with the host. Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
-//! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores.
+//! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores;
+//! (issue 11) `/bin/true` from a warm pool (`runcell_warm`) at most 1.5x bare.
 
 use std::hint::black_box;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use runcell::{CgroupMode, Command, Profile, Sandbox, Verdict};
+use runcell::{CgroupMode, Command, Profile, Sandbox, Verdict, WarmConfig, WarmPool};
 
 fn bare(program: &str, args: &[&str], stdin: Option<&[u8]>) {
     use std::io::Write;
@@ -62,6 +63,12 @@ fn spawn_latency(c: &mut Criterion) {
             assert_eq!(o.verdict, Verdict::Ok);
         })
     });
+    let pool = sb.warm_pool(WarmConfig::new(2)).expect("warm pool");
+    g.bench_function("runcell_warm", |b| {
+        b.iter_custom(|iters| warm_runs(&pool, &t, b"", iters, b""))
+    });
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+    drop(pool);
     g.finish();
 
     let mut g = c.benchmark_group("spawn_python_hello");
@@ -75,7 +82,32 @@ fn spawn_latency(c: &mut Criterion) {
             assert_eq!(o.stdout, b"hello\n");
         })
     });
+    // A warm cell saves the sandbox's setup, not the interpreter's start.
+    let pool = py.warm_pool(WarmConfig::new(2)).expect("warm pool");
+    g.bench_function("runcell_python_warm", |b| {
+        b.iter_custom(|iters| warm_runs(&pool, &hello, code, iters, b"hello\n"))
+    });
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+    drop(pool);
     g.finish();
+}
+
+/// Time `iters` runs, each taken from a full pool (the wait for the refill is not timed: the
+/// figure is the latency of a job that finds a ready cell).
+fn warm_runs(pool: &WarmPool, cmd: &Command, stdin: &[u8], iters: u64, want: &[u8]) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        assert!(
+            pool.wait_ready(2, Duration::from_secs(60)),
+            "pool never refilled"
+        );
+        let t0 = Instant::now();
+        let o = pool.run(black_box(cmd), stdin).expect("run");
+        total += t0.elapsed();
+        assert_eq!(o.verdict, Verdict::Ok);
+        assert_eq!(o.stdout, want);
+    }
+    total
 }
 
 fn throughput(c: &mut Criterion) {

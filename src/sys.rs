@@ -795,6 +795,21 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> 
     check(unsafe { libc::setrlimit64(resource, &lim) }).map(|_| ())
 }
 
+/// `prlimit` of another process (a host pid): set `resource` to (`soft`, `hard`).
+pub fn prlimit(
+    pid: libc::pid_t,
+    resource: libc::__rlimit_resource_t,
+    soft: u64,
+    hard: u64,
+) -> SysResult<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: lim is a valid rlimit64; the old value is not asked for (null).
+    check(unsafe { libc::prlimit64(pid, resource, &lim, std::ptr::null_mut()) }).map(|_| ())
+}
+
 /// `execve` with prepared NULL-terminated argv and envp pointer arrays.
 pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
     // SAFETY: path is NUL-terminated; argv/envp are NULL-terminated arrays of pointers to C

@@ -533,3 +533,99 @@ fn unprivileged_child() {
     }
     println!("WARM-UNPRIV-OK");
 }
+
+fn python_sandbox(cpu: Duration) -> Sandbox {
+    builder()
+        .profile(Profile::named("python").unwrap())
+        .wall_time(BACKSTOP_WALL_TIME)
+        .cpu_time(cpu)
+        .build()
+        .unwrap()
+}
+
+/// Preloaded cells: the interpreter has imported its modules before the job, the job's code
+/// comes on stdin, and two jobs share nothing (not the modules' state either).
+#[test]
+fn preloaded_python_cells() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let before = cell_inits();
+    let pool = sb
+        .warm_pool(WarmConfig::new(2).python(&["json", "decimal"]))
+        .unwrap();
+    assert!(pool.wait_ready(2, HANG));
+    let cmd = pool.preload_command().unwrap().clone();
+    let o = pool
+        .run(
+            &cmd,
+            b"import sys, json\nprint('decimal' in sys.modules, json.dumps([1]))\n\
+              json.leak = 'secret-b'\nopen('/tmp/b', 'w').write('secret-b')\n\
+              print(__name__)",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "True [1]\n__main__\n");
+    assert!(pool.wait_ready(2, HANG));
+    let o = pool
+        .run(
+            &cmd,
+            b"import json, os\nprint(hasattr(json, 'leak'), os.listdir('/tmp'), \
+              sorted(k for k in globals() if not k.startswith('__')))",
+        )
+        .unwrap();
+    assert_eq!(stdout(&o), "False [] ['json', 'os']\n", "{}", stderr(&o));
+    // Errors in the job are the job's, as with `python3 -`.
+    assert!(pool.wait_ready(2, HANG));
+    let o = pool.run(&cmd, b"raise SystemExit(4)").unwrap();
+    assert_eq!(o.exit_code, Some(4));
+    assert!(pool.wait_ready(2, HANG));
+    let o = pool.run(&cmd, b"def (").unwrap();
+    assert_eq!(o.verdict, Verdict::ExitNonzero);
+    assert!(stderr(&o).contains("SyntaxError"), "{}", stderr(&o));
+    // Another command runs cold.
+    let o = pool
+        .run(&Command::new("python3").arg("-"), b"print(2)")
+        .unwrap();
+    assert_eq!(stdout(&o), "2\n");
+    let stats = pool.stats();
+    assert_eq!(stats.cold_runs, 1, "{stats:?}");
+    assert_eq!(stats.warm_runs + stats.cold_runs, 5, "{stats:?}");
+    let all: BTreeSet<u32> = cell_inits()
+        .difference(&before)
+        .flat_map(|&p| tree(p))
+        .collect();
+    assert!(all.len() >= 2, "{all:?}");
+    drop(pool);
+    for p in &all {
+        assert!(!alive(*p), "process {p} of a dropped pool is still there");
+    }
+}
+
+/// The CPU limit of a preloaded cell counts from the handover: a preload that burns more CPU
+/// than the job's limit still leaves the job its limit, and is not in the job's report.
+#[test]
+fn preload_cpu_is_not_the_jobs() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(1));
+    let burn = "import sys, time\nt = time.process_time()\n\
+                while time.process_time() - t < 1.5: pass\n\
+                sys.stdout.write('\\0'); sys.stdout.flush()\n\
+                exec(compile(sys.stdin.read(), '<stdin>', 'exec'), {'__name__': '__main__'})\n";
+    let cmd = Command::new("python3").arg("-c").arg(burn);
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).preload(cmd.clone()))
+        .unwrap();
+    let o = pool.run(&cmd, b"print('quick')").unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert!(o.cpu_time < Duration::from_millis(1400), "{o:?}");
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool.run(&cmd, b"while True: pass").unwrap();
+    assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    assert!(o.cpu_time >= Duration::from_millis(500), "{o:?}");
+    assert!(o.cpu_time < Duration::from_millis(2500), "{o:?}");
+    // A preload that never gets ready is a setup error, with its stderr.
+    let e = sb
+        .warm_pool(WarmConfig::new(1).python(&["no_such_module_x"]))
+        .unwrap_err();
+    assert!(e.to_string().contains("no_such_module_x"), "{e}");
+}

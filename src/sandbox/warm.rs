@@ -61,6 +61,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -80,6 +81,8 @@ pub struct WarmConfig {
     refill: bool,
     max_idle_memory: Option<u64>,
     setup_timeout: Duration,
+    preload: Option<Command>,
+    preload_cpu: Duration,
 }
 
 impl WarmConfig {
@@ -91,7 +94,43 @@ impl WarmConfig {
             refill: true,
             max_idle_memory: None,
             setup_timeout: Duration::from_secs(30),
+            preload: None,
+            preload_cpu: Duration::from_secs(30),
         }
+    }
+
+    /// Preloaded cells: each cell starts `cmd` ahead of time, which does its slow start (an
+    /// interpreter importing modules), writes one NUL byte to stdout to say it is ready, then
+    /// reads its job from stdin. [`WarmPool::run`] of exactly this command takes such a cell
+    /// and writes the job's input; any other command runs cold. The program is the same for
+    /// every job and has run nothing of any job; what it loaded (modules, its heap) counts
+    /// toward the job's memory limit. See [`WarmConfig::python`] for a ready-made one.
+    pub fn preload(mut self, cmd: Command) -> WarmConfig {
+        self.preload = Some(cmd);
+        self
+    }
+
+    /// Preloaded Python cells: `python3` imports `modules`, then runs the code given as the
+    /// job's stdin like `python3 -` does (a fresh `__main__` namespace; the modules are in
+    /// `sys.modules`, so importing them is free). Run it with [`WarmPool::preload_command`].
+    pub fn python(self, modules: &[&str]) -> WarmConfig {
+        let mut code = String::from("import sys\n");
+        for m in modules {
+            code.push_str(&format!("import {m}\n"));
+        }
+        code.push_str(
+            "sys.stdout.write('\\0')\nsys.stdout.flush()\n\
+             exec(compile(sys.stdin.read(), '<stdin>', 'exec'), \
+             {'__name__': '__main__', '__builtins__': __builtins__})\n",
+        );
+        self.preload(Command::new("python3").arg("-c").arg(code))
+    }
+
+    /// CPU time a preloaded cell may use before its job (default 30 s): its `RLIMIT_CPU`
+    /// until the handover, when the host lowers it to this CPU time plus the job's limit.
+    pub fn preload_cpu(mut self, d: Duration) -> WarmConfig {
+        self.preload_cpu = d;
+        self
     }
 
     /// Refill the pool as cells are taken (the default). Without it the pool is filled once
@@ -277,7 +316,10 @@ impl Slot {
 /// the slot its program process may still read is freed.
 struct Cell {
     started: Started,
-    _slot: Arc<Slot>,
+    _slot: Option<Arc<Slot>>,
+    /// A preloaded cell: its program's host pid and start time (to check it is still that
+    /// process at the handover).
+    program: Option<(libc::pid_t, u64)>,
     /// Bytes charged to its cgroup once armed.
     memory: Option<u64>,
 }
@@ -292,6 +334,9 @@ struct State {
 
 struct Shared {
     sandbox: Sandbox,
+    /// The sandbox cells are launched from: `sandbox`, or for preloaded cells the same with
+    /// the CPU limit raised by the preload's allowance (lowered again at the handover).
+    cells_from: Sandbox,
     config: WarmConfig,
     state: Mutex<State>,
     changed: Condvar,
@@ -323,16 +368,31 @@ impl std::fmt::Debug for WarmPool {
 }
 
 /// Set up one cell, on a launcher thread.
-fn make_cell(sb: &Sandbox, timeout: Duration) -> Result<Cell> {
-    let slot = Arc::new(Slot::new());
-    let (sb2, slot2) = (sb.clone(), slot.clone());
-    let started = super::launcher::call(move || {
-        // The cell's own launch: the program is a placeholder (never executed; the job
-        // brings its own argv).
-        let mut exec = ExecData::new(&sb2, &Command::new("/"))?;
-        exec.warm = Some(slot2);
-        spawn::start(&sb2, &exec, Instant::now() + timeout)
-    })?;
+fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
+    let timeout = cfg.setup_timeout;
+    let (slot, program, started) = match &cfg.preload {
+        None => {
+            let slot = Arc::new(Slot::new());
+            let (sb2, slot2) = (sb.clone(), slot.clone());
+            let started = super::launcher::call(move || {
+                // The cell's own launch: the program is a placeholder (never executed; the
+                // job brings its own argv).
+                let mut exec = ExecData::new(&sb2, &Command::new("/"))?;
+                exec.warm = Some(slot2);
+                spawn::start(&sb2, &exec, Instant::now() + timeout)
+            })?;
+            (Some(slot), None, started)
+        }
+        Some(cmd) => {
+            let (sb2, cmd) = (sb.clone(), cmd.clone());
+            let started = super::launcher::call(move || {
+                let exec = ExecData::new(&sb2, &cmd)?;
+                spawn::start(&sb2, &exec, Instant::now() + timeout)
+            })?;
+            let program = preloaded(&started, Instant::now() + timeout)?;
+            (None, Some(program), started)
+        }
+    };
     let memory = started.lease.as_ref().and_then(|l| {
         let dir = l.dirs().first()?;
         ["memory.usage_in_bytes", "memory.current"]
@@ -343,8 +403,121 @@ fn make_cell(sb: &Sandbox, timeout: Duration) -> Result<Cell> {
     Ok(Cell {
         started,
         _slot: slot,
+        program,
         memory,
     })
+}
+
+fn preload_error(what: String) -> Error {
+    Error::Setup {
+        step: child::Step::Exec,
+        detail: Some(what),
+        source: std::io::Error::from_raw_os_error(libc::EIO),
+    }
+}
+
+/// Wait for a preloaded program's ready byte; then its host pid and start time.
+fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, u64)> {
+    let Some(out) = &started.stdout else {
+        return Err(preload_error("no stdout pipe".into()));
+    };
+    let mut byte = [1u8; 1];
+    let mut pfd = [libc::pollfd {
+        fd: out.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match sys::poll(&mut pfd, left.as_millis().min(i32::MAX as u128) as i32) {
+            Ok(0) => return Err(spawn::setup_timeout()),
+            Ok(_) => break,
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", spawn::os_err(e))),
+        }
+    }
+    let n = sys::retry(|| sys::read(out.as_raw_fd(), &mut byte))
+        .map_err(|e| Error::sys("read preload stdout", spawn::os_err(e)))?;
+    if n != 1 || byte[0] != 0 {
+        // Say why: what the program wrote to stderr (it has ended, or it is not a preload
+        // program).
+        started.kill();
+        let mut err = vec![0u8; 2048];
+        let got = started
+            .stderr
+            .as_ref()
+            .and_then(|e| sys::set_nonblocking(e.as_raw_fd(), true).ok().map(|_| e))
+            .and_then(|e| sys::read(e.as_raw_fd(), &mut err).ok())
+            .unwrap_or(0);
+        return Err(preload_error(format!(
+            "the preload command did not write its ready byte: {}",
+            String::from_utf8_lossy(&err[..got]).trim()
+        )));
+    }
+    // Its host pid: the only child of the cell's init.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", started.pid))
+        .unwrap_or_default();
+    let pid: libc::pid_t = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| preload_error("the preload program is gone".into()))?;
+    let (ppid, start) =
+        parent_and_start(pid).ok_or_else(|| preload_error("the preload program is gone".into()))?;
+    if ppid != started.pid {
+        return Err(preload_error("the preload program is gone".into()));
+    }
+    Ok((pid, start))
+}
+
+/// Parent pid and start time (clock ticks since boot) of a host pid, from /proc/PID/stat.
+fn parent_and_start(pid: libc::pid_t) -> Option<(libc::pid_t, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
+    Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
+}
+
+/// CPU time used so far by every thread of host pid `pid`, in nanoseconds (schedstat).
+fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
+    let mut total = 0u64;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// Hand a preloaded cell its job: the CPU limit counts from now (the host lowers the
+/// program's `RLIMIT_CPU` to what it used plus the job's limit, and the report leaves out what
+/// it used), then the job's input is written by the caller's supervision loop.
+fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
+    let Cell {
+        mut started,
+        program,
+        ..
+    } = cell;
+    let Some((pid, start)) = program else {
+        return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+    };
+    // Still the cell's own program (not a recycled pid): same parent, same start time.
+    if parent_and_start(pid) != Some((started.pid, start)) {
+        return Err(preload_error(
+            "the preloaded program ended before its job".into(),
+        ));
+    }
+    let used = cpu_ns(pid).unwrap_or(0);
+    let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
+    let soft = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+    sys::prlimit(pid, libc::RLIMIT_CPU, soft, soft + 1)
+        .map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
+    started.cpu_before = Duration::from_nanos(used);
+    Ok(started)
 }
 
 fn idle_memory(st: &State) -> Option<u64> {
@@ -374,7 +547,7 @@ fn fill(shared: Arc<Shared>, mut last_memory: u64) {
             }
             st.launched += 1;
         }
-        let made = make_cell(&shared.sandbox, cfg.setup_timeout);
+        let made = make_cell(&shared.cells_from, cfg);
         let mut st = shared.lock();
         match made {
             Ok(cell) => {
@@ -417,7 +590,14 @@ impl Sandbox {
                  measured there)",
             ));
         }
-        let first = make_cell(self, config.setup_timeout)?;
+        let cells_from = match &config.preload {
+            Some(_) => self
+                .to_builder()
+                .cpu_time(self.limits().cpu_time + config.preload_cpu)
+                .build()?,
+            None => self.clone(),
+        };
+        let first = make_cell(&cells_from, &config)?;
         let first_memory = first.memory.unwrap_or(0);
         let mut stats = WarmStats {
             cells_started: 1,
@@ -426,6 +606,7 @@ impl Sandbox {
         stats.idle_memory = first.memory;
         let shared = Arc::new(Shared {
             sandbox: self.clone(),
+            cells_from,
             config,
             state: Mutex::new(State {
                 ready: VecDeque::from([first]),
@@ -477,6 +658,24 @@ impl WarmPool {
                 spawn::check_direction(fd, true, what)?;
             }
         }
+        if let Some(pre) = &self.shared.config.preload {
+            if pre != cmd {
+                self.shared.lock().stats.cold_runs += 1;
+                return spawn::run(sb, cmd, input, out, err);
+            }
+            // No ready cell: set one up now (the same protocol, at a cold start's cost).
+            let cell = match self.take() {
+                Some(cell) => {
+                    self.shared.lock().stats.warm_runs += 1;
+                    cell
+                }
+                None => {
+                    self.shared.lock().stats.cold_runs += 1;
+                    make_cell(&self.shared.cells_from, &self.shared.config)?
+                }
+            };
+            return spawn::run_started(sb, input, out, err, |_| preload_handover(sb, cell));
+        }
         let exec = ExecData::new(sb, cmd)?;
         let own_dir = cmd
             .dir
@@ -507,6 +706,11 @@ impl WarmPool {
         spawn::run_started(sb, input, out, err, |deadline| {
             handover(sb, cell, &exec, &job, deadline)
         })
+    }
+
+    /// The command that takes a preloaded cell (see [`WarmConfig::preload`]).
+    pub fn preload_command(&self) -> Option<&Command> {
+        self.shared.config.preload.as_ref()
     }
 
     /// Take a ready cell, waking the refill thread.
