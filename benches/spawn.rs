@@ -89,6 +89,62 @@ fn spawn_latency(c: &mut Criterion) {
     });
     assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
     drop(pool);
+    // Preloaded: the interpreter is already running, the code arrives on stdin.
+    let pool = py
+        .warm_pool(WarmConfig::new(2).python(&[]))
+        .expect("warm pool");
+    let pre = pool.preload_command().expect("preload").clone();
+    g.bench_function("runcell_python_preloaded", |b| {
+        b.iter_custom(|iters| warm_runs(&pool, &pre, code, iters, b"hello\n"))
+    });
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+    drop(pool);
+    g.finish();
+    numpy(c);
+}
+
+/// `import numpy` with numpy preloaded, from a venv whose path is in
+/// `RUNCELL_BENCH_NUMPY_VENV` (made by benches/numpy_venv.sh: pip's numpy in a venv of the
+/// system python), bound read-only at the same path; beside the venv's python cold, outside
+/// any sandbox, and a cold sandboxed run.
+fn numpy(c: &mut Criterion) {
+    let Some(venv) = std::env::var_os("RUNCELL_BENCH_NUMPY_VENV") else {
+        println!(
+            "spawn_python_numpy: skipped (set RUNCELL_BENCH_NUMPY_VENV, see benches/numpy_venv.sh)"
+        );
+        return;
+    };
+    let venv = std::path::PathBuf::from(venv);
+    let bin = venv.join("bin");
+    let sb = Sandbox::builder()
+        .profile(Profile::named("python").expect("python"))
+        .ro_bind(&venv, &venv)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .memory(512 << 20)
+        .build()
+        .expect("sandbox");
+    let code = b"import numpy\nprint(int(numpy.arange(4).sum()))\n";
+    let mut g = c.benchmark_group("spawn_python_numpy");
+    g.sample_size(30);
+    let py = bin.join("python3");
+    g.bench_function("bare_venv_python3", |b| {
+        b.iter(|| bare(py.to_str().expect("utf-8 path"), &["-"], Some(code)))
+    });
+    let cold = Command::new("python3").arg("-");
+    g.bench_function("runcell_cold", |b| {
+        b.iter(|| {
+            let o = sb.run(black_box(&cold), code).expect("run");
+            assert_eq!(o.stdout, b"6\n");
+        })
+    });
+    let pool = sb
+        .warm_pool(WarmConfig::new(2).python(&["numpy"]))
+        .expect("warm pool");
+    let pre = pool.preload_command().expect("preload").clone();
+    g.bench_function("runcell_numpy_preloaded", |b| {
+        b.iter_custom(|iters| warm_runs(&pool, &pre, code, iters, b"6\n"))
+    });
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
     g.finish();
 }
 

@@ -32,13 +32,25 @@
 //! nothing a job could write survives it: the cell (namespaces, root, leaf contents) is torn
 //! down with the job and never handed out again.
 //!
+//! # Preloaded cells
+//!
+//! With [`WarmConfig::preload`] (or [`WarmConfig::python`]) a cell goes one step further: its
+//! program is executed at setup, does its slow start (an interpreter importing modules),
+//! writes one NUL byte to stdout, and blocks reading stdin. Before its job such a cell holds,
+//! in addition, that one program's process, started from the pool's fixed command with the
+//! sandbox's environment, which has run only that command's own code: no byte of any job has
+//! reached it (stdin is still empty), and it is destroyed with its job. What it loaded (the
+//! modules, its heap) is part of the job's process and counts toward the job's memory limit.
+//!
 //! # Limits
 //!
 //! The wall-time limit counts from the handover. CPU time is reported for the job only: the
 //! program process's CPU time before its job (its own confinement) is measured by that process
-//! and subtracted; `RLIMIT_CPU` (whole seconds) still includes those microseconds. Memory,
-//! process count and output limits are the cell's cgroup and rlimits, which cover every process
-//! of the job.
+//! and subtracted; `RLIMIT_CPU` (whole seconds) still includes those microseconds. A preloaded
+//! cell's program starts with `RLIMIT_CPU` raised by [`WarmConfig::preload_cpu`]; at the
+//! handover the host lowers it (`prlimit`) to the CPU time the program used so far plus the
+//! job's limit, and leaves that use out of the report. Memory, process count and output limits
+//! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
 //! # What runs cold
 //!
