@@ -521,6 +521,24 @@ fn unprivileged_child() {
     let qpool = ready_pool(&quick, 1);
     let o = qpool.run(&sh_cmd("while :; do :; done"), b"").unwrap();
     assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    // Preloaded: the host lowers the program's CPU limit at the handover (prlimit works on
+    // the sandbox's processes for an unprivileged host too).
+    let py = Sandbox::builder()
+        .profile(Profile::named("python").unwrap())
+        .wall_time(BACKSTOP_WALL_TIME)
+        .cpu_time(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let ppool = py.warm_pool(WarmConfig::new(1).python(&["json"])).unwrap();
+    let cmd = ppool.preload_command().unwrap().clone();
+    let o = ppool
+        .run(&cmd, b"import json; print(json.dumps(1))")
+        .unwrap();
+    assert_eq!(stdout(&o), "1\n", "{o:?}");
+    assert!(ppool.wait_ready(1, HANG));
+    let o = ppool.run(&cmd, b"while True: pass").unwrap();
+    assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
+    assert_eq!(ppool.stats().warm_runs, 2);
     let all: BTreeSet<u32> = cell_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))
@@ -528,6 +546,7 @@ fn unprivileged_child() {
     assert!(!all.is_empty());
     drop(pool);
     drop(qpool);
+    drop(ppool);
     for p in &all {
         assert!(!alive(*p), "process {p} of a dropped pool is still there");
     }

@@ -206,6 +206,15 @@ pub(crate) struct Slot {
 // raw system calls); no thread of the host reads or writes them after construction.
 unsafe impl Sync for Slot {}
 
+/// `n` zeroed cells from the allocator's zeroed memory (untouched pages are not resident: a
+/// cell costs the host only the pages its job's strings fill).
+fn cells<T: Copy + Default>(n: usize) -> Box<[UnsafeCell<T>]> {
+    let zeroed: Box<[T]> = vec![T::default(); n].into_boxed_slice();
+    // SAFETY: `UnsafeCell<T>` has the same layout as `T` (repr(transparent)), so the slice
+    // pointer keeps its length and the allocation its layout.
+    unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [UnsafeCell<T>]) }
+}
+
 /// One job as the sync pipe carries it: four native-endian u32 (byte length, argc, envc,
 /// number of candidates) then that many NUL-terminated strings in that order.
 fn encode_job(argv: &[&[u8]], envp: &[Vec<u8>], candidates: &[CString]) -> Option<Vec<u8>> {
@@ -236,8 +245,8 @@ fn encode_job(argv: &[&[u8]], envp: &[Vec<u8>], candidates: &[CString]) -> Optio
 impl Slot {
     fn new() -> Slot {
         Slot {
-            buf: (0..JOB_BYTES).map(|_| UnsafeCell::new(0)).collect(),
-            ptrs: (0..JOB_STRINGS + 3).map(|_| UnsafeCell::new(0)).collect(),
+            buf: cells(JOB_BYTES),
+            ptrs: cells(JOB_STRINGS + 3),
         }
     }
 
