@@ -314,9 +314,15 @@ fn drop_leaves_no_process_and_no_cgroup() {
     let pool = ready_pool(&sb, 3);
     let cells: BTreeSet<u32> = cell_inits().difference(&before).copied().collect();
     assert_eq!(cells.len(), 3, "{cells:?}");
-    let all: BTreeSet<u32> = cells.iter().flat_map(|&p| tree(p)).collect();
+    let mut all: BTreeSet<u32> = cells.iter().flat_map(|&p| tree(p)).collect();
     // Each cell: runcell-init and the program's process waiting for its job.
     assert_eq!(all.len(), 6, "{all:?}");
+    // Finished jobs' cells are reaped by the pool's reaper: those too are gone after the drop.
+    for _ in 0..3 {
+        let o = pool.run(&sh_cmd("sleep 0.01 & echo $$"), b"").unwrap();
+        assert_eq!(o.stdout, b"2\n");
+        all.extend(cell_inits().difference(&before).flat_map(|&p| tree(p)));
+    }
     let groups: BTreeSet<PathBuf> = cells.iter().filter_map(|&p| memory_cgroup(p)).collect();
     drop(pool);
     for p in &all {

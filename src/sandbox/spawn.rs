@@ -212,6 +212,9 @@ pub(super) struct Started {
     pub(super) armed: Option<OwnedFd>,
     /// CPU time used before the job was handed over (a warm cell's own setup), not reported.
     pub(super) cpu_before: Duration,
+    /// A warm cell's pool: once init has reported, the final reap (which waits for the kernel
+    /// to tear the namespaces down) and the lease's return are sent there on drop.
+    pub(super) reaper: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
     /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
     /// (the reap waits until the whole PID namespace is torn down, which can take a while).
     #[cfg(feature = "tokio")]
@@ -315,6 +318,26 @@ impl Drop for Started {
     fn drop(&mut self) {
         if !self.reaped {
             self.kill();
+            if let Some(reaper) = self.reaper.take()
+                && self.stack.is_none()
+                && let Ok(pidfd) = self.pidfd.try_clone()
+            {
+                // The lease goes back to the pool only after the reap.
+                let lease = self.lease.take();
+                self.reaped = true;
+                let reap: Box<dyn FnOnce() + Send> = Box::new(move || {
+                    let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
+                    drop(lease);
+                });
+                // A pool being dropped has no reaper any more: reap here.
+                match reaper.send(reap) {
+                    Ok(()) => return,
+                    Err(std::sync::mpsc::SendError(reap)) => {
+                        reap();
+                        return;
+                    }
+                }
+            }
             #[cfg(feature = "tokio")]
             if self.reap_off_thread
                 && self.stack.is_none()
@@ -523,6 +546,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         lease,
         armed: None,
         cpu_before: Duration::ZERO,
+        reaper: None,
         #[cfg(feature = "tokio")]
         reap_off_thread: false,
     };
@@ -994,6 +1018,13 @@ pub(super) fn run_started(
                 Ok(0) | Err(_) => status_open = false,
                 Ok(n) => status_buf.extend_from_slice(&scratch[..n]),
             }
+            // A warm cell's init has reported and closed its end: every process of the job is
+            // gone; the namespaces' teardown is left to the pool's reaper (see `finish`).
+            if !status_open && !exited && started.reaper.is_some() && has_exit(&status_buf) {
+                exited = true;
+                feeder.close();
+                drain_deadline = Some(Instant::now() + Duration::from_secs(2));
+            }
         }
         if ready(5) != 0 {
             feeder.fill(&mut scratch);
@@ -1050,6 +1081,15 @@ pub(super) fn timed_out_in_setup(sb: &Sandbox, wall_time: Duration) -> Outcome {
 }
 
 /// Reap the sandbox and turn what happened into an `Outcome`.
+/// Whether init's records hold the program's exit status.
+fn has_exit(records: &[u8]) -> bool {
+    records.chunks_exact(RECORD_LEN).any(|c| {
+        let mut rec = [0u8; RECORD_LEN];
+        rec.copy_from_slice(c);
+        child::decode(&rec).0 == child::REC_EXIT_STATUS
+    })
+}
+
 pub(super) fn finish(
     sb: &Sandbox,
     started: &mut Started,
@@ -1059,7 +1099,14 @@ pub(super) fn finish(
     output_killed: bool,
     streams: [Captured; 2],
 ) -> Result<Outcome> {
-    let reaped = started.reap()?;
+    // With init's exit record in, a warm cell is reaped by its pool's reaper thread (the
+    // kernel tears the namespaces down meanwhile); otherwise here.
+    let reaped = if started.reaper.is_some() && has_exit(records) {
+        None
+    } else {
+        started.reaper = None;
+        started.reap()?
+    };
     let wall_time = begin.elapsed();
     let cgroup = started.lease.as_ref().map(Lease::usage);
     let mut o = outcome(

@@ -361,11 +361,23 @@ struct Shared {
     config: WarmConfig,
     state: Mutex<State>,
     changed: Condvar,
+    /// The reaper thread's queue: a finished job's cell is reaped there (its namespaces'
+    /// teardown is not the caller's wait). Taken when the pool is dropped.
+    reaper: Mutex<Option<Reaper>>,
 }
+
+type Reaper = std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn reaper(&self) -> Option<Reaper> {
+        self.reaper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -377,6 +389,7 @@ impl Shared {
 pub struct WarmPool {
     shared: Arc<Shared>,
     filler: Option<JoinHandle<()>>,
+    reaper: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for WarmPool {
@@ -619,6 +632,15 @@ impl Sandbox {
             None => self.clone(),
         };
         let first = make_cell(&cells_from, &config)?;
+        let (reap_tx, reap_rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let reaper = std::thread::Builder::new()
+            .name("runcell-reap".into())
+            .spawn(move || {
+                while let Ok(reap) = reap_rx.recv() {
+                    reap();
+                }
+            })
+            .map_err(|e| Error::sys("spawn warm-pool thread", e))?;
         let first_memory = first.memory.unwrap_or(0);
         let mut stats = WarmStats {
             cells_started: 1,
@@ -636,6 +658,7 @@ impl Sandbox {
                 stats,
             }),
             changed: Condvar::new(),
+            reaper: Mutex::new(Some(reap_tx)),
         });
         let s = shared.clone();
         let filler = std::thread::Builder::new()
@@ -645,6 +668,7 @@ impl Sandbox {
         Ok(WarmPool {
             shared,
             filler: Some(filler),
+            reaper: Some(reaper),
         })
     }
 }
@@ -695,7 +719,15 @@ impl WarmPool {
                     make_cell(&self.shared.cells_from, &self.shared.config)?
                 }
             };
-            return spawn::run_started(sb, input, out, err, |_| preload_handover(sb, cell));
+            let reaper = self.shared.reaper();
+            let o = spawn::run_started(sb, input, out, err, |_| {
+                preload_handover(sb, cell).map(|mut s| {
+                    s.reaper = reaper;
+                    s
+                })
+            });
+            self.shared.changed.notify_all();
+            return o;
         }
         let exec = ExecData::new(sb, cmd)?;
         let own_dir = cmd
@@ -724,9 +756,16 @@ impl WarmPool {
             return spawn::run(sb, cmd, input, out, err);
         };
         self.shared.lock().stats.warm_runs += 1;
-        spawn::run_started(sb, input, out, err, |deadline| {
-            handover(sb, cell, &exec, &job, deadline)
-        })
+        let reaper = self.shared.reaper();
+        let o = spawn::run_started(sb, input, out, err, |deadline| {
+            handover(sb, cell, &exec, &job, deadline).map(|mut s| {
+                s.reaper = reaper;
+                s
+            })
+        });
+        // Refilled once the job is over: a refill during the job would compete with it.
+        self.shared.changed.notify_all();
+        o
     }
 
     /// The command that takes a preloaded cell (see [`WarmConfig::preload`]).
@@ -734,12 +773,9 @@ impl WarmPool {
         self.shared.config.preload.as_ref()
     }
 
-    /// Take a ready cell, waking the refill thread.
+    /// Take a ready cell (the caller wakes the refill thread once its job is over).
     fn take(&self) -> Option<Cell> {
-        let mut st = self.shared.lock();
-        let cell = st.ready.pop_front();
-        self.shared.changed.notify_all();
-        cell
+        self.shared.lock().ready.pop_front()
     }
 
     /// Counters and the number of ready cells.
@@ -810,6 +846,17 @@ impl Drop for WarmPool {
         };
         drop(cells);
         if let Some(t) = self.filler.take() {
+            let _ = t.join();
+        }
+        // Every finished job's cell reaped before the pool is gone.
+        drop(
+            self.shared
+                .reaper
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        if let Some(t) = self.reaper.take() {
             let _ = t.join();
         }
     }
