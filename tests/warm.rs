@@ -607,6 +607,31 @@ fn preloaded_python_cells() {
     let o = pool.run(&cmd, b"def (").unwrap();
     assert_eq!(o.verdict, Verdict::ExitNonzero);
     assert!(stderr(&o).contains("SyntaxError"), "{}", stderr(&o));
+    // Uncaught exceptions, string exits and atexit handlers as with `python3 -` (the runner's
+    // own frame is not in the traceback).
+    for (code, status, out, err) in [
+        (&b"1/0"[..], 1, "", "ZeroDivisionError"),
+        (b"import sys; sys.exit('msg')", 1, "", "msg"),
+        (
+            b"import atexit; atexit.register(lambda: print('bye'))",
+            0,
+            "bye\n",
+            "",
+        ),
+        (
+            b"import sys; sys.stdout.write('no newline')",
+            0,
+            "no newline",
+            "",
+        ),
+    ] {
+        assert!(pool.wait_ready(2, HANG));
+        let o = pool.run(&cmd, code).unwrap();
+        assert_eq!(o.exit_code, Some(status), "{o:?}");
+        assert_eq!(stdout(&o), out);
+        assert!(stderr(&o).contains(err), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("_runcell"), "{}", stderr(&o));
+    }
     // Another command runs cold.
     let o = pool
         .run(&Command::new("python3").arg("-"), b"print(2)")
@@ -614,7 +639,7 @@ fn preloaded_python_cells() {
     assert_eq!(stdout(&o), "2\n");
     let stats = pool.stats();
     assert_eq!(stats.cold_runs, 1, "{stats:?}");
-    assert_eq!(stats.warm_runs + stats.cold_runs, 5, "{stats:?}");
+    assert_eq!(stats.warm_runs + stats.cold_runs, 9, "{stats:?}");
     let all: BTreeSet<u32> = cell_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))

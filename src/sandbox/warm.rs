@@ -86,6 +86,39 @@ use super::{Command, Sandbox};
 use crate::error::{Error, Result};
 use crate::sys;
 
+/// The end of [`WarmConfig::python`]'s program: ready byte, then the job from stdin.
+const PYTHON_RUNNER: &str = r#"sys.stdout.write('\0')
+sys.stdout.flush()
+def _runcell_job():
+    g = {'__name__': '__main__', '__builtins__': __builtins__}
+    try:
+        try:
+            exec(compile(sys.stdin.read(), '<stdin>', 'exec'), g)
+            return 0
+        finally:
+            g.clear()
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code
+        print(e.code, file=sys.stderr)
+        return 1
+    except BaseException as e:
+        e = e.with_traceback(e.__traceback__.tb_next)
+        sys.excepthook(type(e), e, e.__traceback__)
+        return 1
+_runcell_status = _runcell_job()
+import atexit
+atexit._run_exitfuncs()
+for _runcell_f in (sys.stdout, sys.stderr):
+    try:
+        _runcell_f.flush()
+    except BaseException:
+        pass
+os._exit(_runcell_status & 0xff)
+"#;
+
 /// How a [`WarmPool`] is sized and refilled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarmConfig {
@@ -125,16 +158,18 @@ impl WarmConfig {
     /// Preloaded Python cells: `python3` imports `modules`, then runs the code given as the
     /// job's stdin like `python3 -` does (a fresh `__main__` namespace; the modules are in
     /// `sys.modules`, so importing them is free). Run it with [`WarmPool::preload_command`].
+    ///
+    /// At the end the job's namespace is cleared (its open files are closed), `atexit`
+    /// handlers run and the standard streams are flushed, then the process exits at once
+    /// (`os._exit`): the interpreter's own teardown (tens of milliseconds with numpy loaded)
+    /// is skipped, as the cell is discarded anyway. Exit status and uncaught exceptions are as
+    /// with `python3 -`.
     pub fn python(self, modules: &[&str]) -> WarmConfig {
-        let mut code = String::from("import sys\n");
+        let mut code = String::from("import sys, os\n");
         for m in modules {
             code.push_str(&format!("import {m}\n"));
         }
-        code.push_str(
-            "sys.stdout.write('\\0')\nsys.stdout.flush()\n\
-             exec(compile(sys.stdin.read(), '<stdin>', 'exec'), \
-             {'__name__': '__main__', '__builtins__': __builtins__})\n",
-        );
+        code.push_str(PYTHON_RUNNER);
         self.preload(Command::new("python3").arg("-c").arg(code))
     }
 
