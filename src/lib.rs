@@ -112,9 +112,9 @@
 //! # Ok::<(), runcell::Error>(())
 //! ```
 //!
-//! [`Sandbox::spawn`] gives a [`Child`] with the program's pipes for interactive use; its
-//! parent-death signal follows the thread that called `spawn`, so spawn from a thread that
-//! outlives the child. [`Sandbox::run_with`] streams from and to host file descriptors.
+//! [`Sandbox::spawn`] gives a [`Child`] with the program's pipes for interactive use. It
+//! outlives the thread that called `spawn` (every launch runs on a process-lifetime launcher
+//! thread, which is what the kernel's parent-death signal follows), and dies with the process. [`Sandbox::run_with`] streams from and to host file descriptors.
 //!
 //! # Embedding in an async host
 //!
