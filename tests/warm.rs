@@ -341,7 +341,7 @@ fn drop_leaves_no_process_and_no_cgroup() {
 #[test]
 fn failed_setup_is_reported_not_handed_out() {
     let _g = serial();
-    let dir = std::env::temp_dir().join(format!("runcell-warm-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("warm-bind-src-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("f"), "x").unwrap();
     let sb = builder()
