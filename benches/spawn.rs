@@ -3,10 +3,12 @@
 //!
 //! `cargo bench --bench spawn` (`--features tokio` adds the async API's throughput). The
 //! `spawn_true_host_*` groups run `/bin/true` from a host holding 10 MiB and 1 GiB, each beside
-//! libc fork+exec+wait and std's Command: runcell's figure must not grow with the host. Goals (DESIGN §7, issue 2): `/bin/true` at most 3.3x bare,
-//! Python hello world at most bare + 2.5 ms, >= 500 sandboxed `/bin/true` per second on 2 cores;
-//! (issue 11) `/bin/true` from a warm pool (`runcell_warm`) at most 1.5x bare, python hello
-//! from a preloaded cell at most 5 ms, `import numpy` preloaded at most 15 ms.
+//! libc fork+exec+wait and std's Command: runcell's figure must not grow with the host. Goals
+//! (issue 11): `/bin/true` at most 3.0x bare, Python hello world at most bare + 2.5 ms, >= 500
+//! sandboxed `/bin/true` per second on 2 cores (`throughput_2_threads/runcell_true` at most
+//! 2 ms per run), `build/sandbox_default` under 0.5 ms; `/bin/true` from a warm pool
+//! (`runcell_warm`) at most 1.5x bare, python hello from a preloaded cell at most 5 ms,
+//! `import numpy` preloaded at most 15 ms.
 
 use std::hint::black_box;
 use std::process::{Command as StdCommand, Stdio};
@@ -287,6 +289,24 @@ fn build_cost(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("sandbox_default", |b| {
         b.iter(|| Sandbox::builder().build().expect("sandbox"))
+    });
+    // The same without the cgroup pool (its directories are most of the cost on v1).
+    g.bench_function("sandbox_cgroups_off", |b| {
+        b.iter(|| {
+            Sandbox::builder()
+                .cgroups(CgroupMode::Off)
+                .build()
+                .expect("sandbox")
+        })
+    });
+    // What `runcell run` builds: one cgroup leaf per hierarchy, no pool parent.
+    g.bench_function("sandbox_single_run", |b| {
+        b.iter(|| {
+            Sandbox::builder()
+                .single_run(true)
+                .build()
+                .expect("sandbox")
+        })
     });
     g.finish();
 }

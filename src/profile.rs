@@ -256,7 +256,18 @@ impl Profile {
     /// `node`, `c`, `cpp`, `java` (see [`builtin_names`]). The profiles are embedded in the
     /// crate; no file is read.
     pub fn named(name: &str) -> Result<Profile> {
-        Self::named_depth(name, 0)
+        // Parsed once per process: every default `Sandbox::builder()` starts from `default`.
+        static PARSED: std::sync::Mutex<Vec<(String, Profile)>> = std::sync::Mutex::new(Vec::new());
+        let lock = || PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, p)) = lock().iter().find(|(n, _)| n == name) {
+            return Ok(p.clone());
+        }
+        let p = Self::named_depth(name, 0)?;
+        let mut parsed = lock();
+        if !parsed.iter().any(|(n, _)| n == name) {
+            parsed.push((name.to_string(), p.clone()));
+        }
+        Ok(p)
     }
 
     fn named_depth(name: &str, depth: usize) -> Result<Profile> {

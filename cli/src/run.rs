@@ -392,7 +392,11 @@ pub fn fail(report: Option<&str>, e: &dyn std::fmt::Display) -> ExitCode {
 pub fn main(args: &RunArgs) -> ExitCode {
     let opts = &args.opts;
     let report = opts.report.as_deref();
-    let sandbox = match opts.builder("default").and_then(SandboxBuilder::build) {
+    // One run per invocation: a single cgroup leaf, no pool (see `single_run`).
+    let sandbox = match opts
+        .builder("default")
+        .and_then(|b| b.single_run(true).build())
+    {
         Ok(s) => s,
         Err(e) => return fail(report, &e),
     };

@@ -507,6 +507,20 @@ fn sweep_stale(fs: &dyn CgFs, dir: &Path) {
     }
 }
 
+/// How a flat pool (see [`Pool::new_single`]) names its leaves: `runcell-<pid>-<seq>-<pidns>`
+/// with `seq = base + n`, the same form as a pool's parent, so that [`sweep_stale`] removes
+/// the leftovers of a killed process either way. `base` starts a block of [`FLAT_BLOCK`]
+/// sequence numbers reserved in [`POOL_SEQ`]: names stay unique within the process.
+#[derive(Debug, Clone, Copy)]
+struct FlatNames {
+    pid: u32,
+    base: u64,
+    ns: u64,
+}
+
+/// Sequence numbers reserved by one flat pool (one per leaf it may ever create).
+const FLAT_BLOCK: u64 = 1 << 32;
+
 /// Where a pool's cgroups live.
 enum Layout {
     V1 {
@@ -535,9 +549,13 @@ impl Layout {
         }
     }
 
-    /// Leaf `n`'s directories, one per parent (v1: memory first).
-    fn leaf_dirs(&self, n: u32) -> Vec<PathBuf> {
-        let name = n.to_string();
+    /// Leaf `n`'s directories, one per parent (v1: memory first); `flat`: named as in
+    /// [`FlatNames`] instead of `n`.
+    fn leaf_dirs(&self, n: u32, flat: Option<FlatNames>) -> Vec<PathBuf> {
+        let name = match flat {
+            Some(f) => format!("runcell-{}-{}-{}", f.pid, f.base + u64::from(n), f.ns),
+            None => n.to_string(),
+        };
         self.parents().into_iter().map(|p| p.join(&name)).collect()
     }
 }
@@ -579,6 +597,9 @@ struct Leaf {
     /// `cgroup.procs` of each directory (same order), written to join. Not read: in v1 a
     /// descriptor's process list is cached by the kernel for a second after each read.
     procs: Vec<File>,
+    /// v1 only: `tasks` of each directory (same order), write-only, into which the setup
+    /// process writes `0` to move itself (see [`Lease::self_join_fds`]). Empty on v2.
+    tasks: Vec<File>,
     /// v1 `pids.current`, v2 `cgroup.events` (`populated`): whether processes remain.
     populated: File,
     /// v1 `memory.usage_in_bytes`, v2 `memory.current`: the memory still charged.
@@ -627,6 +648,9 @@ struct State {
 struct Inner {
     fs: &'static dyn CgFs,
     layout: Layout,
+    /// A flat pool: the parents are the process's own cgroups (never created nor removed
+    /// here) and the leaves are named as in [`FlatNames`].
+    flat: Option<FlatNames>,
     settings: Settings,
     state: Mutex<State>,
     /// A leaf was created without a swap limit: the kernel has no swap accounting.
@@ -692,7 +716,26 @@ impl Pool {
         Self::with_fs(d, s, &REAL_FS)
     }
 
+    /// A flat pool, for a sandbox expected to serve a single run (a command-line invocation):
+    /// no parent directory; each leaf is made directly in the process's own cgroup of each
+    /// hierarchy, named `runcell-<pid>-<seq>-<pidns>` like a pool's parent (so the same sweep
+    /// removes what a killed process left). Half the cgroup directories of [`Pool::new`] to
+    /// create and to remove (a v1 memory cgroup costs 0.1–1 ms of wall time each way);
+    /// otherwise the same pool: further runs get further leaves.
+    pub fn new_single(d: &Detected, s: &Settings) -> Result<Pool, Error> {
+        Self::with_fs_flat(d, s, &REAL_FS, true)
+    }
+
     fn with_fs(d: &Detected, s: &Settings, fs: &'static dyn CgFs) -> Result<Pool, Error> {
+        Self::with_fs_flat(d, s, fs, false)
+    }
+
+    fn with_fs_flat(
+        d: &Detected,
+        s: &Settings,
+        fs: &'static dyn CgFs,
+        flat: bool,
+    ) -> Result<Pool, Error> {
         if s.cpu_quota.is_some() && !d.cpu() {
             return Err(Error::Unsupported {
                 feature: format!("the cgroup cpu controller ({})", d.mechanism()),
@@ -713,6 +756,30 @@ impl Pool {
         }
         let pid = std::process::id();
         let ns = pid_ns();
+        if flat {
+            let layout = match d {
+                Detected::V1 {
+                    memory,
+                    pids,
+                    cpu,
+                    memsw,
+                } => Layout::V1 {
+                    memory: memory.clone(),
+                    pids: pids.clone(),
+                    cpu: cpu.clone().filter(|_| s.cpu_quota.is_some()),
+                    memsw: *memsw,
+                },
+                Detected::V2 { base, .. } => Layout::V2 {
+                    parent: base.clone(),
+                },
+            };
+            let names = FlatNames {
+                pid,
+                base: POOL_SEQ.fetch_add(FLAT_BLOCK, Ordering::Relaxed),
+                ns,
+            };
+            return Self::with_layout(layout, Some(names), s, fs);
+        }
         let mut attempt = 0;
         let layout = loop {
             let seq = POOL_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -747,10 +814,22 @@ impl Pool {
                 Err(e) => return Err(e),
             }
         };
+        Self::with_layout(layout, None, s, fs)
+    }
+
+    /// The pool over existing parents, with a first leaf kept idle. On error, what was
+    /// created (the leaf, non-flat parents) is removed.
+    fn with_layout(
+        layout: Layout,
+        flat: Option<FlatNames>,
+        s: &Settings,
+        fs: &'static dyn CgFs,
+    ) -> Result<Pool, Error> {
         let pool = Pool {
             inner: Arc::new(Inner {
                 fs,
                 layout,
+                flat,
                 settings: *s,
                 state: Mutex::new(State::default()),
                 swap_uncapped: AtomicBool::new(false),
@@ -847,9 +926,11 @@ impl Pool {
         let created: Vec<u32> = inner.lock().created.iter().copied().collect();
         let mut v: Vec<PathBuf> = created
             .into_iter()
-            .flat_map(|n| inner.layout.leaf_dirs(n))
+            .flat_map(|n| inner.layout.leaf_dirs(n, inner.flat))
             .collect();
-        v.extend(inner.layout.parents().into_iter().map(Path::to_path_buf));
+        if inner.flat.is_none() {
+            v.extend(inner.layout.parents().into_iter().map(Path::to_path_buf));
+        }
         v
     }
 }
@@ -905,7 +986,7 @@ impl Inner {
     fn create_leaf(&self, n: u32) -> Result<Leaf, Error> {
         let fs = self.fs;
         let s = &self.settings;
-        let dirs = self.layout.leaf_dirs(n);
+        let dirs = self.layout.leaf_dirs(n, self.flat);
         for d in &dirs {
             fs.mkdir(d).map_err(cg_err("create", d))?;
         }
@@ -1023,6 +1104,19 @@ impl Inner {
             .iter()
             .map(|d| open(d, "cgroup.procs", true))
             .collect::<Result<Vec<_>, _>>()?;
+        let tasks = match self.layout {
+            Layout::V1 { .. } => dirs
+                .iter()
+                .map(|d| {
+                    let p = d.join("tasks");
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&p)
+                        .map_err(cg_err("open", &p))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Layout::V2 { .. } => Vec::new(),
+        };
         let populated = match self.layout {
             Layout::V1 { .. } => open(&dirs[1], "pids.current", false)?,
             Layout::V2 { .. } => open(&dirs[0], "cgroup.events", false)?,
@@ -1031,6 +1125,7 @@ impl Inner {
             n,
             dirs,
             procs,
+            tasks,
             populated,
             current,
             peak,
@@ -1154,7 +1249,7 @@ impl Inner {
     fn remove_leaf_once(&self, n: u32) -> bool {
         let gone = self
             .layout
-            .leaf_dirs(n)
+            .leaf_dirs(n, self.flat)
             .iter()
             .all(|d| match self.fs.rmdir(d) {
                 Ok(()) => true,
@@ -1195,15 +1290,18 @@ impl Drop for Inner {
             st.created.iter().copied().collect()
         };
         for n in created {
-            for d in self.layout.leaf_dirs(n) {
+            for d in self.layout.leaf_dirs(n, self.flat) {
                 if matches!(self.layout, Layout::V2 { .. }) && !no_procs(&d) {
                     let _ = self.fs.write(&d.join("cgroup.kill"), "1");
                 }
                 self.rmdir_retry(&d, deadline);
             }
         }
-        for p in self.layout.parents().into_iter().rev() {
-            self.rmdir_retry(p, deadline);
+        // A flat pool's parents are the process's own cgroups.
+        if self.flat.is_none() {
+            for p in self.layout.parents().into_iter().rev() {
+                self.rmdir_retry(p, deadline);
+            }
         }
     }
 }
@@ -1244,6 +1342,24 @@ impl Lease {
             }
         }
         Ok(())
+    }
+
+    /// v1: the leaf's `tasks` files (memory, pids, then cpu), open for writing, into which the
+    /// sandbox's setup process writes `0` itself as its first step, before it starts anything;
+    /// empty on v2, where the host joins it with [`Lease::join`].
+    ///
+    /// Why: on v1, moving a process through `cgroup.procs` (a thread group) takes the
+    /// process-wide `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace
+    /// period: 1–15 ms of wall time per run on a loaded host, with the child blocked behind
+    /// it. Moving only the calling thread through `tasks` (`0` = the caller) skips that lock
+    /// (the kernel's `cgroup_procs_write_start`), and the setup process is a single-threaded
+    /// process, so the whole process moves. The files were opened by the host: v1 checks the
+    /// opener's credentials, so the write is allowed from inside the new user namespace.
+    pub fn self_join_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.leaf
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.tasks.iter().map(File::as_raw_fd).collect())
     }
 
     /// Kill everything in the leaf (v2 `cgroup.kill`). v1 has no such file and returns false:

@@ -65,6 +65,8 @@ pub enum Step {
     Budgets = 23,
     /// Opening a bind source as a detached mount tree (the detail says which).
     BindSource = 24,
+    /// Moving into the sandbox's own cgroup (cgroup v1 `tasks`).
+    CgroupJoin = 25,
 }
 
 impl Step {
@@ -95,6 +97,7 @@ impl Step {
             22 => Init,
             23 => Budgets,
             24 => BindSource,
+            25 => CgroupJoin,
             _ => return None,
         })
     }
@@ -128,6 +131,7 @@ impl std::fmt::Display for Step {
             Init => "exec of runcell-init",
             Budgets => "user-namespace budgets",
             BindSource => "opening a bind source",
+            CgroupJoin => "joining the sandbox's cgroup",
         })
     }
 }
@@ -213,6 +217,9 @@ pub(crate) struct ChildPlan<'a> {
     /// The parent moved us into the sandbox's own cgroup after the clone: root a fresh cgroup
     /// namespace there, so /proc/self/cgroup shows `/` and nothing of the host's layout.
     pub cgroup_ns: bool,
+    /// cgroup v1: the leaf's `tasks` files (host descriptors, open for writing); the child
+    /// writes `0` to each before anything else, so it never waits on the host's migration.
+    pub cgroup_join: &'a [RawFd],
     /// The host process is not dumpable (it changed credentials): its /proc files, and ours
     /// copied from it, belong to root, so the id maps cannot be written until we make
     /// ourselves dumpable and say so.
@@ -259,6 +266,16 @@ fn fail(step: Step, errno: Errno, index: u32) -> ! {
     sys::exit(126)
 }
 
+/// A failure before the parent released us: report it, then exit only once the parent has
+/// written the id maps and released us (or is gone). Exiting at once would make the parent's
+/// id-map writes fail on a dead process and hide this record behind that error.
+fn unsynced(exec: RawFd, sync: RawFd, rec: [u8; RECORD_LEN]) -> ! {
+    let _ = sys::write_all(exec, &rec);
+    let mut go = [0u8; 1];
+    let _ = sys::retry(|| sys::read(sync, &mut go));
+    sys::exit(126)
+}
+
 fn or_fail<T>(r: SysResult<T>, step: Step) -> T {
     match r {
         Ok(v) => v,
@@ -271,6 +288,17 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     // 1. Descriptors: stdio on 0-2, report on 3, sync on 4, everything else closed (including
     //    pipes of sandboxes other threads are starting right now).
     sys::reset_signals();
+    // 0. Into the sandbox's cgroup (v1), before this process starts anything: every process
+    //    of the sandbox inherits it. Before `arrange_fds`, which closes these descriptors.
+    for (i, &fd) in plan.cgroup_join.iter().enumerate() {
+        if let Err(e) = sys::write_all(fd, b"0") {
+            unsynced(
+                plan.fds.exec,
+                plan.fds.sync,
+                encode(REC_SETUP_ERROR, Step::CgroupJoin as u32, e, i as u32),
+            );
+        }
+    }
     if let Err(e) = arrange_fds(&plan.fds) {
         // The exec pipe may not be at EXEC_FD yet: write to where it was.
         let _ = sys::write_all(
@@ -288,6 +316,30 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         );
     }
 
+    // What needs neither the id maps nor the cgroup (v2: the host moves us only after the
+    // maps) is done while the parent writes them: usually it has finished by the time we wait
+    // below, so we do not sleep there (one wake-up less between host and child per run).
+    //
+    // A fresh session keyring (the host's must not be reachable), joined while we still have
+    // the host's credentials: it is charged to the host user's key quota (root's is large),
+    // not to the uid every sandbox shares, which a few hundred concurrent runs would exhaust.
+    if let Err(e) = sys::new_session_keyring() {
+        unsynced(
+            EXEC_FD,
+            SYNC_FD,
+            encode(REC_SETUP_ERROR, Step::Keyring as u32, e, 0),
+        );
+    }
+
+    // Bind sources are opened with the caller's credentials (a source in a private 0700
+    // directory opens as it did for build()). The new user namespace gives us the mount
+    // capabilities from the clone on; path permissions are checked against the caller's
+    // host ids, mapped or not.
+    let scratch = plan.scratch.take();
+    if let Err((step, e, i)) = rootfs::open_sources(plan.root, scratch) {
+        unsynced(EXEC_FD, SYNC_FD, encode(REC_SETUP_ERROR, step as u32, e, i));
+    }
+
     // 2. Wait until the parent has written the id maps. EOF means the parent is gone.
     let mut go = [0u8; 1];
     match sys::retry(|| sys::read(SYNC_FD, &mut go)) {
@@ -297,18 +349,6 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     }
     if plan.cgroup_ns {
         or_fail(sys::unshare(libc::CLONE_NEWCGROUP), Step::CgroupNs);
-    }
-
-    // A fresh session keyring (the host's must not be reachable), joined while we still have
-    // the host's credentials: it is charged to the host user's key quota (root's is large),
-    // not to the uid every sandbox shares, which a few hundred concurrent runs would exhaust.
-    or_fail(sys::new_session_keyring(), Step::Keyring);
-
-    // Bind sources are opened with the caller's credentials (a source in a private 0700
-    // directory opens as it did for build()).
-    let scratch = plan.scratch.take();
-    if let Err((step, e, i)) = rootfs::open_sources(plan.root, scratch) {
-        fail(step, e, i);
     }
 
     // 3. The sandbox's own unprivileged ids (needed before creating any file: the namespace's

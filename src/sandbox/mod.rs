@@ -246,6 +246,7 @@ pub struct SandboxBuilder {
     landlock_off: bool,
     nested_namespaces: bool,
     cgroup_base: Option<PathBuf>,
+    single_run: bool,
 }
 
 /// One builder setting, kept as data until `build` applies it to the profile.
@@ -433,6 +434,16 @@ impl SandboxBuilder {
     /// under this process's own cgroup.
     pub fn cgroup_v2_base(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cgroup_base = Some(dir.into());
+        self
+    }
+
+    /// A hint that this sandbox will serve a single run (a command-line invocation): its
+    /// cgroup is one leaf per hierarchy made directly in this process's own cgroup (or the
+    /// v2 base) instead of a pool under a parent directory of its own, so `build()` and the
+    /// drop create and remove half as many cgroups. Limits and isolation are the same; more
+    /// runs still work (each gets a leaf of its own). Without cgroups it changes nothing.
+    pub fn single_run(mut self, on: bool) -> Self {
+        self.single_run = on;
         self
     }
 
@@ -829,7 +840,12 @@ impl SandboxBuilder {
             pids: p.limits.pids + 1,
             cpu_quota: p.limits.cpu_quota,
         };
-        match cgroup::Pool::new(&detected, &settings) {
+        let pool = if self.single_run {
+            cgroup::Pool::new_single(&detected, &settings)
+        } else {
+            cgroup::Pool::new(&detected, &settings)
+        };
+        match pool {
             Ok(pool) => {
                 let version = match detected.mechanism() {
                     "cgroup_v1" => "v1",
@@ -868,6 +884,7 @@ impl Default for SandboxBuilder {
             landlock_off: false,
             nested_namespaces: false,
             cgroup_base: None,
+            single_run: false,
         }
     }
 }

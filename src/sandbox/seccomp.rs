@@ -46,6 +46,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use bpf::CmpOp;
 
@@ -252,7 +253,52 @@ pub struct SeccompPolicy {
     default_action: Action,
     kill_mode: KillMode,
     rules: Vec<Rule>,
+    /// A built-in policy's process-wide cache (see [`Builtin`]); `None` for a policy read
+    /// from a file or text.
+    builtin: Option<BuiltinRef>,
 }
+
+/// What is computed once per process for a built-in policy: its parse and its compilations
+/// (per network setting and kill mode). The policy text is embedded in the crate and a
+/// policy value cannot be changed except through [`SeccompPolicy::with_kill_process`] (a key
+/// of the cache), so every `build()` of a sandbox with a built-in policy would redo the same
+/// work: parsing the TOML and compiling it was ~25% of a `build()` without cgroups.
+struct Builtin {
+    parsed: OnceLock<SeccompPolicy>,
+    compiled: Mutex<Vec<(bool, KillMode, CompiledSeccomp)>>,
+}
+
+impl Builtin {
+    const fn new() -> Builtin {
+        Builtin {
+            parsed: OnceLock::new(),
+            compiled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The parsed policy (parsed on first use; a parse error is returned, never cached).
+    fn policy(&'static self, text: &str, origin: &str) -> Result<SeccompPolicy, SeccompError> {
+        if let Some(p) = self.parsed.get() {
+            return Ok(p.clone());
+        }
+        let mut p = SeccompPolicy::from_toml_str(text, origin)?;
+        p.builtin = Some(BuiltinRef(self));
+        Ok(self.parsed.get_or_init(|| p).clone())
+    }
+}
+
+/// A reference to a built-in policy's cache (Debug without its content).
+#[derive(Clone, Copy)]
+struct BuiltinRef(&'static Builtin);
+
+impl fmt::Debug for BuiltinRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("built-in")
+    }
+}
+
+static DEFAULT_BUILTIN: Builtin = Builtin::new();
+static STRICT_BUILTIN: Builtin = Builtin::new();
 
 /// A policy compiled for one network setting: BPF programs ready for
 /// `SECCOMP_SET_MODE_FILTER`, built in the parent so the child only installs them.
@@ -768,8 +814,8 @@ impl SeccompPolicy {
     /// all: compiles to zero programs; for debugging and measurements only).
     pub fn named(name: &str) -> Result<Self, SeccompError> {
         match name {
-            "default" => Self::from_toml_str(DEFAULT_POLICY, "policies/seccomp/default.toml"),
-            "strict" => Self::from_toml_str(STRICT_POLICY, "policies/seccomp/strict.toml"),
+            "default" => DEFAULT_BUILTIN.policy(DEFAULT_POLICY, "policies/seccomp/default.toml"),
+            "strict" => STRICT_BUILTIN.policy(STRICT_POLICY, "policies/seccomp/strict.toml"),
             "none" => Ok(Self {
                 name: "none".into(),
                 description: "no seccomp filter".into(),
@@ -777,6 +823,7 @@ impl SeccompPolicy {
                 default_action: Action::Allow,
                 kill_mode: KillMode::Process,
                 rules: Vec::new(),
+                builtin: None,
             }),
             other => Err(SeccompError::UnknownPolicy { name: other.into() }),
         }
@@ -958,6 +1005,7 @@ impl SeccompPolicy {
             default_action,
             kill_mode,
             rules,
+            builtin: None,
         };
         policy.check_required(origin)?;
         Ok(policy)
@@ -1024,7 +1072,20 @@ impl SeccompPolicy {
     /// only then. The result is one program: see the module docs for the layout, the flags
     /// and the semantics. Takes well under a millisecond; do it once per Sandbox.
     pub fn compile(&self, network: bool) -> Result<CompiledSeccomp, SeccompError> {
-        self.compile_with(network, self.kill_mode)
+        let Some(BuiltinRef(cache)) = self.builtin else {
+            return self.compile_with(network, self.kill_mode);
+        };
+        let key = (network, self.kill_mode);
+        let lock = || cache.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((.., c)) = lock().iter().find(|(n, k, _)| (*n, *k) == key) {
+            return Ok(c.clone());
+        }
+        let c = self.compile_with(network, self.kill_mode)?;
+        let mut cached = lock();
+        if !cached.iter().any(|(n, k, _)| (*n, *k) == key) {
+            cached.push((network, self.kill_mode, c.clone()));
+        }
+        Ok(c)
     }
 
     fn compile_with(

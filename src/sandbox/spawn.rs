@@ -470,6 +470,10 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
     let root = exec.run_plan.as_ref().map_or(&p.root, |r| &r.root);
     let mut scratch = vec![-1; root.sources.len()];
+    // Taken before the clone so a failure leaves no child behind.
+    let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
+    // v1: the setup process joins its leaf itself (see `Lease::self_join_fds`).
+    let self_join = lease.as_ref().map_or_else(Vec::new, |l| l.self_join_fds());
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -485,6 +489,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         gid: profile.gid,
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
+        cgroup_join: &self_join,
         announce_ready: !dumpable,
         root,
         scratch: std::cell::Cell::new(&mut scratch),
@@ -506,8 +511,6 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         warm: exec.warm.as_deref(),
     };
 
-    // Taken before the clone so a failure leaves no child behind.
-    let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
     let shared_vm = dumpable || host_root;
     let stack = if shared_vm {
         Some(sys::Stack::new(SETUP_STACK).map_err(|e| Error::sys("mmap", os_err(e)))?)
@@ -579,8 +582,11 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     }
     write_map("uid_map", format!("{} {} 1\n", profile.uid, host_uid))?;
     write_map("gid_map", format!("{} {} 1\n", profile.gid, host_gid))?;
-    // Into the cgroup before the child goes on: everything it starts inherits it.
-    if let Some(lease) = &started.lease {
+    // Into the cgroup before the child goes on: everything it starts inherits it (v1: the
+    // child has joined itself before anything else).
+    if let Some(lease) = &started.lease
+        && self_join.is_empty()
+    {
         lease.join(pid)?;
     }
     sys::write_all(started.sync.as_raw_fd(), b"1")

@@ -1505,3 +1505,100 @@ fn v1_real_idle_leaves_are_capped() {
     drop(pool);
     assert!(all.iter().all(|d| !d.exists()));
 }
+
+#[test]
+fn v1_real_single_run_pool_is_flat_and_self_join_moves_the_writer() {
+    let Some(d) = real_v1() else { return };
+    let Detected::V1 { memory, pids, .. } = d.clone() else {
+        return;
+    };
+    let s = Settings {
+        memory: 64 * MIB,
+        pids: 32,
+        cpu_quota: None,
+    };
+    let pool = Pool::new_single(&d, &s).unwrap();
+    let lease = pool.acquire().unwrap();
+    let dirs = lease.dirs().to_vec();
+    // Directly in the process's own cgroups, named like a pool parent (so the sweep knows it).
+    assert_eq!(dirs.len(), 2);
+    assert_eq!(dirs[0].parent().unwrap(), memory);
+    assert_eq!(dirs[1].parent().unwrap(), pids);
+    let name = dirs[0].file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        parse_parent_name(name),
+        Some((std::process::id(), pid_ns()))
+    );
+    assert_eq!(
+        cat(dirs[0].join("memory.limit_in_bytes")),
+        (64 * MIB).to_string()
+    );
+    assert_eq!(cat(dirs[1].join("pids.max")), "32");
+    // Self-join: a forked child writes `0` into the kept `tasks` descriptors and lands in
+    // the leaf of every hierarchy.
+    let fds = lease.self_join_fds();
+    assert_eq!(fds.len(), 2);
+    // Two pipes: the child reports on one and waits on the other.
+    let (report_r, report_w) = crate::sys::pipe(0).unwrap();
+    let (go_r, go_w) = crate::sys::pipe(0).unwrap();
+    // SAFETY: the child only makes raw write/read/exit calls on prepared data.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let mut ok = true;
+        for &fd in &fds {
+            ok &= crate::sys::write_all(fd, b"0").is_ok();
+        }
+        let _ = crate::sys::write_all(report_w, if ok { b"y" } else { b"n" });
+        let mut b = [0u8; 1];
+        // Wait until the parent has looked, then leave.
+        let _ = crate::sys::read(go_r, &mut b);
+        crate::sys::exit(0);
+    }
+    let mut b = [0u8; 1];
+    assert_eq!(crate::sys::read(report_r, &mut b), Ok(1));
+    assert_eq!(&b, b"y");
+    for d in &dirs {
+        assert_eq!(
+            cat(d.join("cgroup.procs")),
+            pid.to_string(),
+            "{}",
+            d.display()
+        );
+    }
+    let _ = crate::sys::write_all(go_w, b"x");
+    let mut st = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+    for fd in [report_r, report_w, go_r, go_w] {
+        crate::sys::close(fd);
+    }
+    drop(lease);
+    let all = pool.dirs();
+    assert_eq!(all, dirs, "a flat pool lists no parent");
+    drop(pool);
+    for d in all {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    assert!(memory.exists() && pids.exists(), "own cgroups stay");
+}
+
+#[test]
+fn flat_pool_v2_fake_leaves_base_alone() {
+    let base = fake_base("memory pids");
+    let d = Detected::V2 {
+        base: base.path().to_path_buf(),
+        cpu: false,
+    };
+    let pool = Pool::with_fs_flat(&d, &settings(None), &FAKE, true).unwrap();
+    let lease = pool.acquire().unwrap();
+    let leaf = lease.dirs()[0].clone();
+    assert_eq!(leaf.parent().unwrap(), base.path());
+    assert!(lease.self_join_fds().is_empty(), "v2: the host joins");
+    let second = pool.acquire().unwrap();
+    assert_ne!(second.dirs()[0], leaf, "each run its own leaf");
+    drop((lease, second));
+    drop(pool);
+    assert!(base.path().exists());
+    assert!(!leaf.exists());
+}
