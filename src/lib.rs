@@ -166,6 +166,7 @@ pub use profile::{Network, Profile};
 #[cfg(feature = "tokio")]
 pub use sandbox::AsyncChild;
 pub use sandbox::{
-    CgroupMode, Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox,
-    SandboxBuilder, Verdict, Violation, WORKSPACE_DIR, Workspace,
+    CgroupMode, Child, Command, Enforced, HostIdLease, HostIdRange, HostIds, Input, Limits,
+    Outcome, Output, Report, Sandbox, SandboxBuilder, Verdict, Violation, WORKSPACE_DIR, Workspace,
+    hand_over,
 };

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::{Lease, Usage};
 use super::child::{self, ChildFds, ChildPlan, RECORD_LEN, Step};
+use super::host_ids::{HostIdLease, OwnerWindow};
 use super::outcome::{Outcome, Verdict, Violation};
 use super::{Command, Sandbox};
 use crate::error::{Error, Result};
@@ -93,6 +94,8 @@ pub(super) struct ExecData {
     workdir: Option<CString>,
     /// The run's own mount and landlock plans, when the command carries mounts.
     run_plan: Option<super::RunPlan>,
+    /// Host ids the caller leased for this run (otherwise the launch leases them).
+    host_ids: Option<HostIdLease>,
     pub(super) program: String,
 }
 
@@ -166,6 +169,7 @@ impl ExecData {
             candidates,
             workdir,
             run_plan,
+            host_ids: cmd.host_ids.clone(),
             program,
         })
     }
@@ -195,6 +199,8 @@ pub(super) struct Started {
     reaped: bool,
     /// The run's cgroup; back to the pool when this is dropped, after the reap.
     lease: Option<Lease>,
+    /// The run's host ids; released when this is dropped, after the reap.
+    ids: Option<HostIdLease>,
     /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
     /// (the reap waits until the whole PID namespace is torn down, which can take a while).
     #[cfg(feature = "tokio")]
@@ -299,12 +305,13 @@ impl Drop for Started {
                 && let Ok(rt) = tokio::runtime::Handle::try_current()
                 && let Ok(pidfd) = self.pidfd.try_clone()
             {
-                // The lease goes back to the pool only after the reap.
+                // The leases are released only after the reap.
                 let lease = self.lease.take();
+                let ids = self.ids.take();
                 self.reaped = true;
                 rt.spawn_blocking(move || {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
-                    drop(lease);
+                    drop((lease, ids));
                 });
                 return;
             }
@@ -423,6 +430,9 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let host_root = euid == 0;
     // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
     let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
+    // Host root writes the id maps whatever the dumpable setting (which concurrent launches
+    // change for a moment, see `OwnerWindow`).
+    let announce_ready = !dumpable && !host_root;
     let root = exec.run_plan.as_ref().map_or(&p.root, |r| &r.root);
     let mut scratch = vec![-1; root.sources.len()];
     let plan = ChildPlan {
@@ -440,7 +450,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         gid: profile.gid,
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
-        announce_ready: !dumpable,
+        announce_ready,
         root,
         scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
@@ -461,10 +471,22 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     };
 
     // Taken before the clone so a failure leaves no child behind.
+    let ids = match &exec.host_ids {
+        Some(l) => l.clone(),
+        None => sb.lease_host_ids()?,
+    };
     let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
     let shared_vm = dumpable || host_root;
     let stack = if shared_vm {
         Some(sys::Stack::new(SETUP_STACK).map_err(|e| Error::sys("mmap", os_err(e)))?)
+    } else {
+        None
+    };
+    // A root host clones as the run's host uid (this thread only), so that the new user
+    // namespace, and what the kernel counts for it, belongs to that uid instead of root.
+    // Declared before `started`: dropped after it, once the setup process has exec'd or died.
+    let mut window = if host_root {
+        Some(OwnerWindow::open(Some(ids.uid()))?)
     } else {
         None
     };
@@ -477,6 +499,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
             Err(e) => Err(e),
         },
     };
+    let back = window.as_mut().map_or(Ok(()), OwnerWindow::cloned);
     let (pid, pidfd) = match cloned {
         Ok(v) => v,
         Err(e) => {
@@ -498,23 +521,25 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         sync: sync_w,
         reaped: false,
         lease,
+        ids: Some(ids.clone()),
         #[cfg(feature = "tokio")]
         reap_off_thread: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
+    back?;
 
     let mut rec = [0u8; RECORD_LEN];
-    if !dumpable {
+    if announce_ready {
         read_record(&exec_r, &mut rec, deadline)?;
         if child::decode(&rec).0 != child::REC_READY {
             return Err(exec_failed(sb, exec, &mut started, &rec));
         }
     }
 
-    // Id maps: one uid and one gid. Host root maps to an unprivileged host id, an
-    // unprivileged host to itself.
+    // Id maps: one uid and one gid. Host root maps to the run's leased (or fixed) host ids,
+    // an unprivileged host to itself.
     let (host_uid, host_gid) = if host_root {
-        (profile.host_uid, profile.host_gid)
+        (ids.uid(), ids.gid())
     } else {
         (euid, egid)
     };
@@ -1015,6 +1040,9 @@ pub(super) fn finish(
     );
     if let Some(m) = &started.run_mounts {
         o.enforced.mounts = m.clone();
+    }
+    if let Some(ids) = &started.ids {
+        (o.enforced.host_uid, o.enforced.host_gid) = (ids.uid(), ids.gid());
     }
     Ok(o)
 }
