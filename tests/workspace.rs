@@ -195,10 +195,33 @@ fn planted_symlinks_and_setid_files_do_not_reach_the_host() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o6000, 0, "mode {mode:o}");
+    // The next run takes the tree over: re-owning it follows none of the planted links.
+    let again = ws
+        .run(&sb, Command::new("sh").args(["-c", "ls -A"]), b"")
+        .unwrap();
+    assert_eq!(again.verdict, Verdict::Ok, "{}", stderr(&again));
+    {
+        use std::os::unix::fs::MetadataExt;
+        let host = |p: &std::path::Path| std::fs::metadata(p).unwrap().uid();
+        // SAFETY: plain getter.
+        let me = unsafe { libc::geteuid() };
+        assert_eq!(host(&canary), me, "the link's target changed owner");
+        assert_eq!(
+            host(canary_dir.path()),
+            me,
+            "the link's target changed owner"
+        );
+        let link = std::fs::symlink_metadata(ws.path().join("out.txt")).unwrap();
+        assert_eq!(
+            link.uid(),
+            again.enforced.host_uid,
+            "the link itself is the run's"
+        );
+    }
     // Nothing the run made belongs to host root: it belongs to the run's host uid.
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata(ws.path().join("suid")).unwrap().uid();
-    assert_eq!(owner, o.enforced.host_uid);
+    assert_eq!(owner, again.enforced.host_uid);
     if is_root() {
         assert_ne!(owner, 0);
     }
