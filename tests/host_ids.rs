@@ -253,3 +253,60 @@ fn ranges_are_checked() {
     assert!(e.to_string().contains("root"), "{e}");
     assert!(Sandbox::builder().host_ids(0, 5).build().is_err());
 }
+
+/// The same tests from an unprivileged host (a copy of this test binary as uid/gid 65534):
+/// every run maps to the host user itself, a lease is the host user's own ids, and
+/// `hand_over` changes nothing.
+#[test]
+fn an_unprivileged_host_maps_every_run_to_itself() {
+    if std::env::var_os("RUNCELL_IDS_UNPRIV").is_some() {
+        // SAFETY: a single-threaded child test process (one test, --test-threads=1).
+        unsafe {
+            if libc::geteuid() == 0 {
+                assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+                assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
+                assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
+            }
+            libc::prctl(libc::PR_SET_DUMPABLE, 1);
+        }
+        let sb = sandbox(Sandbox::builder());
+        let (a, map_a) = hold(&sb).unwrap();
+        let (b, map_b) = hold(&sb).unwrap();
+        assert_eq!(map_a, "1000 65534 1");
+        assert_eq!(map_b, "1000 65534 1");
+        let ids = sb.lease_host_ids().unwrap();
+        assert_eq!(
+            (ids.uid(), ids.gid(), ids.is_leased()),
+            (65534, 65534, false)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        runcell::hand_over(dir.path(), &ids).unwrap();
+        let o = release(a);
+        release(b);
+        assert_eq!(
+            (o.enforced.host_uid, o.enforced.host_id_range),
+            (65534, None)
+        );
+        println!("IDS-UNPRIV-OK");
+        return;
+    }
+    if !is_root() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_unprivileged_host_maps_every_run_to_itself",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUNCELL_IDS_UNPRIV", "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("IDS-UNPRIV-OK"),
+        "{text}"
+    );
+}
