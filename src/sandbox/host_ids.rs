@@ -181,6 +181,49 @@ pub(crate) fn host_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// For a root host: every id of `range` must exist in this process's user namespace (root in
+/// a container sees only the ids its own user namespace maps, often 0-65535), or the id maps
+/// of the runs could not be written. Checked at `build()`, with the fix.
+pub(crate) fn check_mapped(range: HostIdRange) -> Result<()> {
+    for file in ["uid_map", "gid_map"] {
+        let path = format!("/proc/self/{file}");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Path {
+            what: "id map",
+            path: path.clone().into(),
+            source: e,
+        })?;
+        if let Some(id) = first_unmapped(&text, range) {
+            return Err(Error::config(format!(
+                "host id range {range}: id {id} does not exist in this process's user \
+                 namespace ({path}: {}); choose a range inside it (host_id_range) or fixed ids \
+                 (host_uid/host_gid)",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first id of `range` that no line (`inside outside count`) of an id map covers.
+fn first_unmapped(map: &str, range: HostIdRange) -> Option<u64> {
+    let extents: Vec<(u64, u64)> = map
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().map(|v| v.parse::<u64>().ok());
+            let (inside, _outside, count) = (f.next()??, f.next()??, f.next()??);
+            Some((inside, inside + count))
+        })
+        .collect();
+    let mut id = u64::from(range.first());
+    while id <= u64::from(range.last()) {
+        match extents.iter().find(|(lo, hi)| (*lo..*hi).contains(&id)) {
+            Some(&(_, hi)) => id = hi,
+            None => return Some(id),
+        }
+    }
+    None
+}
+
 /// The ids a run of a sandbox configured with `ids` maps to on this host.
 pub(crate) fn lease(ids: &HostIds) -> Result<HostIdLease> {
     if !host_is_root() {
@@ -406,6 +449,31 @@ mod tests {
         println!(
             "lease + release: {per_lease:?}; owner window (switch, back, dumpable): {per_window:?}"
         );
+    }
+
+    #[test]
+    fn a_range_must_lie_in_the_id_map() {
+        let r = HostIdRange::new(80_000, 100).unwrap();
+        assert_eq!(first_unmapped("0 0 4294967295\n", r), None);
+        // Root of a rootless container: 0-65535 only.
+        assert_eq!(
+            first_unmapped("0 1000 1\n1 100000 65535\n", r),
+            Some(80_000)
+        );
+        // Two extents that together cover it; one that stops short.
+        assert_eq!(first_unmapped("0 0 80050\n80050 200000 50\n", r), None);
+        assert_eq!(first_unmapped("0 0 80050\n", r), Some(80_050));
+    }
+
+    #[test]
+    fn ranges_must_exist_in_the_user_namespace() {
+        // The initial namespace maps every id; a range at the top of the id space is mapped
+        // there too, and nothing is refused that exists.
+        let text = std::fs::read_to_string("/proc/self/uid_map").unwrap();
+        if text.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"] {
+            check_mapped(HostIdRange::DEFAULT).unwrap();
+            check_mapped(HostIdRange::new(4_000_000_000, 1000).unwrap()).unwrap();
+        }
     }
 
     #[test]

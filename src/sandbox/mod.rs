@@ -566,6 +566,11 @@ impl SandboxBuilder {
                 "the sandbox must not map to host root (host_uid/host_gid 0)",
             ));
         }
+        if let HostIds::Range(range) = p.host_ids
+            && host_ids::host_is_root()
+        {
+            host_ids::check_mapped(range)?;
+        }
         if p.hostname.is_empty() || p.hostname.len() > 64 {
             return Err(Error::config("hostname must be 1 to 64 bytes"));
         }
