@@ -15,7 +15,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
@@ -246,8 +246,9 @@ pub(crate) fn lease(ids: &HostIds) -> Result<HostIdLease> {
 }
 
 /// Where the next search of a range starts: round robin, so a uid just released (whose keys
-/// the kernel may still be collecting) is the last to be leased again.
-static CURSOR: AtomicU32 = AtomicU32::new(0);
+/// the kernel may still be collecting) is the last to be leased again. Only ever grows (a
+/// thread that leases again never starts before its previous uid).
+static CURSOR: AtomicU64 = AtomicU64::new(0);
 
 fn lease_dir() -> Result<&'static OwnedFd> {
     static DIR: OnceLock<OwnedFd> = OnceLock::new();
@@ -306,8 +307,9 @@ fn open_lease_dir() -> Result<OwnedFd> {
 fn lease_from(range: HostIdRange) -> Result<HostIdLease> {
     let dir = lease_dir()?;
     let start = CURSOR.fetch_add(1, Ordering::Relaxed);
-    for i in 0..range.count {
-        let offset = start.wrapping_add(i) % range.count;
+    for i in 0..u64::from(range.count) {
+        // Less than `count`, which is a u32.
+        let offset = ((start + i) % u64::from(range.count)) as u32;
         let uid = range.first + offset;
         let name = CString::new(uid.to_string()).map_err(|_| Error::config("bad lease name"))?;
         let fd = sys::openat_beneath(
@@ -326,7 +328,7 @@ fn lease_from(range: HostIdRange) -> Result<HostIdLease> {
         match sys::flock_exclusive_nb(fd.as_raw_fd()) {
             Ok(()) => {
                 // The next search starts after this one.
-                CURSOR.store(start.wrapping_add(i).wrapping_add(1), Ordering::Relaxed);
+                CURSOR.fetch_max(start + i + 1, Ordering::Relaxed);
                 return Ok(HostIdLease {
                     uid,
                     gid: uid,
