@@ -105,10 +105,14 @@ pub struct IdMapping {
     pub uid: u32,
     /// gid inside the sandbox.
     pub gid: u32,
-    /// Host uid it maps to (the profile's `host_uid` as root, this process's uid otherwise).
+    /// Host uid it maps to: this process's uid when unprivileged; as root the profile's fixed
+    /// `host_uid`, or the first id of `host_id_range` (each run leases its own from there).
     pub host_uid: u32,
-    /// Host gid it maps to.
+    /// Host gid it maps to (as `host_uid`).
     pub host_gid: u32,
+    /// As root by default: the range each run leases its host uid (and the gid of the same
+    /// number) from.
+    pub host_id_range: Option<crate::sandbox::HostIdRange>,
 }
 
 /// Something that stops runcell (or one of its layers) on this host, with the fix.
@@ -439,17 +443,27 @@ pub fn check() -> CheckReport {
 
     let profile = Profile::named("default").ok();
     let ids = match &profile {
-        Some(p) => IdMapping {
-            uid: p.uid,
-            gid: p.gid,
-            host_uid: if euid == 0 { p.host_uid } else { euid },
-            host_gid: if euid == 0 { p.host_gid } else { egid },
-        },
+        Some(p) => {
+            use crate::sandbox::HostIds;
+            let (host_uid, host_gid, host_id_range) = match (euid, p.host_ids) {
+                (0, HostIds::Range(r)) => (r.first(), r.first(), Some(r)),
+                (0, HostIds::Fixed { uid, gid }) => (uid, gid, None),
+                _ => (euid, egid, None),
+            };
+            IdMapping {
+                uid: p.uid,
+                gid: p.gid,
+                host_uid,
+                host_gid,
+                host_id_range,
+            }
+        }
         None => IdMapping {
             uid: 0,
             gid: 0,
             host_uid: euid,
             host_gid: egid,
+            host_id_range: None,
         },
     };
 
@@ -864,11 +878,18 @@ impl fmt::Display for CheckReport {
         )?;
         writeln!(f, "    delegated: {}", self.cgroups.delegated.detail)?;
         writeln!(f, "    create:    {}", self.cgroups.can_create.detail)?;
-        writeln!(
-            f,
-            "  {:<26} uid {} gid {} inside -> host uid {} gid {}",
-            "sandbox ids", self.ids.uid, self.ids.gid, self.ids.host_uid, self.ids.host_gid
-        )?;
+        match &self.ids.host_id_range {
+            Some(r) => writeln!(
+                f,
+                "  {:<26} uid {} gid {} inside -> one host uid per run from {r} (gid the same)",
+                "sandbox ids", self.ids.uid, self.ids.gid
+            )?,
+            None => writeln!(
+                f,
+                "  {:<26} uid {} gid {} inside -> host uid {} gid {}",
+                "sandbox ids", self.ids.uid, self.ids.gid, self.ids.host_uid, self.ids.host_gid
+            )?,
+        }
         if let Some(e) = &self.enforced {
             let mech: Vec<String> = e
                 .limit_mechanisms

@@ -99,6 +99,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Every host id of the range is leased by a sandbox running on this host (in this or
+    /// another runcell process): the range bounds how many sandboxes a root host runs at once.
+    /// Nothing was started.
+    #[error(
+        "every host id of the range {range} is leased by a running sandbox (widen the range: \
+         host_id_range, SandboxBuilder::host_id_range, --host-id-range)"
+    )]
+    HostIdsExhausted {
+        /// The configured range.
+        range: crate::sandbox::HostIdRange,
+    },
+
     /// A seccomp policy could not be loaded or compiled.
     #[error(transparent)]
     Seccomp(#[from] crate::sandbox::seccomp::SeccompError),

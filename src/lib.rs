@@ -36,7 +36,7 @@
 //!
 //! | layer | stops |
 //! |---|---|
-//! | user namespace, unprivileged ids (uid 1000 inside, 65534 or your own uid outside) | acting as host root; every capability the program appears to have is only over its own namespaces, and they are all dropped before exec |
+//! | user namespace, unprivileged ids (uid 1000 inside; outside, a host uid leased for the run alone from a dedicated range when the host is root, your own uid otherwise) | acting as host root; every capability the program appears to have is only over its own namespaces, and they are all dropped before exec |
 //! | mount namespace, minimal read-only root (tmpfs + the profile's binds, `nosuid,nodev`) | reading host files that are not bound (`/etc/shadow`, `/home`, other runs' files); writing anywhere but the private `/tmp` and working directory |
 //! | PID namespace with a minimal init | seeing or signalling host processes; leaving a process behind (killing init kills the whole tree) |
 //! | network namespace (no interface but `lo`, down by default) | reaching the network, the host's loopback services, the cloud metadata endpoint |
@@ -166,6 +166,7 @@ pub use profile::{Network, Profile};
 #[cfg(feature = "tokio")]
 pub use sandbox::AsyncChild;
 pub use sandbox::{
-    CgroupMode, Child, Command, Enforced, Input, Limits, Outcome, Output, Report, Sandbox,
-    SandboxBuilder, Verdict, Violation, WORKSPACE_DIR, WarmConfig, WarmPool, WarmStats, Workspace,
+    CgroupMode, Child, Command, Enforced, HostIdLease, HostIdRange, HostIds, Input, Limits,
+    Outcome, Output, Report, Sandbox, SandboxBuilder, Verdict, Violation, WORKSPACE_DIR,
+    WarmConfig, WarmPool, WarmStats, Workspace, hand_over,
 };

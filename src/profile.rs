@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::sandbox::CgroupMode;
 use crate::sandbox::LandlockRequire;
+use crate::sandbox::{HostIdRange, HostIds};
 use crate::sandbox::{Limits, parse_secs, parse_size, secs_f64};
 use crate::sandbox::{Mount, MountKind};
 
@@ -75,10 +76,10 @@ pub struct Profile {
     pub uid: u32,
     /// gid of the program inside the sandbox (never 0; default 1000).
     pub gid: u32,
-    /// Host uid the sandbox's uid maps to when the host runs as root (default 65534).
-    pub host_uid: u32,
-    /// Host gid the sandbox's gid maps to when the host runs as root (default 65534).
-    pub host_gid: u32,
+    /// Host ids the sandbox's uid/gid map to when the host runs as root: by default each run
+    /// leases its own from [`HostIdRange::DEFAULT`] (keys `host_id_range = "FIRST-LAST"`, or
+    /// `host_uid`/`host_gid` for fixed ids). An unprivileged host maps to itself.
+    pub host_ids: HostIds,
     /// Mount a private tmpfs at /dev/shm.
     pub dev_shm: bool,
     /// A new devpts instance at /dev/pts and /dev/ptmx (programs that need a terminal).
@@ -132,6 +133,7 @@ struct File {
     gid: Option<u32>,
     host_uid: Option<u32>,
     host_gid: Option<u32>,
+    host_id_range: Option<String>,
     dev_shm: Option<bool>,
     devpts: Option<bool>,
     cgroups: Option<String>,
@@ -235,8 +237,7 @@ impl Profile {
             seccomp: "default".into(),
             uid: 1000,
             gid: 1000,
-            host_uid: 65534,
-            host_gid: 65534,
+            host_ids: HostIds::default(),
             dev_shm: false,
             devpts: false,
             cgroups: CgroupMode::Auto,
@@ -375,11 +376,27 @@ impl Profile {
         if let Some(v) = file.gid {
             p.gid = v;
         }
-        if let Some(v) = file.host_uid {
-            p.host_uid = v;
-        }
-        if let Some(v) = file.host_gid {
-            p.host_gid = v;
+        match (file.host_id_range, file.host_uid, file.host_gid) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(perr(
+                    "keys `host_id_range` and `host_uid`/`host_gid` exclude each other".into(),
+                ));
+            }
+            (Some(r), None, None) => {
+                keyed(
+                    "host_id_range",
+                    HostIdRange::parse(&r).map(|r| p.host_ids = HostIds::Range(r)),
+                )?;
+            }
+            // One of the pair alone: the other takes the same number.
+            (None, Some(uid), gid) => {
+                p.host_ids = HostIds::Fixed {
+                    uid,
+                    gid: gid.unwrap_or(uid),
+                }
+            }
+            (None, None, Some(gid)) => p.host_ids = HostIds::Fixed { uid: gid, gid },
+            (None, None, None) => {}
         }
         if let Some(v) = file.dev_shm {
             p.dev_shm = v;

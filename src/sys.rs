@@ -1017,6 +1017,106 @@ pub fn new_session_keyring() -> SysResult<()> {
     check_long(r).map(|_| ())
 }
 
+/// `flock(fd, LOCK_EX | LOCK_NB)`: EWOULDBLOCK when another open file description holds it.
+pub fn flock_exclusive_nb(fd: RawFd) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) }).map(|_| ())
+}
+
+/// `fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)`: the entry itself, never what a
+/// symlink points to.
+pub fn lchown_at(dir: RawFd, name: &CStr, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: name is NUL-terminated.
+    check(unsafe { libc::fchownat(dir, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
+        .map(|_| ())
+}
+
+/// The calling thread's capability sets (capget, version 3): ([effective; 2], [permitted; 2]).
+fn thread_caps() -> SysResult<([u32; 2], [u32; 2])> {
+    let header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid, correctly sized capget structures (version 3 takes two
+    // data elements).
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &header as *const CapHeader,
+            data.as_mut_ptr(),
+        )
+    })?;
+    Ok((
+        [data[0].effective, data[1].effective],
+        [data[0].permitted, data[1].permitted],
+    ))
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Make this thread (only this one: raw syscalls, which the kernel applies per thread; glibc's
+/// wrappers would broadcast to every thread of the process) look like `uid` to the kernel's
+/// ownership of new user namespaces, and nothing else: effective uid `uid`, while the real and
+/// saved uids stay 0, the file-system uid goes back to 0 and the effective capabilities are
+/// raised again from the permitted set. A user namespace this thread then creates is owned by
+/// `uid`. Only for a thread whose real uid is 0; [`thread_owner_reset`] undoes it.
+pub fn thread_owner_set(uid: libc::uid_t) -> SysResult<()> {
+    const KEEP: libc::c_long = -1;
+    // SAFETY: plain integers (-1 keeps the real and saved ids).
+    check_long(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, uid as libc::c_long, KEEP) })?;
+    let (_, permitted) = thread_caps()?;
+    let header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    for (d, p) in data.iter_mut().zip(permitted) {
+        d.effective = p;
+        d.permitted = p;
+    }
+    // SAFETY: valid capset structures; effective == permitted is always allowed.
+    check_long(unsafe {
+        libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr())
+    })?;
+    // setfsuid reports no error: it returns the previous value. Ask again to check.
+    // SAFETY: plain integers.
+    unsafe { libc::syscall(libc::SYS_setfsuid, 0 as libc::c_long) };
+    // SAFETY: -1 is an invalid id, so this only returns the current fsuid.
+    let now = unsafe { libc::syscall(libc::SYS_setfsuid, -1 as libc::c_long) };
+    if now != 0 {
+        return Err(libc::EPERM);
+    }
+    Ok(())
+}
+
+/// Undo [`thread_owner_set`]: effective (and file-system) uid 0 again; the kernel refills the
+/// effective capabilities from the permitted set when the effective uid returns to 0.
+pub fn thread_owner_reset() -> SysResult<()> {
+    const KEEP: libc::c_long = -1;
+    // SAFETY: plain integers.
+    check_long(unsafe { libc::syscall(libc::SYS_setresuid, KEEP, 0 as libc::c_long, KEEP) })?;
+    let (effective, permitted) = thread_caps()?;
+    if effective != permitted {
+        return Err(libc::EPERM);
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Capabilities, landlock, seccomp
 // ---------------------------------------------------------------------------------------------

@@ -857,7 +857,8 @@ fn bad_inputs_are_typed_errors() {
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
     let err = run(&sections, dir.path()).unwrap_err();
     assert!(err.to_string().contains("is a symbolic link"), "{err}");
-    // Unreadable by the sandbox (mode 0600 as root: uid 65534 inside; 0000 otherwise).
+    // Unreadable by the sandbox (mode 0600 as root: the run has a host uid of its own; 0000
+    // otherwise).
     let dir = inputs(&[("secret", b"1")]);
     let mode = if nix_is_root() { 0o600 } else { 0o000 };
     fs::set_permissions(dir.path().join("secret"), fs::Permissions::from_mode(mode)).unwrap();

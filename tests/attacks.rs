@@ -57,6 +57,23 @@ fn run_py(b: SandboxBuilder, code: &str) -> Outcome {
         .expect("run")
 }
 
+/// An attack on a host process (a [`Canary`] running as the host uid the sandbox gets, so only
+/// isolation protects it): `code` gets the canary's pid. Returns the results and the canary.
+fn attack_canary(b: SandboxBuilder, code: impl Fn(u32) -> String) -> (Results, Canary) {
+    let sb = b.build().expect("build sandbox");
+    let ids = sb.lease_host_ids().expect("lease host ids");
+    let canary = Canary::start(ids.uid(), ids.gid());
+    let program = format!("{PRELUDE}\n{}", code(canary.pid()));
+    let o = sb
+        .run(
+            &Command::new("python3").arg("-").host_ids(&ids),
+            program.as_bytes(),
+        )
+        .expect("run");
+    assert_eq!(o.enforced.host_uid, ids.uid());
+    (results(o), canary)
+}
+
 /// The `key=value` lines an attack program printed.
 struct Results {
     map: BTreeMap<String, String>,
@@ -86,7 +103,10 @@ impl Results {
 /// Run an attack program that must itself end normally (the attack fails with an errno, the
 /// program reports it); returns what it printed.
 fn attack(b: SandboxBuilder, code: &str) -> Results {
-    let o = run_py(b, code);
+    results(run_py(b, code))
+}
+
+fn results(o: Outcome) -> Results {
     assert_eq!(
         o.verdict,
         Verdict::Ok,
@@ -104,21 +124,21 @@ fn attack(b: SandboxBuilder, code: &str) -> Results {
 }
 
 /// A host process the sandbox must not be able to reach. When the tests run as root it runs as
-/// uid/gid 65534, the host ids the sandbox maps to, so that only isolation (not ordinary
+/// the host uid/gid the sandbox's run leased, so that only isolation (not ordinary
 /// permissions) protects it. Killed and reaped on drop.
 struct Canary {
     child: std::process::Child,
 }
 
 impl Canary {
-    fn start() -> Canary {
+    fn start(uid: u32, gid: u32) -> Canary {
         let mut cmd = std::process::Command::new("sleep");
         cmd.arg("1000")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         if is_root() {
-            cmd.uid(65534).gid(65534);
+            cmd.uid(uid).gid(gid);
         }
         Canary {
             child: cmd.spawn().expect("start host canary"),
@@ -456,9 +476,9 @@ os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)
 
 #[test]
 fn kill_minus_one_reaches_only_the_sandbox() {
-    let mut canary = Canary::start();
-    let code = format!(
-        r#"
+    let code = |host| {
+        format!(
+            r#"
 pid = blocked_child()
 R('kill_host_pid', sc(NR['kill'], {host}, 0))
 R('kill_all', sc(NR['kill'], -1, signal.SIGKILL))
@@ -466,10 +486,11 @@ _, st = os.waitpid(pid, 0)
 R('sibling', os.waitstatus_to_exitcode(st))
 R('kill_host_pid_after', sc(NR['kill'], {host}, signal.SIGKILL))
 R('alive', 'yes')
-"#,
-        host = canary.pid()
-    );
-    attack(default_sandbox(), &code).expect(
+"#
+        )
+    };
+    let (results, mut canary) = attack_canary(default_sandbox(), code);
+    results.expect(
         &[
             // The host's pid does not exist in the sandbox's PID namespace.
             ("kill_host_pid", "ESRCH"),
@@ -486,17 +507,19 @@ R('alive', 'yes')
 
 #[test]
 fn host_pid_is_unreachable_even_without_seccomp_and_landlock() {
-    let mut canary = Canary::start();
-    let code = format!(
-        r#"
+    let code = |host| {
+        format!(
+            r#"
 R('kill0', sc(NR['kill'], {host}, 0))
 R('kill9', sc(NR['kill'], {host}, signal.SIGKILL))
 R('proc', ex(lambda: os.stat('/proc/{host}')))
 R('pidfd_open', sc(434, {host}, 0))
-"#,
-        host = canary.pid()
-    );
-    attack(default_sandbox().seccomp("none").without_landlock(), &code).expect(
+"#
+        )
+    };
+    let (results, mut canary) =
+        attack_canary(default_sandbox().seccomp("none").without_landlock(), code);
+    results.expect(
         &[
             ("kill0", "ESRCH"),
             ("kill9", "ESRCH"),

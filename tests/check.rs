@@ -52,17 +52,32 @@ fn assert_consistent(r: &runcell::CheckReport) {
             assert_eq!(e.limit_mechanisms.get("memory"), Some(&"rlimit"));
         }
     }
-    // The ids: an unprivileged host maps the sandbox to itself, root to the profile's ids.
+    // The ids: an unprivileged host maps the sandbox to itself; root leases one uid per run
+    // from the default range (never `nobody`, which the system shares).
     if euid == 0 {
-        assert_eq!((r.ids.host_uid, r.ids.host_gid), (65534, 65534));
+        let range = runcell::HostIdRange::DEFAULT;
+        assert_eq!(r.ids.host_id_range, Some(range));
+        assert_eq!(
+            (r.ids.host_uid, r.ids.host_gid),
+            (range.first(), range.first())
+        );
+        assert!(
+            r.to_string()
+                .contains("one host uid per run from 80000-96383"),
+            "{r}"
+        );
     } else {
         assert_eq!(r.ids.host_uid, euid);
+        assert_eq!(r.ids.host_id_range, None);
     }
     // JSON for tools has the same content.
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(v["default_profile"]["ok"], runs);
     assert_eq!(v["landlock"]["abi"], r.landlock.abi);
     assert_eq!(v["ids"]["host_uid"], r.ids.host_uid);
+    if euid == 0 {
+        assert_eq!(v["ids"]["host_id_range"], "80000-96383");
+    }
 }
 
 /// Run this test binary's test `name` again as a child (optionally under `wrapper`, and as

@@ -23,9 +23,24 @@ fn runs_as_unprivileged_ids_never_mapped_to_host_root() {
         "{uid_map}"
     );
     assert!(!gid_map.contains("['0'"), "{gid_map}");
+    // As root: the uid (and the gid of the same number) this run leased from the default
+    // range, which the outcome reports — never `nobody`, which the system shares. Otherwise the
+    // host user itself.
+    let (host_uid, host_gid) = (o.enforced.host_uid, o.enforced.host_gid);
+    assert_eq!(uid_map, format!("['1000', '{host_uid}', '1']"));
+    assert_eq!(gid_map, format!("['1000', '{host_gid}', '1']"));
     if is_root() {
-        assert_eq!(uid_map, "['1000', '65534', '1']");
-        assert_eq!(gid_map, "['1000', '65534', '1']");
+        let range = runcell::HostIdRange::DEFAULT;
+        assert!(
+            (range.first()..=range.last()).contains(&host_uid),
+            "{host_uid}"
+        );
+        assert_eq!(host_gid, host_uid);
+        assert_eq!(o.enforced.host_id_range, Some(range));
+    } else {
+        // SAFETY: plain getters.
+        let own = unsafe { (libc::geteuid(), libc::getegid()) };
+        assert_eq!((host_uid, host_gid), own);
     }
 }
 

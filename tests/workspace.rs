@@ -32,6 +32,7 @@ fn judge_roundtrip(sb: &Sandbox) {
         )
         .unwrap();
     assert_eq!(c.verdict, Verdict::Ok, "compile: {}", stderr(&c));
+    nothing_setid_or_root_owned(&ws);
     let r = ws
         .run(
             sb,
@@ -41,10 +42,57 @@ fn judge_roundtrip(sb: &Sandbox) {
         .unwrap();
     assert_eq!(r.verdict, Verdict::Ok, "run: {}", stderr(&r));
     assert_eq!(ws.read("out.txt").unwrap(), b"42\n");
+    nothing_setid_or_root_owned(&ws);
+    if is_root() {
+        // Two runs, two host uids: the run step still read what the compile step made and
+        // wrote beside it.
+        assert_ne!(c.enforced.host_uid, r.enforced.host_uid);
+        use std::os::unix::fs::MetadataExt;
+        let owner = |rel: &str| {
+            std::fs::symlink_metadata(ws.path().join(rel))
+                .unwrap()
+                .uid()
+        };
+        assert_eq!(owner("main"), r.enforced.host_uid);
+        assert_eq!(owner("out.txt"), r.enforced.host_uid);
+    } else {
+        assert_eq!(c.enforced.host_uid, r.enforced.host_uid);
+    }
     // Everything the runs made can be removed by the host.
     let path = ws.path().to_path_buf();
     drop(ws);
     assert!(!path.exists(), "workspace left behind");
+}
+
+/// After a run: no set-user-ID or set-group-ID file, and nothing owned by host root but the
+/// workspace directory itself (which the host takes back, mode 0700, between runs).
+fn nothing_setid_or_root_owned(ws: &Workspace) {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &std::path::Path, top: bool) {
+        let md = std::fs::symlink_metadata(dir).unwrap();
+        if top && is_root() {
+            assert_eq!(
+                (md.uid(), md.mode() & 0o7777),
+                (0, 0o700),
+                "{}",
+                dir.display()
+            );
+        }
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if is_root() {
+                assert_ne!(md.uid(), 0, "{} belongs to host root", p.display());
+            }
+            if !md.is_dir() {
+                assert_eq!(md.mode() & 0o6000, 0, "{} is set-id", p.display());
+            }
+            if md.is_dir() {
+                walk(&p, false);
+            }
+        }
+    }
+    walk(ws.path(), true);
 }
 
 #[test]
@@ -147,10 +195,33 @@ fn planted_symlinks_and_setid_files_do_not_reach_the_host() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o6000, 0, "mode {mode:o}");
-    // Nothing the run made belongs to host root.
+    // The next run takes the tree over: re-owning it follows none of the planted links.
+    let again = ws
+        .run(&sb, Command::new("sh").args(["-c", "ls -A"]), b"")
+        .unwrap();
+    assert_eq!(again.verdict, Verdict::Ok, "{}", stderr(&again));
+    {
+        use std::os::unix::fs::MetadataExt;
+        let host = |p: &std::path::Path| std::fs::metadata(p).unwrap().uid();
+        // SAFETY: plain getter.
+        let me = unsafe { libc::geteuid() };
+        assert_eq!(host(&canary), me, "the link's target changed owner");
+        assert_eq!(
+            host(canary_dir.path()),
+            me,
+            "the link's target changed owner"
+        );
+        let link = std::fs::symlink_metadata(ws.path().join("out.txt")).unwrap();
+        assert_eq!(
+            link.uid(),
+            again.enforced.host_uid,
+            "the link itself is the run's"
+        );
+    }
+    // Nothing the run made belongs to host root: it belongs to the run's host uid.
     use std::os::unix::fs::MetadataExt;
     let owner = std::fs::metadata(ws.path().join("suid")).unwrap().uid();
-    assert_eq!(owner, sb.host_ids().0);
+    assert_eq!(owner, again.enforced.host_uid);
     if is_root() {
         assert_ne!(owner, 0);
     }

@@ -85,12 +85,18 @@ pub struct RunOpts {
     /// gid of the program inside the sandbox (not 0).
     #[arg(long, value_name = "N", help_heading = "Environment")]
     pub gid: Option<u32>,
-    /// Host uid the sandbox maps to when runcell runs as root (not 0).
+    /// Fixed host uid the sandbox maps to when runcell runs as root (not 0), instead of one
+    /// leased per run from the host id range; --host-gid defaults to the same number.
     #[arg(long = "host-uid", value_name = "N", help_heading = "Environment")]
     pub host_uid: Option<u32>,
-    /// Host gid the sandbox maps to when runcell runs as root (not 0).
+    /// Fixed host gid the sandbox maps to when runcell runs as root (not 0); --host-uid
+    /// defaults to the same number.
     #[arg(long = "host-gid", value_name = "N", help_heading = "Environment")]
     pub host_gid: Option<u32>,
+    /// When runcell runs as root, lease the run's host uid (and the gid of the same number)
+    /// from this range, unique among the sandboxes running on the host (default 80000-96383).
+    #[arg(long = "host-id-range", value_name = "FIRST-LAST", conflicts_with_all = ["host_uid", "host_gid"], help_heading = "Environment")]
+    pub host_id_range: Option<String>,
 
     /// Wall-clock limit; the whole tree is killed at it.
     #[arg(long = "wall-time", value_name = "SECS", value_parser = units::secs, allow_hyphen_values = true, help_heading = "Limits")]
@@ -208,8 +214,7 @@ impl RunOpts {
     /// The sandbox builder these options describe; `default_profile` when --profile is unset.
     pub fn builder(&self, default_profile: &str) -> runcell::Result<SandboxBuilder> {
         let profile = Profile::resolve(self.profile.as_deref().unwrap_or(default_profile))?;
-        let (uid, gid, host_uid, host_gid) =
-            (profile.uid, profile.gid, profile.host_uid, profile.host_gid);
+        let (uid, gid) = (profile.uid, profile.gid);
         let mut b = Sandbox::builder().profile(profile);
         for (read_only, m) in &self.bind_groups {
             let (src, dst) = bind_pair(m);
@@ -245,11 +250,17 @@ impl RunOpts {
         if self.uid.is_some() || self.gid.is_some() {
             b = b.ids(self.uid.unwrap_or(uid), self.gid.unwrap_or(gid));
         }
-        if self.host_uid.is_some() || self.host_gid.is_some() {
-            b = b.host_ids(
-                self.host_uid.unwrap_or(host_uid),
-                self.host_gid.unwrap_or(host_gid),
-            );
+        match (self.host_uid, self.host_gid) {
+            (Some(u), g) => b = b.host_ids(u, g.unwrap_or(u)),
+            (None, Some(g)) => b = b.host_ids(g, g),
+            (None, None) => {}
+        }
+        if let Some(r) = &self.host_id_range {
+            let range = runcell::HostIdRange::parse(r).map_err(|e| match e {
+                runcell::Error::Config { what } => config(format!("--host-id-range: {what}")),
+                e => e,
+            })?;
+            b = b.host_id_range(range);
         }
         if let Some(d) = self.wall_time {
             b = b.wall_time(d);

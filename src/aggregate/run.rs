@@ -14,9 +14,10 @@
 //! - every entry must be a regular file directly in it (subdirectories, symbolic links, FIFOs,
 //!   sockets and devices are refused), with a UTF-8 name, readable, and valid UTF-8 text
 //!   (binary or corrupted files are refused, naming the file and the first bad byte offset);
-//! - when the host runs as root, the sandbox's program runs as host uid 65534, so the directory
-//!   must be o+rx and each file o+r; this is checked (never changed: the user's files are not
-//!   chmod-ed) and reported with the fix.
+//! - when the host runs as root, the sandbox's program runs as a host uid of its own (leased
+//!   per run from the host id range, see [`crate::HostIdRange`]), an "other" to the user's
+//!   files, so the directory must be o+rx and each file o+r; this is checked (never changed:
+//!   the user's files are not chmod-ed) and reported with the fix.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -157,7 +158,7 @@ pub fn check_inputs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     if as_root && mode(&meta) & 0o005 != 0o005 {
         return Err(inputs(
             "must be readable and searchable by others (chmod o+rx): the sandboxed program \
-             runs as an unprivileged user (host uid 65534)"
+             runs as an unprivileged host uid of its own"
                 .into(),
         ));
     }
@@ -193,7 +194,7 @@ pub fn check_inputs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         if as_root && mode(&meta) & 0o004 == 0 {
             return Err(input(
                 "is not readable by others (chmod o+r): the sandboxed program runs as an \
-                 unprivileged user (host uid 65534)",
+                 unprivileged host uid of its own",
             ));
         }
         let bytes = fs::read(&path).map_err(|e| input(&format!("cannot be read: {e}")))?;

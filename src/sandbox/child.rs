@@ -320,17 +320,6 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     // maps) is done while the parent writes them: usually it has finished by the time we wait
     // below, so we do not sleep there (one wake-up less between host and child per run).
     //
-    // A fresh session keyring (the host's must not be reachable), joined while we still have
-    // the host's credentials: it is charged to the host user's key quota (root's is large),
-    // not to the uid every sandbox shares, which a few hundred concurrent runs would exhaust.
-    if let Err(e) = sys::new_session_keyring() {
-        unsynced(
-            EXEC_FD,
-            SYNC_FD,
-            encode(REC_SETUP_ERROR, Step::Keyring as u32, e, 0),
-        );
-    }
-
     // Bind sources are opened with the caller's credentials (a source in a private 0700
     // directory opens as it did for build()). The new user namespace gives us the mount
     // capabilities from the clone on; path permissions are checked against the caller's
@@ -358,6 +347,11 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
         sys::set_ids(plan.uid, plan.gid, plan.clear_groups),
         Step::Ids,
     );
+
+    // A fresh session keyring (the host's must not be reachable), joined as the run's own
+    // host uid: charged to its key quota, which no other run and no host service shares (a
+    // root host leases a uid per run), not to host root's.
+    or_fail(sys::new_session_keyring(), Step::Keyring);
 
     // Die with the host. Armed only now: a credential change clears the parent-death signal.
     // The parent keeps its end of the sync pipe open for the whole run, so a hang-up there

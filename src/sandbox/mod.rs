@@ -8,6 +8,7 @@
 mod async_run;
 pub(crate) mod cgroup;
 pub(crate) mod child;
+mod host_ids;
 mod init;
 mod landlock;
 mod launcher;
@@ -30,6 +31,7 @@ use std::time::Duration;
 pub use self::async_run::AsyncChild;
 pub use self::cgroup::CgroupMode;
 pub use self::child::Step as SetupStep;
+pub use self::host_ids::{HostIdLease, HostIdRange, HostIds, LEASE_DIR};
 pub use self::landlock::{LandlockReport, LandlockRequire};
 pub use self::limits::Limits;
 pub(crate) use self::limits::{parse_secs, parse_size, secs_f64};
@@ -37,7 +39,7 @@ pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
 pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
 pub use self::warm::{WarmConfig, WarmPool, WarmStats};
-pub use self::workspace::{WORKSPACE_DIR, Workspace};
+pub use self::workspace::{WORKSPACE_DIR, Workspace, hand_over};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};
 
@@ -73,6 +75,8 @@ pub struct Command {
     dir: Option<PathBuf>,
     /// Per-run mounts on top of the sandbox's (job files: inputs, a work directory).
     mounts: Vec<Mount>,
+    /// Host ids leased before the run (see [`Command::host_ids`]).
+    host_ids: Option<HostIdLease>,
 }
 
 impl Command {
@@ -86,7 +90,15 @@ impl Command {
             env_clear: false,
             dir: None,
             mounts: Vec::new(),
+            host_ids: None,
         }
+    }
+
+    /// Run with these host ids, leased beforehand with [`Sandbox::lease_host_ids`] (to hand
+    /// files to the run's uid before it starts). Without it each run leases its own.
+    pub fn host_ids(mut self, lease: &HostIdLease) -> Self {
+        self.host_ids = Some(lease.clone());
+        self
     }
 
     /// Bind the host path `src` read-only (nosuid, nodev) at `dst` for this run only, on top of
@@ -269,7 +281,7 @@ enum Edit {
     Network(Network),
     Hostname(String),
     Ids(u32, u32),
-    HostIds(u32, u32),
+    HostIds(HostIds),
     LandlockRequire(LandlockRequire),
     LandlockBestEffort(bool),
     DevShm(bool),
@@ -299,7 +311,7 @@ impl Edit {
             Edit::Network(n) => p.network = *n,
             Edit::Hostname(h) => p.hostname = h.clone(),
             Edit::Ids(u, g) => (p.uid, p.gid) = (*u, *g),
-            Edit::HostIds(u, g) => (p.host_uid, p.host_gid) = (*u, *g),
+            Edit::HostIds(ids) => p.host_ids = *ids,
             Edit::LandlockRequire(r) => p.landlock_require = *r,
             Edit::LandlockBestEffort(b) => p.landlock_best_effort = *b,
             Edit::DevShm(b) => p.dev_shm = *b,
@@ -485,10 +497,21 @@ impl SandboxBuilder {
         self.edit(Edit::Ids(uid, gid))
     }
 
-    /// Host uid/gid the sandbox maps to when the host runs as root (default 65534, never 0).
-    /// An unprivileged host maps to its own ids.
+    /// Fixed host uid/gid every run maps to when the host runs as root (never 0), instead of
+    /// a uid leased per run from a range (the default, see [`SandboxBuilder::host_id_range`]).
+    /// Concurrent runs then share everything the kernel counts per user (key quota, user
+    /// namespace counts, RLIMIT_NPROC). An unprivileged host maps to its own ids.
     pub fn host_ids(self, uid: u32, gid: u32) -> Self {
-        self.edit(Edit::HostIds(uid, gid))
+        self.edit(Edit::HostIds(HostIds::Fixed { uid, gid }))
+    }
+
+    /// When the host runs as root, each run leases its own host uid — and the gid of the same
+    /// number — from `range`, for as long as it runs (default [`HostIdRange::DEFAULT`],
+    /// `80000-96383`; see there for why). The range bounds how many sandboxes run at once on
+    /// the host: past it a run fails with [`Error::HostIdsExhausted`]. An unprivileged host
+    /// maps to its own ids.
+    pub fn host_id_range(self, range: HostIdRange) -> Self {
+        self.edit(Edit::HostIds(HostIds::Range(range)))
     }
 
     /// Seccomp policy by built-in name (`default`, `strict`) or path (contains `/` or ends in
@@ -549,10 +572,17 @@ impl SandboxBuilder {
                 "the sandbox uid/gid must not be 0: the program runs unprivileged",
             ));
         }
-        if p.host_uid == 0 || p.host_gid == 0 {
+        if let HostIds::Fixed { uid, gid } = p.host_ids
+            && (uid == 0 || gid == 0)
+        {
             return Err(Error::config(
                 "the sandbox must not map to host root (host_uid/host_gid 0)",
             ));
+        }
+        if let HostIds::Range(range) = p.host_ids
+            && host_ids::host_is_root()
+        {
+            host_ids::check_mapped(range)?;
         }
         if p.hostname.is_empty() || p.hostname.len() > 64 {
             return Err(Error::config("hostname must be 1 to 64 bytes"));
@@ -648,6 +678,16 @@ impl SandboxBuilder {
             .filter(|d| d.starts_with('/'))
             .map(|d| d.as_bytes().to_vec())
             .collect();
+        // What a run will map to: per run the lease's ids (see `Outcome::enforced`).
+        let planned_ids = match (host_ids::host_is_root(), p.host_ids) {
+            (true, HostIds::Range(r)) => (r.first(), r.first(), Some(r)),
+            (true, HostIds::Fixed { uid, gid }) => (uid, gid, None),
+            (false, _) => {
+                // SAFETY: plain getters.
+                let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+                (euid, egid, None)
+            }
+        };
         let enforced = Enforced {
             namespaces: vec!["user", "pid", "mount", "network", "ipc", "uts", "cgroup"],
             landlock: landlock_report,
@@ -679,8 +719,9 @@ impl SandboxBuilder {
             cgroup: cgroup_state,
             uid: p.uid,
             gid: p.gid,
-            host_uid: p.host_uid,
-            host_gid: p.host_gid,
+            host_uid: planned_ids.0,
+            host_gid: planned_ids.1,
+            host_id_range: planned_ids.2,
             network: p.network.as_str(),
             mounts: plan.mounted.clone(),
         };
@@ -1015,17 +1056,29 @@ impl Sandbox {
         Ok(RunPlan { root, landlock })
     }
 
-    /// The host uid and gid the sandbox user maps to: the profile's for a root host, the host
-    /// user's own otherwise (who owns what a run creates on a read-write bind).
-    pub fn host_ids(&self) -> (u32, u32) {
-        // SAFETY: plain getters.
-        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        if euid == 0 {
-            let p = &self.builder.profile;
-            (p.host_uid, p.host_gid)
-        } else {
-            (euid, egid)
-        }
+    /// How a root host maps this sandbox's runs (a range to lease from, or fixed ids); an
+    /// unprivileged host maps every run to itself.
+    pub fn host_ids(&self) -> HostIds {
+        self.profile.host_ids
+    }
+
+    /// Lease the host ids of one run now (the host user's own for an unprivileged host, the
+    /// fixed ids if so configured), to prepare files the run will use — give them to the
+    /// lease's uid and gid — before it starts; then pass the lease to the run with
+    /// [`Command::host_ids`]. The uid stays reserved while any clone of the lease lives (the
+    /// run holds one until it is reaped). Fails with [`Error::HostIdsExhausted`] when every id
+    /// of the range is in use.
+    ///
+    /// ```
+    /// use runcell::{Command, Sandbox};
+    /// let sb = Sandbox::builder().build()?;
+    /// let ids = sb.lease_host_ids()?;
+    /// let o = sb.run(&Command::new("true").host_ids(&ids), b"")?;
+    /// assert_eq!((o.enforced.host_uid, o.enforced.host_gid), (ids.uid(), ids.gid()));
+    /// # Ok::<(), runcell::Error>(())
+    /// ```
+    pub fn lease_host_ids(&self) -> Result<HostIdLease> {
+        host_ids::lease(&self.profile.host_ids)
     }
 
     pub(crate) fn profile(&self) -> &Profile {
@@ -1074,7 +1127,13 @@ mod tests {
         assert_eq!(before.workdir, Path::new("/work"));
         assert_eq!(before.network, Network::Loopback);
         assert_eq!((before.uid, before.gid), (2000, 3000));
-        assert_eq!((before.host_uid, before.host_gid), (4000, 5000));
+        assert_eq!(
+            before.host_ids,
+            HostIds::Fixed {
+                uid: 4000,
+                gid: 5000
+            }
+        );
         assert!(before.dev_shm && before.landlock_best_effort);
         assert_eq!(before.cgroups, CgroupMode::Off);
         assert_eq!(before.env.get("K").map(String::as_str), Some("V"));

@@ -95,10 +95,16 @@ pub struct Enforced {
     pub uid: u32,
     /// gid of the program inside the sandbox.
     pub gid: u32,
-    /// Host uid the sandbox's uid maps to.
+    /// Host uid the sandbox's uid maps to. In an [`Outcome`], the uid this run really used
+    /// (leased from `host_id_range` when that is set); in
+    /// [`Sandbox::enforced`](crate::Sandbox::enforced), before any run, the first id of the
+    /// range, or the fixed uid, or the host user's own.
     pub host_uid: u32,
-    /// Host gid the sandbox's gid maps to.
+    /// Host gid the sandbox's gid maps to (as `host_uid`).
     pub host_gid: u32,
+    /// The range each run of a root host leases its host uid and gid from (`FIRST-LAST`);
+    /// `None` for fixed ids and for an unprivileged host (which maps to itself).
+    pub host_id_range: Option<super::HostIdRange>,
     /// Network of the sandbox (`none` or `loopback`).
     pub network: &'static str,
     /// The mounts of the root, as `ro:SRC:DST`, `rw:SRC:DST`, `tmpfs:DST`, `symlink:DST`,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::{Lease, Usage};
 use super::child::{self, ChildFds, ChildPlan, RECORD_LEN, Step};
+use super::host_ids::{HostIdLease, OwnerWindow};
 use super::outcome::{Outcome, Verdict, Violation};
 use super::{Command, Sandbox};
 use crate::error::{Error, Result};
@@ -93,6 +94,8 @@ pub(super) struct ExecData {
     workdir: Option<CString>,
     /// The run's own mount and landlock plans, when the command carries mounts.
     run_plan: Option<super::RunPlan>,
+    /// Host ids the caller leased for this run (otherwise the launch leases them).
+    host_ids: Option<HostIdLease>,
     pub(super) program: String,
     /// Set by `warm` for a cell's own launch: the program's process arms and waits there.
     pub(super) warm: Option<std::sync::Arc<super::warm::Slot>>,
@@ -168,6 +171,7 @@ impl ExecData {
             candidates,
             workdir,
             run_plan,
+            host_ids: cmd.host_ids.clone(),
             program,
             warm: None,
         })
@@ -215,6 +219,8 @@ pub(super) struct Started {
     /// A warm cell's pool: once init has reported, the final reap (which waits for the kernel
     /// to tear the namespaces down) and the lease's return are sent there on drop.
     pub(super) reaper: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    /// The run's host ids; released when this is dropped, after the reap.
+    pub(super) ids: Option<HostIdLease>,
     /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
     /// (the reap waits until the whole PID namespace is torn down, which can take a while).
     #[cfg(feature = "tokio")]
@@ -344,12 +350,13 @@ impl Drop for Started {
                 && let Ok(rt) = tokio::runtime::Handle::try_current()
                 && let Ok(pidfd) = self.pidfd.try_clone()
             {
-                // The lease goes back to the pool only after the reap.
+                // The leases are released only after the reap.
                 let lease = self.lease.take();
+                let ids = self.ids.take();
                 self.reaped = true;
                 rt.spawn_blocking(move || {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
-                    drop(lease);
+                    drop((lease, ids));
                 });
                 return;
             }
@@ -468,9 +475,17 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let host_root = euid == 0;
     // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
     let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == 1;
+    // Host root writes the id maps whatever the dumpable setting (which concurrent launches
+    // change for a moment, see `OwnerWindow`).
+    let announce_ready = !dumpable && !host_root;
     let root = exec.run_plan.as_ref().map_or(&p.root, |r| &r.root);
     let mut scratch = vec![-1; root.sources.len()];
-    // Taken before the clone so a failure leaves no child behind.
+    // Taken before the clone so a failure leaves no child behind (the host ids first: an
+    // exhausted range fails before any cgroup lease).
+    let ids = match &exec.host_ids {
+        Some(l) => l.clone(),
+        None => sb.lease_host_ids()?,
+    };
     let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
     // v1: the setup process joins its leaf itself (see `Lease::self_join_fds`).
     let self_join = lease.as_ref().map_or_else(Vec::new, |l| l.self_join_fds());
@@ -490,7 +505,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         clear_groups: host_root,
         cgroup_ns: p.cgroups.is_some(),
         cgroup_join: &self_join,
-        announce_ready: !dumpable,
+        announce_ready,
         root,
         scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
@@ -517,6 +532,14 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     } else {
         None
     };
+    // A root host clones as the run's host uid (this thread only), so that the new user
+    // namespace, and what the kernel counts for it, belongs to that uid instead of root.
+    // Declared before `started`: dropped after it, once the setup process has exec'd or died.
+    let mut window = if host_root {
+        Some(OwnerWindow::open(Some(ids.uid()))?)
+    } else {
+        None
+    };
     let old_mask = sys::block_all_signals();
     let cloned = match &stack {
         Some(stack) => sys::clone_vm(stack, NAMESPACES, || child::run(&plan)),
@@ -526,6 +549,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
             Err(e) => Err(e),
         },
     };
+    let back = window.as_mut().map_or(Ok(()), OwnerWindow::cloned);
     let (pid, pidfd) = match cloned {
         Ok(v) => v,
         Err(e) => {
@@ -550,23 +574,25 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         armed: None,
         cpu_before: Duration::ZERO,
         reaper: None,
+        ids: Some(ids.clone()),
         #[cfg(feature = "tokio")]
         reap_off_thread: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
+    back?;
 
     let mut rec = [0u8; RECORD_LEN];
-    if !dumpable {
+    if announce_ready {
         read_record(&exec_r, &mut rec, deadline)?;
         if child::decode(&rec).0 != child::REC_READY {
             return Err(exec_failed(sb, exec, &mut started, &rec));
         }
     }
 
-    // Id maps: one uid and one gid. Host root maps to an unprivileged host id, an
-    // unprivileged host to itself.
+    // Id maps: one uid and one gid. Host root maps to the run's leased (or fixed) host ids,
+    // an unprivileged host to itself.
     let (host_uid, host_gid) = if host_root {
-        (profile.host_uid, profile.host_gid)
+        (ids.uid(), ids.gid())
     } else {
         (euid, egid)
     };
@@ -1129,6 +1155,9 @@ pub(super) fn finish(
         o.enforced.mounts = m.clone();
     }
     o.cpu_time = o.cpu_time.saturating_sub(started.cpu_before);
+    if let Some(ids) = &started.ids {
+        (o.enforced.host_uid, o.enforced.host_gid) = (ids.uid(), ids.gid());
+    }
     Ok(o)
 }
 

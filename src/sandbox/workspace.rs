@@ -2,19 +2,25 @@
 //! writes sources, a compile step and a run step each run in a fresh sandbox over the same
 //! directory, the host reads the outputs), removed with everything in it afterwards.
 //!
-//! The sandbox user can read and write it (for a root host the directory belongs to the
-//! sandbox's host uid; an unprivileged host's sandbox maps to the host user itself), the host
-//! can read and delete everything. What a run leaves there is untrusted: the host side opens
-//! files only beneath the directory and never through a symlink (a run may plant
-//! `out.txt -> /etc/shadow`), writes replace entries instead of writing through them, and
-//! set-user-ID / set-group-ID bits a run gave its files are cleared after each run.
+//! The sandbox user can read and write it, the host can read and delete everything. A root
+//! host gives every run a host uid of its own (see [`HostIds`](crate::sandbox::HostIds)), so
+//! before each run the whole tree is handed to that run's uid and gid, and after it the
+//! directory itself goes back to the host (mode 0700: a later, unrelated sandbox that leases
+//! the same uid cannot reach what this one left, even through a bind of the parent). An
+//! unprivileged host's sandboxes map to the host user itself: nothing changes hands.
+//!
+//! What a run leaves there is untrusted: the host side opens files only beneath the directory
+//! and never through a symlink (a run may plant `out.txt -> /etc/shadow`), re-owns entries
+//! without following symlinks, writes replace entries instead of writing through them, and
+//! set-user-ID / set-group-ID bits a run gave its files are cleared after each run. Nothing in
+//! the tree is ever owned by host root except what the host itself writes.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{Command, Outcome, Sandbox};
+use super::{Command, HostIdLease, Outcome, Sandbox};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -39,6 +45,8 @@ pub const WORKSPACE_DIR: &str = "/work";
 pub struct Workspace {
     path: PathBuf,
     dir: OwnedFd,
+    /// Runs over one workspace take turns (each owns the tree while it runs).
+    turn: std::sync::Mutex<()>,
 }
 
 fn io(what: &'static str, e: sys::Errno) -> Error {
@@ -65,7 +73,10 @@ impl Workspace {
 
     /// A new, empty workspace under `parent` (a private 0700 directory of the host works too:
     /// the sandbox reaches the workspace through its bind, not through `parent`).
+    ///
+    /// `sandbox` is accepted for compatibility; which ids own the tree is decided per run.
     pub fn new_in(sandbox: &Sandbox, parent: impl AsRef<Path>) -> Result<Workspace> {
+        let _ = sandbox;
         let parent = parent.as_ref();
         let mut last = None;
         for attempt in 0..16u32 {
@@ -76,7 +87,7 @@ impl Workspace {
             );
             let path = parent.join(name);
             match std::fs::create_dir(&path) {
-                Ok(()) => return Self::adopt(sandbox, path),
+                Ok(()) => return Self::adopt(path),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(Error::sys("mkdir workspace", e)),
             }
@@ -87,7 +98,7 @@ impl Workspace {
         ))
     }
 
-    fn adopt(sandbox: &Sandbox, path: PathBuf) -> Result<Workspace> {
+    fn adopt(path: PathBuf) -> Result<Workspace> {
         let c = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::config("workspace path contains a NUL byte"))?;
         let dir = sys::open(
@@ -104,11 +115,13 @@ impl Workspace {
                 return Err(e);
             }
         };
-        let ws = Workspace { path, dir };
-        // Private to the host user and the sandbox user (which is the host user itself for an
-        // unprivileged host).
-        let (uid, gid) = sandbox.host_ids();
-        sys::fchown(ws.dir.as_raw_fd(), uid, gid).map_err(|e| io("chown workspace", e))?;
+        let ws = Workspace {
+            path,
+            dir,
+            turn: std::sync::Mutex::new(()),
+        };
+        // Private to the host user until a run takes it (and to the sandbox user, which is the
+        // host user itself for an unprivileged host).
         sys::fchmod(ws.dir.as_raw_fd(), 0o700).map_err(|e| io("chmod workspace", e))?;
         Ok(ws)
     }
@@ -119,7 +132,8 @@ impl Workspace {
     }
 
     /// Write a file (creating parent directories), replacing whatever entry a run left at that
-    /// name — never writing through it. The sandbox user may read it, not change it.
+    /// name — never writing through it. Like everything in the workspace, the next run owns it
+    /// (the judge pattern: a later step may rewrite what an earlier one left).
     pub fn write(&self, rel: &str, data: &[u8]) -> Result<()> {
         let c = relative(rel)?;
         let (parent, name) = self.parent_of(&c, true)?;
@@ -169,12 +183,36 @@ impl Workspace {
             .current_dir(WORKSPACE_DIR)
     }
 
-    /// Run `cmd` in `sandbox` over this workspace (see [`Workspace::command`]), then clear
-    /// any set-user-ID or set-group-ID bit the run gave to files here.
+    /// Run `cmd` in `sandbox` over this workspace (see [`Workspace::command`]): lease the
+    /// run's host ids, hand the tree to them, run, then clear any set-user-ID or set-group-ID
+    /// bit the run gave to files here and take the directory back for the host. Runs over one
+    /// workspace take turns.
     pub fn run(&self, sandbox: &Sandbox, cmd: Command, stdin: &[u8]) -> Result<Outcome> {
-        let outcome = sandbox.run(&self.command(cmd), stdin);
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        let ids = sandbox.lease_host_ids()?;
+        self.hand_over(&ids)?;
+        let outcome = sandbox.run(&self.command(cmd).host_ids(&ids), stdin);
         self.clear_setid()?;
+        self.take_back()?;
         outcome
+    }
+
+    /// Give the workspace and everything in it to a run's host ids (for a run started some
+    /// other way than [`Workspace::run`], e.g. [`Sandbox::spawn`] with
+    /// [`Command::host_ids`]); [`Workspace::take_back`] after the run.
+    pub fn hand_over(&self, ids: &HostIdLease) -> Result<()> {
+        chown_tree(self.dir.as_raw_fd(), ids.uid(), ids.gid())
+    }
+
+    /// After a run: the workspace directory itself goes back to the host user (mode 0700), so
+    /// nothing that later leases the same host uid can reach what the run left here. Its
+    /// contents keep the run's ids until the next run takes them.
+    pub fn take_back(&self) -> Result<()> {
+        if !super::host_ids::host_is_root() {
+            return Ok(());
+        }
+        sys::fchown(self.dir.as_raw_fd(), 0, 0).map_err(|e| io("chown workspace", e))?;
+        sys::fchmod(self.dir.as_raw_fd(), 0o700).map_err(|e| io("chmod workspace", e))
     }
 
     /// Clear set-user-ID / set-group-ID bits on everything in the workspace (walked through
@@ -216,6 +254,72 @@ impl Workspace {
         // SAFETY: a descriptor we own.
         Ok((unsafe { OwnedFd::from_raw_fd(cur) }, name))
     }
+}
+
+/// Give the host directory `dir` and everything in it to a run's host ids: what a run leaves
+/// there (and what the host wrote) becomes the next run's, so a compile step and a run step
+/// with different host uids share one directory. Walked from descriptors, beneath `dir`:
+/// entries are re-owned with `AT_SYMLINK_NOFOLLOW` (a symlink itself, never its target) and
+/// only real directories are entered. Nothing must run over `dir` meanwhile. Changes nothing
+/// for an unprivileged host, whose sandboxes are the host user.
+pub fn hand_over(dir: &Path, ids: &HostIdLease) -> Result<()> {
+    if !super::host_ids::host_is_root() {
+        return Ok(());
+    }
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| Error::config("directory path contains a NUL byte"))?;
+    let fd = sys::open(
+        &c,
+        libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
+        0,
+    )
+    .map_err(|e| Error::Path {
+        what: "directory to hand over",
+        path: dir.to_path_buf(),
+        source: std::io::Error::from_raw_os_error(e),
+    })?;
+    // SAFETY: a fresh descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    chown_tree(fd.as_raw_fd(), ids.uid(), ids.gid())
+}
+
+fn chown_tree(dir: RawFd, uid: u32, gid: u32) -> Result<()> {
+    if !super::host_ids::host_is_root() {
+        return Ok(());
+    }
+    sys::fchown(dir, uid, gid).map_err(|e| io("chown workspace", e))?;
+    chown_in(dir, uid, gid, 0).map_err(|e| io("chown workspace entry", e))
+}
+
+fn chown_in(dir: RawFd, uid: u32, gid: u32, depth: u32) -> sys::SysResult<()> {
+    if depth > 64 {
+        return Err(libc::ELOOP);
+    }
+    for (name, kind) in sys::list_dir(dir)? {
+        match sys::lchown_at(dir, &name, uid, gid) {
+            Ok(()) => {}
+            Err(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        }
+        if kind != libc::DT_DIR && kind != libc::DT_UNKNOWN {
+            continue;
+        }
+        let d = match sys::openat_beneath(
+            dir,
+            &name,
+            libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        ) {
+            Ok(d) => d,
+            // Replaced meanwhile by something that is not a directory: nothing to enter.
+            Err(libc::ENOENT) | Err(libc::ELOOP) | Err(libc::ENOTDIR) => continue,
+            Err(e) => return Err(e),
+        };
+        let r = chown_in(d, uid, gid, depth + 1);
+        sys::close(d);
+        r?;
+    }
+    Ok(())
 }
 
 fn clear_setid_in(dir: RawFd, depth: u32) -> sys::SysResult<()> {

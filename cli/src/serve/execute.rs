@@ -181,7 +181,7 @@ impl Executor {
             if let Some(zip) = &s.additional_files {
                 extract(zip, Some(&dir), self.zip)?;
             }
-            give_to_sandbox(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+            open_dirs(&dir).map_err(|e| format!("{}: {e}", dir.display()))
         };
         match fill() {
             Ok(()) => Ok(dir),
@@ -211,7 +211,7 @@ impl Executor {
             };
             let out = self
                 .sandbox(lang, &step)
-                .and_then(|sb| sb.run(&job_command(dir, &script), b""));
+                .and_then(|sb| sb.run(&with_own_ids(&sb, dir, job_command(dir, &script))?, b""));
             match out {
                 Err(e) => return RunResult::internal(format!("compile step: {e}")),
                 Ok(o) if o.verdict != Verdict::Ok => {
@@ -262,13 +262,14 @@ impl Executor {
             lang.run_cmd,
             args
         );
-        let cmd = job_command(dir, &script);
         let stdin = s.stdin.as_deref().unwrap_or_default();
         let runs = s.number_of_runs.max(1);
         let (mut times, mut walls, mut mems) = (Vec::new(), Vec::new(), Vec::new());
         let mut last = RunResult::default();
         for _ in 0..runs {
-            let o = match sb.run(&cmd, stdin) {
+            let o = match with_own_ids(&sb, dir, job_command(dir, &script))
+                .and_then(|cmd| sb.run(&cmd, stdin))
+            {
                 Ok(o) => o,
                 Err(e) => return RunResult::internal(format!("run step: {e}")),
             };
@@ -366,35 +367,29 @@ fn judge(s: &Submission, o: &Outcome) -> RunResult {
     r
 }
 
-/// The sandbox's host uid/gid when we are root (the default profile's mapping).
-fn sandbox_host_ids() -> Option<(u32, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    // /proc/self belongs to the effective uid of this process.
-    let euid = std::fs::metadata("/proc/self").ok()?.uid();
-    if euid != 0 {
-        return None;
-    }
-    let p = Profile::named("default").ok()?;
-    Some((p.host_uid, p.host_gid))
-}
-
-/// Hand the job directory and everything in it to the sandbox user (as root).
-fn give_to_sandbox(dir: &Path) -> std::io::Result<()> {
-    let Some((uid, gid)) = sandbox_host_ids() else {
-        return Ok(());
-    };
-    fn walk(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-        std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
+/// Make the directories of a freshly filled job directory traversable and writable by their
+/// owner (an archive may carry restrictive modes). Only the host has written there yet.
+fn open_dirs(dir: &Path) -> std::io::Result<()> {
+    fn walk(p: &Path) -> std::io::Result<()> {
         let md = std::fs::symlink_metadata(p)?;
         if md.is_dir() {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))?;
             for e in std::fs::read_dir(p)? {
-                walk(&e?.path(), uid, gid)?;
+                walk(&e?.path())?;
             }
         }
         Ok(())
     }
-    walk(dir, uid, gid)
+    walk(dir)
+}
+
+/// `cmd` over the job directory as a run of `sb` with host ids of its own: as root each run
+/// leases a host uid, so the job directory (and whatever the previous step left there) is
+/// handed to it first; an unprivileged service's runs are the service user itself.
+fn with_own_ids(sb: &Sandbox, dir: &Path, cmd: Command) -> runcell::Result<Command> {
+    let ids = sb.lease_host_ids()?;
+    runcell::hand_over(dir, &ids)?;
+    Ok(cmd.host_ids(&ids))
 }
 
 /// Delete a job directory whatever the program left in it (unwritable directories
@@ -563,7 +558,7 @@ impl Executor {
                     .and_then(|mut f| f.write_all(content))
                     .map_err(|e| format!("{name}: {e}"))?;
             }
-            give_to_sandbox(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+            open_dirs(&dir).map_err(|e| format!("{}: {e}", dir.display()))
         };
         match fill() {
             Ok(()) => Ok(dir),
@@ -603,10 +598,11 @@ impl Executor {
             Ok(sb) => sb,
             Err(e) => return StageResult::internal(e.to_string()),
         };
-        let mut child = match sb.spawn(&job_command(dir, script)) {
-            Ok(c) => c,
-            Err(e) => return StageResult::internal(e.to_string()),
-        };
+        let mut child =
+            match with_own_ids(&sb, dir, job_command(dir, script)).and_then(|cmd| sb.spawn(&cmd)) {
+                Ok(c) => c,
+                Err(e) => return StageResult::internal(e.to_string()),
+            };
         let begin = std::time::Instant::now();
         let deadline = begin + limits.wall;
         for (i, f) in [child.stdout.take(), child.stderr.take()]
