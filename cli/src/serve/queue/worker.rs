@@ -12,8 +12,8 @@ use crate::serve::config::Config;
 use crate::serve::execute::Executor;
 use crate::serve::languages::Languages;
 use crate::serve::metrics::Metrics;
-use crate::serve::model::{DEFAULT_FIELDS, Submission};
-use crate::serve::store::{Store, WorkerInfo};
+use crate::serve::model::{DEFAULT_FIELDS, RunResult, Submission};
+use crate::serve::store::{Store, StoreError, WorkerInfo};
 
 /// Wake-ups between the API and the workers of one process.
 pub struct Hub {
@@ -163,6 +163,70 @@ impl Pool {
     }
 }
 
+/// Exponential back-off (100 ms doubling to 5 s, with jitter) while the store fails, logging
+/// the first failure and the recovery rather than every attempt.
+struct Backoff {
+    what: &'static str,
+    next: Duration,
+    since: Option<Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new(what: &'static str) -> Backoff {
+        Backoff {
+            what,
+            next: Backoff::FIRST,
+            since: None,
+        }
+    }
+
+    /// Record a failure; returns how long to wait before the next attempt.
+    fn failed(&mut self, e: &StoreError) -> Duration {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            tracing::error!(error = %e, "{} failed; retrying with back-off", self.what);
+        } else {
+            tracing::debug!(error = %e, "{} failed again", self.what);
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        // Up to +25% so that many workers do not reconnect in lockstep.
+        let jitter = (uuid::Uuid::new_v4().as_u128() % 256) as u32;
+        wait + wait * jitter / 1024
+    }
+
+    /// How long the store has been failing.
+    fn failing_for(&self) -> Duration {
+        self.since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                seconds = since.elapsed().as_secs_f64(),
+                "{} works again",
+                self.what
+            );
+        }
+        self.next = Backoff::FIRST;
+    }
+}
+
+/// Sleep `d`, waking early when the pool is stopping.
+fn nap(sh: &Shared, d: Duration) {
+    let end = Instant::now() + d;
+    while !sh.stop.load(Ordering::SeqCst) {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
 fn worker_loop(sh: &Shared, owner: &str) {
     let mut seen = 0u64;
     // A shared store has workers elsewhere and no in-process wake-up for their queues: poll.
@@ -171,16 +235,53 @@ fn worker_loop(sh: &Shared, owner: &str) {
     } else {
         Duration::from_millis(500)
     };
+    let mut backoff = Backoff::new("claiming a job");
     while !sh.stop.load(Ordering::SeqCst) {
         match sh
             .store
             .claim(owner, sh.cfg.lease(), sh.cfg.max_attempts.max(1))
         {
-            Ok(Some(sub)) => run_job(sh, owner, sub),
-            Ok(None) => sh.hub.wait_for_work(&mut seen, idle),
+            Ok(Some(sub)) => {
+                backoff.succeeded();
+                run_job(sh, owner, sub);
+            }
+            Ok(None) => {
+                backoff.succeeded();
+                sh.hub.wait_for_work(&mut seen, idle);
+            }
             Err(e) => {
-                tracing::error!(error = %e, "claim failed");
-                std::thread::sleep(Duration::from_secs(1));
+                let wait = backoff.failed(&e);
+                nap(sh, wait);
+            }
+        }
+    }
+}
+
+/// Store the result of a run, retrying while the database is unreachable. The job stays in
+/// the running set meanwhile, so the keeper extends its lease as soon as the database answers
+/// again. `None` when the result could not be stored (the job is run again once its lease
+/// lapses).
+fn store_result(sh: &Shared, owner: &str, token: &str, result: &RunResult) -> Option<bool> {
+    let mut backoff = Backoff::new("storing a result");
+    loop {
+        match sh.store.finish(token, owner, result) {
+            Ok(written) => {
+                backoff.succeeded();
+                return Some(written);
+            }
+            Err(e) if e.is_unavailable() => {
+                // Shutting down: wait at most one lease, after which the job is another
+                // worker's anyway.
+                if sh.stop.load(Ordering::SeqCst) && backoff.failing_for() > sh.cfg.lease() {
+                    tracing::error!(token = %token, error = %e, "giving up storing a result");
+                    return None;
+                }
+                let wait = backoff.failed(&e);
+                std::thread::sleep(wait);
+            }
+            Err(e) => {
+                tracing::error!(token = %token, error = %e, "cannot store result");
+                return None;
             }
         }
     }
@@ -194,12 +295,13 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
     let started = Instant::now();
     tracing::debug!(token = %sub.token, language = sub.language_id, "run");
     let result = sh.exec.execute(&sub);
+    let secs = started.elapsed().as_secs_f64();
+    let written = store_result(sh, owner, &sub.token, &result);
     if let Ok(mut r) = sh.running.lock() {
         r.remove(&key);
     }
-    let secs = started.elapsed().as_secs_f64();
-    match sh.store.finish(&sub.token, owner, &result) {
-        Ok(true) => {
+    match written {
+        Some(true) => {
             sh.completed.fetch_add(1, Ordering::Relaxed);
             sh.metrics.run(result.status_id, sub.language_id, secs);
             tracing::info!(
@@ -231,11 +333,11 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
                 sh.rt.spawn(callback(url, body, tries, timeout));
             }
         }
-        Ok(false) => {
+        Some(false) => {
             sh.metrics.lost_lease();
             tracing::warn!(token = %sub.token, "lease lost: the result of this run is dropped");
         }
-        Err(e) => tracing::error!(token = %sub.token, error = %e, "cannot store result"),
+        None => {}
     }
 }
 
@@ -270,6 +372,7 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
     let mut last = Instant::now() - every;
+    let mut backoff = Backoff::new("renewing leases and the worker heartbeat");
     loop {
         let stopping = sh.stop.load(Ordering::SeqCst);
         if last.elapsed() >= every || stopping {
@@ -279,9 +382,10 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                 .lock()
                 .map(|r| r.iter().cloned().collect())
                 .unwrap_or_default();
+            let mut failed = None;
             for (token, owner) in &running {
                 if let Err(e) = sh.store.extend(token, owner, sh.cfg.lease()) {
-                    tracing::warn!(token = %token, error = %e, "cannot extend lease");
+                    failed = Some(e);
                 }
             }
             let info = WorkerInfo {
@@ -296,7 +400,14 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                 alive: true,
             };
             if let Err(e) = sh.store.heartbeat(&info) {
-                tracing::warn!(error = %e, "worker heartbeat failed");
+                failed = Some(e);
+            }
+            match failed {
+                // Logged once per outage; the next round tries again.
+                Some(e) => {
+                    backoff.failed(&e);
+                }
+                None => backoff.succeeded(),
             }
         }
         if stopping && sh.running.lock().map_or(true, |r| r.is_empty()) {

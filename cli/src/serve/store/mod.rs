@@ -17,13 +17,23 @@ use std::time::Duration;
 
 use super::model::{RunResult, Submission};
 
-/// A store error (the database's message).
-#[derive(Debug)]
-pub struct StoreError(pub String);
+/// A store error, with the database's message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (connection refused or lost, server shutting down or
+    /// starting up): the call may succeed later. The API answers 503; workers back off and
+    /// retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error.
+    #[error("store: {0}")]
+    Failed(String),
+}
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store: {}", self.0)
+impl StoreError {
+    /// Whether the database could not be reached (worth retrying later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -77,6 +87,9 @@ pub trait Store: Send + Sync {
     /// Extend the lease of `token` if `worker` still owns it.
     fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool>;
     /// Write the result if `worker` still owns the lease; `Ok(false)` when it does not.
+    /// Idempotent for the owner: when an earlier call's write was committed but its answer
+    /// was lost (the connection dropped), calling again answers `Ok(true)` without writing
+    /// again (the row keeps `lease_owner` = the worker that wrote its result).
     fn finish(&self, token: &str, worker: &str, result: &RunResult) -> Result<bool>;
     /// Register or refresh a worker (heartbeat).
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()>;
@@ -101,12 +114,10 @@ pub fn open(database: &str) -> Result<Box<dyn Store>> {
     }
 }
 
-/// Milliseconds of a duration, for lease arithmetic in SQL.
+/// Microseconds of a duration, for lease arithmetic in SQL.
 pub fn micros(d: Duration) -> i64 {
     d.as_micros() as i64
 }
-
-impl std::error::Error for StoreError {}
 
 #[cfg(test)]
 mod tests {
@@ -168,8 +179,16 @@ mod tests {
             ..Default::default()
         };
         assert!(s.finish("b", "w3", &ok).unwrap());
-        assert!(!s.finish("b", "w3", &ok).unwrap(), "written once");
+        let first = s.get("b").unwrap().unwrap().finished_at;
+        // The owner repeating its write (its first answer lost) is told it is written; the
+        // row keeps the first result.
+        assert!(
+            s.finish("b", "w3", &late).unwrap(),
+            "idempotent for the owner"
+        );
+        assert!(!s.finish("b", "w2", &late).unwrap(), "still fenced");
         let got = s.get("b").unwrap().unwrap();
+        assert_eq!(got.finished_at, first, "written once");
         assert_eq!(got.status_id, status::ACCEPTED);
         assert_eq!(got.stdout.as_deref(), Some(&b"1\n"[..]));
         assert!(got.finished_at.is_some());
