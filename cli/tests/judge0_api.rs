@@ -265,6 +265,46 @@ fn statuses_from_real_runs() {
     }
 }
 
+/// `stack_limit` (KB) is the run's RLIMIT_STACK on its own, as Judge0's isolate `--stack`:
+/// the same deep recursion passes under the default 64000 KB (above the host's usual 8 MiB
+/// soft limit, so the limit is set, not inherited) and dies of SIGSEGV (status 7, signal 11)
+/// under 1000 KB, in C (a recursive function) and in Python (a nested list's repr recurses
+/// in C).
+#[test]
+fn stack_limit_is_the_runs_stack_rlimit() {
+    let s = Server::start("workers = 2\n");
+    let c = "#include <stdio.h>\n\
+             int f(int n) { volatile char buf[64]; buf[0] = (char)n; \
+             if (n == 0) return 0; return f(n - 1) + buf[0]; }\n\
+             int main(void) { f(100000); puts(\"deep\"); return 0; }\n";
+    let py = "import sys\nsys.setrecursionlimit(1000000)\nl = []\n\
+              for _ in range(50000):\n    l = [l]\nrepr(l)\nprint('deep')\n";
+    let mut cases = Vec::new();
+    for (src, lang) in [(c, 50), (py, 71)] {
+        for stack in [None, Some(1000)] {
+            let mut body = json!({"source_code": src, "language_id": lang});
+            if let Some(kb) = stack {
+                body["stack_limit"] = json!(kb);
+            }
+            let (code, v) = s.post("/submissions", &body);
+            assert_eq!(code, 201, "{v}");
+            cases.push((v["token"].as_str().unwrap().to_string(), lang, stack));
+        }
+    }
+    for (t, lang, stack) in cases {
+        let v = s.wait_done(&t, "base64_encoded=false&fields=*");
+        if stack.is_none() {
+            assert_eq!(v["status_id"], 3, "language {lang}, default stack: {v}");
+            assert_eq!(v["stack_limit"], 64000, "{v}");
+            assert_eq!(v["stdout"], "deep\n", "{v}");
+        } else {
+            assert_eq!(v["status_id"], 7, "language {lang}, 1000 KB stack: {v}");
+            assert_eq!(v["exit_signal"], 11, "{v}");
+            assert!(v["stdout"].is_null(), "{v}");
+        }
+    }
+}
+
 #[test]
 fn bad_input_gets_judge0_errors() {
     let s = Server::start("workers = 1\nmax_body_bytes = 8388608\n");

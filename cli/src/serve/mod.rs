@@ -145,6 +145,7 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
             memory_kb: cfg.max_memory_limit,
             processes: cfg.max_max_processes_and_or_threads,
             file_size_kb: cfg.max_max_file_size,
+            stack_kb: cfg.max_stack_limit,
         },
         zip: ZipLimits {
             max_bytes: (cfg.max_extract_size.max(0) as u64) * 1024,
