@@ -47,6 +47,12 @@ pub struct Config {
     pub authz_token: Option<String>,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// PEM file of certificates trusted for https callback URLs in addition to the host's
+    /// CA store (an internal CA, or a self-signed receiver).
+    pub callbacks_ca_file: Option<PathBuf>,
+    /// Accept any certificate from https callback URLs (no verification). Off by default:
+    /// only for receivers on a trusted network that cannot have a proper certificate.
+    pub callbacks_insecure: bool,
     /// Judge0's settings, same names and units as /config_info.
     pub enable_wait_result: bool,
     pub enable_compiler_options: bool,
@@ -104,6 +110,8 @@ impl Default for Config {
             authn_token: None,
             authz_token: None,
             log_format: "text".into(),
+            callbacks_ca_file: None,
+            callbacks_insecure: false,
             enable_wait_result: true,
             enable_compiler_options: true,
             allowed_languages_for_compile_options: Vec::new(),

@@ -242,20 +242,24 @@ fn run_serve(cfg: Config) -> Result<(), String> {
         return Err("analyze_python needs runcell built with the `analyze` feature".into());
     }
     let rt = runtime()?;
+    // A bad callbacks_ca_file fails before anything is created.
+    queue::worker::callback_client(&cfg)?;
     let p = parts(&cfg)?;
     let hub = Arc::new(Hub::default());
     let metrics = Arc::new(Metrics::default());
-    let pool = (cfg.worker_count() > 0).then(|| {
-        Pool::start(
-            p.store.clone(),
-            p.exec.clone(),
-            hub.clone(),
-            metrics.clone(),
-            cfg.clone(),
-            p.langs.clone(),
-            rt.handle().clone(),
-        )
-    });
+    let pool = (cfg.worker_count() > 0)
+        .then(|| {
+            Pool::start(
+                p.store.clone(),
+                p.exec.clone(),
+                hub.clone(),
+                metrics.clone(),
+                cfg.clone(),
+                p.langs.clone(),
+                rt.handle().clone(),
+            )
+        })
+        .transpose()?;
     let app = Arc::new(App {
         cfg: cfg.clone(),
         store: p.store.clone(),
@@ -309,6 +313,7 @@ pub fn worker(args: &WorkerArgs) -> ExitCode {
     init_logs(&cfg);
     let run = || -> Result<(), String> {
         let rt = runtime()?;
+        queue::worker::callback_client(&cfg)?;
         let p = parts(&cfg)?;
         if !p.store.shared() {
             tracing::warn!(
@@ -324,7 +329,7 @@ pub fn worker(args: &WorkerArgs) -> ExitCode {
             cfg.clone(),
             p.langs.clone(),
             rt.handle().clone(),
-        );
+        )?;
         println!("worker running");
         rt.block_on(shutdown_signal());
         pool.shutdown();

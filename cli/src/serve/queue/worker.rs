@@ -75,6 +75,7 @@ struct Shared {
     running: Mutex<HashSet<(String, String)>>,
     completed: AtomicI64,
     rt: tokio::runtime::Handle,
+    callbacks: reqwest::Client,
 }
 
 /// This process's worker id: host, pid and a random suffix.
@@ -87,7 +88,8 @@ pub fn process_id() -> String {
 }
 
 impl Pool {
-    /// Start `cfg.worker_count()` worker threads.
+    /// Start `cfg.worker_count()` worker threads. Fails only when the callback client cannot
+    /// be built (an unreadable `callbacks_ca_file`).
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         store: Arc<dyn Store>,
@@ -97,7 +99,11 @@ impl Pool {
         cfg: Config,
         langs: Arc<Languages>,
         rt: tokio::runtime::Handle,
-    ) -> Pool {
+    ) -> Result<Pool, String> {
+        let callbacks = callback_client(&cfg)?;
+        if cfg.callbacks_insecure {
+            tracing::warn!("callbacks_insecure: https callback certificates are not verified");
+        }
         let id = process_id();
         let stop = Arc::new(AtomicBool::new(false));
         let n = cfg.worker_count();
@@ -112,6 +118,7 @@ impl Pool {
             running: Mutex::new(HashSet::new()),
             completed: AtomicI64::new(0),
             rt,
+            callbacks,
         });
         let threads = (0..n)
             .map(|i| {
@@ -136,14 +143,14 @@ impl Pool {
                 .ok()
         };
         tracing::info!(worker = %id, threads = n, "workers started");
-        Pool {
+        Ok(Pool {
             stop,
             threads,
             keeper,
             hub,
             store,
             id,
-        }
+        })
     }
 
     /// Stop claiming, let running jobs finish, unregister.
@@ -329,8 +336,8 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
                     .map(|v| v.to_string())
                     .unwrap_or_default();
                 let tries = sh.cfg.callbacks_max_tries.max(1);
-                let timeout = Duration::from_secs_f64(sh.cfg.callbacks_timeout.clamp(0.1, 60.0));
-                sh.rt.spawn(callback(url, body, tries, timeout));
+                sh.rt
+                    .spawn(callback(sh.callbacks.clone(), url, body, tries));
             }
         }
         Some(false) => {
@@ -341,15 +348,42 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
     }
 }
 
-/// PUT the result to the callback URL, `tries` times at most, each bounded by `timeout`.
-pub async fn callback(url: String, body: String, tries: u32, timeout: Duration) {
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "callback client");
-            return;
+/// The HTTP(S) client of callbacks, built once per pool: each request bounded by
+/// `callbacks_timeout`; https verified against the host's CA store (rustls with the native
+/// roots) plus `callbacks_ca_file`, or not at all with `callbacks_insecure`. No redirects
+/// are followed (a PUT is not replayed to another URL).
+pub fn callback_client(cfg: &Config) -> Result<reqwest::Client, String> {
+    let timeout = Duration::from_secs_f64(cfg.callbacks_timeout.clamp(0.1, 60.0));
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .use_rustls_tls();
+    if let Some(path) = &cfg.callbacks_ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("callbacks_ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("callbacks_ca_file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "callbacks_ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
         }
-    };
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if cfg.callbacks_insecure {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build().map_err(|e| format!("callback HTTP client: {e}"))
+}
+
+/// PUT the result to the callback URL, `tries` times at most (each bounded by the client's
+/// timeout), waiting a little longer after each failure. Runs on the async runtime, so a
+/// receiver that never answers holds no worker.
+pub async fn callback(client: reqwest::Client, url: String, body: String, tries: u32) {
     for attempt in 1..=tries {
         let sent = client
             .put(&url)
@@ -360,7 +394,17 @@ pub async fn callback(url: String, body: String, tries: u32, timeout: Duration) 
         match sent {
             Ok(r) if r.status().is_success() => return,
             Ok(r) => tracing::warn!(url = %url, attempt, status = %r.status(), "callback refused"),
-            Err(e) => tracing::warn!(url = %url, attempt, error = %e, "callback failed"),
+            Err(e) => {
+                // reqwest's message names the request; the cause (refused, timed out, the
+                // certificate) is in its sources.
+                let mut why = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    why.push_str(&format!(": {s}"));
+                    src = s.source();
+                }
+                tracing::warn!(url = %url, attempt, error = %why, "callback failed")
+            }
         }
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
     }
