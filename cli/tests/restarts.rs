@@ -656,13 +656,16 @@ fn api_node_killed_and_replaced_loses_nothing() {
 }
 
 /// (c) `runcell serve` on its embedded SQLite file is SIGKILLed with jobs queued and running,
-/// then started again on the same file: every job is run (again) and ends exactly once.
+/// then started again on the same file: it frees the jobs the dead process held (their
+/// owner's pid is gone), every job is run (again) and ends exactly once.
 #[test]
 fn embedded_serve_killed_and_restarted_reruns_its_jobs() {
     let keep = tempfile::tempdir().unwrap();
     let db_path = keep.path().join("db.sqlite");
     let db = format!("sqlite:{}", db_path.display());
-    let toml = "workers = 2\nlease_secs = 2\nmax_attempts = 5\n";
+    // A lease far beyond the test's deadlines: the restarted server must free the killed
+    // one's jobs because their owner is dead, not because their leases lapsed.
+    let toml = "workers = 2\nlease_secs = 3600\nmax_attempts = 5\n";
     let mut first = Server::start_with(tempfile::tempdir().unwrap(), &db, toml);
 
     let marker = format!("restart-{}", uuid::Uuid::new_v4().simple());

@@ -3,6 +3,7 @@
 //! async runtime so a slow callback URL never holds a worker.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -78,13 +79,62 @@ struct Shared {
     callbacks: reqwest::Client,
 }
 
-/// This process's worker id: host, pid and a random suffix.
-pub fn process_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// This process's worker id: host, pid and a random suffix. A lease owner is this id, `/`
+/// and the thread's index.
+pub fn process_id() -> String {
     let r = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &r[..8])
+    format!("{}-{}-{}", hostname(), std::process::id(), &r[..8])
+}
+
+/// The process id prefix (`host-pid-suffix/`) of a lease owner whose process ran on this
+/// host and no longer exists; `None` for other hosts, live pids (or a reused one: then the
+/// lease lapses as usual) and owners this version did not write.
+fn dead_local_owner(owner: &str, host: &str) -> Option<String> {
+    let (process, thread) = owner.rsplit_once('/')?;
+    thread.parse::<usize>().ok()?;
+    let mut it = process.rsplitn(3, '-');
+    let (_suffix, pid, owner_host) = (it.next()?, it.next()?, it.next()?);
+    let pid: u32 = pid.parse().ok()?;
+    if owner_host != host || pid == std::process::id() {
+        return None;
+    }
+    (!Path::new(&format!("/proc/{pid}")).exists()).then(|| format!("{process}/"))
+}
+
+/// On an embedded (single-machine) store, the jobs a killed earlier process held are freed at
+/// start instead of after their leases: every worker of that store ran on this host, so a
+/// lease owner whose pid is gone is dead.
+fn release_dead_local_leases(store: &dyn Store) {
+    if store.shared() {
+        // Other machines' pids mean nothing here: their leases lapse on their own.
+        return;
+    }
+    let host = hostname();
+    let owners = match store.lease_owners() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list lease owners");
+            return;
+        }
+    };
+    let dead: HashSet<String> = owners
+        .iter()
+        .filter_map(|o| dead_local_owner(o, &host))
+        .collect();
+    for prefix in dead {
+        match store.expire_leases(&prefix) {
+            Ok(n) => {
+                tracing::info!(owner = %prefix, jobs = n, "released the jobs of a dead worker")
+            }
+            Err(e) => tracing::warn!(owner = %prefix, error = %e, "cannot release leases"),
+        }
+    }
 }
 
 impl Pool {
@@ -104,6 +154,7 @@ impl Pool {
         if cfg.callbacks_insecure {
             tracing::warn!("callbacks_insecure: https callback certificates are not verified");
         }
+        release_dead_local_leases(store.as_ref());
         let id = process_id();
         let stop = Arc::new(AtomicBool::new(false));
         let n = cfg.worker_count();
@@ -412,9 +463,7 @@ pub async fn callback(client: reqwest::Client, url: String, body: String, tries:
 
 fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
     let every = (sh.cfg.lease() / 3).max(Duration::from_millis(200));
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = hostname();
     let mut last = Instant::now() - every;
     let mut backoff = Backoff::new("renewing leases and the worker heartbeat");
     loop {
@@ -458,5 +507,36 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dead_local_owner;
+
+    #[test]
+    fn dead_local_owners_are_recognized_by_host_and_pid() {
+        let me = std::process::id();
+        // A pid beyond pid_max exists nowhere.
+        let gone = 999_999_999u32;
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{gone}-abcd1234/1"), "my-host").as_deref(),
+            Some(format!("my-host-{gone}-abcd1234/").as_str())
+        );
+        assert_eq!(
+            dead_local_owner(&format!("other-{gone}-abcd1234/1"), "my-host"),
+            None
+        );
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{me}-abcd1234/0"), "my-host"),
+            None
+        );
+        assert_eq!(
+            dead_local_owner("my-host-1-abcd1234/0", "my-host"),
+            None,
+            "pid 1 lives"
+        );
+        assert_eq!(dead_local_owner("w1", "my-host"), None);
+        assert_eq!(dead_local_owner("my-host-x-abcd/0", "my-host"), None);
     }
 }

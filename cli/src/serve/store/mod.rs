@@ -91,6 +91,11 @@ pub trait Store: Send + Sync {
     /// was lost (the connection dropped), calling again answers `Ok(true)` without writing
     /// again (the row keeps `lease_owner` = the worker that wrote its result).
     fn finish(&self, token: &str, worker: &str, result: &RunResult) -> Result<bool>;
+    /// Owners (`lease_owner`) of the submissions being run (Processing).
+    fn lease_owners(&self) -> Result<Vec<String>>;
+    /// Make the leases of every owner starting with `prefix` lapse now (its process is known
+    /// to be dead): their jobs are claimable at once. Returns how many.
+    fn expire_leases(&self, prefix: &str) -> Result<u64>;
     /// Register or refresh a worker (heartbeat).
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()>;
     /// Remove a worker from the registry (clean exit).
@@ -210,6 +215,27 @@ mod tests {
         assert_eq!(a.status_id, status::INTERNAL);
         assert!(a.message.unwrap().contains("claimed 3 times"));
         assert_eq!(s.processing().unwrap(), 0);
+
+        // A dead owner's leases lapse at once when asked (by owner prefix, exactly).
+        s.insert(&[sub("c"), sub("d")]).unwrap();
+        s.claim("host-1-ab/0", long, 3).unwrap().unwrap();
+        s.claim("host-10-cd/0", long, 3).unwrap().unwrap();
+        let mut owners = s.lease_owners().unwrap();
+        owners.sort();
+        assert_eq!(owners, ["host-1-ab/0", "host-10-cd/0"]);
+        assert_eq!(s.expire_leases("host-1-ab/").unwrap(), 1);
+        assert_eq!(
+            s.expire_leases("host-1_%").unwrap(),
+            0,
+            "no pattern matching"
+        );
+        assert_eq!(s.claim("w9", long, 3).unwrap().unwrap().token, "c");
+        assert!(s.claim("w9", long, 3).unwrap().is_none());
+        for t in ["c", "d"] {
+            let owner = if t == "c" { "w9" } else { "host-10-cd/0" };
+            assert!(s.finish(t, owner, &ok).unwrap());
+            assert!(s.delete(t).unwrap());
+        }
 
         assert!(s.delete("a").unwrap());
         assert!(s.get("a").unwrap().is_none());

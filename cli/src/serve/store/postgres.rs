@@ -406,6 +406,29 @@ impl Store for PgStore {
         })
     }
 
+    fn lease_owners(&self) -> Result<Vec<String>> {
+        self.with(Retry::Once, |c| {
+            Ok(c.query(
+                "SELECT DISTINCT lease_owner FROM submissions WHERE status_id = 2 \
+                 AND lease_owner IS NOT NULL",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })
+    }
+
+    fn expire_leases(&self, prefix: &str) -> Result<u64> {
+        self.with(Retry::Once, |c| {
+            c.execute(
+                "UPDATE submissions SET lease_until = 0 WHERE status_id = 2 \
+                 AND left(lease_owner, length($1)) = $1",
+                &[&prefix],
+            )
+        })
+    }
+
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()> {
         self.with(Retry::Once, |c| {
             c.execute(

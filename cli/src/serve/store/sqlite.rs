@@ -329,6 +329,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn lease_owners(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT lease_owner FROM submissions WHERE status_id = 2 \
+                 AND lease_owner IS NOT NULL",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })
+    }
+
+    fn expire_leases(&self, prefix: &str) -> Result<u64> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE submissions SET lease_until = 0 WHERE status_id = 2 \
+                 AND substr(lease_owner, 1, length(?1)) = ?1",
+                [prefix],
+            )
+            .map(|n| n as u64)
+        })
+    }
+
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()> {
         self.with(|c| {
             let now = now_micros();
