@@ -146,7 +146,7 @@ def breakdown(n):
         server, addr = start_server(f"sqlite:{os.path.join(workdir, 'db.sqlite')}", workdir,
                                     "workers = 1\n", log)
     client = Client(addr)
-    seen, walls = [], []
+    seen, walls, cpus = [], [], []
     try:
         for i in range(n + 5):
             t0 = time.perf_counter()
@@ -157,6 +157,7 @@ def breakdown(n):
             if i >= 5:  # the first few warm the sandbox cache and the interpreter's files
                 seen.append(dt)
                 walls.append(float(v["wall_time"]))
+                cpus.append(float(v["time"]))
     finally:
         server.terminate()
         server.wait()
@@ -182,9 +183,10 @@ def breakdown(n):
     print(f"{n} sequential Python hello-world submissions, wait=true, SQLite, 1 worker "
           f"(medians, ms; load average {os.getloadavg()[0]:.1f}):")
     rows = [
-        ("program wall time in the sandbox (`wall_time`)", med(walls)),
-        ("worker run: job dir + sandbox spawn..reap + cleanup", med(runs)),
-        ("  of which outside the program's wall time", med([r - w for r, w in zip(runs, walls)])),
+        ("sandboxed run, setup to teardown (`wall_time`)", med(walls)),
+        ("  CPU time of the sandbox's processes (`time`)", med(cpus)),
+        ("worker run: job dir + sandboxed run + cleanup", med(runs)),
+        ("  of which outside the sandboxed run", med([r - w for r, w in zip(runs, walls)])),
         ("API request (POST ?wait=true, server side)", med(posts)),
         ("  of which queue + store + wake-ups (request - worker run)",
          med([p - r for p, r in zip(posts, runs)])),
@@ -201,6 +203,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=os.environ.get("RUNCELL_TEST_POSTGRES"))
     ap.add_argument("--quick", action="store_true", help="fewer submissions")
+    ap.add_argument("--only", choices=sorted(PROGRAMS), help="one program instead of all")
     ap.add_argument("--breakdown", type=int, metavar="N",
                     help="only split one submission's latency, over N sequential submissions")
     a = ap.parse_args()
@@ -230,7 +233,7 @@ def main():
                            check=False, stderr=subprocess.DEVNULL)
         server, addr = start_server(database, workdir)
         try:
-            for prog in ("python", "cpp"):
+            for prog in [a.only] if a.only else ("python", "cpp"):
                 program = PROGRAMS[prog]
                 scenario(addr, "wait", program, 2, 4)  # warm-up
                 for mode in ("wait", "poll"):

@@ -288,4 +288,59 @@ mod tests {
             .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
             .unwrap();
     }
+
+    /// 48 threads hammering one PgStore never hold more than its pool's connections: the
+    /// others wait for one instead of making the server fork a backend each.
+    #[test]
+    fn postgres_connections_are_bounded_by_the_pool() {
+        let url = std::env::var("RUNCELL_TEST_POSTGRES")
+            .expect("RUNCELL_TEST_POSTGRES is not set: source .ci/service-deps.sh");
+        let db = format!("pool_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let s = std::sync::Arc::new(postgres::PgStore::open(&format!("{base}/{db}")).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch = {
+            let (url, db, stop) = (url.clone(), db.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+                let mut most = 0i64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let n: i64 = c
+                        .query_one(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1",
+                            &[&db],
+                        )
+                        .unwrap()
+                        .get(0);
+                    most = most.max(n);
+                }
+                most
+            })
+        };
+        let callers: Vec<_> = (0..48)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        s.queue_depth().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let most = watch.join().unwrap();
+        assert!(most >= 1, "the store's connections were never seen");
+        assert!(most <= 16, "{most} connections open at once");
+        drop(s);
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
 }

@@ -3,7 +3,7 @@
 //! never wait on each other's rows; lease times come from the database clock, so clock skew
 //! between machines does not matter.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use postgres::{Client, NoTls, Row};
@@ -66,8 +66,18 @@ fn unreachable(e: &postgres::Error) -> bool {
                 || *c == SqlState::CRASH_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW
         }
-        // No SQLSTATE: the error is the connection's (refused, reset, timed out, TLS, I/O).
-        None => e.as_db_error().is_none(),
+        // No SQLSTATE: the connection's own errors (refused, reset, timed out) carry the I/O
+        // error; a conversion or parameter error does not.
+        None => {
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                src = s.source();
+            }
+            false
+        }
     }
 }
 
@@ -109,7 +119,11 @@ fn row_to_submission(r: &Row) -> std::result::Result<Submission, postgres::Error
     })
 }
 
-/// The PostgreSQL store: a small pool of synchronous connections.
+/// The PostgreSQL store: a bounded pool of synchronous connections.
+///
+/// At most [`POOL`] connections are open per process; a call that finds them all busy waits
+/// for one (up to [`POOL_WAIT`]) instead of opening another, so a burst of API requests
+/// queues for a few microseconds rather than making the server fork a backend per request.
 ///
 /// A restart or outage of the server is survived without restarting this process: every call
 /// takes a pooled connection or connects anew (bounded by a connect timeout), a call that
@@ -118,11 +132,20 @@ fn row_to_submission(r: &Row) -> std::result::Result<Submission, postgres::Error
 /// connection when a pooled one turns out to be stale.
 pub struct PgStore {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<Slots>,
+    freed: Condvar,
 }
 
-/// Pooled connections kept.
+/// The pool's state: idle connections, and how many are open (idle or in use).
+struct Slots {
+    idle: Vec<Client>,
+    open: usize,
+}
+
+/// Connections open at most per process.
 const POOL: usize = 16;
+/// How long a call waits for a busy pool before answering Unavailable.
+const POOL_WAIT: Duration = Duration::from_secs(30);
 
 /// Whether a call may be repeated after its connection failed mid-way: reads, lease
 /// extensions, heartbeats, idempotent writes.
@@ -130,6 +153,27 @@ const POOL: usize = 16;
 enum Retry {
     Once,
     Never,
+}
+
+/// A connection slot held by one call: gives the connection back (or the slot, when the
+/// connection is closed or absent) when dropped, whatever happened.
+struct Held<'a> {
+    store: &'a PgStore,
+    client: Option<Client>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Ok(mut p) = self.store.pool.lock() else {
+            return;
+        };
+        match self.client.take() {
+            Some(c) if !c.is_closed() => p.idle.push(c),
+            _ => p.open = p.open.saturating_sub(1),
+        }
+        drop(p);
+        self.store.freed.notify_one();
+    }
 }
 
 impl PgStore {
@@ -150,7 +194,11 @@ impl PgStore {
             .keepalives_retries(3);
         let store = PgStore {
             config,
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(Slots {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
         };
         store.with(Retry::Never, |c| {
             // Two processes starting at once both create the schema: serialize them.
@@ -166,36 +214,76 @@ impl PgStore {
         self.config.connect(NoTls).map_err(err)
     }
 
+    /// A slot with a connection: an idle one (`true`), or a new one (`false`) while fewer
+    /// than [`POOL`] are open, or the next one given back.
+    fn checkout(&self) -> Result<(Held<'_>, bool)> {
+        let poisoned = || StoreError::Failed("connection pool mutex poisoned".into());
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut p = self.pool.lock().map_err(|_| poisoned())?;
+        loop {
+            while let Some(c) = p.idle.pop() {
+                if c.is_closed() {
+                    p.open = p.open.saturating_sub(1);
+                    continue;
+                }
+                let held = Held {
+                    store: self,
+                    client: Some(c),
+                };
+                return Ok((held, true));
+            }
+            if p.open < POOL {
+                p.open += 1;
+                drop(p);
+                // From here the slot is ours: `Held` gives it back even if connecting fails.
+                let mut held = Held {
+                    store: self,
+                    client: None,
+                };
+                held.client = Some(self.connect()?);
+                return Ok((held, false));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Unavailable(format!(
+                    "all {POOL} database connections stayed busy for {} s",
+                    POOL_WAIT.as_secs()
+                )));
+            }
+            p = self.freed.wait_timeout(p, left).map_err(|_| poisoned())?.0;
+        }
+    }
+
     fn with<T>(
         &self,
         retry: Retry,
         mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let (mut client, from_pool) = match pooled {
-            Some(c) if !c.is_closed() => (c, true),
-            _ => (self.connect()?, false),
+        let (mut held, from_pool) = self.checkout()?;
+        let Some(client) = held.client.as_mut() else {
+            return Err(StoreError::Failed(
+                "connection slot without a connection".into(),
+            ));
         };
-        let mut out = f(&mut client);
+        let mut out = f(client);
         if let Err(e) = &out
             && unreachable(e)
         {
             // The server went away (restart, crash, network): every pooled connection is
             // as stale as this one.
-            if let Ok(mut v) = self.idle.lock() {
-                v.clear();
+            if let Ok(mut p) = self.pool.lock() {
+                p.open = p.open.saturating_sub(p.idle.len());
+                p.idle.clear();
             }
             if from_pool && retry == Retry::Once {
-                client = self.connect()?;
-                out = f(&mut client);
+                // Same slot, new connection.
+                held.client = None;
+                let mut fresh = self.connect()?;
+                out = f(&mut fresh);
+                held.client = Some(fresh);
             }
         }
-        if !client.is_closed()
-            && let Ok(mut v) = self.idle.lock()
-            && v.len() < POOL
-        {
-            v.push(client);
-        }
+        drop(held);
         out.map_err(err)
     }
 }
