@@ -442,8 +442,10 @@ fn postgres_restart_under_a_running_fleet_loses_nothing() {
     let cb = Callbacks::start();
     // A short lease so that the outage outlives some leases: jobs are then claimed again and
     // the fencing decides which run's result counts.
+    // A long callback timeout: a try that timed out after the receiver counted it would be
+    // sent again and counted twice.
     let toml = "workers = 0\nmax_queue_size = 1000\nlease_secs = 3\nmax_attempts = 20\n\
-                callbacks_max_tries = 10\n";
+                callbacks_max_tries = 10\ncallbacks_timeout = 60\n";
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::config(dir.path(), toml);
     let api = Server::start_with(tempfile::tempdir().unwrap(), &url, toml);
