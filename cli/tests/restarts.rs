@@ -1,7 +1,8 @@
 //! Restarts lose nothing: PostgreSQL stopped and started under a running fleet, an API node
 //! SIGKILLed and replaced while `wait=true` clients wait, and `runcell serve` on its embedded
 //! SQLite file SIGKILLed mid-run and started again. Every submission ends exactly once with
-//! the right status and nothing has to be restarted by hand.
+//! the right status and nothing has to be restarted by hand; a worker started during the
+//! outage waits for the database.
 //!
 //! The PostgreSQL restart test runs its own throwaway cluster (own temp dir and port, as the
 //! `postgres` user when root) so it never disturbs the cluster other tests share; it needs
@@ -235,7 +236,18 @@ struct Worker {
 
 impl Worker {
     fn start(url: &str, cfg: &Path, work: &Path, threads: usize) -> Worker {
-        let mut child = Command::new(BIN)
+        let mut w = Worker::spawn(url, cfg, work, threads);
+        w.ready();
+        w
+    }
+
+    /// Start without waiting for it to be ready.
+    fn spawn(url: &str, cfg: &Path, work: &Path, threads: usize) -> Worker {
+        Worker::spawn_logging(url, cfg, work, threads, Stdio::inherit())
+    }
+
+    fn spawn_logging(url: &str, cfg: &Path, work: &Path, threads: usize, log: Stdio) -> Worker {
+        let child = Command::new(BIN)
             .args([
                 "worker",
                 "--workers",
@@ -249,15 +261,19 @@ impl Worker {
             .arg(work)
             .env("RUNCELL_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("start runcell worker");
+        Worker { child }
+    }
+
+    /// Wait for its banner (it has connected to the database and started its threads).
+    fn ready(&mut self) {
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
+        BufReader::new(self.child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("worker banner");
         assert_eq!(line.trim(), "worker running");
-        Worker { child }
     }
 
     fn alive(&mut self) -> bool {
@@ -445,7 +461,7 @@ fn postgres_restart_under_a_running_fleet_loses_nothing() {
     // A long callback timeout: a try that timed out after the receiver counted it would be
     // sent again and counted twice.
     let toml = "workers = 0\nmax_queue_size = 1000\nlease_secs = 3\nmax_attempts = 20\n\
-                callbacks_max_tries = 10\ncallbacks_timeout = 60\n";
+                callbacks_max_tries = 10\ncallbacks_timeout = 60\ndatabase_wait_secs = 900\n";
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::config(dir.path(), toml);
     let api = Server::start_with(tempfile::tempdir().unwrap(), &url, toml);
@@ -496,7 +512,26 @@ fn postgres_restart_under_a_running_fleet_loses_nothing() {
     for w in &mut workers {
         assert!(w.alive(), "a worker exited during the outage");
     }
+    // A worker started while the database is down waits for it instead of exiting: the
+    // database comes back once it says it is waiting.
+    let mut late = Worker::spawn_logging(&url, &cfg, &dir.path().join("late"), 1, Stdio::piped());
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let log = late.child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(log).lines().map_while(Result::ok) {
+            eprintln!("late worker: {line}");
+            if line.contains("waiting for the database") {
+                let _ = waiting_tx.send(());
+            }
+        }
+    });
+    waiting_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the late worker never said it waits for the database");
+    assert!(late.alive(), "the late worker exited instead of waiting");
     cluster.up();
+    late.ready();
+    workers.push(late);
 
     // Everything ends, read through the same API node, without restarting anything.
     let subs = wait_all_final(&api.addr, &tokens, 900);
@@ -519,14 +554,14 @@ fn postgres_restart_under_a_running_fleet_loses_nothing() {
     for w in &mut workers {
         assert!(w.alive(), "a worker exited after the outage");
     }
-    wait_for(120, "three live workers in /workers", || {
+    wait_for(120, "four live workers in /workers", || {
         let (code, w) = try_json(&api.addr, "GET", "/workers", b"", limit).ok()?;
         let alive = w[0]["workers"]
             .as_array()?
             .iter()
             .filter(|x| x["alive"] == true)
             .count();
-        (code == 200 && alive == 3).then_some(())
+        (code == 200 && alive == 4).then_some(())
     });
     let (code, v) = try_json(
         &api.addr,

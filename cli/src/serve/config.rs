@@ -39,6 +39,9 @@ pub struct Config {
     pub max_attempts: i64,
     /// Seconds `wait=true` waits for a result before answering with what it has.
     pub wait_timeout_secs: u64,
+    /// Seconds `serve` and `worker` wait at start for an unreachable database to come up
+    /// (restarting along with them) before giving up; 0 = fail at once.
+    pub database_wait_secs: u64,
     /// Refuse Python submissions the analyzer finds a warning or worse in.
     pub analyze_python: bool,
     /// X-Auth-Token required on every request when set.
@@ -106,6 +109,7 @@ impl Default for Config {
             lease_secs: 30,
             max_attempts: 3,
             wait_timeout_secs: 60,
+            database_wait_secs: 60,
             analyze_python: false,
             authn_token: None,
             authz_token: None,

@@ -122,6 +122,35 @@ fn work_dir(cfg: &Config) -> Result<(PathBuf, bool), String> {
     Ok((dir, owned))
 }
 
+/// Open the store, waiting up to `database_wait_secs` (backing off from 100 ms to 5 s) while
+/// the database cannot be reached: a process started while its database restarts comes up
+/// with it instead of exiting. Other errors fail at once.
+fn open_store(cfg: &Config) -> Result<Box<dyn store::Store>, String> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(cfg.database_wait_secs);
+    let mut wait = std::time::Duration::from_millis(100);
+    let mut logged = false;
+    loop {
+        match store::open(&cfg.database) {
+            Ok(s) => {
+                if logged {
+                    tracing::info!("database reachable");
+                }
+                return Ok(s);
+            }
+            Err(e) if e.is_unavailable() && std::time::Instant::now() + wait < deadline => {
+                if !logged {
+                    tracing::warn!(error = %e, wait_secs = cfg.database_wait_secs, "waiting for the database");
+                    logged = true;
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 struct Parts {
     store: Arc<dyn store::Store>,
     langs: Arc<Languages>,
@@ -132,8 +161,7 @@ struct Parts {
 
 fn parts(cfg: &Config) -> Result<Parts, String> {
     let langs = Arc::new(Languages::load(cfg.languages.as_deref())?);
-    let store: Arc<dyn store::Store> =
-        Arc::from(store::open(&cfg.database).map_err(|e| e.to_string())?);
+    let store: Arc<dyn store::Store> = Arc::from(open_store(cfg)?);
     let (dir, owned) = work_dir(cfg)?;
     let exec = Executor {
         langs: langs.clone(),
