@@ -158,6 +158,11 @@ impl Pool {
         let id = process_id();
         let stop = Arc::new(AtomicBool::new(false));
         let n = cfg.worker_count();
+        // Registered before returning: once `serve`/`worker` says it runs, /workers lists it
+        // (the keeper thread refreshes the entry from here on).
+        if let Err(e) = store.heartbeat(&worker_info(&id, &hostname(), n as i64, 0, 0)) {
+            tracing::warn!(error = %e, "cannot register the worker yet");
+        }
         let shared = Arc::new(Shared {
             store: store.clone(),
             exec,
@@ -461,6 +466,21 @@ pub async fn callback(client: reqwest::Client, url: String, body: String, tries:
     }
 }
 
+/// This process's entry in the worker registry.
+fn worker_info(id: &str, host: &str, threads: i64, running: i64, completed: i64) -> WorkerInfo {
+    WorkerInfo {
+        id: id.to_string(),
+        hostname: host.to_string(),
+        pid: i64::from(std::process::id()),
+        threads,
+        started_at: String::new(),
+        last_seen: String::new(),
+        running,
+        completed,
+        alive: true,
+    }
+}
+
 fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
     let every = (sh.cfg.lease() / 3).max(Duration::from_millis(200));
     let host = hostname();
@@ -481,17 +501,13 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                     failed = Some(e);
                 }
             }
-            let info = WorkerInfo {
-                id: id.to_string(),
-                hostname: host.clone(),
-                pid: i64::from(std::process::id()),
+            let info = worker_info(
+                id,
+                &host,
                 threads,
-                started_at: String::new(),
-                last_seen: String::new(),
-                running: running.len() as i64,
-                completed: sh.completed.load(Ordering::Relaxed),
-                alive: true,
-            };
+                running.len() as i64,
+                sh.completed.load(Ordering::Relaxed),
+            );
             if let Err(e) = sh.store.heartbeat(&info) {
                 failed = Some(e);
             }
