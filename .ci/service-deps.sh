@@ -6,7 +6,9 @@
 #   - a venv with the official Judge0 Python SDK from PyPI -> RUNCELL_TEST_PYTHON
 # The cluster is stopped and the directory removed when the sourcing shell exits.
 
-svc_dir=$(mktemp -d /tmp/runcell-ci-svc.XXXXXX)
+# No "runcell" in the name: tests/leaks.rs counts /tmp entries naming runcell, and other
+# jobs on the same machine may start or stop their own service directory meanwhile.
+svc_dir=$(mktemp -d /tmp/ci-services.XXXXXX)
 chmod 755 "$svc_dir"
 
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then

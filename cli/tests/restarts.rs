@@ -117,7 +117,7 @@ impl Cluster {
         use std::os::unix::fs::PermissionsExt;
         let bin = pg_bin();
         let dir = tempfile::Builder::new()
-            .prefix("runcell-restarts-pg")
+            .prefix("serve-restarts-pg")
             .tempdir()
             .expect("tempdir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
