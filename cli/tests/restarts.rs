@@ -130,10 +130,12 @@ impl Cluster {
                 .expect("chown");
             assert!(st.success(), "chown postgres: {}", dir.path().display());
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        // A free port below the ephemeral range (32768 and up): while the cluster is down,
+        // the outgoing connections of everything on the machine cannot take it.
+        let port = (0..1000)
+            .map(|_| 20000 + (uuid::Uuid::new_v4().as_u128() % 12000) as u16)
+            .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+            .expect("a free port in 20000..32000");
         let c = Cluster { bin, dir, port };
         c.pg(
             "initdb",
@@ -173,9 +175,10 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
         assert!(
             out.status.success(),
-            "{prog} {args:?}: {}\n{}",
+            "{prog} {args:?}: {}\n{}\nserver log:\n{}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
         );
     }
 

@@ -58,6 +58,9 @@ impl Hub {
 /// A running worker pool.
 pub struct Pool {
     stop: Arc<AtomicBool>,
+    /// Set once every worker thread has been joined: the keeper then exits whatever its
+    /// running set says.
+    joined: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     keeper: Option<JoinHandle<()>>,
     hub: Arc<Hub>,
@@ -73,6 +76,7 @@ struct Shared {
     cfg: Config,
     langs: Arc<Languages>,
     stop: Arc<AtomicBool>,
+    joined: Arc<AtomicBool>,
     running: Mutex<HashSet<(String, String)>>,
     completed: AtomicI64,
     rt: tokio::runtime::Handle,
@@ -157,6 +161,7 @@ impl Pool {
         release_dead_local_leases(store.as_ref());
         let id = process_id();
         let stop = Arc::new(AtomicBool::new(false));
+        let joined = Arc::new(AtomicBool::new(false));
         let n = cfg.worker_count();
         // Registered before returning: once `serve`/`worker` says it runs, /workers lists it
         // (the keeper thread refreshes the entry from here on).
@@ -171,6 +176,7 @@ impl Pool {
             cfg,
             langs,
             stop: stop.clone(),
+            joined: joined.clone(),
             running: Mutex::new(HashSet::new()),
             completed: AtomicI64::new(0),
             rt,
@@ -201,6 +207,7 @@ impl Pool {
         tracing::info!(worker = %id, threads = n, "workers started");
         Ok(Pool {
             stop,
+            joined,
             threads,
             keeper,
             hub,
@@ -216,6 +223,7 @@ impl Pool {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.joined.store(true, Ordering::SeqCst);
         if let Some(k) = self.keeper.take() {
             let _ = k.join();
         }
@@ -519,8 +527,19 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                 None => backoff.succeeded(),
             }
         }
-        if stopping && sh.running.lock().map_or(true, |r| r.is_empty()) {
-            return;
+        if stopping {
+            let left = sh.running.lock().map_or(0, |r| r.len());
+            if left == 0 {
+                return;
+            }
+            // Every worker thread has ended: nothing is running whatever the set says.
+            if sh.joined.load(Ordering::SeqCst) {
+                tracing::warn!(
+                    entries = left,
+                    "running set not empty after the workers ended"
+                );
+                return;
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
