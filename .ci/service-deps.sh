@@ -1,10 +1,14 @@
 # Service-test dependencies, sourced by .ci/run (it exports variables for `cargo test`):
 #   - PostgreSQL from apt; a throwaway cluster under a temp dir, run as the `postgres` user
-#     when we are root, on a loopback port -> RUNCELL_TEST_POSTGRES (a postgres:// URL)
+#     when we are root, on a loopback port -> RUNCELL_TEST_POSTGRES (a postgres:// URL);
+#     the PostgreSQL programs -> RUNCELL_TEST_PG_BIN (cli/tests/restarts.rs starts, crashes
+#     and restarts a cluster of its own with them)
 #   - a venv with the official Judge0 Python SDK from PyPI -> RUNCELL_TEST_PYTHON
 # The cluster is stopped and the directory removed when the sourcing shell exits.
 
-svc_dir=$(mktemp -d /tmp/runcell-ci-svc.XXXXXX)
+# No "runcell" in the name: tests/leaks.rs counts /tmp entries naming runcell, and other
+# jobs on the same machine may start or stop their own service directory meanwhile.
+svc_dir=$(mktemp -d /tmp/ci-services.XXXXXX)
 chmod 755 "$svc_dir"
 
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
@@ -25,6 +29,7 @@ fi
   -o "-k $svc_dir/pg -p $pg_port -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" \
   start >/dev/null
 export RUNCELL_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres"
+export RUNCELL_TEST_PG_BIN="$pg_bin"
 
 svc_stop() {
   "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$svc_dir/pg/data" -m immediate stop >/dev/null 2>&1 || true

@@ -10,6 +10,13 @@ starting the runcell process).
 
     cargo build --release -p runcell-cli
     python3 benches/serve.py [--postgres postgres://...] [--quick]
+    python3 benches/serve.py --breakdown 200      # where one submission's time goes
+
+`--breakdown N` runs N sequential Python hello-world submissions with `wait=true` against one
+embedded-store server with one worker and info logs, and splits each one's latency using the
+server's own records: the program's wall time in the sandbox (`wall_time`), the worker's whole
+run (`finished` log: job directory, sandbox spawn to reap, cleanup), the API request (`request`
+log of the POST), and what the client saw.
 
 Numbers depend on the machine: the script prints them, it asserts nothing.
 """
@@ -105,14 +112,15 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def start_server(database, workdir):
+def start_server(database, workdir, extra="", log=None):
     cfg = os.path.join(workdir, "bench.toml")
     with open(cfg, "w") as f:
-        f.write("max_queue_size = 100000\nlog_format = \"json\"\n")
+        f.write("max_queue_size = 100000\nlog_format = \"json\"\n" + extra)
     p = subprocess.Popen(
         [BIN, "serve", "--listen", "127.0.0.1:0", "--database", database, "--config", cfg,
          "--work-dir", os.path.join(workdir, "work")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "RUNCELL_LOG": "warn"},
+        stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL,
+        env={**os.environ, "RUNCELL_LOG": "info" if log else "warn"},
     )
     line = p.stdout.readline().decode().strip()
     assert line.startswith("listening on http://"), line
@@ -129,13 +137,80 @@ def direct_baseline(n):
     return statistics.median(xs)
 
 
+def breakdown(n):
+    """Split the latency of N sequential wait=true Python hello-world submissions."""
+    workdir = tempfile.mkdtemp(prefix="runcell-bench-")
+    os.chmod(workdir, 0o755)
+    logpath = os.path.join(workdir, "serve.log")
+    with open(logpath, "w") as log:
+        server, addr = start_server(f"sqlite:{os.path.join(workdir, 'db.sqlite')}", workdir,
+                                    "workers = 1\n", log)
+    client = Client(addr)
+    seen, walls, cpus = [], [], []
+    try:
+        for i in range(n + 5):
+            t0 = time.perf_counter()
+            code, v = client.call("POST", "/submissions?wait=true&fields=token,status_id,wall_time,time",
+                                  PROGRAMS["python"])
+            dt = time.perf_counter() - t0
+            assert code == 201 and v["status_id"] == 3, (code, v)
+            if i >= 5:  # the first few warm the sandbox cache and the interpreter's files
+                seen.append(dt)
+                walls.append(float(v["wall_time"]))
+                cpus.append(float(v["time"]))
+    finally:
+        server.terminate()
+        server.wait()
+    runs, posts = [], []
+    with open(logpath) as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            fields = e.get("fields", {})
+            if fields.get("message") == "finished":
+                runs.append(float(fields["seconds"]))
+            elif (fields.get("message") == "request" and fields.get("route") == "/submissions"
+                  and fields.get("method") == "POST"):
+                posts.append(float(fields["ms"]) / 1000)
+    shutil.rmtree(workdir, ignore_errors=True)
+    runs, posts = runs[5:], posts[5:]
+    if len(runs) != n or len(posts) != n:
+        raise SystemExit(f"log has {len(runs)} runs and {len(posts)} requests, expected {n}")
+    med = lambda xs: statistics.median(xs) * 1000
+    direct = direct_baseline(max(10, n // 5)) * 1000
+    print(f"{n} sequential Python hello-world submissions, wait=true, SQLite, 1 worker "
+          f"(medians, ms; load average {os.getloadavg()[0]:.1f}):")
+    rows = [
+        ("sandboxed run, setup to teardown (`wall_time`)", med(walls)),
+        ("  CPU time of the sandbox's processes (`time`)", med(cpus)),
+        ("worker run: job dir + sandboxed run + cleanup", med(runs)),
+        ("  of which outside the sandboxed run", med([r - w for r, w in zip(runs, walls)])),
+        ("API request (POST ?wait=true, server side)", med(posts)),
+        ("  of which queue + store + wake-ups (request - worker run)",
+         med([p - r for p, r in zip(posts, runs)])),
+        ("client-observed latency", med(seen)),
+        ("  of which HTTP client + connection (client - request)",
+         med([c - p for c, p in zip(seen, posts)])),
+        ("for reference: `runcell run --profile python` (CLI process included)", direct),
+    ]
+    for name, ms in rows:
+        print(f"  {name:68} {ms:7.1f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=os.environ.get("RUNCELL_TEST_POSTGRES"))
     ap.add_argument("--quick", action="store_true", help="fewer submissions")
+    ap.add_argument("--only", choices=sorted(PROGRAMS), help="one program instead of all")
+    ap.add_argument("--breakdown", type=int, metavar="N",
+                    help="only split one submission's latency, over N sequential submissions")
     a = ap.parse_args()
     if not os.path.exists(BIN):
         raise SystemExit("build first: cargo build --release -p runcell-cli")
+    if a.breakdown:
+        return breakdown(a.breakdown)
     k = 0.25 if a.quick else 1.0
     counts = {  # (sequential, concurrent) submissions per program
         "python": (int(100 * k), int(640 * k)),
@@ -158,7 +233,7 @@ def main():
                            check=False, stderr=subprocess.DEVNULL)
         server, addr = start_server(database, workdir)
         try:
-            for prog in ("python", "cpp"):
+            for prog in [a.only] if a.only else ("python", "cpp"):
                 program = PROGRAMS[prog]
                 scenario(addr, "wait", program, 2, 4)  # warm-up
                 for mode in ("wait", "poll"):

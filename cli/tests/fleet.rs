@@ -193,7 +193,7 @@ fn three_workers_one_killed_every_submission_ends_once() {
     assert!(rerun >= 1, "no job was re-run after the kill");
     let leased: i64 = c
         .query_one(
-            "SELECT COUNT(*) FROM submissions WHERE lease_owner IS NOT NULL",
+            "SELECT COUNT(*) FROM submissions WHERE lease_until IS NOT NULL",
             &[],
         )
         .unwrap()

@@ -265,6 +265,46 @@ fn statuses_from_real_runs() {
     }
 }
 
+/// `stack_limit` (KB) is the run's RLIMIT_STACK on its own, as Judge0's isolate `--stack`:
+/// the same deep recursion passes under the default 64000 KB (above the host's usual 8 MiB
+/// soft limit, so the limit is set, not inherited) and dies of SIGSEGV (status 7, signal 11)
+/// under 1000 KB, in C (a recursive function) and in Python (a nested list's repr recurses
+/// in C).
+#[test]
+fn stack_limit_is_the_runs_stack_rlimit() {
+    let s = Server::start("workers = 2\n");
+    let c = "#include <stdio.h>\n\
+             int f(int n) { volatile char buf[64]; buf[0] = (char)n; \
+             if (n == 0) return 0; return f(n - 1) + buf[0]; }\n\
+             int main(void) { f(100000); puts(\"deep\"); return 0; }\n";
+    let py = "import sys\nsys.setrecursionlimit(1000000)\nl = []\n\
+              for _ in range(50000):\n    l = [l]\nrepr(l)\nprint('deep')\n";
+    let mut cases = Vec::new();
+    for (src, lang) in [(c, 50), (py, 71)] {
+        for stack in [None, Some(1000)] {
+            let mut body = json!({"source_code": src, "language_id": lang});
+            if let Some(kb) = stack {
+                body["stack_limit"] = json!(kb);
+            }
+            let (code, v) = s.post("/submissions", &body);
+            assert_eq!(code, 201, "{v}");
+            cases.push((v["token"].as_str().unwrap().to_string(), lang, stack));
+        }
+    }
+    for (t, lang, stack) in cases {
+        let v = s.wait_done(&t, "base64_encoded=false&fields=*");
+        if stack.is_none() {
+            assert_eq!(v["status_id"], 3, "language {lang}, default stack: {v}");
+            assert_eq!(v["stack_limit"], 64000, "{v}");
+            assert_eq!(v["stdout"], "deep\n", "{v}");
+        } else {
+            assert_eq!(v["status_id"], 7, "language {lang}, 1000 KB stack: {v}");
+            assert_eq!(v["exit_signal"], 11, "{v}");
+            assert!(v["stdout"].is_null(), "{v}");
+        }
+    }
+}
+
 #[test]
 fn bad_input_gets_judge0_errors() {
     let s = Server::start("workers = 1\nmax_body_bytes = 8388608\n");
@@ -506,6 +546,180 @@ fn callbacks_are_put_and_bounded() {
     }
     // No third attempt arrives (the two tries took at least their timeouts).
     assert!(hang_rx.recv_timeout(Duration::from_secs(3)).is_err());
+}
+
+/// A callback receiver that accepts the connection and never answers holds no worker: with
+/// one worker and a 60 s callback timeout, the next submissions run while the first one's
+/// callback is still waiting for its answer.
+#[test]
+fn a_callback_that_never_answers_does_not_hold_the_worker() {
+    let s = Server::start("workers = 1\ncallbacks_max_tries = 3\ncallbacks_timeout = 60\n");
+    let (hang_addr, hang_rx) = callback_sink(false);
+    let (code, v) = s.post(
+        "/submissions",
+        &json!({"source_code": "print('a')", "language_id": 71,
+                "callback_url": format!("http://{hang_addr}/")}),
+    );
+    assert_eq!(code, 201, "{v}");
+    s.wait_done(v["token"].as_str().unwrap(), "");
+    hang_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the first callback attempt");
+    let tokens: Vec<String> = (0..3)
+        .map(|i| {
+            let (code, v) = s.post(
+                "/submissions",
+                &json!({"source_code": format!("print({i})"), "language_id": 71}),
+            );
+            assert_eq!(code, 201, "{v}");
+            v["token"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for t in &tokens {
+        assert_eq!(s.wait_done(t, "")["status"]["id"], 3);
+    }
+    // Had the worker been sending the callback, these could only have run after all three
+    // attempts (3 x 60 s); the receiver has not even seen all of them yet.
+    let attempts = 1 + hang_rx.try_iter().count();
+    assert!(
+        attempts < 3,
+        "{attempts} callback attempts before the next jobs ran"
+    );
+}
+
+/// A loopback https receiver with a certificate from a CA made here: every TLS failure and
+/// every request it gets is reported, in order.
+fn tls_sink() -> (
+    String,
+    String,
+    std::sync::mpsc::Receiver<Result<String, String>>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(tcp) = c else { continue };
+            tcp.set_read_timeout(Some(Duration::from_secs(60))).ok();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let got = loop {
+                match tls.read(&mut chunk) {
+                    Ok(0) => break Err("closed before a request".to_string()),
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) => break Err(e.to_string()),
+                }
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Ok(text);
+                    }
+                }
+            };
+            if got.is_ok() {
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                let _ = tls.flush();
+            }
+            if tx.send(got).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, ca.pem(), rx)
+}
+
+/// https callback URLs: verified by default (a receiver whose CA the host does not trust gets
+/// no result, only failed handshakes), delivered when its CA is given with
+/// `callbacks_ca_file`, and with `callbacks_insecure` (no verification) when asked for.
+#[test]
+fn https_callbacks_verify_the_receiver() {
+    let (addr, ca_pem, rx) = tls_sink();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let url = format!("https://{addr}/done");
+    // The server is kept until its callback has been seen (stopping it drops pending
+    // callbacks).
+    let send = |toml: &str| -> (Server, String) {
+        let s = Server::start(toml);
+        let (code, v) = s.post(
+            "/submissions",
+            &json!({"source_code": "print('tls')", "language_id": 71, "callback_url": url}),
+        );
+        assert_eq!(code, 201, "{v}");
+        let t = v["token"].as_str().unwrap().to_string();
+        s.wait_done(&t, "");
+        (s, t)
+    };
+    let next = || rx.recv_timeout(Duration::from_secs(300)).expect("TLS sink");
+
+    // Secure by default: both tries fail the handshake, nothing is sent.
+    let _kept = send("workers = 1\ncallbacks_max_tries = 2\n");
+    for _ in 0..2 {
+        let e = next().expect_err("an unverified receiver got the result");
+        assert!(e.to_lowercase().contains("alert"), "{e}");
+    }
+
+    for extra in [
+        format!("callbacks_ca_file = {:?}\n", ca_file.display().to_string()),
+        "callbacks_insecure = true\n".to_string(),
+    ] {
+        let (_kept, token) = send(&format!("workers = 1\ncallbacks_max_tries = 2\n{extra}"));
+        let req = next().unwrap_or_else(|e| panic!("{extra}: {e}"));
+        assert!(req.starts_with("PUT /done "), "{req}");
+        let body: Value = serde_json::from_str(&req[req.find("\r\n\r\n").unwrap() + 4..])
+            .expect("callback body is JSON");
+        assert_eq!(body["token"], token.as_str());
+        assert_eq!(body["status"]["id"], 3);
+    }
+
+    // An unreadable CA file is refused at startup, with its path.
+    let out = std::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(common::config(
+            dir.path(),
+            "callbacks_ca_file = \"/nonexistent/ca.pem\"\n",
+        ))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ca.pem"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

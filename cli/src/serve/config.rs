@@ -39,6 +39,9 @@ pub struct Config {
     pub max_attempts: i64,
     /// Seconds `wait=true` waits for a result before answering with what it has.
     pub wait_timeout_secs: u64,
+    /// Seconds `serve` and `worker` wait at start for an unreachable database to come up
+    /// (restarting along with them) before giving up; 0 = fail at once.
+    pub database_wait_secs: u64,
     /// Refuse Python submissions the analyzer finds a warning or worse in.
     pub analyze_python: bool,
     /// X-Auth-Token required on every request when set.
@@ -47,6 +50,12 @@ pub struct Config {
     pub authz_token: Option<String>,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// PEM file of certificates trusted for https callback URLs in addition to the host's
+    /// CA store (an internal CA, or a self-signed receiver).
+    pub callbacks_ca_file: Option<PathBuf>,
+    /// Accept any certificate from https callback URLs (no verification). Off by default:
+    /// only for receivers on a trusted network that cannot have a proper certificate.
+    pub callbacks_insecure: bool,
     /// Judge0's settings, same names and units as /config_info.
     pub enable_wait_result: bool,
     pub enable_compiler_options: bool,
@@ -100,10 +109,13 @@ impl Default for Config {
             lease_secs: 30,
             max_attempts: 3,
             wait_timeout_secs: 60,
+            database_wait_secs: 60,
             analyze_python: false,
             authn_token: None,
             authz_token: None,
             log_format: "text".into(),
+            callbacks_ca_file: None,
+            callbacks_insecure: false,
             enable_wait_result: true,
             enable_compiler_options: true,
             allowed_languages_for_compile_options: Vec::new(),

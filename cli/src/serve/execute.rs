@@ -27,6 +27,8 @@ pub struct CompileLimits {
     pub memory_kb: i64,
     pub processes: i64,
     pub file_size_kb: i64,
+    /// RLIMIT_STACK of the compiler, KB (Judge0's `max_stack_limit`).
+    pub stack_kb: i64,
 }
 
 /// Everything a run needs besides the submission.
@@ -67,6 +69,19 @@ fn sanitize(s: &str) -> String {
         .chars()
         .filter(|c| !matches!(c, '$' | '&' | ';' | '<' | '>' | '|' | '`' | '\n' | '\r'))
         .collect()
+}
+
+/// The shell prefix that sets RLIMIT_STACK (soft and hard) for the step's program to `kb`
+/// KiB, as Judge0's isolate `--stack` does; 0 means no separate stack limit (the memory limit
+/// still bounds it). Where the service itself runs under a lower hard limit, the program gets
+/// that lower limit: `ulimit -s hard` keeps the soft limit at the hard one, never above.
+fn stack_prefix(kb: i64) -> String {
+    let want = if kb > 0 {
+        kb.to_string()
+    } else {
+        "unlimited".to_string()
+    };
+    format!("ulimit -s {want} 2>/dev/null || ulimit -S -s hard; ")
 }
 
 /// Limits of one step.
@@ -200,7 +215,11 @@ impl Executor {
             .filter(|_| !lang.is_project || dir.join("compile").is_file());
         if let Some(cmd) = compile_cmd {
             let opts = sanitize(s.compiler_options.as_deref().unwrap_or(""));
-            let script = format!("exec 2>&1; {}", cmd.replace("%s", &opts));
+            let script = format!(
+                "exec 2>&1; {}{}",
+                stack_prefix(self.compile.stack_kb),
+                cmd.replace("%s", &opts)
+            );
             let step = Step {
                 cpu: self.compile.cpu_time,
                 wall: self.compile.wall_time,
@@ -253,12 +272,13 @@ impl Executor {
         };
         let args = sanitize(s.command_line_arguments.as_deref().unwrap_or(""));
         let script = format!(
-            "{}exec {} {}",
+            "{}{}exec {} {}",
             if s.redirect_stderr_to_stdout {
                 "exec 2>&1; "
             } else {
                 ""
             },
+            stack_prefix(s.stack_limit),
             lang.run_cmd,
             args
         );

@@ -65,6 +65,12 @@ async fn blocking<T: Send + 'static>(
     let store = app.store.clone();
     match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
         Ok(Ok(v)) => Ok(v),
+        // The database is restarting or unreachable: 503, which clients retry, as Judge0
+        // answers when its queue cannot take work.
+        Ok(Err(e)) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "store");
+            Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "store");
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -200,6 +206,8 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
     };
     let token = sub.token.clone();
     let mut finished = app.hub.finished.subscribe();
+    // What `wait=true` answers if the store stops answering after the insert.
+    let mut last = wait.then(|| sub.clone());
     if let Err(r) = blocking(&app, move |s| s.insert(&[sub])).await {
         return r;
     }
@@ -215,11 +223,23 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
     };
     loop {
         let t = token.clone();
-        let sub = match blocking(&app, move |s| s.get(&t)).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return error(StatusCode::NOT_FOUND, "not found"),
-            Err(r) => return r,
+        let store = app.store.clone();
+        // The submission is queued: a database outage from here on is waited out (up to the
+        // deadline) rather than answered with an error the client would take for a refusal.
+        let sub = match tokio::task::spawn_blocking(move || store.get(&t)).await {
+            Ok(Ok(Some(s))) => s,
+            Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "not found"),
+            Ok(Err(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, token = %token, "store (waiting for a result)");
+                match last.clone() {
+                    Some(s) => s,
+                    None => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                }
+            }
+            Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         };
+        last = Some(sub.clone());
         let done = sub.status_id > status::PROCESSING;
         if done || tokio::time::Instant::now() >= deadline {
             return match sub.to_json(&fields, base64, &app.langs) {

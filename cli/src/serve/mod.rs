@@ -122,6 +122,35 @@ fn work_dir(cfg: &Config) -> Result<(PathBuf, bool), String> {
     Ok((dir, owned))
 }
 
+/// Open the store, waiting up to `database_wait_secs` (backing off from 100 ms to 5 s) while
+/// the database cannot be reached: a process started while its database restarts comes up
+/// with it instead of exiting. Other errors fail at once.
+fn open_store(cfg: &Config) -> Result<Box<dyn store::Store>, String> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(cfg.database_wait_secs);
+    let mut wait = std::time::Duration::from_millis(100);
+    let mut logged = false;
+    loop {
+        match store::open(&cfg.database) {
+            Ok(s) => {
+                if logged {
+                    tracing::info!("database reachable");
+                }
+                return Ok(s);
+            }
+            Err(e) if e.is_unavailable() && std::time::Instant::now() + wait < deadline => {
+                if !logged {
+                    tracing::warn!(error = %e, wait_secs = cfg.database_wait_secs, "waiting for the database");
+                    logged = true;
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 struct Parts {
     store: Arc<dyn store::Store>,
     langs: Arc<Languages>,
@@ -132,8 +161,7 @@ struct Parts {
 
 fn parts(cfg: &Config) -> Result<Parts, String> {
     let langs = Arc::new(Languages::load(cfg.languages.as_deref())?);
-    let store: Arc<dyn store::Store> =
-        Arc::from(store::open(&cfg.database).map_err(|e| e.to_string())?);
+    let store: Arc<dyn store::Store> = Arc::from(open_store(cfg)?);
     let (dir, owned) = work_dir(cfg)?;
     let exec = Executor {
         langs: langs.clone(),
@@ -145,6 +173,7 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
             memory_kb: cfg.max_memory_limit,
             processes: cfg.max_max_processes_and_or_threads,
             file_size_kb: cfg.max_max_file_size,
+            stack_kb: cfg.max_stack_limit,
         },
         zip: ZipLimits {
             max_bytes: (cfg.max_extract_size.max(0) as u64) * 1024,
@@ -241,20 +270,24 @@ fn run_serve(cfg: Config) -> Result<(), String> {
         return Err("analyze_python needs runcell built with the `analyze` feature".into());
     }
     let rt = runtime()?;
+    // A bad callbacks_ca_file fails before anything is created.
+    queue::worker::callback_client(&cfg)?;
     let p = parts(&cfg)?;
     let hub = Arc::new(Hub::default());
     let metrics = Arc::new(Metrics::default());
-    let pool = (cfg.worker_count() > 0).then(|| {
-        Pool::start(
-            p.store.clone(),
-            p.exec.clone(),
-            hub.clone(),
-            metrics.clone(),
-            cfg.clone(),
-            p.langs.clone(),
-            rt.handle().clone(),
-        )
-    });
+    let pool = (cfg.worker_count() > 0)
+        .then(|| {
+            Pool::start(
+                p.store.clone(),
+                p.exec.clone(),
+                hub.clone(),
+                metrics.clone(),
+                cfg.clone(),
+                p.langs.clone(),
+                rt.handle().clone(),
+            )
+        })
+        .transpose()?;
     let app = Arc::new(App {
         cfg: cfg.clone(),
         store: p.store.clone(),
@@ -308,6 +341,7 @@ pub fn worker(args: &WorkerArgs) -> ExitCode {
     init_logs(&cfg);
     let run = || -> Result<(), String> {
         let rt = runtime()?;
+        queue::worker::callback_client(&cfg)?;
         let p = parts(&cfg)?;
         if !p.store.shared() {
             tracing::warn!(
@@ -323,7 +357,7 @@ pub fn worker(args: &WorkerArgs) -> ExitCode {
             cfg.clone(),
             p.langs.clone(),
             rt.handle().clone(),
-        );
+        )?;
         println!("worker running");
         rt.block_on(shutdown_signal());
         pool.shutdown();

@@ -3,6 +3,7 @@
 //! async runtime so a slow callback URL never holds a worker.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -12,8 +13,8 @@ use crate::serve::config::Config;
 use crate::serve::execute::Executor;
 use crate::serve::languages::Languages;
 use crate::serve::metrics::Metrics;
-use crate::serve::model::{DEFAULT_FIELDS, Submission};
-use crate::serve::store::{Store, WorkerInfo};
+use crate::serve::model::{DEFAULT_FIELDS, RunResult, Submission};
+use crate::serve::store::{Store, StoreError, WorkerInfo};
 
 /// Wake-ups between the API and the workers of one process.
 pub struct Hub {
@@ -57,6 +58,9 @@ impl Hub {
 /// A running worker pool.
 pub struct Pool {
     stop: Arc<AtomicBool>,
+    /// Set once every worker thread has been joined: the keeper then exits whatever its
+    /// running set says.
+    joined: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     keeper: Option<JoinHandle<()>>,
     hub: Arc<Hub>,
@@ -72,22 +76,74 @@ struct Shared {
     cfg: Config,
     langs: Arc<Languages>,
     stop: Arc<AtomicBool>,
+    joined: Arc<AtomicBool>,
     running: Mutex<HashSet<(String, String)>>,
     completed: AtomicI64,
     rt: tokio::runtime::Handle,
+    callbacks: reqwest::Client,
 }
 
-/// This process's worker id: host, pid and a random suffix.
-pub fn process_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// This process's worker id: host, pid and a random suffix. A lease owner is this id, `/`
+/// and the thread's index.
+pub fn process_id() -> String {
     let r = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &r[..8])
+    format!("{}-{}-{}", hostname(), std::process::id(), &r[..8])
+}
+
+/// The process id prefix (`host-pid-suffix/`) of a lease owner whose process ran on this
+/// host and no longer exists; `None` for other hosts, live pids (or a reused one: then the
+/// lease lapses as usual) and owners this version did not write.
+fn dead_local_owner(owner: &str, host: &str) -> Option<String> {
+    let (process, thread) = owner.rsplit_once('/')?;
+    thread.parse::<usize>().ok()?;
+    let mut it = process.rsplitn(3, '-');
+    let (_suffix, pid, owner_host) = (it.next()?, it.next()?, it.next()?);
+    let pid: u32 = pid.parse().ok()?;
+    if owner_host != host || pid == std::process::id() {
+        return None;
+    }
+    (!Path::new(&format!("/proc/{pid}")).exists()).then(|| format!("{process}/"))
+}
+
+/// On an embedded (single-machine) store, the jobs a killed earlier process held are freed at
+/// start instead of after their leases: every worker of that store ran on this host, so a
+/// lease owner whose pid is gone is dead.
+fn release_dead_local_leases(store: &dyn Store) {
+    if store.shared() {
+        // Other machines' pids mean nothing here: their leases lapse on their own.
+        return;
+    }
+    let host = hostname();
+    let owners = match store.lease_owners() {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list lease owners");
+            return;
+        }
+    };
+    let dead: HashSet<String> = owners
+        .iter()
+        .filter_map(|o| dead_local_owner(o, &host))
+        .collect();
+    for prefix in dead {
+        match store.expire_leases(&prefix) {
+            Ok(n) => {
+                tracing::info!(owner = %prefix, jobs = n, "released the jobs of a dead worker")
+            }
+            Err(e) => tracing::warn!(owner = %prefix, error = %e, "cannot release leases"),
+        }
+    }
 }
 
 impl Pool {
-    /// Start `cfg.worker_count()` worker threads.
+    /// Start `cfg.worker_count()` worker threads. Fails only when the callback client cannot
+    /// be built (an unreadable `callbacks_ca_file`).
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         store: Arc<dyn Store>,
@@ -97,10 +153,21 @@ impl Pool {
         cfg: Config,
         langs: Arc<Languages>,
         rt: tokio::runtime::Handle,
-    ) -> Pool {
+    ) -> Result<Pool, String> {
+        let callbacks = callback_client(&cfg)?;
+        if cfg.callbacks_insecure {
+            tracing::warn!("callbacks_insecure: https callback certificates are not verified");
+        }
+        release_dead_local_leases(store.as_ref());
         let id = process_id();
         let stop = Arc::new(AtomicBool::new(false));
+        let joined = Arc::new(AtomicBool::new(false));
         let n = cfg.worker_count();
+        // Registered before returning: once `serve`/`worker` says it runs, /workers lists it
+        // (the keeper thread refreshes the entry from here on).
+        if let Err(e) = store.heartbeat(&worker_info(&id, &hostname(), n as i64, 0, 0)) {
+            tracing::warn!(error = %e, "cannot register the worker yet");
+        }
         let shared = Arc::new(Shared {
             store: store.clone(),
             exec,
@@ -109,9 +176,11 @@ impl Pool {
             cfg,
             langs,
             stop: stop.clone(),
+            joined: joined.clone(),
             running: Mutex::new(HashSet::new()),
             completed: AtomicI64::new(0),
             rt,
+            callbacks,
         });
         let threads = (0..n)
             .map(|i| {
@@ -136,14 +205,15 @@ impl Pool {
                 .ok()
         };
         tracing::info!(worker = %id, threads = n, "workers started");
-        Pool {
+        Ok(Pool {
             stop,
+            joined,
             threads,
             keeper,
             hub,
             store,
             id,
-        }
+        })
     }
 
     /// Stop claiming, let running jobs finish, unregister.
@@ -153,6 +223,7 @@ impl Pool {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.joined.store(true, Ordering::SeqCst);
         if let Some(k) = self.keeper.take() {
             let _ = k.join();
         }
@@ -160,6 +231,70 @@ impl Pool {
             tracing::warn!(error = %e, "cannot unregister worker");
         }
         tracing::info!(worker = %self.id, "workers stopped");
+    }
+}
+
+/// Exponential back-off (100 ms doubling to 5 s, with jitter) while the store fails, logging
+/// the first failure and the recovery rather than every attempt.
+struct Backoff {
+    what: &'static str,
+    next: Duration,
+    since: Option<Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new(what: &'static str) -> Backoff {
+        Backoff {
+            what,
+            next: Backoff::FIRST,
+            since: None,
+        }
+    }
+
+    /// Record a failure; returns how long to wait before the next attempt.
+    fn failed(&mut self, e: &StoreError) -> Duration {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            tracing::error!(error = %e, "{} failed; retrying with back-off", self.what);
+        } else {
+            tracing::debug!(error = %e, "{} failed again", self.what);
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Backoff::MAX);
+        // Up to +25% so that many workers do not reconnect in lockstep.
+        let jitter = (uuid::Uuid::new_v4().as_u128() % 256) as u32;
+        wait + wait * jitter / 1024
+    }
+
+    /// How long the store has been failing.
+    fn failing_for(&self) -> Duration {
+        self.since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                seconds = since.elapsed().as_secs_f64(),
+                "{} works again",
+                self.what
+            );
+        }
+        self.next = Backoff::FIRST;
+    }
+}
+
+/// Sleep `d`, waking early when the pool is stopping.
+fn nap(sh: &Shared, d: Duration) {
+    let end = Instant::now() + d;
+    while !sh.stop.load(Ordering::SeqCst) {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 
@@ -171,16 +306,53 @@ fn worker_loop(sh: &Shared, owner: &str) {
     } else {
         Duration::from_millis(500)
     };
+    let mut backoff = Backoff::new("claiming a job");
     while !sh.stop.load(Ordering::SeqCst) {
         match sh
             .store
             .claim(owner, sh.cfg.lease(), sh.cfg.max_attempts.max(1))
         {
-            Ok(Some(sub)) => run_job(sh, owner, sub),
-            Ok(None) => sh.hub.wait_for_work(&mut seen, idle),
+            Ok(Some(sub)) => {
+                backoff.succeeded();
+                run_job(sh, owner, sub);
+            }
+            Ok(None) => {
+                backoff.succeeded();
+                sh.hub.wait_for_work(&mut seen, idle);
+            }
             Err(e) => {
-                tracing::error!(error = %e, "claim failed");
-                std::thread::sleep(Duration::from_secs(1));
+                let wait = backoff.failed(&e);
+                nap(sh, wait);
+            }
+        }
+    }
+}
+
+/// Store the result of a run, retrying while the database is unreachable. The job stays in
+/// the running set meanwhile, so the keeper extends its lease as soon as the database answers
+/// again. `None` when the result could not be stored (the job is run again once its lease
+/// lapses).
+fn store_result(sh: &Shared, owner: &str, token: &str, result: &RunResult) -> Option<bool> {
+    let mut backoff = Backoff::new("storing a result");
+    loop {
+        match sh.store.finish(token, owner, result) {
+            Ok(written) => {
+                backoff.succeeded();
+                return Some(written);
+            }
+            Err(e) if e.is_unavailable() => {
+                // Shutting down: wait at most one lease, after which the job is another
+                // worker's anyway.
+                if sh.stop.load(Ordering::SeqCst) && backoff.failing_for() > sh.cfg.lease() {
+                    tracing::error!(token = %token, error = %e, "giving up storing a result");
+                    return None;
+                }
+                let wait = backoff.failed(&e);
+                std::thread::sleep(wait);
+            }
+            Err(e) => {
+                tracing::error!(token = %token, error = %e, "cannot store result");
+                return None;
             }
         }
     }
@@ -194,12 +366,13 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
     let started = Instant::now();
     tracing::debug!(token = %sub.token, language = sub.language_id, "run");
     let result = sh.exec.execute(&sub);
+    let secs = started.elapsed().as_secs_f64();
+    let written = store_result(sh, owner, &sub.token, &result);
     if let Ok(mut r) = sh.running.lock() {
         r.remove(&key);
     }
-    let secs = started.elapsed().as_secs_f64();
-    match sh.store.finish(&sub.token, owner, &result) {
-        Ok(true) => {
+    match written {
+        Some(true) => {
             sh.completed.fetch_add(1, Ordering::Relaxed);
             sh.metrics.run(result.status_id, sub.language_id, secs);
             tracing::info!(
@@ -227,27 +400,54 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
                     .map(|v| v.to_string())
                     .unwrap_or_default();
                 let tries = sh.cfg.callbacks_max_tries.max(1);
-                let timeout = Duration::from_secs_f64(sh.cfg.callbacks_timeout.clamp(0.1, 60.0));
-                sh.rt.spawn(callback(url, body, tries, timeout));
+                sh.rt
+                    .spawn(callback(sh.callbacks.clone(), url, body, tries));
             }
         }
-        Ok(false) => {
+        Some(false) => {
             sh.metrics.lost_lease();
             tracing::warn!(token = %sub.token, "lease lost: the result of this run is dropped");
         }
-        Err(e) => tracing::error!(token = %sub.token, error = %e, "cannot store result"),
+        None => {}
     }
 }
 
-/// PUT the result to the callback URL, `tries` times at most, each bounded by `timeout`.
-pub async fn callback(url: String, body: String, tries: u32, timeout: Duration) {
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "callback client");
-            return;
+/// The HTTP(S) client of callbacks, built once per pool: each request bounded by
+/// `callbacks_timeout`; https verified against the host's CA store (rustls with the native
+/// roots) plus `callbacks_ca_file`, or not at all with `callbacks_insecure`. No redirects
+/// are followed (a PUT is not replayed to another URL).
+pub fn callback_client(cfg: &Config) -> Result<reqwest::Client, String> {
+    let timeout = Duration::from_secs_f64(cfg.callbacks_timeout.clamp(0.1, 60.0));
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .use_rustls_tls();
+    if let Some(path) = &cfg.callbacks_ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("callbacks_ca_file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("callbacks_ca_file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "callbacks_ca_file {}: no PEM certificate in it",
+                path.display()
+            ));
         }
-    };
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if cfg.callbacks_insecure {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build().map_err(|e| format!("callback HTTP client: {e}"))
+}
+
+/// PUT the result to the callback URL, `tries` times at most (each bounded by the client's
+/// timeout), waiting a little longer after each failure. Runs on the async runtime, so a
+/// receiver that never answers holds no worker.
+pub async fn callback(client: reqwest::Client, url: String, body: String, tries: u32) {
     for attempt in 1..=tries {
         let sent = client
             .put(&url)
@@ -258,18 +458,42 @@ pub async fn callback(url: String, body: String, tries: u32, timeout: Duration) 
         match sent {
             Ok(r) if r.status().is_success() => return,
             Ok(r) => tracing::warn!(url = %url, attempt, status = %r.status(), "callback refused"),
-            Err(e) => tracing::warn!(url = %url, attempt, error = %e, "callback failed"),
+            Err(e) => {
+                // reqwest's message names the request; the cause (refused, timed out, the
+                // certificate) is in its sources.
+                let mut why = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    why.push_str(&format!(": {s}"));
+                    src = s.source();
+                }
+                tracing::warn!(url = %url, attempt, error = %why, "callback failed")
+            }
         }
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
     }
 }
 
+/// This process's entry in the worker registry.
+fn worker_info(id: &str, host: &str, threads: i64, running: i64, completed: i64) -> WorkerInfo {
+    WorkerInfo {
+        id: id.to_string(),
+        hostname: host.to_string(),
+        pid: i64::from(std::process::id()),
+        threads,
+        started_at: String::new(),
+        last_seen: String::new(),
+        running,
+        completed,
+        alive: true,
+    }
+}
+
 fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
     let every = (sh.cfg.lease() / 3).max(Duration::from_millis(200));
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = hostname();
     let mut last = Instant::now() - every;
+    let mut backoff = Backoff::new("renewing leases and the worker heartbeat");
     loop {
         let stopping = sh.stop.load(Ordering::SeqCst);
         if last.elapsed() >= every || stopping {
@@ -279,29 +503,75 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                 .lock()
                 .map(|r| r.iter().cloned().collect())
                 .unwrap_or_default();
+            let mut failed = None;
             for (token, owner) in &running {
                 if let Err(e) = sh.store.extend(token, owner, sh.cfg.lease()) {
-                    tracing::warn!(token = %token, error = %e, "cannot extend lease");
+                    failed = Some(e);
                 }
             }
-            let info = WorkerInfo {
-                id: id.to_string(),
-                hostname: host.clone(),
-                pid: i64::from(std::process::id()),
+            let info = worker_info(
+                id,
+                &host,
                 threads,
-                started_at: String::new(),
-                last_seen: String::new(),
-                running: running.len() as i64,
-                completed: sh.completed.load(Ordering::Relaxed),
-                alive: true,
-            };
+                running.len() as i64,
+                sh.completed.load(Ordering::Relaxed),
+            );
             if let Err(e) = sh.store.heartbeat(&info) {
-                tracing::warn!(error = %e, "worker heartbeat failed");
+                failed = Some(e);
+            }
+            match failed {
+                // Logged once per outage; the next round tries again.
+                Some(e) => {
+                    backoff.failed(&e);
+                }
+                None => backoff.succeeded(),
             }
         }
-        if stopping && sh.running.lock().map_or(true, |r| r.is_empty()) {
-            return;
+        if stopping {
+            let left = sh.running.lock().map_or(0, |r| r.len());
+            if left == 0 {
+                return;
+            }
+            // Every worker thread has ended: nothing is running whatever the set says.
+            if sh.joined.load(Ordering::SeqCst) {
+                tracing::warn!(
+                    entries = left,
+                    "running set not empty after the workers ended"
+                );
+                return;
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dead_local_owner;
+
+    #[test]
+    fn dead_local_owners_are_recognized_by_host_and_pid() {
+        let me = std::process::id();
+        // A pid beyond pid_max exists nowhere.
+        let gone = 999_999_999u32;
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{gone}-abcd1234/1"), "my-host").as_deref(),
+            Some(format!("my-host-{gone}-abcd1234/").as_str())
+        );
+        assert_eq!(
+            dead_local_owner(&format!("other-{gone}-abcd1234/1"), "my-host"),
+            None
+        );
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{me}-abcd1234/0"), "my-host"),
+            None
+        );
+        assert_eq!(
+            dead_local_owner("my-host-1-abcd1234/0", "my-host"),
+            None,
+            "pid 1 lives"
+        );
+        assert_eq!(dead_local_owner("w1", "my-host"), None);
+        assert_eq!(dead_local_owner("my-host-x-abcd/0", "my-host"), None);
     }
 }

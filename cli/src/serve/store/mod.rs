@@ -17,13 +17,23 @@ use std::time::Duration;
 
 use super::model::{RunResult, Submission};
 
-/// A store error (the database's message).
-#[derive(Debug)]
-pub struct StoreError(pub String);
+/// A store error, with the database's message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (connection refused or lost, server shutting down or
+    /// starting up): the call may succeed later. The API answers 503; workers back off and
+    /// retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error.
+    #[error("store: {0}")]
+    Failed(String),
+}
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store: {}", self.0)
+impl StoreError {
+    /// Whether the database could not be reached (worth retrying later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -77,7 +87,15 @@ pub trait Store: Send + Sync {
     /// Extend the lease of `token` if `worker` still owns it.
     fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool>;
     /// Write the result if `worker` still owns the lease; `Ok(false)` when it does not.
+    /// Idempotent for the owner: when an earlier call's write was committed but its answer
+    /// was lost (the connection dropped), calling again answers `Ok(true)` without writing
+    /// again (the row keeps `lease_owner` = the worker that wrote its result).
     fn finish(&self, token: &str, worker: &str, result: &RunResult) -> Result<bool>;
+    /// Owners (`lease_owner`) of the submissions being run (Processing).
+    fn lease_owners(&self) -> Result<Vec<String>>;
+    /// Make the leases of every owner starting with `prefix` lapse now (its process is known
+    /// to be dead): their jobs are claimable at once. Returns how many.
+    fn expire_leases(&self, prefix: &str) -> Result<u64>;
     /// Register or refresh a worker (heartbeat).
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()>;
     /// Remove a worker from the registry (clean exit).
@@ -101,12 +119,10 @@ pub fn open(database: &str) -> Result<Box<dyn Store>> {
     }
 }
 
-/// Milliseconds of a duration, for lease arithmetic in SQL.
+/// Microseconds of a duration, for lease arithmetic in SQL.
 pub fn micros(d: Duration) -> i64 {
     d.as_micros() as i64
 }
-
-impl std::error::Error for StoreError {}
 
 #[cfg(test)]
 mod tests {
@@ -168,8 +184,16 @@ mod tests {
             ..Default::default()
         };
         assert!(s.finish("b", "w3", &ok).unwrap());
-        assert!(!s.finish("b", "w3", &ok).unwrap(), "written once");
+        let first = s.get("b").unwrap().unwrap().finished_at;
+        // The owner repeating its write (its first answer lost) is told it is written; the
+        // row keeps the first result.
+        assert!(
+            s.finish("b", "w3", &late).unwrap(),
+            "idempotent for the owner"
+        );
+        assert!(!s.finish("b", "w2", &late).unwrap(), "still fenced");
         let got = s.get("b").unwrap().unwrap();
+        assert_eq!(got.finished_at, first, "written once");
         assert_eq!(got.status_id, status::ACCEPTED);
         assert_eq!(got.stdout.as_deref(), Some(&b"1\n"[..]));
         assert!(got.finished_at.is_some());
@@ -191,6 +215,27 @@ mod tests {
         assert_eq!(a.status_id, status::INTERNAL);
         assert!(a.message.unwrap().contains("claimed 3 times"));
         assert_eq!(s.processing().unwrap(), 0);
+
+        // A dead owner's leases lapse at once when asked (by owner prefix, exactly).
+        s.insert(&[sub("c"), sub("d")]).unwrap();
+        s.claim("host-1-ab/0", long, 3).unwrap().unwrap();
+        s.claim("host-10-cd/0", long, 3).unwrap().unwrap();
+        let mut owners = s.lease_owners().unwrap();
+        owners.sort();
+        assert_eq!(owners, ["host-1-ab/0", "host-10-cd/0"]);
+        assert_eq!(s.expire_leases("host-1-ab/").unwrap(), 1);
+        assert_eq!(
+            s.expire_leases("host-1_%").unwrap(),
+            0,
+            "no pattern matching"
+        );
+        assert_eq!(s.claim("w9", long, 3).unwrap().unwrap().token, "c");
+        assert!(s.claim("w9", long, 3).unwrap().is_none());
+        for t in ["c", "d"] {
+            let owner = if t == "c" { "w9" } else { "host-10-cd/0" };
+            assert!(s.finish(t, owner, &ok).unwrap());
+            assert!(s.delete(t).unwrap());
+        }
 
         assert!(s.delete("a").unwrap());
         assert!(s.get("a").unwrap().is_none());
@@ -238,6 +283,61 @@ mod tests {
         let (base, _) = url.rsplit_once('/').unwrap();
         let s = postgres::PgStore::open(&format!("{base}/{db}")).unwrap();
         contract(&s);
+        drop(s);
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
+
+    /// 48 threads hammering one PgStore never hold more than its pool's connections: the
+    /// others wait for one instead of making the server fork a backend each.
+    #[test]
+    fn postgres_connections_are_bounded_by_the_pool() {
+        let url = std::env::var("RUNCELL_TEST_POSTGRES")
+            .expect("RUNCELL_TEST_POSTGRES is not set: source .ci/service-deps.sh");
+        let db = format!("pool_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let (base, _) = url.rsplit_once('/').unwrap();
+        let s = std::sync::Arc::new(postgres::PgStore::open(&format!("{base}/{db}")).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch = {
+            let (url, db, stop) = (url.clone(), db.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+                let mut most = 0i64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let n: i64 = c
+                        .query_one(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1",
+                            &[&db],
+                        )
+                        .unwrap()
+                        .get(0);
+                    most = most.max(n);
+                }
+                most
+            })
+        };
+        let callers: Vec<_> = (0..48)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        s.queue_depth().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let most = watch.join().unwrap();
+        assert!(most >= 1, "the store's connections were never seen");
+        assert!(most <= 16, "{most} connections open at once");
         drop(s);
         admin
             .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))

@@ -3,7 +3,7 @@
 //! never wait on each other's rows; lease times come from the database clock, so clock skew
 //! between machines does not matter.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use postgres::{Client, NoTls, Row};
@@ -42,8 +42,43 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 ";
 
+/// A connection error, or the server shutting down or starting up, is `Unavailable` (worth
+/// retrying later); anything the server answered otherwise is `Failed`.
 fn err(e: postgres::Error) -> StoreError {
-    StoreError(e.to_string())
+    if unreachable(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+fn unreachable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08 (connection exception) and 57P0x (admin/crash shutdown, cannot connect
+        // now: the server is starting or stopping).
+        Some(c) => {
+            c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        }
+        // No SQLSTATE: the connection's own errors (refused, reset, timed out) carry the I/O
+        // error; a conversion or parameter error does not.
+        None => {
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                src = s.source();
+            }
+            false
+        }
+    }
 }
 
 fn row_to_submission(r: &Row) -> std::result::Result<Submission, postgres::Error> {
@@ -84,20 +119,88 @@ fn row_to_submission(r: &Row) -> std::result::Result<Submission, postgres::Error
     })
 }
 
-/// The PostgreSQL store: a small pool of synchronous connections.
+/// The PostgreSQL store: a bounded pool of synchronous connections.
+///
+/// At most [`POOL`] connections are open per process; a call that finds them all busy waits
+/// for one (up to [`POOL_WAIT`]) instead of opening another, so a burst of API requests
+/// queues for a few microseconds rather than making the server fork a backend per request.
+///
+/// A restart or outage of the server is survived without restarting this process: every call
+/// takes a pooled connection or connects anew (bounded by a connect timeout), a call that
+/// finds the server gone returns [`StoreError::Unavailable`] and empties the pool (its other
+/// connections are as dead), and calls that are safe to repeat are retried once on a fresh
+/// connection when a pooled one turns out to be stale.
 pub struct PgStore {
-    url: String,
-    idle: Mutex<Vec<Client>>,
+    config: postgres::Config,
+    pool: Mutex<Slots>,
+    freed: Condvar,
+}
+
+/// The pool's state: idle connections, and how many are open (idle or in use).
+struct Slots {
+    idle: Vec<Client>,
+    open: usize,
+}
+
+/// Connections open at most per process.
+const POOL: usize = 16;
+/// How long a call waits for a busy pool before answering Unavailable.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether a call may be repeated after its connection failed mid-way: reads, lease
+/// extensions, heartbeats, idempotent writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Retry {
+    Once,
+    Never,
+}
+
+/// A connection slot held by one call: gives the connection back (or the slot, when the
+/// connection is closed or absent) when dropped, whatever happened.
+struct Held<'a> {
+    store: &'a PgStore,
+    client: Option<Client>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Ok(mut p) = self.store.pool.lock() else {
+            return;
+        };
+        match self.client.take() {
+            Some(c) if !c.is_closed() => p.idle.push(c),
+            _ => p.open = p.open.saturating_sub(1),
+        }
+        drop(p);
+        self.store.freed.notify_one();
+    }
 }
 
 impl PgStore {
-    /// Connect, create the schema if missing.
+    /// Connect, create the schema if missing. The URL is libpq's; without a
+    /// `connect_timeout` it gets 10 s, and TCP keepalives are probed after 30 s idle so a
+    /// connection to a vanished server is noticed instead of hanging.
     pub fn open(url: &str) -> Result<PgStore> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Failed(format!("database URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3);
         let store = PgStore {
-            url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
+            config,
+            pool: Mutex::new(Slots {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
         };
-        store.with(|c| {
+        store.with(Retry::Never, |c| {
             // Two processes starting at once both create the schema: serialize them.
             let mut tx = c.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock(7236151)", &[])?;
@@ -107,34 +210,93 @@ impl PgStore {
         Ok(store)
     }
 
+    fn connect(&self) -> Result<Client> {
+        self.config.connect(NoTls).map_err(err)
+    }
+
+    /// A slot with a connection: an idle one (`true`), or a new one (`false`) while fewer
+    /// than [`POOL`] are open, or the next one given back.
+    fn checkout(&self) -> Result<(Held<'_>, bool)> {
+        let poisoned = || StoreError::Failed("connection pool mutex poisoned".into());
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut p = self.pool.lock().map_err(|_| poisoned())?;
+        loop {
+            while let Some(c) = p.idle.pop() {
+                if c.is_closed() {
+                    p.open = p.open.saturating_sub(1);
+                    continue;
+                }
+                let held = Held {
+                    store: self,
+                    client: Some(c),
+                };
+                return Ok((held, true));
+            }
+            if p.open < POOL {
+                p.open += 1;
+                drop(p);
+                // From here the slot is ours: `Held` gives it back even if connecting fails.
+                let mut held = Held {
+                    store: self,
+                    client: None,
+                };
+                held.client = Some(self.connect()?);
+                return Ok((held, false));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Unavailable(format!(
+                    "all {POOL} database connections stayed busy for {} s",
+                    POOL_WAIT.as_secs()
+                )));
+            }
+            p = self.freed.wait_timeout(p, left).map_err(|_| poisoned())?.0;
+        }
+    }
+
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+        retry: Retry,
+        mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => Client::connect(&self.url, NoTls).map_err(err)?,
+        let (mut held, from_pool) = self.checkout()?;
+        let Some(client) = held.client.as_mut() else {
+            return Err(StoreError::Failed(
+                "connection slot without a connection".into(),
+            ));
         };
-        let out = f(&mut client);
-        if !client.is_closed()
-            && let Ok(mut v) = self.idle.lock()
-            && v.len() < 16
+        let mut out = f(client);
+        if let Err(e) = &out
+            && unreachable(e)
         {
-            v.push(client);
+            // The server went away (restart, crash, network): every pooled connection is
+            // as stale as this one.
+            if let Ok(mut p) = self.pool.lock() {
+                p.open = p.open.saturating_sub(p.idle.len());
+                p.idle.clear();
+            }
+            if from_pool && retry == Retry::Once {
+                // Same slot, new connection.
+                held.client = None;
+                let mut fresh = self.connect()?;
+                out = f(&mut fresh);
+                held.client = Some(fresh);
+            }
         }
+        drop(held);
         out.map_err(err)
     }
 }
 
 impl Store for PgStore {
     fn insert(&self, subs: &[Submission]) -> Result<()> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             let mut tx = c.transaction()?;
             let st = tx.prepare(&format!(
                 "INSERT INTO submissions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
                  $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-                 $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"
+                 $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
+                 ON CONFLICT (token) DO NOTHING"
             ))?;
             for s in subs {
                 tx.execute(
@@ -181,7 +343,7 @@ impl Store for PgStore {
     }
 
     fn get(&self, token: &str) -> Result<Option<Submission>> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.query_opt(
                 &format!("SELECT {COLUMNS} FROM submissions WHERE token = $1"),
                 &[&token],
@@ -193,7 +355,7 @@ impl Store for PgStore {
     }
 
     fn get_many(&self, tokens: &[String]) -> Result<Vec<Submission>> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.query(
                 &format!("SELECT {COLUMNS} FROM submissions WHERE token = ANY($1)"),
                 &[&tokens],
@@ -205,7 +367,7 @@ impl Store for PgStore {
     }
 
     fn list(&self, page: i64, per_page: i64) -> Result<(Vec<Submission>, i64)> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             let total: i64 = c.query_one("SELECT COUNT(*) FROM submissions", &[])?.get(0);
             let rows = c
                 .query(
@@ -222,21 +384,21 @@ impl Store for PgStore {
     }
 
     fn delete(&self, token: &str) -> Result<bool> {
-        self.with(|c| {
+        self.with(Retry::Never, |c| {
             c.execute("DELETE FROM submissions WHERE token = $1", &[&token])
                 .map(|n| n > 0)
         })
     }
 
     fn queue_depth(&self) -> Result<i64> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.query_one("SELECT COUNT(*) FROM submissions WHERE status_id = 1", &[])
                 .map(|r| r.get(0))
         })
     }
 
     fn processing(&self) -> Result<i64> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.query_one("SELECT COUNT(*) FROM submissions WHERE status_id = 2", &[])
                 .map(|r| r.get(0))
         })
@@ -248,7 +410,7 @@ impl Store for PgStore {
         lease: Duration,
         max_attempts: i64,
     ) -> Result<Option<Submission>> {
-        self.with(|c| {
+        self.with(Retry::Never, |c| {
             c.execute(
                 &format!(
                     "UPDATE submissions SET status_id = $1, message = $2, finished_at = {NOW_US}, \
@@ -282,7 +444,7 @@ impl Store for PgStore {
     }
 
     fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.execute(
                 &format!(
                     "UPDATE submissions SET lease_until = {NOW_US} + $1 WHERE token = $2 \
@@ -295,13 +457,13 @@ impl Store for PgStore {
     }
 
     fn finish(&self, token: &str, worker: &str, r: &RunResult) -> Result<bool> {
-        self.with(|c| {
-            c.execute(
+        self.with(Retry::Once, |c| {
+            let n = c.execute(
                 &format!(
                     "UPDATE submissions SET status_id = $1, time = $2, wall_time = $3, \
                      memory = $4, stdout = $5, stderr = $6, compile_output = $7, \
                      exit_code = $8, exit_signal = $9, message = $10, finished_at = {NOW_US}, \
-                     lease_owner = NULL, lease_until = NULL \
+                     lease_until = NULL \
                      WHERE token = $11 AND status_id = 2 AND lease_owner = $12"
                 ),
                 &[
@@ -318,13 +480,45 @@ impl Store for PgStore {
                     &token,
                     &worker,
                 ],
+            )?;
+            if n > 0 {
+                return Ok(true);
+            }
+            // Already written by this worker (an earlier answer was lost)?
+            Ok(c.query_opt(
+                "SELECT 1 FROM submissions WHERE token = $1 AND lease_owner = $2 \
+                 AND status_id > 2",
+                &[&token, &worker],
+            )?
+            .is_some())
+        })
+    }
+
+    fn lease_owners(&self) -> Result<Vec<String>> {
+        self.with(Retry::Once, |c| {
+            Ok(c.query(
+                "SELECT DISTINCT lease_owner FROM submissions WHERE status_id = 2 \
+                 AND lease_owner IS NOT NULL",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+        })
+    }
+
+    fn expire_leases(&self, prefix: &str) -> Result<u64> {
+        self.with(Retry::Once, |c| {
+            c.execute(
+                "UPDATE submissions SET lease_until = 0 WHERE status_id = 2 \
+                 AND left(lease_owner, length($1)) = $1",
+                &[&prefix],
             )
-            .map(|n| n > 0)
         })
     }
 
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.execute(
                 &format!(
                     "INSERT INTO workers (id, hostname, pid, threads, started_at, last_seen, \
@@ -346,14 +540,14 @@ impl Store for PgStore {
     }
 
     fn unregister(&self, id: &str) -> Result<()> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             c.execute("DELETE FROM workers WHERE id = $1", &[&id])
                 .map(|_| ())
         })
     }
 
     fn workers(&self, stale: Duration) -> Result<Vec<WorkerInfo>> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             let rows = c.query(
                 &format!(
                     "SELECT id, hostname, pid, threads, started_at, last_seen, running, \
@@ -383,7 +577,7 @@ impl Store for PgStore {
     }
 
     fn stats(&self) -> Result<Stats> {
-        self.with(|c| {
+        self.with(Retry::Once, |c| {
             let day = 86_400_000_000i64;
             let now: i64 = c.query_one(&format!("SELECT {NOW_US}"), &[])?.get(0);
             let count = |c: &mut Client, since: i64| -> std::result::Result<i64, postgres::Error> {

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS workers (
 ";
 
 fn err(e: rusqlite::Error) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::Failed(e.to_string())
 }
 
 fn row_to_submission(r: &Row<'_>) -> rusqlite::Result<Submission> {
@@ -110,7 +110,7 @@ impl SqliteStore {
         let mut c = self
             .conn
             .lock()
-            .map_err(|_| StoreError("connection mutex poisoned".into()))?;
+            .map_err(|_| StoreError::Failed("connection mutex poisoned".into()))?;
         f(&mut c).map_err(err)
     }
 }
@@ -293,10 +293,10 @@ impl Store for SqliteStore {
 
     fn finish(&self, token: &str, worker: &str, r: &RunResult) -> Result<bool> {
         self.with(|c| {
-            c.execute(
+            let n = c.execute(
                 "UPDATE submissions SET status_id = ?1, time = ?2, wall_time = ?3, memory = ?4, \
                  stdout = ?5, stderr = ?6, compile_output = ?7, exit_code = ?8, \
-                 exit_signal = ?9, message = ?10, finished_at = ?11, lease_owner = NULL, \
+                 exit_signal = ?9, message = ?10, finished_at = ?11, \
                  lease_until = NULL WHERE token = ?12 AND status_id = 2 AND lease_owner = ?13",
                 params![
                     r.status_id,
@@ -313,8 +313,40 @@ impl Store for SqliteStore {
                     token,
                     worker
                 ],
+            )?;
+            if n > 0 {
+                return Ok(true);
+            }
+            // Already written by this worker?
+            c.query_row(
+                "SELECT 1 FROM submissions WHERE token = ?1 AND lease_owner = ?2 \
+                 AND status_id > 2",
+                params![token, worker],
+                |_| Ok(()),
             )
-            .map(|n| n > 0)
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+
+    fn lease_owners(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT lease_owner FROM submissions WHERE status_id = 2 \
+                 AND lease_owner IS NOT NULL",
+            )?;
+            st.query_map([], |r| r.get(0))?.collect()
+        })
+    }
+
+    fn expire_leases(&self, prefix: &str) -> Result<u64> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE submissions SET lease_until = 0 WHERE status_id = 2 \
+                 AND substr(lease_owner, 1, length(?1)) = ?1",
+                [prefix],
+            )
+            .map(|n| n as u64)
         })
     }
 
