@@ -258,21 +258,31 @@ impl<'r, 't> Checker<'r, 't> {
                 Some(&(p, s, t)) => (Some(p), s, t || p.k() == "type"),
                 None => (None, 0, false),
             };
-            let scope = self
-                .r
-                .scopes
-                .regions
-                .get(&node.id())
-                .copied()
-                .unwrap_or(parent_scope);
-            let it = Item {
-                node,
-                scope,
-                field: cursor.field_id().and_then(|id| field_name(id.get())),
-                parent,
-                in_type,
+            let scope = if node.is_named() {
+                let scope = self
+                    .r
+                    .scopes
+                    .regions
+                    .get(&node.id())
+                    .copied()
+                    .unwrap_or(parent_scope);
+                let it = Item {
+                    node,
+                    scope,
+                    field: cursor.field_id().and_then(|id| field_name(id.get())),
+                    parent,
+                    in_type,
+                };
+                self.visit(&it);
+                scope
+            } else {
+                // Punctuation and keywords (about half the nodes) matter only when the
+                // parser had to invent them; no rule, scope region or field reads them.
+                if node.is_missing() {
+                    self.missing(node);
+                }
+                parent_scope
             };
-            self.visit(&it);
             if cursor.goto_first_child() {
                 ancestors.push((node, scope, in_type));
                 continue;
@@ -366,15 +376,20 @@ impl<'r, 't> Checker<'r, 't> {
         self.out.push(Raw::at(node, Some(rule), detail));
     }
 
+    /// A node the parser invented to recover from a syntax error.
+    fn missing(&mut self, node: Node<'t>) {
+        let what = format!("missing `{}`", node.k());
+        self.out.push(Raw::at(node, None, Some(what)));
+    }
+
     fn visit(&mut self, it: &Item<'t>) {
         let node = it.node;
-        if node.is_error() || node.is_missing() {
-            let what = if node.is_missing() {
-                format!("missing `{}`", node.k())
-            } else {
-                "invalid syntax".to_string()
-            };
-            self.out.push(Raw::at(node, None, Some(what)));
+        if node.is_missing() {
+            self.missing(node);
+            return;
+        }
+        if node.is_error() {
+            self.out.push(Raw::at(node, None, Some("invalid syntax".into())));
             return;
         }
         let ctx = Ctx::new(it.scope);

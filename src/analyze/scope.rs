@@ -187,9 +187,21 @@ fn field_ids() -> &'static [u16; FIELDS.len()] {
 }
 
 /// The name of a field id, when it is one of [`FIELDS`] (the only ones the checks read).
+/// A table indexed by id (built once): the checker asks this for every node it visits.
 pub fn field_name(id: u16) -> Option<&'static str> {
-    let i = field_ids().iter().position(|&f| f == id && f != 0)?;
-    FIELDS.get(i).copied()
+    static NAMES: OnceLock<Vec<Option<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let ids = field_ids();
+        let max = ids.iter().copied().max().unwrap_or(0);
+        let mut names = vec![None; usize::from(max) + 1];
+        for (&id, name) in ids.iter().zip(FIELDS) {
+            if id != 0 {
+                names[usize::from(id)] = Some(name);
+            }
+        }
+        names
+    });
+    names.get(usize::from(id)).copied().flatten()
 }
 
 /// Child access by a field name from [`FIELDS`], through the cached field ids.
@@ -779,8 +791,9 @@ impl<'t> Builder<'_, 't> {
     /// Walk a def's or class's children: the body in its own scope `inner`, everything else
     /// (decorators, defaults, bases, annotations) in the enclosing `scope`.
     fn walk_with_body(&mut self, node: Node<'t>, scope: ScopeId, inner: ScopeId, depth: usize) {
+        let body = node.field("body");
         for c in named_children(node) {
-            if Some(c) == node.field("body") {
+            if Some(c) == body {
                 self.s.regions.insert(c.id(), inner);
                 self.walk(c, inner, depth + 1);
             } else {
