@@ -1217,7 +1217,10 @@ fn findings_match_the_stored_expectation() {
     let multi = root.join("tests/corpus/classes/multi_file");
     let mut cases = Vec::new();
     for label in ["malicious", "benign"] {
-        for e in std::fs::read_dir(multi.join(label)).expect("cases").flatten() {
+        for e in std::fs::read_dir(multi.join(label))
+            .expect("cases")
+            .flatten()
+        {
             cases.push(e.path());
         }
     }
