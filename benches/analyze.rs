@@ -10,12 +10,15 @@
 //!   `python_files` on 2 threads (goal: at least 300 files per second);
 //! - `analyze/corpus_per_file`: every benign and malicious sample in turn (mean latency per
 //!   file is the reported time divided by the element count);
-//! - `rules/default`: loading the embedded default rule set.
+//! - `rules/default`: loading the embedded default rule set;
+//! - `ratio/10k`, `ratio/1m` (printed, not a criterion figure): analysis over parse in
+//!   thread CPU time, parse and analysis alternating (see `ratios`).
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use runcell::analyze::{self, Rules};
 
 fn samples(dir: &str) -> Vec<String> {
@@ -109,5 +112,75 @@ fn bench(c: &mut Criterion) {
     c.bench_function("rules/default", |b| b.iter(|| black_box(Rules::default())));
 }
 
+/// CPU time this thread has used (unaffected by time spent descheduled on a busy machine).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `ratio/10k`, `ratio/1m`: the goal itself, measured so that a shared machine cannot skew it.
+/// Parse-only and full analysis of the same text alternate, each timed in this thread's CPU
+/// time; the median of the per-round ratios `analysis / parse` is printed (goal: at most
+/// 2.0). Runs when no filter is given or the filter contains `ratio`.
+fn ratios() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| f.contains("ratio")) {
+        return;
+    }
+    let rules = Rules::default();
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .expect("python grammar");
+    for (name, size, rounds) in [("10k", 10 * 1024, 200), ("1m", 1024 * 1024, 9)] {
+        let src = build(size);
+        // Warm up the allocator, the caches and the analyzer's thread-local parser.
+        black_box(analyze::python(&src, &rules));
+        let (mut p, mut a, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t0 = thread_cpu();
+            parser.reset();
+            black_box(parser.parse(black_box(&src), None));
+            let t1 = thread_cpu();
+            black_box(analyze::python(black_box(&src), &rules));
+            let t2 = thread_cpu();
+            let (tp, ta) = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64());
+            p.push(tp);
+            a.push(ta);
+            r.push(ta / tp);
+        }
+        println!(
+            "ratio/{name}: {} bytes, thread CPU medians over {rounds} alternating rounds: \
+             parse {:.3} ms, analyze {:.3} ms; median ratio analyze/parse {:.2}x (goal <= 2.00x)",
+            src.len(),
+            median(&mut p) * 1e3,
+            median(&mut a) * 1e3,
+            median(&mut r)
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    ratios();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1154,3 +1154,127 @@ fn code_strings_see_the_names_of_the_code_that_runs_them() {
     // A new interpreter (`python -c`) sees none of them; names that are harmless stay so.
     assert_clean("import math as m\nprint(eval('m.sqrt(2)'))\n");
 }
+
+/// Every file the analyzer is tested on (`tests/corpus/**/*.py`, and the fuzz corpus
+/// `fuzz/corpus/analyze/*`), analyzed with both stances, plus every multi-file case as one
+/// submission: the findings must equal the stored expectation
+/// `tests/analyze_expected/findings.txt` byte for byte. Performance work on the analyzer
+/// cannot change a result silently; a deliberate change regenerates the file with
+/// `RUNCELL_UPDATE_EXPECTED=1 cargo test --test analyze findings_match_the_stored_expectation`
+/// and the diff is reviewed with the change.
+#[test]
+fn findings_match_the_stored_expectation() {
+    use std::fmt::Write as _;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root.join("tests/corpus"), &mut files);
+    files.retain(|p| p.extension().is_some_and(|x| x == "py"));
+    walk(&root.join("fuzz/corpus/analyze"), &mut files);
+    files.sort();
+    assert!(files.len() > 1500, "corpus missing: {} files", files.len());
+    let (default, strict) = (Rules::default(), Rules::strict());
+    let render = |out: &mut String, label: &str, r: &Report| {
+        for f in &r.findings {
+            let _ = writeln!(
+                out,
+                "{label}\t{}\t{:?}\t{}:{}-{}:{}\t{}\t{:?}\t{:?}",
+                f.rule,
+                f.severity,
+                f.line,
+                f.column,
+                f.end_line,
+                f.end_column,
+                f.category,
+                f.message,
+                f.snippet
+            );
+        }
+    };
+    let mut out = String::new();
+    for p in &files {
+        let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy();
+        // Fuzz inputs need not be UTF-8; the analyzer only takes text.
+        let Ok(src) = String::from_utf8(std::fs::read(p).expect("read corpus file")) else {
+            continue;
+        };
+        let _ = writeln!(out, "# {rel}");
+        render(&mut out, "default", &analyze::python(&src, &default));
+        render(&mut out, "strict", &analyze::python(&src, &strict));
+    }
+    let multi = root.join("tests/corpus/classes/multi_file");
+    let mut cases = Vec::new();
+    for label in ["malicious", "benign"] {
+        for e in std::fs::read_dir(multi.join(label))
+            .expect("cases")
+            .flatten()
+        {
+            cases.push(e.path());
+        }
+    }
+    cases.sort();
+    for case in cases {
+        let mut paths = Vec::new();
+        walk(&case, &mut paths);
+        paths.retain(|p| p.extension().is_some_and(|x| x == "py"));
+        paths.sort();
+        let sources: Vec<analyze::SourceFile> = paths
+            .iter()
+            .map(|p| analyze::SourceFile {
+                path: p
+                    .strip_prefix(&case)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned(),
+                source: std::fs::read_to_string(p).expect("read"),
+            })
+            .collect();
+        let reports = analyze::python_files(&sources, &default, 2);
+        for (f, r) in sources.iter().zip(&reports) {
+            let rel = case.strip_prefix(root).unwrap_or(&case).to_string_lossy();
+            let _ = writeln!(out, "# submission {rel} :: {}", f.path);
+            render(&mut out, "files", r);
+        }
+    }
+    let expected_path = root.join("tests/analyze_expected/findings.txt");
+    if std::env::var_os("RUNCELL_UPDATE_EXPECTED").is_some() {
+        std::fs::create_dir_all(expected_path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&expected_path, &out).expect("write expectation");
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+    if expected != out {
+        let first = expected
+            .lines()
+            .zip(out.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(out.lines().count()));
+        let context = |s: &str| {
+            s.lines()
+                .skip(first.saturating_sub(3))
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "findings differ from {} at line {}:\n--- expected\n{}\n--- got\n{}",
+            expected_path.display(),
+            first + 1,
+            context(&expected),
+            context(&out)
+        );
+    }
+}

@@ -246,8 +246,41 @@ impl<'r, 't> Checker<'r, 't> {
         }
     }
 
-    /// Walks the whole tree.
+    /// Checks every node the binding pass recorded (see `scope::Visit`): the tree is
+    /// traversed once, by that pass. A tree nested too deep for it is walked here instead.
     pub fn run(&mut self, root: Node<'t>) {
+        let r = self.r;
+        if r.scopes.too_deep.is_some() || r.scopes.visits_partial {
+            self.walk(root);
+        } else {
+            for v in &r.scopes.visits {
+                if !v.node.is_named() {
+                    self.missing(v.node);
+                    continue;
+                }
+                let it = Item {
+                    node: v.node,
+                    scope: v.scope,
+                    field: v.field,
+                    parent: v.parent,
+                    in_type: v.in_type,
+                };
+                self.visit(&it);
+            }
+        }
+        self.finish_opaque();
+        self.recon_flow();
+        if let Some(deep) = self.r.scopes.too_deep {
+            self.out.push(Raw::at(
+                deep,
+                None,
+                Some("nesting too deep to analyze (CPython refuses it too)".into()),
+            ));
+        }
+    }
+
+    /// Visits every node of the tree in order, with one cursor.
+    fn walk(&mut self, root: Node<'t>) {
         // One cursor for the whole walk (a cursor per node costs an allocation each);
         // `ancestors` holds the parent chain with each ancestor's scope.
         let mut cursor = root.walk();
@@ -258,21 +291,31 @@ impl<'r, 't> Checker<'r, 't> {
                 Some(&(p, s, t)) => (Some(p), s, t || p.k() == "type"),
                 None => (None, 0, false),
             };
-            let scope = self
-                .r
-                .scopes
-                .regions
-                .get(&node.id())
-                .copied()
-                .unwrap_or(parent_scope);
-            let it = Item {
-                node,
-                scope,
-                field: cursor.field_id().and_then(|id| field_name(id.get())),
-                parent,
-                in_type,
+            let scope = if node.is_named() {
+                let scope = self
+                    .r
+                    .scopes
+                    .regions
+                    .get(&node.id())
+                    .copied()
+                    .unwrap_or(parent_scope);
+                let it = Item {
+                    node,
+                    scope,
+                    field: cursor.field_id().and_then(|id| field_name(id.get())),
+                    parent,
+                    in_type,
+                };
+                self.visit(&it);
+                scope
+            } else {
+                // Punctuation and keywords (about half the nodes) matter only when the
+                // parser had to invent them; no rule, scope region or field reads them.
+                if node.is_missing() {
+                    self.missing(node);
+                }
+                parent_scope
             };
-            self.visit(&it);
             if cursor.goto_first_child() {
                 ancestors.push((node, scope, in_type));
                 continue;
@@ -290,15 +333,6 @@ impl<'r, 't> Checker<'r, 't> {
             if ancestors.is_empty() && cursor.node() == root {
                 break;
             }
-        }
-        self.finish_opaque();
-        self.recon_flow();
-        if let Some(deep) = self.r.scopes.too_deep {
-            self.out.push(Raw::at(
-                deep,
-                None,
-                Some("nesting too deep to analyze (CPython refuses it too)".into()),
-            ));
         }
     }
 
@@ -366,15 +400,21 @@ impl<'r, 't> Checker<'r, 't> {
         self.out.push(Raw::at(node, Some(rule), detail));
     }
 
+    /// A node the parser invented to recover from a syntax error.
+    fn missing(&mut self, node: Node<'t>) {
+        let what = format!("missing `{}`", node.k());
+        self.out.push(Raw::at(node, None, Some(what)));
+    }
+
     fn visit(&mut self, it: &Item<'t>) {
         let node = it.node;
-        if node.is_error() || node.is_missing() {
-            let what = if node.is_missing() {
-                format!("missing `{}`", node.k())
-            } else {
-                "invalid syntax".to_string()
-            };
-            self.out.push(Raw::at(node, None, Some(what)));
+        if node.is_missing() {
+            self.missing(node);
+            return;
+        }
+        if node.is_error() {
+            self.out
+                .push(Raw::at(node, None, Some("invalid syntax".into())));
             return;
         }
         let ctx = Ctx::new(it.scope);
@@ -1148,6 +1188,25 @@ impl<'r, 't> Checker<'r, 't> {
         let _ = ctx;
         true
     }
+}
+
+/// Node kinds `Checker::visit` acts on (besides errors and nodes the parser invented):
+/// the binding pass records only these for it. Keep in step with `visit`.
+pub(crate) fn acts_on(kind: &str) -> bool {
+    matches!(
+        kind,
+        "call"
+            | "attribute"
+            | "identifier"
+            | "subscript"
+            | "while_statement"
+            | "binary_operator"
+            | "import_statement"
+            | "import_from_statement"
+            | "string"
+            | "string_content"
+            | "exec_statement"
+    )
 }
 
 /// An identifier as Python reads it (NFKC), without allocating for plain ASCII.

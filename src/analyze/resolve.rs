@@ -353,9 +353,13 @@ impl<'t> Resolver<'t> {
                     if !stale {
                         continue;
                     }
-                    let src = r.scopes.vars[var].sources[s].clone();
-                    *r.reads.borrow_mut() = Some(Vec::new());
-                    let v = r.eval_source(var, &src);
+                    // Evaluated in place (a source holds paths and names: cloning each one
+                    // for every evaluation cost an allocation or more).
+                    let src = &r.scopes.vars[var].sources[s];
+                    let mut read = std::mem::take(&mut deps[var][s]);
+                    read.clear();
+                    *r.reads.borrow_mut() = Some(read);
+                    let v = r.eval_source(var, src);
                     let mut read = r.reads.borrow_mut().take().unwrap_or_default();
                     if matches!(src, Source::Aug { .. }) {
                         read.push(var);
@@ -620,7 +624,15 @@ impl<'t> Resolver<'t> {
         if ctx.depth > MAX_EVAL_DEPTH {
             return ValSet::unknown();
         }
-        let cacheable = self.frozen && ctx.overrides.is_empty();
+        // Names and literals cost less to evaluate again than to store (and later free) in
+        // the memo; what the memo is for is compound expressions evaluated from several
+        // enclosing walks.
+        let cacheable = self.frozen
+            && ctx.overrides.is_empty()
+            && !matches!(
+                node.k(),
+                "identifier" | "integer" | "true" | "false" | "none"
+            );
         if cacheable && let Some(v) = self.memo.borrow().get(&(node.id(), ctx.scope)) {
             return v.clone();
         }

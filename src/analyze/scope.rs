@@ -145,6 +145,36 @@ pub struct Scopes<'t> {
     /// Every call whose callee is a plain name, with its scope (for argument flow into
     /// the file's own functions).
     pub calls: Vec<(Node<'t>, ScopeId)>,
+    /// The nodes the checking pass acts on (see [`Visit`]), recorded by this pass's walk so
+    /// that the tree is traversed once. Complete only when `too_deep` is `None` and
+    /// `visits_partial` is false.
+    pub visits: Vec<Visit<'t>>,
+    /// A part of the tree the binding pass does not read was nested too deep to record.
+    pub visits_partial: bool,
+}
+
+/// One node for the checking pass, with what it needs to know about the node's place.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'t> {
+    /// The node: a kind `check` acts on (see `check::acts_on`), or a node the parser
+    /// invented (named or not).
+    pub node: Node<'t>,
+    /// Its parent.
+    pub parent: Option<Node<'t>>,
+    /// The scope it is evaluated in.
+    pub scope: ScopeId,
+    /// The parent's field holding it, when it is one of [`FIELDS`].
+    pub field: Option<&'static str>,
+    /// Inside a type annotation (an ancestor is a `type` node).
+    pub in_type: bool,
+}
+
+/// Where a node sits, as its parent's walk knows it.
+#[derive(Clone, Copy)]
+struct At<'t> {
+    parent: Option<Node<'t>>,
+    field: Option<&'static str>,
+    in_type: bool,
 }
 
 /// The grammar fields the analyzer reads. Looking a field up by name scans the grammar's
@@ -187,9 +217,21 @@ fn field_ids() -> &'static [u16; FIELDS.len()] {
 }
 
 /// The name of a field id, when it is one of [`FIELDS`] (the only ones the checks read).
+/// A table indexed by id (built once): the checker asks this for every node it visits.
 pub fn field_name(id: u16) -> Option<&'static str> {
-    let i = field_ids().iter().position(|&f| f == id && f != 0)?;
-    FIELDS.get(i).copied()
+    static NAMES: OnceLock<Vec<Option<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let ids = field_ids();
+        let max = ids.iter().copied().max().unwrap_or(0);
+        let mut names = vec![None; usize::from(max) + 1];
+        for (&id, name) in ids.iter().zip(FIELDS) {
+            if id != 0 {
+                names[usize::from(id)] = Some(name);
+            }
+        }
+        names
+    });
+    names.get(usize::from(id)).copied().flatten()
 }
 
 /// Child access by a field name from [`FIELDS`], through the cached field ids.
@@ -281,13 +323,21 @@ impl<'t> Scopes<'t> {
             lambdas: FastMap::default(),
             stars: Vec::new(),
             calls: Vec::new(),
+            visits: Vec::new(),
+            visits_partial: false,
         };
         let mut b = Builder {
             s: &mut s,
             src,
             cursors: Vec::new(),
+            lists: Vec::new(),
         };
-        b.walk(root, 0, 0);
+        let at = At {
+            parent: None,
+            field: None,
+            in_type: false,
+        };
+        b.walk(root, 0, 0, at);
         let mut stars: Vec<String> = s
             .scopes
             .iter()
@@ -333,6 +383,8 @@ struct Builder<'a, 't> {
     s: &'a mut Scopes<'t>,
     src: &'t str,
     cursors: Vec<tree_sitter::TreeCursor<'t>>,
+    /// Recycled child lists (see `children`).
+    lists: Vec<Vec<(Node<'t>, Option<&'static str>)>>,
 }
 
 impl<'t> Builder<'_, 't> {
@@ -488,28 +540,126 @@ impl<'t> Builder<'_, 't> {
         }
     }
 
-    fn walk(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+    /// A cursor for `node`'s children (recycled: creating one allocates).
+    fn cursor(&mut self, node: Node<'t>) -> tree_sitter::TreeCursor<'t> {
+        match self.cursors.pop() {
+            Some(mut c) => {
+                c.reset(node);
+                c
+            }
+            None => node.walk(),
+        }
+    }
+
+    /// Records a node the parser invented for the checking pass.
+    fn missing(&mut self, node: Node<'t>, scope: ScopeId) {
+        self.s.visits.push(Visit {
+            node,
+            parent: None,
+            scope,
+            field: None,
+            in_type: false,
+        });
+    }
+
+    /// The named children of `node` other than comments, with their fields; records the
+    /// unnamed children the parser invented. Return the list with `recycle`.
+    fn children(
+        &mut self,
+        node: Node<'t>,
+        scope: ScopeId,
+    ) -> Vec<(Node<'t>, Option<&'static str>)> {
+        let mut out = self.lists.pop().unwrap_or_default();
+        out.clear();
+        let mut cursor = self.cursor(node);
+        if cursor.goto_first_child() {
+            loop {
+                let c = cursor.node();
+                if c.is_named() {
+                    if c.k() != "comment" {
+                        out.push((c, cursor.field_id().and_then(|id| field_name(id.get()))));
+                    }
+                } else if c.is_missing() {
+                    self.missing(c, scope);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
+        out
+    }
+
+    fn recycle(&mut self, list: Vec<(Node<'t>, Option<&'static str>)>) {
+        self.lists.push(list);
+    }
+
+    fn walk(&mut self, node: Node<'t>, scope: ScopeId, depth: usize, at: At<'t>) {
         if depth > MAX_DEPTH {
             if self.s.too_deep.is_none() {
                 self.s.too_deep = Some(node);
             }
             return;
         }
-        match node.k() {
-            "function_definition" => return self.function(node, scope, depth),
-            "lambda" => return self.lambda(node, scope, depth),
-            "class_definition" => return self.class(node, scope, depth),
+        let kind = node.k();
+        if node.is_missing() || node.is_error() || super::check::acts_on(kind) {
+            self.s.visits.push(Visit {
+                node,
+                parent: at.parent,
+                scope,
+                field: at.field,
+                in_type: at.in_type,
+            });
+        }
+        // What the children's walks are told about their place (field filled in per child).
+        let below = At {
+            parent: Some(node),
+            field: None,
+            in_type: at.in_type || kind == "type",
+        };
+        match kind {
+            "function_definition" => return self.function(node, scope, depth, below),
+            "lambda" => return self.lambda(node, scope, depth, below),
+            "class_definition" => return self.class(node, scope, depth, below),
             "list_comprehension"
             | "set_comprehension"
             | "dictionary_comprehension"
             | "generator_expression" => {
                 let inner = self.new_scope(ScopeKind::Comprehension, scope);
                 self.s.regions.insert(node.id(), inner);
-                for c in named_children(node) {
-                    self.walk(c, inner, depth + 1);
+                let kids = self.children(node, inner);
+                for &(c, field) in &kids {
+                    self.walk(c, inner, depth + 1, At { field, ..below });
                 }
+                self.recycle(kids);
                 return;
             }
+            _ => self.bind_node(node, kind, scope),
+        }
+        let mut cursor = self.cursor(node);
+        if cursor.goto_first_child() {
+            loop {
+                let c = cursor.node();
+                if c.is_named() {
+                    let field = cursor.field_id().and_then(|id| field_name(id.get()));
+                    self.walk(c, scope, depth + 1, At { field, ..below });
+                } else if c.is_missing() {
+                    self.missing(c, scope);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
+    }
+
+    /// The bindings a node makes itself (its children are walked by `walk`). Kept out of
+    /// `walk` so that the recursion's stack frames stay small.
+    #[inline(never)]
+    fn bind_node(&mut self, node: Node<'t>, kind: &str, scope: ScopeId) {
+        match kind {
             "assignment" => self.assignment(node, scope),
             "call" => {
                 let named = node
@@ -591,26 +741,6 @@ impl<'t> Builder<'_, 't> {
             }
             _ => {}
         }
-        // Cursors are recycled: creating one allocates.
-        let mut cursor = match self.cursors.pop() {
-            Some(mut c) => {
-                c.reset(node);
-                c
-            }
-            None => node.walk(),
-        };
-        if cursor.goto_first_child() {
-            loop {
-                let c = cursor.node();
-                if c.is_named() {
-                    self.walk(c, scope, depth + 1);
-                }
-                if !cursor.goto_next_sibling() {
-                    break;
-                }
-            }
-        }
-        self.cursors.push(cursor);
     }
 
     /// Records `name OP= expr` statements directly in a `for` body as loop folds.
@@ -717,7 +847,7 @@ impl<'t> Builder<'_, 't> {
         names
     }
 
-    fn function(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+    fn function(&mut self, node: Node<'t>, scope: ScopeId, depth: usize, below: At<'t>) {
         let inner = self.new_scope(ScopeKind::Function, scope);
         let params = self.params(node.field("parameters"), inner, scope);
         if self.s.scopes[scope].kind == ScopeKind::Class
@@ -746,10 +876,10 @@ impl<'t> Builder<'_, 't> {
                 n.start_byte(),
             );
         }
-        self.walk_with_body(node, scope, inner, depth);
+        self.walk_with_body(node, scope, inner, depth, below);
     }
 
-    fn lambda(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+    fn lambda(&mut self, node: Node<'t>, scope: ScopeId, depth: usize, below: At<'t>) {
         let inner = self.new_scope(ScopeKind::Function, scope);
         let params = self.params(node.field("parameters"), inner, scope);
         let body = node.field("body");
@@ -769,27 +899,88 @@ impl<'t> Builder<'_, 't> {
             };
             self.bind(inner, RETURN, src, b.start_byte());
             self.s.regions.insert(b.id(), inner);
-            self.walk(b, inner, depth + 1);
+            let field = Some("body");
+            self.walk(b, inner, depth + 1, At { field, ..below });
         }
         if let Some(p) = node.field("parameters") {
-            self.walk(p, scope, depth + 1);
+            let field = Some("parameters");
+            self.walk(p, scope, depth + 1, At { field, ..below });
         }
+        // Anything else in a lambda (a syntax error's pieces; the keyword or colon the parser
+        // invented) binds nothing, but the checking pass still looks at it.
+        let kids = self.children(node, scope);
+        for &(c, field) in &kids {
+            if Some(c) != body && field != Some("parameters") {
+                self.record(c, scope, depth + 1, At { field, ..below });
+            }
+        }
+        self.recycle(kids);
+    }
+
+    /// Records a subtree for the checking pass without binding anything in it.
+    fn record(&mut self, node: Node<'t>, scope: ScopeId, depth: usize, at: At<'t>) {
+        if depth > MAX_DEPTH {
+            self.s.visits_partial = true;
+            return;
+        }
+        let kind = node.k();
+        if node.is_missing() || node.is_error() || super::check::acts_on(kind) {
+            self.s.visits.push(Visit {
+                node,
+                parent: at.parent,
+                scope,
+                field: at.field,
+                in_type: at.in_type,
+            });
+        }
+        let below = At {
+            parent: Some(node),
+            field: None,
+            in_type: at.in_type || kind == "type",
+        };
+        let mut cursor = self.cursor(node);
+        if cursor.goto_first_child() {
+            loop {
+                let c = cursor.node();
+                if c.is_named() {
+                    let field = cursor.field_id().and_then(|id| field_name(id.get()));
+                    self.record(c, scope, depth + 1, At { field, ..below });
+                } else if c.is_missing() {
+                    self.missing(c, scope);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
     }
 
     /// Walk a def's or class's children: the body in its own scope `inner`, everything else
     /// (decorators, defaults, bases, annotations) in the enclosing `scope`.
-    fn walk_with_body(&mut self, node: Node<'t>, scope: ScopeId, inner: ScopeId, depth: usize) {
-        for c in named_children(node) {
-            if Some(c) == node.field("body") {
+    fn walk_with_body(
+        &mut self,
+        node: Node<'t>,
+        scope: ScopeId,
+        inner: ScopeId,
+        depth: usize,
+        below: At<'t>,
+    ) {
+        let body = node.field("body");
+        let kids = self.children(node, scope);
+        for &(c, field) in &kids {
+            let at = At { field, ..below };
+            if Some(c) == body {
                 self.s.regions.insert(c.id(), inner);
-                self.walk(c, inner, depth + 1);
+                self.walk(c, inner, depth + 1, at);
             } else {
-                self.walk(c, scope, depth + 1);
+                self.walk(c, scope, depth + 1, at);
             }
         }
+        self.recycle(kids);
     }
 
-    fn class(&mut self, node: Node<'t>, scope: ScopeId, depth: usize) {
+    fn class(&mut self, node: Node<'t>, scope: ScopeId, depth: usize, below: At<'t>) {
         let inner = self.new_scope(ScopeKind::Class, scope);
         if let Some(n) = node.field("name") {
             self.bind(
@@ -799,7 +990,7 @@ impl<'t> Builder<'_, 't> {
                 n.start_byte(),
             );
         }
-        self.walk_with_body(node, scope, inner, depth);
+        self.walk_with_body(node, scope, inner, depth, below);
     }
 
     fn import(&mut self, node: Node<'t>, scope: ScopeId) {
