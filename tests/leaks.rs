@@ -12,8 +12,11 @@ static SERIAL: Mutex<()> = Mutex::new(());
 #[test]
 fn sixteen_threads_spawn_at_once() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // The process-wide init memfd is made by the first build: not a per-sandbox descriptor.
-    drop(Sandbox::builder().build().unwrap());
+    // Process-wide descriptors are made once, not per sandbox: the init memfd by the first
+    // build, the host-id lease directory (root) by the first run.
+    let first = Sandbox::builder().build().unwrap();
+    first.run(&Command::new("true"), b"").unwrap();
+    drop(first);
     let before = fd_count();
     let sb = Sandbox::builder().build().unwrap();
     std::thread::scope(|s| {

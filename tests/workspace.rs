@@ -267,3 +267,68 @@ fn per_run_binds_are_mounted_checked_and_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("/usr"), "{err}");
 }
+
+/// While a run owns the workspace it may open it to everyone and plant a set-user-ID file of
+/// its host uid; no other host user can reach that file meanwhile (the workspace sits in a
+/// host-only 0700 directory that no run is ever given), and a tree too deep for the set-id walk
+/// still goes back to the host.
+#[test]
+fn a_run_cannot_open_its_workspace_to_other_host_users() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = Sandbox::builder().build().unwrap();
+    let ws = Workspace::new(&sb).unwrap();
+    let outer = ws.path().parent().unwrap().to_path_buf();
+    let host_only = |p: &std::path::Path| {
+        let m = std::fs::metadata(p).unwrap();
+        // SAFETY: plain getter.
+        (m.uid(), m.mode() & 0o777) == (unsafe { libc::geteuid() }, 0o700)
+    };
+    assert!(host_only(&outer));
+    let ids = sb.lease_host_ids().unwrap();
+    ws.hand_over(&ids).unwrap();
+    let mut child = sb
+        .spawn(
+            &ws.command(Command::new("sh").args([
+                "-c",
+                "chmod 777 /work; cp /bin/true suid; chmod 4755 suid; echo planted; read x || true",
+            ]))
+            .host_ids(&ids),
+        )
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "planted\n");
+    // Mid-run: the run opened the workspace itself, not the directory that holds it.
+    assert!(
+        host_only(&outer),
+        "the wrapper changed while the run held the workspace"
+    );
+    drop(child.stdin.take());
+    let o = child.wait().unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    ws.clear_setid().unwrap();
+    ws.take_back().unwrap();
+    assert!(host_only(&outer));
+
+    // A tree deeper than the set-id walk goes: the run still ends with the workspace back.
+    let deep = ws.run(
+        &sb,
+        Command::new("sh").args([
+            "-c",
+            "p=.; for i in $(seq 80); do p=$p/d; done; mkdir -p $p && echo deep",
+        ]),
+        b"",
+    );
+    if is_root() {
+        // The walk refuses the depth (an error), but only after the directory went back.
+        let m = std::fs::metadata(ws.path()).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o700), "{deep:?}");
+    }
+    let dir = outer.clone();
+    drop(ws);
+    assert!(!dir.exists(), "the workspace and its wrapper are removed");
+}

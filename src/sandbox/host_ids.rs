@@ -121,7 +121,9 @@ pub enum HostIds {
     /// Each run leases a uid of its own, and the gid of the same number, from this range.
     Range(HostIdRange),
     /// Every run maps to these ids (never 0), shared by all runs at once: they share its key
-    /// quota and user counts.
+    /// quota and user counts. The runs' user namespaces stay owned by root (a fixed id may be
+    /// one host services run as, which must not hold capabilities over any sandbox), so their
+    /// user-namespace counts are charged to root, as before per-run ids existed.
     Fixed {
         /// Host uid.
         uid: u32,
@@ -394,13 +396,14 @@ impl OwnerWindow {
     /// setting until dropped).
     pub(crate) fn cloned(&mut self) -> Result<()> {
         if self.switched {
-            self.switched = false;
+            // Cleared only once this thread is root again: if it cannot be, the drop aborts.
             sys::thread_owner_reset().map_err(|e| {
                 Error::sys(
                     "setresuid (back to root)",
                     std::io::Error::from_raw_os_error(e),
                 )
             })?;
+            self.switched = false;
         }
         Ok(())
     }

@@ -221,6 +221,12 @@ pub(super) struct Started {
     pub(super) reaper: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
     /// The run's host ids; released when this is dropped, after the reap.
     pub(super) ids: Option<HostIdLease>,
+    /// Keeps the host's memory non-dumpable (see `OwnerWindow`) while a process of this launch
+    /// still shares it: until both have exec'd, which for a warm cell is after its job's
+    /// handover. A process of the sandbox runs as the run's host uid, which owns the sandbox's
+    /// user namespace; dumpable host memory would let any host process of that uid read or
+    /// write it (ptrace, /proc/PID/mem) through the waiting program process.
+    pub(super) window: Option<OwnerWindow>,
     /// Dropped on an async runtime: reap on its blocking pool instead of the runtime thread
     /// (the reap waits until the whole PID namespace is torn down, which can take a while).
     #[cfg(feature = "tokio")]
@@ -309,6 +315,7 @@ impl Started {
     /// Both processes have exec'd: nothing runs on the stack or this thread's TLS any more.
     pub(super) fn launched(&mut self) {
         self.stack = None;
+        self.window = None;
         self.release_signals();
     }
 
@@ -328,12 +335,15 @@ impl Drop for Started {
                 && self.stack.is_none()
                 && let Ok(pidfd) = self.pidfd.try_clone()
             {
-                // The lease goes back to the pool only after the reap.
+                // The leases go back only after the reap (the kernel's counts charged to
+                // the host uid last until the namespaces are gone).
                 let lease = self.lease.take();
+                let ids = self.ids.take();
+                let window = self.window.take();
                 self.reaped = true;
                 let reap: Box<dyn FnOnce() + Send> = Box::new(move || {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
-                    drop(lease);
+                    drop((lease, ids, window));
                 });
                 // A pool being dropped has no reaper any more: reap here.
                 match reaper.send(reap) {
@@ -353,10 +363,11 @@ impl Drop for Started {
                 // The leases are released only after the reap.
                 let lease = self.lease.take();
                 let ids = self.ids.take();
+                let window = self.window.take();
                 self.reaped = true;
                 rt.spawn_blocking(move || {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
-                    drop((lease, ids));
+                    drop((lease, ids, window));
                 });
                 return;
             }
@@ -532,11 +543,13 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     } else {
         None
     };
-    // A root host clones as the run's host uid (this thread only), so that the new user
-    // namespace, and what the kernel counts for it, belongs to that uid instead of root.
-    // Declared before `started`: dropped after it, once the setup process has exec'd or died.
+    // A root host clones as the run's leased host uid (this thread only), so that the new user
+    // namespace, and what the kernel counts for it, belongs to that uid instead of root. Fixed
+    // ids (an explicit choice, possibly an id host services run as) never own a namespace:
+    // root keeps owning it. Kept in `started` until no process of the launch shares the
+    // host's memory.
     let mut window = if host_root {
-        Some(OwnerWindow::open(Some(ids.uid()))?)
+        Some(OwnerWindow::open(ids.is_leased().then(|| ids.uid()))?)
     } else {
         None
     };
@@ -575,11 +588,13 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         cpu_before: Duration::ZERO,
         reaper: None,
         ids: Some(ids.clone()),
+        window: None,
         #[cfg(feature = "tokio")]
         reap_off_thread: false,
     };
     drop((stdin_r, stdout_w, stderr_w, exec_w, sync_r, status_w));
     back?;
+    started.window = window;
 
     let mut rec = [0u8; RECORD_LEN];
     if announce_ready {

@@ -583,8 +583,19 @@ fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
     let used = cpu_ns(pid).unwrap_or(0);
     let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
     let soft = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
-    sys::prlimit(pid, libc::RLIMIT_CPU, soft, soft + 1)
-        .map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
+    // The program runs as the run's leased host uid, which owns its user namespace: a root
+    // host changes the limit as that owner (root itself may lack CAP_SYS_RESOURCE, as in many
+    // containers), this thread only and for this call only.
+    let owner = started
+        .ids
+        .as_ref()
+        .filter(|l| l.is_leased())
+        .map(|l| l.uid());
+    let mut window = super::host_ids::OwnerWindow::open(owner)?;
+    let lowered = sys::prlimit(pid, libc::RLIMIT_CPU, soft, soft + 1);
+    window.cloned()?;
+    drop(window);
+    lowered.map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
     started.cpu_before = Duration::from_nanos(used);
     Ok(started)
 }

@@ -44,6 +44,10 @@ pub const WORKSPACE_DIR: &str = "/work";
 #[derive(Debug)]
 pub struct Workspace {
     path: PathBuf,
+    /// The host-only directory (mode 0700, never handed to a run) that holds `path`: what a
+    /// run leaves in the workspace (a set-user-ID file of its host uid, say) is out of reach
+    /// of every other host user even while the run owns the workspace itself.
+    outer: PathBuf,
     dir: OwnedFd,
     /// Runs over one workspace take turns (each owns the tree while it runs).
     turn: std::sync::Mutex<()>,
@@ -85,9 +89,22 @@ impl Workspace {
                 std::process::id(),
                 random_u64() ^ u64::from(attempt)
             );
-            let path = parent.join(name);
-            match std::fs::create_dir(&path) {
-                Ok(()) => return Self::adopt(path),
+            let outer = parent.join(name);
+            match std::fs::create_dir(&outer) {
+                Ok(()) => {
+                    let inner = (|| {
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::set_permissions(&outer, std::fs::Permissions::from_mode(0o700))
+                            .map_err(|e| Error::sys("chmod workspace", e))?;
+                        let path = outer.join("work");
+                        std::fs::create_dir(&path).map_err(|e| Error::sys("mkdir workspace", e))?;
+                        Self::adopt(path, outer.clone())
+                    })();
+                    if inner.is_err() {
+                        let _ = std::fs::remove_dir_all(&outer);
+                    }
+                    return inner;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(Error::sys("mkdir workspace", e)),
             }
@@ -98,7 +115,7 @@ impl Workspace {
         ))
     }
 
-    fn adopt(path: PathBuf) -> Result<Workspace> {
+    fn adopt(path: PathBuf, outer: PathBuf) -> Result<Workspace> {
         let c = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::config("workspace path contains a NUL byte"))?;
         let dir = sys::open(
@@ -117,6 +134,7 @@ impl Workspace {
         };
         let ws = Workspace {
             path,
+            outer,
             dir,
             turn: std::sync::Mutex::new(()),
         };
@@ -192,8 +210,12 @@ impl Workspace {
         let ids = sandbox.lease_host_ids()?;
         self.hand_over(&ids)?;
         let outcome = sandbox.run(&self.command(cmd).host_ids(&ids), stdin);
-        self.clear_setid()?;
-        self.take_back()?;
+        // Both always run, whatever the other found (a tree too deep to walk still goes back
+        // to the host).
+        let cleared = self.clear_setid();
+        let taken = self.take_back();
+        cleared?;
+        taken?;
         outcome
     }
 
@@ -367,7 +389,7 @@ fn clear_setid_in(dir: RawFd, depth: u32) -> sys::SysResult<()> {
 impl Drop for Workspace {
     fn drop(&mut self) {
         // remove_dir_all does not follow symlinks (it unlinks them).
-        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_dir_all(&self.outer);
     }
 }
 
