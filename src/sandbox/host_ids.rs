@@ -299,7 +299,7 @@ fn open_lease_dir() -> Result<OwnedFd> {
         // systems mount it 1777): nobody else can then rename or remove root's entries in it,
         // and an entry someone else made first fails the owner check below. runcell's own
         // directories must be writable by root alone.
-        let sticky_ok = comp == "run" && md.mode() & libc::S_ISVTX as u32 != 0;
+        let sticky_ok = comp == "run" && md.mode() & libc::S_ISVTX != 0;
         if md.uid() != 0 || (md.mode() & 0o022 != 0 && !sticky_ok) {
             return Err(err(std::io::Error::other(format!(
                 "/{comp} must belong to root and be writable only by root (owner {}, mode {:o})",
