@@ -679,3 +679,30 @@ fn preload_cpu_is_not_the_jobs() {
         .unwrap_err();
     assert!(e.to_string().contains("no_such_module_x"), "{e}");
 }
+
+/// A job carrying host ids its caller leased (and handed files to) runs as those ids: cold,
+/// never in a cell set up with other ids.
+#[test]
+fn a_job_with_its_own_host_ids_runs_as_them() {
+    let _g = serial();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = ready_pool(&sb, 1);
+    let ids = sb.lease_host_ids().unwrap();
+    let before = pool.stats();
+    let o = pool
+        .run(&sh_cmd("cat /proc/self/uid_map").host_ids(&ids), b"")
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Ok);
+    assert_eq!(
+        (o.enforced.host_uid, o.enforced.host_gid),
+        (ids.uid(), ids.gid())
+    );
+    let map: Vec<u32> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(map.get(1), Some(&ids.uid()), "{map:?}");
+    let after = pool.stats();
+    assert_eq!(after.cold_runs, before.cold_runs + 1);
+    assert_eq!(after.warm_runs, before.warm_runs);
+}

@@ -55,7 +55,8 @@
 //! # What runs cold
 //!
 //! A command with mounts of its own or a working directory other than the sandbox's needs a
-//! root the cell does not have: it runs as a cold launch, as does any job that finds no ready
+//! root the cell does not have, and one carrying host ids its caller leased
+//! ([`Command::host_ids`]) must run as those ids: each runs as a cold launch, as does any job that finds no ready
 //! cell ([`WarmStats`] counts both kinds).
 //!
 //! ```
@@ -748,6 +749,12 @@ impl WarmPool {
             if let Output::Fd(fd) = o {
                 spawn::check_direction(fd, true, what)?;
             }
+        }
+        // A job with host ids its caller leased (files handed over to them, e.g. a workspace)
+        // must run as those ids, not as a cell's: it runs cold.
+        if cmd.host_ids.is_some() {
+            self.shared.lock().stats.cold_runs += 1;
+            return spawn::run(sb, cmd, input, out, err);
         }
         if let Some(pre) = &self.shared.config.preload {
             if pre != cmd {
