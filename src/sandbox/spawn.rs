@@ -41,7 +41,20 @@ pub enum Output<'a> {
 }
 
 /// Check that a host descriptor given as input or output is open in the right direction.
-pub(super) fn check_direction(fd: BorrowedFd<'_>, write: bool, what: &str) -> Result<()> {
+/// Host descriptors given as a run's stdio must be open in the direction they are used.
+pub(super) fn check_stdio(input: Input<'_>, out: Output<'_>, err: Output<'_>) -> Result<()> {
+    if let Input::Fd(fd) = input {
+        check_direction(fd, false, "stdin")?;
+    }
+    for (o, what) in [(out, "stdout"), (err, "stderr")] {
+        if let Output::Fd(fd) = o {
+            check_direction(fd, true, what)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_direction(fd: BorrowedFd<'_>, write: bool, what: &str) -> Result<()> {
     let mode = sys::access_mode(fd.as_raw_fd())
         .map_err(|e| Error::config(format!("{what}: bad file descriptor ({})", os_err(e))))?;
     let ok = if write {
@@ -916,14 +929,7 @@ pub(crate) fn run(
     out: Output<'_>,
     err: Output<'_>,
 ) -> Result<Outcome> {
-    if let Input::Fd(fd) = input {
-        check_direction(fd, false, "stdin")?;
-    }
-    for (o, what) in [(out, "stdout"), (err, "stderr")] {
-        if let Output::Fd(fd) = o {
-            check_direction(fd, true, what)?;
-        }
-    }
+    check_stdio(input, out, err)?;
     run_started(sb, input, out, err, |deadline| {
         start_on_launcher(sb, cmd, deadline)
     })

@@ -742,14 +742,7 @@ impl WarmPool {
         err: Output<'_>,
     ) -> Result<Outcome> {
         let sb = &self.shared.sandbox;
-        if let Input::Fd(fd) = input {
-            spawn::check_direction(fd, false, "stdin")?;
-        }
-        for (o, what) in [(out, "stdout"), (err, "stderr")] {
-            if let Output::Fd(fd) = o {
-                spawn::check_direction(fd, true, what)?;
-            }
-        }
+        spawn::check_stdio(input, out, err)?;
         // A job with host ids its caller leased (files handed over to them, e.g. a workspace)
         // must run as those ids, not as a cell's: it runs cold.
         if cmd.host_ids.is_some() {
