@@ -74,8 +74,11 @@ fn dispatch(cmd: Cmd) -> ExitCode {
 /// pipe runcell creates can land on a standard stream number and be mistaken for one.
 fn ensure_std_fds() {
     use std::os::fd::IntoRawFd;
-    for fd in 0..3 {
-        if std::path::Path::new(&format!("/proc/self/fd/{fd}")).exists() {
+    for (fd, path) in ["/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"]
+        .into_iter()
+        .enumerate()
+    {
+        if std::path::Path::new(path).exists() {
             continue;
         }
         let f = if fd == 0 {
@@ -141,7 +144,16 @@ fn main() -> ExitCode {
     } else {
         RUNCELL_FAILED
     };
-    let command = Cli::command().mut_subcommand("run", |c| c.after_long_help(run::long_help()));
+    // The computed part of `run --help` (every built-in profile parsed) only when help can be
+    // printed: building it costs more than the rest of a run's argument parsing.
+    let wants_help = argv
+        .iter()
+        .skip(1)
+        .any(|a| a == "--help" || a == "-h" || a == "help");
+    let mut command = Cli::command();
+    if wants_help {
+        command = command.mut_subcommand("run", |c| c.after_long_help(run::long_help()));
+    }
     let parsed = command.try_get_matches_from(&argv).and_then(|m| {
         let mut cli = Cli::from_arg_matches(&m)?;
         if let Some((_, sub)) = m.subcommand() {

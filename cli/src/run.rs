@@ -424,7 +424,9 @@ pub fn main(args: &RunArgs) -> ExitCode {
         Output::Fd(stderr.as_fd()),
     ) {
         Ok(outcome) => {
-            write_report(report, &outcome.report_json());
+            if report.is_some() {
+                write_report(report, &outcome.report_json());
+            }
             ExitCode::from(outcome.shell_status().clamp(0, 255) as u8)
         }
         Err(e) => fail(report, &e),

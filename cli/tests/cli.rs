@@ -640,3 +640,119 @@ fn non_utf8_arguments_and_paths_with_a_colon() {
     );
     assert_eq!((code, out.as_str()), (0, "y\n"), "{err}");
 }
+
+#[test]
+fn help_is_computed_whenever_it_is_printed() {
+    // The computed part of `run --help` (every built-in profile parsed) is only built when
+    // help may be printed; each way of asking for it must still show it.
+    for args in [
+        &["run", "--help"][..],
+        &["help", "run"],
+        &["run", "--wall-time", "2", "--help"],
+    ] {
+        let (code, out, err) = runcell(args, b"");
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Built-in profiles"), "{args:?}: {out}");
+        assert!(out.contains("128+N"), "{args:?}: {out}");
+    }
+    let (code, out, err) = runcell(&["run", "-h"], b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("--wall-time"), "{out}");
+}
+
+/// The cgroup directories `runcell-<pid>-*` that the runcell process `pid` made in this
+/// process's own cgroups (the CLI's single-run leaves live there), on v1 and v2.
+fn cgroup_leaves_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("runcell-{pid}-");
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in own.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, controllers, path) = (it.next(), it.next(), it.next());
+        let (Some(controllers), Some(path)) = (controllers, path) else {
+            continue;
+        };
+        let path = path.trim_start_matches('/');
+        for c in controllers.split(',') {
+            match c {
+                "memory" | "pids" | "cpu" => {
+                    dirs.push(std::path::Path::new("/sys/fs/cgroup").join(c).join(path))
+                }
+                "" => {
+                    dirs.push(std::path::Path::new("/sys/fs/cgroup").join(path));
+                    dirs.push(std::path::Path::new("/sys/fs/cgroup/unified").join(path));
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(base) = std::env::var_os("RUNCELL_TEST_CGROUP_V2_BASE") {
+        dirs.push(base.into());
+    }
+    let mut found = Vec::new();
+    for d in dirs {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_cgroup_is_left_behind_by_a_run_or_a_killed_runcell() {
+    let (code, _, err) = runcell(&["run", "--report", "-", "--", "/bin/true"], b"");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&err).expect("report on stderr");
+    let cgroup = report["enforced"]["cgroup"].as_str().unwrap_or("none");
+    if cgroup.starts_with("none") {
+        eprintln!("no cgroups here ({cgroup}): nothing to leave behind");
+        return;
+    }
+    // A run that ends normally removes its leaf before runcell exits.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["run", "--", "/bin/true"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn runcell");
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(cgroup_leaves_of(pid), Vec::<std::path::PathBuf>::new());
+
+    // A runcell killed while its sandbox runs leaves its leaf (nothing runs in the process
+    // any more), and the next runcell on the host removes it once it is empty.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["run", "--", "/bin/sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn runcell");
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cgroup_leaves_of(pid).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let leaves = cgroup_leaves_of(pid);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !leaves.is_empty(),
+        "no leaf of the running sandbox found ({cgroup})"
+    );
+    // The sandbox dies with its host (parent-death signal); its leaf empties, and a later
+    // runcell's sweep removes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (code, _, err) = runcell(&["run", "--", "/bin/true"], b"");
+        assert_eq!(code, 0, "{err}");
+        let left = cgroup_leaves_of(pid);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
