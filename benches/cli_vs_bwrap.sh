@@ -20,7 +20,8 @@
 #   bare_python    $PYTHON - <<< "print('hello')"
 #   runcell_python runcell run --profile python -- $PYTHON - <<< "print('hello')"
 #
-# Prints the median and p90 of each in milliseconds, then the ratios the speed issue tracks:
+# Prints the median and p90 wall time and the mean CPU time (user + system of the invocation's
+# whole process tree) of each in milliseconds, then the ratios the speed issue tracks:
 # bwrap_true / runcell_true (goal >= 1.5) and runcell_python - bare_python (goal <= 3 ms).
 set -euo pipefail
 [[ -n ${EPOCHREALTIME:-} ]] || { echo "needs bash >= 5 (\$EPOCHREALTIME)" >&2; exit 1; }
@@ -91,10 +92,13 @@ for ((i = 0; i < 5; i++)); do for v in "${variants[@]}"; do run_variant "$v" >/d
 # Timestamps from bash itself ($EPOCHREALTIME, microseconds): a `$(date +%s%N)` after each
 # invocation forks and execs `date` inside the timed interval, adding ~1-2 ms to every variant,
 # which flattens every ratio towards 1.
+# CPU: user + system time of the whole process tree of each invocation (bash's `time`, in
+# ms), which a loaded machine stretches far less than wall time.
+TIMEFORMAT='%3U %3S'
 for ((i = 0; i < rounds; i++)); do
     for v in "${variants[@]}"; do
         t0=$EPOCHREALTIME
-        run_variant "$v" >/dev/null 2>&1
+        { time run_variant "$v" >/dev/null 2>&1; } 2>>"$tmp/$v.cpu"
         t1=$EPOCHREALTIME
         echo $(((${t1//[.,]/} - ${t0//[.,]/}) * 1000)) >>"$tmp/$v"
     done
@@ -108,13 +112,19 @@ stats() {
         printf "%.3f %.3f\n", m / 1e6, p / 1e6 }'
 }
 
+# Prints the mean CPU time in ms for one variant.
+cpu() {
+    awk '{ s += $1 + $2 } END { printf "%.2f\n", s * 1000 / NR }' "$tmp/$1.cpu"
+}
+
 echo "rounds: $rounds (interleaved), load: $(cut -d' ' -f1-3 /proc/loadavg), runcell: $runcell"
-printf '%-16s %10s %10s\n' variant median_ms p90_ms
-declare -A med
+printf '%-16s %10s %10s %12s\n' variant median_ms p90_ms mean_cpu_ms
+declare -A med cpums
 for v in "${variants[@]}"; do
     read -r m p < <(stats "$v")
     med[$v]=$m
-    printf '%-16s %10s %10s\n' "$v" "$m" "$p"
+    cpums[$v]=$(cpu "$v")
+    printf '%-16s %10s %10s %12s\n' "$v" "$m" "$p" "${cpums[$v]}"
 done
 awk -v b="${med[bwrap_true]}" -v r="${med[runcell_true]}" -v bt="${med[bare_true]}" \
     -v bp="${med[bare_python]}" -v rp="${med[runcell_python]}" 'BEGIN {
@@ -122,7 +132,14 @@ awk -v b="${med[bwrap_true]}" -v r="${med[runcell_true]}" -v bt="${med[bare_true
     printf "runcell_true / bare_true:        %.2fx\n", r / bt
     printf "runcell_python - bare_python:    %+.2f ms (goal <= +3 ms)\n", rp - bp
 }'
+awk -v b="${cpums[bwrap_true]}" -v r="${cpums[runcell_true]}" -v bp="${cpums[bare_python]}" \
+    -v rp="${cpums[runcell_python]}" 'BEGIN {
+    printf "CPU: bwrap_true / runcell_true:  %.2fx\n", b / r
+    printf "CPU: runcell_python - bare_python: %+.2f ms\n", rp - bp
+}'
 if [[ -n $base ]]; then
     awk -v r="${med[runcell_true]}" -v o="${med[base_true]}" \
         'BEGIN { printf "base_true / runcell_true:        %.2fx  (>1: this build is faster)\n", o / r }'
+    awk -v r="${cpums[runcell_true]}" -v o="${cpums[base_true]}" \
+        'BEGIN { printf "CPU: base_true / runcell_true:   %.2fx  (>1: this build is faster)\n", o / r }'
 fi
