@@ -37,6 +37,9 @@ pub struct Executor {
     pub langs: Arc<Languages>,
     /// Parent of the job directories.
     pub work_dir: PathBuf,
+    /// Name prefix of this process's job directories (`job-PID-START-`, see
+    /// [`super::jobdirs`]).
+    pub job_prefix: String,
     /// Bytes kept of stdout and of stderr.
     pub output_limit: u64,
     pub compile: CompileLimits,
@@ -183,7 +186,7 @@ impl Executor {
         std::fs::create_dir_all(&self.work_dir)
             .map_err(|e| format!("work dir {}: {e}", self.work_dir.display()))?;
         let dir = tempfile::Builder::new()
-            .prefix("job-")
+            .prefix(&self.job_prefix)
             .tempdir_in(&self.work_dir)
             .map_err(|e| format!("job dir under {}: {e}", self.work_dir.display()))?
             .keep();
@@ -419,10 +422,20 @@ pub fn remove_job_dir(dir: &Path) {
         return;
     }
     fn unlock(p: &Path) {
-        if let Ok(md) = std::fs::symlink_metadata(p)
-            && md.is_dir()
-        {
-            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opened without following a link (O_PATH | O_NOFOLLOW | O_DIRECTORY: no read
+        // permission needed), then changed through the descriptor's /proc entry, which
+        // names that very directory: a link is never made to lend its target's permissions.
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(p);
+        if let Ok(d) = dir {
+            let _ = std::fs::set_permissions(
+                format!("/proc/self/fd/{}", d.as_raw_fd()),
+                std::fs::Permissions::from_mode(0o700),
+            );
             if let Ok(rd) = std::fs::read_dir(p) {
                 for e in rd.flatten() {
                     unlock(&e.path());
@@ -545,7 +558,7 @@ impl Executor {
         std::fs::create_dir_all(&self.work_dir)
             .map_err(|e| format!("work dir {}: {e}", self.work_dir.display()))?;
         let dir = tempfile::Builder::new()
-            .prefix("job-")
+            .prefix(&self.job_prefix)
             .tempdir_in(&self.work_dir)
             .map_err(|e| format!("job dir under {}: {e}", self.work_dir.display()))?
             .keep();

@@ -36,6 +36,10 @@ pub struct App {
     pub langs: Arc<Languages>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
+    /// How often `wait=true` reads its submission again without a wake-up: a fallback where
+    /// finished jobs notify (in-process workers, PostgreSQL's `LISTEN`), the way to see
+    /// other processes' results where they do not.
+    pub wait_poll: Duration,
 }
 
 type Shared = Arc<App>;
@@ -205,7 +209,7 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
         Err(e) => return unprocessable(&e),
     };
     let token = sub.token.clone();
-    let mut finished = app.hub.finished.subscribe();
+    let waiter = wait.then(|| app.hub.watch(&token));
     // What `wait=true` answers if the store stops answering after the insert.
     let mut last = wait.then(|| sub.clone());
     if let Err(r) = blocking(&app, move |s| s.insert(&[sub])).await {
@@ -216,11 +220,7 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
         return reply(StatusCode::CREATED, json!({ "token": token }));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(app.cfg.wait_timeout_secs);
-    let poll = if app.store.shared() {
-        Duration::from_millis(25)
-    } else {
-        Duration::from_millis(250)
-    };
+    let poll = app.wait_poll;
     loop {
         let t = token.clone();
         let store = app.store.clone();
@@ -250,7 +250,9 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
                 ),
             };
         }
-        let _ = tokio::time::timeout(poll, finished.changed()).await;
+        if let Some(w) = &waiter {
+            let _ = tokio::time::timeout(poll, w.finished()).await;
+        }
     }
 }
 

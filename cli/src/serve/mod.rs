@@ -8,6 +8,7 @@
 pub mod config;
 pub mod execute;
 pub mod files;
+pub mod jobdirs;
 pub mod judge0;
 pub mod languages;
 pub mod metrics;
@@ -110,15 +111,18 @@ fn work_dir(cfg: &Config) -> Result<(PathBuf, bool), String> {
     use std::os::unix::fs::PermissionsExt;
     let (dir, owned) = match &cfg.work_dir {
         Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("runcell-serve-{}", std::process::id())),
-            true,
-        ),
+        None => (jobdirs::default_work_dir(), true),
     };
+    if owned {
+        // In the shared temp directory, by a predictable name: made here, never adopted.
+        jobdirs::create_private(&dir).map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("work dir {}: {e}", dir.display()))?;
     // Job directories inside are private; this one only needs to be traversable.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
         .map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    // What a killed process left (its job directories, its default work directory).
+    jobdirs::clean_stale(&dir, owned);
     Ok((dir, owned))
 }
 
@@ -166,6 +170,7 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
     let exec = Executor {
         langs: langs.clone(),
         work_dir: dir.clone(),
+        job_prefix: jobdirs::job_prefix(),
         output_limit: cfg.max_output_bytes,
         compile: CompileLimits {
             cpu_time: cfg.max_cpu_time_limit,
@@ -288,12 +293,25 @@ fn run_serve(cfg: Config) -> Result<(), String> {
             )
         })
         .transpose()?;
+    // Results stored by other processes (workers on a shared database) wake `wait=true`
+    // requests through the store's notifications where it has them; else they are polled.
+    let notified = {
+        let hub = hub.clone();
+        p.store
+            .watch_finished(Arc::new(move |token| hub.finished(token)))
+    };
+    let wait_poll = std::time::Duration::from_millis(match (p.store.shared(), notified) {
+        (false, _) => 250,
+        (true, true) => 1000,
+        (true, false) => 25,
+    });
     let app = Arc::new(App {
         cfg: cfg.clone(),
         store: p.store.clone(),
         langs: p.langs.clone(),
         hub,
         metrics: metrics.clone(),
+        wait_poll,
     });
     let router = judge0::routes(app.clone())
         .merge(piston::routes(app.clone(), p.exec.clone()))
