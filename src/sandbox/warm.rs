@@ -87,14 +87,58 @@ use super::{Command, Sandbox};
 use crate::error::{Error, Result};
 use crate::sys;
 
-/// The end of [`WarmConfig::python`]'s program: ready byte, then the job from stdin.
+/// The end of [`WarmConfig::python`]'s program: ready byte, then one framed job on stdin (see
+/// [`Job`]): the script's name, its arguments and its code, each length-prefixed, read with
+/// `os.read` (nothing buffered past the frame), so everything after the frame is the
+/// program's own `sys.stdin`. The job then runs like `python3 NAME ARGS...` (or `python3 -`
+/// for the name `-`): a fresh `__main__` module in `sys.modules`, `sys.argv`, `__file__`
+/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, and the source in `linecache` so that
+/// tracebacks quote it as they quote a script file.
 const PYTHON_RUNNER: &str = r#"sys.stdout.write('\0')
 sys.stdout.flush()
+def _runcell_read(n):
+    b = bytearray()
+    while len(b) < n:
+        c = os.read(0, min(n - len(b), 1 << 20))
+        if not c:
+            os.write(2, b'runcell: the job frame ended early\n')
+            os._exit(125)
+        b += c
+    return bytes(b)
 def _runcell_job():
-    g = {'__name__': '__main__', '__builtins__': __builtins__}
+    h = _runcell_read(24)
+    if h[:8] != b'RCJOB1\0\0':
+        os.write(2, b'runcell: not a job frame\n')
+        os._exit(125)
+    name = os.fsdecode(_runcell_read(int.from_bytes(h[8:12], 'little')))
+    args = [os.fsdecode(_runcell_read(int.from_bytes(_runcell_read(4), 'little')))
+            for _ in range(int.from_bytes(h[12:16], 'little'))]
+    code = _runcell_read(int.from_bytes(h[16:24], 'little'))
+    m = types.ModuleType('__main__')
+    g = m.__dict__
+    g['__builtins__'] = __builtins__
+    if name == '-':
+        filename = '<stdin>'
+        sys.path[0] = ''
+    else:
+        filename = os.path.abspath(name)
+        sys.path[0] = os.path.dirname(filename)
+        g['__file__'] = filename
+        g['__cached__'] = None
+        g['__loader__'] = importlib.machinery.SourceFileLoader('__main__', filename)
+        try:
+            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
+            lines = code.decode(enc, 'replace').splitlines(True)
+            linecache.cache[filename] = (len(code), None, lines, filename)
+        except BaseException:
+            pass
+    sys.argv = [name] + args
+    sys.modules['__main__'] = m
+    # The runner's two frames below the job's: the job gets the depth a script gets.
+    sys.setrecursionlimit(sys.getrecursionlimit() + 3)
     try:
         try:
-            exec(compile(sys.stdin.read(), '<stdin>', 'exec'), g)
+            exec(compile(code, filename, 'exec', dont_inherit=True), g)
             return 0
         finally:
             g.clear()
@@ -107,7 +151,12 @@ def _runcell_job():
         return 1
     except BaseException as e:
         e = e.with_traceback(e.__traceback__.tb_next)
-        sys.excepthook(type(e), e, e.__traceback__)
+        if sys.excepthook is sys.__excepthook__:
+            # The same text as the built-in hook, with the lines from linecache (the built-in
+            # hook reads only files: the code came with the job).
+            traceback.print_exception(type(e), e, e.__traceback__)
+        else:
+            sys.excepthook(type(e), e, e.__traceback__)
         return 1
 _runcell_status = _runcell_job()
 import atexit
@@ -120,6 +169,125 @@ for _runcell_f in (sys.stdout, sys.stderr):
 os._exit(_runcell_status & 0xff)
 "#;
 
+/// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
+const PYTHON_RUNNER_IMPORTS: &str =
+    "import sys, os, io, types, linecache, tokenize, traceback, importlib.machinery\n";
+
+/// The magic bytes that open a job frame.
+const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
+/// Most bytes of a [`Job`]'s code.
+pub const MAX_JOB_CODE: usize = 64 << 20;
+/// Most bytes of a [`Job`]'s script name and arguments together (each counted with 4 more).
+pub const MAX_JOB_ARGS: usize = 256 * 1024;
+
+/// One job for a pool of framed preloaded cells ([`WarmConfig::python`]): the code to run,
+/// the script name it runs as, and its arguments; the program's own stdin is given beside it
+/// ([`WarmPool::run_job`]).
+///
+/// The cell reads the job as one length-prefixed frame at the head of its stdin (magic
+/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length; the
+/// name; each argument as a u32 length and its bytes; the code), then runs it; every byte
+/// after the frame is the program's `sys.stdin`. Lengths, not delimiters, separate the
+/// parts: no byte of the code, the arguments or the input can be taken for another part.
+///
+/// ```
+/// use runcell::{Job, Profile, Sandbox, WarmConfig};
+/// let sb = Sandbox::builder().profile(Profile::named("python")?).build()?;
+/// let pool = sb.warm_pool(WarmConfig::new(1).python(&[]))?;
+/// let job = Job::new("import sys; print(sys.argv, sys.stdin.read())")
+///     .script("main.py")
+///     .arg("x");
+/// let o = pool.run_job(&job, b"input")?;
+/// assert_eq!(o.stdout, b"['main.py', 'x'] input\n");
+/// # Ok::<(), runcell::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    code: Vec<u8>,
+    script: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+}
+
+impl Job {
+    /// A job running `code` like `python3 -` does (`sys.argv == ['-']`, tracebacks name
+    /// `<stdin>`, no `__file__`); see [`Job::script`] to run it as a named script.
+    pub fn new(code: impl Into<Vec<u8>>) -> Job {
+        Job {
+            code: code.into(),
+            script: "-".into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Run the code as the script `name` would run with `python3 NAME`: `sys.argv[0]` is
+    /// `name`, `__file__` its absolute path from the working directory, `sys.path[0]` that
+    /// directory, and tracebacks name that path and quote the code's lines. The file need not
+    /// exist (the code comes with the job); `-` means `python3 -`.
+    ///
+    /// One difference remains: the runner's own two frames sit below the job's, so the
+    /// recursion limit is raised by 3 to give the job a script's depth
+    /// (`sys.getrecursionlimit()` says 1003 where a script sees 1000; a limit the job sets
+    /// itself leaves it 3 frames fewer).
+    pub fn script(mut self, name: impl Into<std::ffi::OsString>) -> Job {
+        self.script = name.into();
+        self
+    }
+
+    /// Add one argument (`sys.argv[1:]`).
+    pub fn arg(mut self, a: impl Into<std::ffi::OsString>) -> Job {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Add arguments (`sys.argv[1:]`).
+    pub fn args<I, S>(mut self, args: I) -> Job
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The frame the cell reads (checked against the bounds).
+    pub(crate) fn frame(&self) -> Result<Vec<u8>> {
+        let name = self.script.as_bytes();
+        if name.is_empty() || name.contains(&0) {
+            return Err(Error::config(
+                "job: the script name must be non-empty, without NUL bytes",
+            ));
+        }
+        if self.args.iter().any(|a| a.as_bytes().contains(&0)) {
+            return Err(Error::config("job: an argument contains a NUL byte"));
+        }
+        let arg_bytes = name.len() + self.args.iter().map(|a| a.len() + 4).sum::<usize>();
+        if arg_bytes > MAX_JOB_ARGS || self.args.len() > JOB_STRINGS {
+            return Err(Error::config(format!(
+                "job: script name and arguments over {MAX_JOB_ARGS} bytes or {JOB_STRINGS} \
+                 arguments"
+            )));
+        }
+        if self.code.len() > MAX_JOB_CODE {
+            return Err(Error::config(format!(
+                "job: code of {} bytes is over the limit of {MAX_JOB_CODE}",
+                self.code.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(24 + arg_bytes + self.code.len());
+        out.extend_from_slice(FRAME_MAGIC);
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.code.len() as u64).to_le_bytes());
+        out.extend_from_slice(name);
+        for a in &self.args {
+            out.extend_from_slice(&(a.len() as u32).to_le_bytes());
+            out.extend_from_slice(a.as_bytes());
+        }
+        out.extend_from_slice(&self.code);
+        Ok(out)
+    }
+}
+
 /// How a [`WarmPool`] is sized and refilled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarmConfig {
@@ -128,6 +296,8 @@ pub struct WarmConfig {
     max_idle_memory: Option<u64>,
     setup_timeout: Duration,
     preload: Option<Command>,
+    /// The preload reads a job frame (see [`Job`]) before the program's own stdin.
+    framed: bool,
     preload_cpu: Duration,
 }
 
@@ -141,6 +311,7 @@ impl WarmConfig {
             max_idle_memory: None,
             setup_timeout: Duration::from_secs(30),
             preload: None,
+            framed: false,
             preload_cpu: Duration::from_secs(30),
         }
     }
@@ -153,12 +324,16 @@ impl WarmConfig {
     /// toward the job's memory limit. See [`WarmConfig::python`] for a ready-made one.
     pub fn preload(mut self, cmd: Command) -> WarmConfig {
         self.preload = Some(cmd);
+        self.framed = false;
         self
     }
 
-    /// Preloaded Python cells: `python3` imports `modules`, then runs the code given as the
-    /// job's stdin like `python3 -` does (a fresh `__main__` namespace; the modules are in
-    /// `sys.modules`, so importing them is free). Run it with [`WarmPool::preload_command`].
+    /// Preloaded Python cells: `python3` imports `modules`, then runs one [`Job`] (code,
+    /// script name, arguments) read as a frame from the head of its stdin, like `python3
+    /// script.py ARGS...` (or `python3 -`), with the rest of stdin as the program's own
+    /// (a fresh `__main__` module; the modules are in `sys.modules`, so importing them is
+    /// free). Run jobs with [`WarmPool::run_job`]; [`WarmPool::run`] of
+    /// [`WarmPool::preload_command`] runs its stdin as the code, like `python3 -`.
     ///
     /// At the end the job's namespace is cleared (its open files are closed), `atexit`
     /// handlers run and the standard streams are flushed, then the process exits at once
@@ -166,12 +341,14 @@ impl WarmConfig {
     /// is skipped, as the cell is discarded anyway. Exit status and uncaught exceptions are as
     /// with `python3 -`.
     pub fn python(self, modules: &[&str]) -> WarmConfig {
-        let mut code = String::from("import sys, os\n");
+        let mut code = String::from(PYTHON_RUNNER_IMPORTS);
         for m in modules {
             code.push_str(&format!("import {m}\n"));
         }
         code.push_str(PYTHON_RUNNER);
-        self.preload(Command::new("python3").arg("-c").arg(code))
+        let mut cfg = self.preload(Command::new("python3").arg("-c").arg(code));
+        cfg.framed = true;
+        cfg
     }
 
     /// CPU time a preloaded cell may use before its job (default 30 s): its `RLIMIT_CPU`
@@ -565,8 +742,14 @@ fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
 
 /// Hand a preloaded cell its job: the CPU limit counts from now (the host lowers the
 /// program's `RLIMIT_CPU` to what it used plus the job's limit, and the report leaves out what
-/// it used), then the job's input is written by the caller's supervision loop.
-fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
+/// it used), then the job's frame (framed cells) is written to its stdin, and the job's input
+/// after it by the caller's supervision loop.
+fn preload_handover(
+    sb: &Sandbox,
+    cell: Cell,
+    frame: Option<&[u8]>,
+    deadline: Instant,
+) -> Result<Started> {
     let Cell {
         mut started,
         program,
@@ -598,7 +781,45 @@ fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
     drop(window);
     lowered.map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
     started.cpu_before = Duration::from_nanos(used);
+    if let (Some(frame), Some(fd)) = (frame, &started.stdin) {
+        write_by(fd.as_raw_fd(), frame, deadline)?;
+    }
     Ok(started)
+}
+
+/// Write all of `data` to the cell's stdin pipe (the runner reads it meanwhile), never past
+/// `deadline` (then the wall time is over: a setup timeout).
+fn write_by(fd: libc::c_int, mut data: &[u8], deadline: Instant) -> Result<()> {
+    sys::set_nonblocking(fd, true).map_err(|e| Error::sys("fcntl", spawn::os_err(e)))?;
+    while !data.is_empty() {
+        match sys::write_nosigpipe(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(libc::EINTR) => {}
+            Err(libc::EAGAIN) => {
+                let mut pfd = [libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(spawn::setup_timeout());
+                }
+                let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+                match sys::poll(&mut pfd, ms) {
+                    Ok(_) | Err(libc::EINTR) => {}
+                    Err(e) => return Err(Error::sys("poll", spawn::os_err(e))),
+                }
+            }
+            Err(libc::EPIPE) => {
+                return Err(preload_error(
+                    "the preloaded program ended before reading its job".into(),
+                ));
+            }
+            Err(e) => return Err(Error::sys("write job frame", spawn::os_err(e))),
+        }
+    }
+    Ok(())
 }
 
 fn idle_memory(st: &State) -> Option<u64> {
@@ -754,26 +975,18 @@ impl WarmPool {
                 self.shared.lock().stats.cold_runs += 1;
                 return spawn::run(sb, cmd, input, out, err);
             }
-            // No ready cell: set one up now (the same protocol, at a cold start's cost).
-            let cell = match self.take() {
-                Some(cell) => {
-                    self.shared.lock().stats.warm_runs += 1;
-                    cell
-                }
-                None => {
-                    self.shared.lock().stats.cold_runs += 1;
-                    make_cell(&self.shared.cells_from, &self.shared.config)?
-                }
+            if !self.shared.config.framed {
+                return self.run_preloaded(None, input, out, err);
+            }
+            // A framed cell: the input is the code, run like `python3 -`.
+            let Input::Bytes(code) = input else {
+                return Err(Error::config(
+                    "warm pool: the code of a framed preloaded cell comes as bytes (see \
+                     WarmPool::run_job)",
+                ));
             };
-            let reaper = self.shared.reaper();
-            let o = spawn::run_started(sb, input, out, err, |_| {
-                preload_handover(sb, cell).map(|mut s| {
-                    s.reaper = reaper;
-                    s
-                })
-            });
-            self.shared.changed.notify_all();
-            return o;
+            let frame = Job::new(code).frame()?;
+            return self.run_preloaded(Some(&frame), Input::Bytes(b""), out, err);
         }
         let exec = ExecData::new(sb, cmd)?;
         let own_dir = cmd
@@ -810,6 +1023,63 @@ impl WarmPool {
             })
         });
         // Refilled once the job is over: a refill during the job would compete with it.
+        self.shared.changed.notify_all();
+        o
+    }
+
+    /// Run `job` in a framed preloaded cell ([`WarmConfig::python`]) with `stdin` as the
+    /// program's standard input, stdout and stderr captured; see [`Job`]. A pool whose cells
+    /// are not framed refuses it; a job over the bounds ([`MAX_JOB_CODE`], [`MAX_JOB_ARGS`])
+    /// is refused before anything runs.
+    pub fn run_job(&self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        self.run_job_with(job, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmPool::run_job`] with the stdio of [`Sandbox::run_with`].
+    pub fn run_job_with(
+        &self,
+        job: &Job,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        if !self.shared.config.framed {
+            return Err(Error::config(
+                "warm pool: run_job needs framed preloaded cells (WarmConfig::python)",
+            ));
+        }
+        let frame = job.frame()?;
+        self.run_preloaded(Some(&frame), input, out, err)
+    }
+
+    /// A preloaded cell's job: `frame` first on its stdin (framed cells), then `input`.
+    fn run_preloaded(
+        &self,
+        frame: Option<&[u8]>,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        let sb = &self.shared.sandbox;
+        // No ready cell: set one up now (the same protocol, at a cold start's cost).
+        let cell = match self.take() {
+            Some(cell) => {
+                self.shared.lock().stats.warm_runs += 1;
+                cell
+            }
+            None => {
+                self.shared.lock().stats.cold_runs += 1;
+                make_cell(&self.shared.cells_from, &self.shared.config)?
+            }
+        };
+        let reaper = self.shared.reaper();
+        let o = spawn::run_started(sb, input, out, err, |deadline| {
+            preload_handover(sb, cell, frame, deadline).map(|mut s| {
+                s.reaper = reaper;
+                s
+            })
+        });
         self.shared.changed.notify_all();
         o
     }
