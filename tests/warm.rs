@@ -545,6 +545,20 @@ fn unprivileged_child() {
     let o = ppool.run(&cmd, b"while True: pass").unwrap();
     assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
     assert_eq!(ppool.stats().warm_runs, 2);
+    // A cell's own job directory, as the host user.
+    let wpool = sb.warm_pool(WarmConfig::new(1).workspace("/box")).unwrap();
+    let cell = wpool.cell().unwrap();
+    let dir = cell.workspace().unwrap().path().to_path_buf();
+    cell.workspace().unwrap().write("in.txt", b"mine").unwrap();
+    let o = cell
+        .run(&sh_cmd("cat in.txt; echo x > out.txt && ls"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "minein.txt\nout.txt\n", "{o:?}");
+    wait_until("the job directory's removal", || !dir.exists());
+    assert!(wpool.wait_ready(1, HANG));
+    let o = wpool.run(&sh_cmd("ls -A; echo END"), b"").unwrap();
+    assert_eq!(stdout(&o), "END\n", "{o:?}");
+    drop(wpool);
     let all: BTreeSet<u32> = cell_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))
@@ -851,4 +865,118 @@ fn warm_errors_read_like_a_cold_script() {
         assert!(!stderr(&warm).contains("_runcell"), "{}", stderr(&warm));
     }
     assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+}
+
+/// With `WarmConfig::workspace`, each cell has a job directory of its own: empty until the
+/// caller writes the job's files, visible to the job at the working directory, writable by
+/// it, handed to the cell's ids, never shared with another cell, out of reach of the host
+/// directory's parent, and removed with the cell (after its job, when dropped unused, and with
+/// the pool).
+#[test]
+fn cells_have_their_own_job_directory() {
+    let _g = serial();
+    let parent = std::env::temp_dir().join(format!("warm-ws-parent-{}", std::process::id()));
+    std::fs::create_dir_all(&parent).unwrap();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = sb
+        .warm_pool(WarmConfig::new(2).workspace_in("/box", &parent))
+        .unwrap();
+    assert!(pool.wait_ready(2, HANG));
+    let cell = pool.cell().unwrap();
+    let ws = cell.workspace().unwrap();
+    let host_dir = ws.path().to_path_buf();
+    let outer = host_dir.parent().unwrap().to_path_buf();
+    // Beside the job directory on the host: nothing of the job may reach it.
+    std::fs::write(outer.join("beside-secret"), "x").unwrap();
+    ws.write("in.txt", b"one").unwrap();
+    ws.write("sub/deep.txt", b"two").unwrap();
+    let o = cell
+        .run(
+            &sh_cmd(
+                "pwd; cat in.txt sub/deep.txt; echo; stat -c '%u %g' . in.txt sub; \
+                 echo made > out.txt && mkdir d && echo wrote; ls -A | tr '\\n' ' '; echo; \
+                 ls -A /box/.. /box/../.. 2>&1 | grep -c beside-secret; \
+                 grep -c beside-secret /proc/self/mountinfo",
+            ),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::ExitNonzero, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "/box\nonetwo\n1000 1000\n1000 1000\n1000 1000\nwrote\nd in.txt out.txt sub \n0\n0\n",
+        "{}",
+        stderr(&o)
+    );
+    // Gone with its cell (after the cell's reap, on the pool's reaper).
+    wait_until("the job directory's removal", || !outer.exists());
+    // The next cell's directory is empty: nothing of the previous job.
+    let o = pool
+        .run(&sh_cmd("pwd; ls -A; echo END").current_dir("/box"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "/box\nEND\n", "{}", stderr(&o));
+    // A cell dropped unused takes its directory with it.
+    assert!(pool.wait_ready(2, HANG));
+    let cell = pool.cell().unwrap();
+    let unused = cell
+        .workspace()
+        .unwrap()
+        .path()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(unused.exists());
+    drop(cell);
+    assert!(!unused.exists());
+    // Commands that need another root are refused by a taken cell (run cold by the pool).
+    let cell = pool.cell().unwrap();
+    assert!(matches!(
+        cell.run(&Command::new("true").current_dir("/tmp"), b""),
+        Err(Error::Config { .. })
+    ));
+    let stats = pool.stats();
+    assert_eq!(stats.cold_runs, 0, "{stats:?}");
+    assert!(pool.wait_ready(2, HANG));
+    drop(pool);
+    // Every cell's directory is gone with the pool.
+    let left: Vec<_> = std::fs::read_dir(&parent).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir(&parent).unwrap();
+}
+
+/// A preloaded Python cell with a job directory: the job's files written by the caller are in
+/// its working directory, `__file__` names the script there, and the job can write beside it.
+#[test]
+fn preloaded_cells_with_a_job_directory() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).python(&["json"]).workspace("/box"))
+        .unwrap();
+    let code = "import json, os, sys\n\
+                print(__file__, os.getcwd(), sys.path[0])\n\
+                print(open(__file__).read() == open('/box/script.py').read())\n\
+                print(json.load(open('data.json'))['n'] + int(sys.stdin.read()))\n\
+                open('out.txt', 'w').write('x')\n\
+                print(sorted(os.listdir('.')))\n";
+    for round in 0..2 {
+        assert!(pool.wait_ready(1, HANG));
+        let cell = pool.cell().unwrap();
+        let ws = cell.workspace().unwrap();
+        ws.write("script.py", code.as_bytes()).unwrap();
+        ws.write("data.json", format!("{{\"n\": {round}}}").as_bytes())
+            .unwrap();
+        let o = cell
+            .run_job(&runcell::Job::new(code).script("script.py"), b"40")
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            format!(
+                "/box/script.py /box /box\nTrue\n{}\n['data.json', 'out.txt', 'script.py']\n",
+                40 + round
+            )
+        );
+    }
+    assert_eq!(pool.stats().warm_runs, 2, "{:?}", pool.stats());
 }

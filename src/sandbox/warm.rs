@@ -52,9 +52,20 @@
 //! job's limit, and leaves that use out of the report. Memory, process count and output limits
 //! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
+//! # Job directories
+//!
+//! With [`WarmConfig::workspace`] each cell is launched with a job directory of its own: a
+//! fresh, empty host directory (a [`Workspace`] under a host-only 0700 directory) made for
+//! that cell, given to host ids leased for that cell alone, and bound read-write at the
+//! configured path, which is the cell's working directory (so the landlock rules cover it
+//! like any read-write bind: they are added after the mount exists). The caller takes a cell
+//! ([`WarmPool::cell`]), writes the job's files into [`WarmCell::workspace`], and runs the job;
+//! at the handover the tree is handed to the cell's ids again (what the host wrote included),
+//! and the directory is removed once the cell is reaped. No directory serves two cells.
+//!
 //! # What runs cold
 //!
-//! A command with mounts of its own or a working directory other than the sandbox's needs a
+//! A command with mounts of its own or a working directory other than the cells' needs a
 //! root the cell does not have, and one carrying host ids its caller leased
 //! ([`Command::host_ids`]) must run as those ids: each runs as a cold launch, as does any job that finds no ready
 //! cell ([`WarmStats`] counts both kinds).
@@ -76,6 +87,7 @@ use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,7 +95,7 @@ use std::time::{Duration, Instant};
 use super::child::{self, RECORD_LEN};
 use super::outcome::Outcome;
 use super::spawn::{self, ExecData, Input, Output, Started};
-use super::{Command, Sandbox};
+use super::{Command, Sandbox, Workspace};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -299,6 +311,10 @@ pub struct WarmConfig {
     /// The preload reads a job frame (see [`Job`]) before the program's own stdin.
     framed: bool,
     preload_cpu: Duration,
+    /// Each cell's own job directory: where it is bound (the cells' working directory) and
+    /// the host directory it is created under (default: the system's temporary directory).
+    workspace: Option<PathBuf>,
+    workspace_parent: Option<PathBuf>,
 }
 
 impl WarmConfig {
@@ -313,6 +329,8 @@ impl WarmConfig {
             preload: None,
             framed: false,
             preload_cpu: Duration::from_secs(30),
+            workspace: None,
+            workspace_parent: None,
         }
     }
 
@@ -355,6 +373,30 @@ impl WarmConfig {
     /// until the handover, when the host lowers it to this CPU time plus the job's limit.
     pub fn preload_cpu(mut self, d: Duration) -> WarmConfig {
         self.preload_cpu = d;
+        self
+    }
+
+    /// Give each cell a job directory of its own: a fresh, empty host directory (a
+    /// [`Workspace`] made by the pool for that cell alone) bound read-write at `dir`, which is
+    /// the cell's working directory (and its preloaded program's). Take a cell with
+    /// [`WarmPool::cell`], write the job's files with [`WarmCell::workspace`], then run it;
+    /// the directory is handed to the cell's host ids at the handover and removed with the
+    /// cell. Commands may name `dir` as their working directory and still run warm.
+    pub fn workspace(mut self, dir: impl Into<PathBuf>) -> WarmConfig {
+        self.workspace = Some(dir.into());
+        self
+    }
+
+    /// [`WarmConfig::workspace`], with the host directories created under `parent` (a
+    /// private 0700 directory of the host works: the sandbox reaches each one through its
+    /// bind only).
+    pub fn workspace_in(
+        mut self,
+        dir: impl Into<PathBuf>,
+        parent: impl Into<PathBuf>,
+    ) -> WarmConfig {
+        self.workspace = Some(dir.into());
+        self.workspace_parent = Some(parent.into());
         self
     }
 
@@ -551,6 +593,9 @@ impl Slot {
 struct Cell {
     started: Started,
     _slot: Option<Arc<Slot>>,
+    /// The cell's own job directory (bound read-write at its working directory), removed
+    /// after the cell is reaped.
+    workspace: Option<Workspace>,
     /// A preloaded cell: its program's host pid and start time (to check it is still that
     /// process at the handover).
     program: Option<(libc::pid_t, u64)>,
@@ -617,21 +662,42 @@ impl std::fmt::Debug for WarmPool {
 /// Set up one cell, on a launcher thread.
 fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     let timeout = cfg.setup_timeout;
+    // A job directory of its own: a fresh, empty workspace, bound where the cells work and
+    // given to host ids leased for this cell alone (its setup enters it as the working
+    // directory; the handover gives it the caller's files too).
+    let workspace = match &cfg.workspace {
+        Some(dst) => {
+            let parent = cfg
+                .workspace_parent
+                .clone()
+                .unwrap_or_else(std::env::temp_dir);
+            let ws = Workspace::new_in(sb, parent)?;
+            let ids = sb.lease_host_ids()?;
+            ws.hand_over(&ids)?;
+            Some((ws, dst.clone(), ids))
+        }
+        None => None,
+    };
+    let own = |cmd: Command| match &workspace {
+        Some((ws, dst, ids)) => cmd.bind(ws.path(), dst).current_dir(dst).host_ids(ids),
+        None => cmd,
+    };
     let (slot, program, started) = match &cfg.preload {
         None => {
             let slot = Arc::new(Slot::new());
             let (sb2, slot2) = (sb.clone(), slot.clone());
+            // The cell's own launch: the program is a placeholder (never executed; the job
+            // brings its own argv).
+            let cmd = own(Command::new("/"));
             let started = super::launcher::call(move || {
-                // The cell's own launch: the program is a placeholder (never executed; the
-                // job brings its own argv).
-                let mut exec = ExecData::new(&sb2, &Command::new("/"))?;
+                let mut exec = ExecData::new(&sb2, &cmd)?;
                 exec.warm = Some(slot2);
                 spawn::start(&sb2, &exec, Instant::now() + timeout)
             })?;
             (Some(slot), None, started)
         }
         Some(cmd) => {
-            let (sb2, cmd) = (sb.clone(), cmd.clone());
+            let (sb2, cmd) = (sb.clone(), own(cmd.clone()));
             let started = super::launcher::call(move || {
                 let exec = ExecData::new(&sb2, &cmd)?;
                 spawn::start(&sb2, &exec, Instant::now() + timeout)
@@ -650,6 +716,7 @@ fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     Ok(Cell {
         started,
         _slot: slot,
+        workspace: workspace.map(|(ws, _, _)| ws),
         program,
         memory,
     })
@@ -975,62 +1042,22 @@ impl WarmPool {
                 self.shared.lock().stats.cold_runs += 1;
                 return spawn::run(sb, cmd, input, out, err);
             }
-            if !self.shared.config.framed {
-                return self.run_preloaded(None, input, out, err);
-            }
-            // A framed cell: the input is the code, run like `python3 -`.
-            let Input::Bytes(code) = input else {
-                return Err(Error::config(
-                    "warm pool: the code of a framed preloaded cell comes as bytes (see \
-                     WarmPool::run_job)",
-                ));
-            };
-            let frame = Job::new(code).frame()?;
-            return self.run_preloaded(Some(&frame), Input::Bytes(b""), out, err);
+            return self.cell()?.run_with(cmd, input, out, err);
         }
-        let exec = ExecData::new(sb, cmd)?;
-        let own_dir = cmd
-            .dir
-            .as_ref()
-            .is_some_and(|d| d.as_os_str().as_bytes() != sb.prepared().workdir.to_bytes());
-        let job = if exec.has_run_plan() || own_dir {
-            None
-        } else {
-            let mut argv: Vec<&[u8]> = vec![cmd.program.as_bytes()];
-            argv.extend(cmd.args.iter().map(|a| a.as_bytes()));
-            let envp: Vec<Vec<u8>> = cmd
-                .environment(&sb.prepared().env)?
-                .into_iter()
-                .map(|(mut k, v)| {
-                    k.push(b'=');
-                    k.extend_from_slice(&v);
-                    k
-                })
-                .collect();
-            encode_job(&argv, &envp, exec.c_parts().0)
-        };
+        let job = plain_job(&self.shared, cmd)?;
         let cell = job.as_ref().and_then(|_| self.take());
-        let (Some(cell), Some(job)) = (cell, job) else {
+        let (Some(cell), Some((exec, job))) = (cell, job) else {
             self.shared.lock().stats.cold_runs += 1;
             return spawn::run(sb, cmd, input, out, err);
         };
         self.shared.lock().stats.warm_runs += 1;
-        let reaper = self.shared.reaper();
-        let o = spawn::run_started(sb, input, out, err, |deadline| {
-            handover(sb, cell, &exec, &job, deadline).map(|mut s| {
-                s.reaper = reaper;
-                s
-            })
-        });
-        // Refilled once the job is over: a refill during the job would compete with it.
-        self.shared.changed.notify_all();
-        o
+        run_cell(&self.shared, cell, Work::Exec(&exec, &job), input, out, err)
     }
 
     /// Run `job` in a framed preloaded cell ([`WarmConfig::python`]) with `stdin` as the
     /// program's standard input, stdout and stderr captured; see [`Job`]. A pool whose cells
     /// are not framed refuses it; a job over the bounds ([`MAX_JOB_CODE`], [`MAX_JOB_ARGS`])
-    /// is refused before anything runs.
+    /// is refused before anything runs. No ready cell: one is set up for it on the spot.
     pub fn run_job(&self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
         self.run_job_with(job, Input::Bytes(stdin), Output::Capture, Output::Capture)
     }
@@ -1044,25 +1071,17 @@ impl WarmPool {
         err: Output<'_>,
     ) -> Result<Outcome> {
         spawn::check_stdio(input, out, err)?;
-        if !self.shared.config.framed {
-            return Err(Error::config(
-                "warm pool: run_job needs framed preloaded cells (WarmConfig::python)",
-            ));
-        }
-        let frame = job.frame()?;
-        self.run_preloaded(Some(&frame), input, out, err)
+        let frame = job_frame(&self.shared, job)?;
+        self.cell()?
+            .run_cell(Work::Preloaded(Some(&frame)), input, out, err)
     }
 
-    /// A preloaded cell's job: `frame` first on its stdin (framed cells), then `input`.
-    fn run_preloaded(
-        &self,
-        frame: Option<&[u8]>,
-        input: Input<'_>,
-        out: Output<'_>,
-        err: Output<'_>,
-    ) -> Result<Outcome> {
-        let sb = &self.shared.sandbox;
-        // No ready cell: set one up now (the same protocol, at a cold start's cost).
+    /// Take one cell for a job of the caller's making: a ready one, or one set up now (at a
+    /// cold start's cost) when none is. With [`WarmConfig::workspace`] the caller writes the
+    /// job's files into [`WarmCell::workspace`] first, then runs the job with
+    /// [`WarmCell::run`] or [`WarmCell::run_job`]. Counted in [`WarmStats::warm_runs`] (a
+    /// ready cell) or [`WarmStats::cold_runs`] (set up now).
+    pub fn cell(&self) -> Result<WarmCell> {
         let cell = match self.take() {
             Some(cell) => {
                 self.shared.lock().stats.warm_runs += 1;
@@ -1073,15 +1092,10 @@ impl WarmPool {
                 make_cell(&self.shared.cells_from, &self.shared.config)?
             }
         };
-        let reaper = self.shared.reaper();
-        let o = spawn::run_started(sb, input, out, err, |deadline| {
-            preload_handover(sb, cell, frame, deadline).map(|mut s| {
-                s.reaper = reaper;
-                s
-            })
-        });
-        self.shared.changed.notify_all();
-        o
+        Ok(WarmCell {
+            shared: self.shared.clone(),
+            cell: Some(cell),
+        })
     }
 
     /// The command that takes a preloaded cell (see [`WarmConfig::preload`]).
@@ -1114,6 +1128,242 @@ impl WarmPool {
             .wait_timeout_while(st, timeout, |s| s.ready.len() < n && !s.closed)
             .unwrap_or_else(|e| e.into_inner());
         st.ready.len() >= n
+    }
+}
+
+/// The frame of `job` for this pool's cells (which must be framed).
+fn job_frame(shared: &Shared, job: &Job) -> Result<Vec<u8>> {
+    if !shared.config.framed {
+        return Err(Error::config(
+            "warm pool: run_job needs framed preloaded cells (WarmConfig::python)",
+        ));
+    }
+    job.frame()
+}
+
+/// A plain cell's job for `cmd`: its exec data and the bytes the cell reads. `None` when a
+/// cell cannot take it: mounts of its own, another working directory than the cells', host
+/// ids of its own, or over the job bounds.
+fn plain_job(shared: &Shared, cmd: &Command) -> Result<Option<(ExecData, Vec<u8>)>> {
+    let sb = &shared.sandbox;
+    let exec = ExecData::new(sb, cmd)?;
+    let workdir = match &shared.config.workspace {
+        Some(dst) => dst.as_os_str().as_bytes(),
+        None => sb.prepared().workdir.to_bytes(),
+    };
+    let own_dir = cmd
+        .dir
+        .as_ref()
+        .is_some_and(|d| d.as_os_str().as_bytes() != workdir);
+    if exec.has_run_plan() || own_dir || cmd.host_ids.is_some() {
+        return Ok(None);
+    }
+    let mut argv: Vec<&[u8]> = vec![cmd.program.as_bytes()];
+    argv.extend(cmd.args.iter().map(|a| a.as_bytes()));
+    let envp: Vec<Vec<u8>> = cmd
+        .environment(&sb.prepared().env)?
+        .into_iter()
+        .map(|(mut k, v)| {
+            k.push(b'=');
+            k.extend_from_slice(&v);
+            k
+        })
+        .collect();
+    let job = encode_job(&argv, &envp, exec.c_parts().0);
+    Ok(job.map(|j| (exec, j)))
+}
+
+/// What a cell is given.
+enum Work<'a> {
+    /// A plain cell: the job's exec data and the bytes the cell reads.
+    Exec(&'a ExecData, &'a [u8]),
+    /// A preloaded cell: the frame written before the input (framed cells).
+    Preloaded(Option<&'a [u8]>),
+}
+
+/// A finished job's cell: its workspace is removed after the reap (on the pool's reaper, after
+/// the cell's own reap, which was queued first), and the refill thread is woken.
+struct AfterJob {
+    shared: Arc<Shared>,
+    workspace: Option<Workspace>,
+}
+
+impl Drop for AfterJob {
+    fn drop(&mut self) {
+        if let Some(ws) = self.workspace.take() {
+            let remove: Box<dyn FnOnce() + Send> = Box::new(move || drop(ws));
+            match self.shared.reaper() {
+                Some(r) => {
+                    if let Err(std::sync::mpsc::SendError(remove)) = r.send(remove) {
+                        remove();
+                    }
+                }
+                None => remove(),
+            }
+        }
+        // Refilled once the job is over: a refill during the job would compete with it.
+        self.shared.changed.notify_all();
+    }
+}
+
+/// Hand `cell` its job and supervise it like a cold run.
+fn run_cell(
+    shared: &Arc<Shared>,
+    mut cell: Cell,
+    work: Work<'_>,
+    input: Input<'_>,
+    out: Output<'_>,
+    err: Output<'_>,
+) -> Result<Outcome> {
+    let sb = &shared.sandbox;
+    let after = AfterJob {
+        shared: shared.clone(),
+        workspace: cell.workspace.take(),
+    };
+    let reaper = shared.reaper();
+    let o = spawn::run_started(sb, input, out, err, |deadline| {
+        give(sb, cell, after.workspace.as_ref(), work, deadline).map(|mut s| {
+            s.reaper = reaper;
+            s
+        })
+    });
+    drop(after);
+    o
+}
+
+/// Hand a cell its job: the workspace (if any) to the cell's host ids, then the job itself.
+fn give(
+    sb: &Sandbox,
+    cell: Cell,
+    workspace: Option<&Workspace>,
+    work: Work<'_>,
+    deadline: Instant,
+) -> Result<Started> {
+    if let (Some(ws), Some(ids)) = (workspace, &cell.started.ids) {
+        ws.hand_over(ids)?;
+    }
+    match work {
+        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline),
+        Work::Preloaded(frame) => preload_handover(sb, cell, frame, deadline),
+    }
+}
+
+/// One cell taken from a [`WarmPool`] ([`WarmPool::cell`]) for one job. With
+/// [`WarmConfig::workspace`] it has a directory of its own, empty until the caller writes the
+/// job's files into it ([`WarmCell::workspace`]): bound read-write at the configured path,
+/// which is the job's working directory, handed to the cell's host ids at the handover, and
+/// removed with the cell. Dropping a cell without running a job kills and reaps it.
+pub struct WarmCell {
+    shared: Arc<Shared>,
+    cell: Option<Cell>,
+}
+
+impl std::fmt::Debug for WarmCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmCell")
+            .field("pid", &self.cell.as_ref().map(|c| c.started.pid))
+            .field(
+                "workspace",
+                &self.workspace().map(|w| w.path().to_path_buf()),
+            )
+            .finish()
+    }
+}
+
+impl WarmCell {
+    /// The cell's own job directory (with [`WarmConfig::workspace`]): write the job's files
+    /// here before the run ([`Workspace::write`]; host-side, beneath the directory, never
+    /// through a symlink). Nothing else has written into it: it was created empty for this
+    /// cell, under a host-only 0700 directory, owned by host ids leased for this cell alone,
+    /// and the cell's processes have run nothing but runcell's setup (and, in a preloaded
+    /// cell, the pool's own preload command) in it.
+    pub fn workspace(&self) -> Option<&Workspace> {
+        self.cell.as_ref()?.workspace.as_ref()
+    }
+
+    /// Run `cmd` in this cell ([`WarmPool::run`]'s rules, but never cold): a plain cell takes
+    /// any command without mounts, host ids or a working directory of its own (the cells' is
+    /// allowed); a preloaded cell only its preload command (the input is then the code of a
+    /// framed cell). Anything else is `Error::Config` and the cell is destroyed.
+    pub fn run(self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        self.run_with(cmd, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmCell::run`] with the stdio of [`Sandbox::run_with`].
+    pub fn run_with(
+        self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        let shared = self.shared.clone();
+        match &shared.config.preload {
+            Some(pre) if pre != cmd => Err(Error::config(
+                "warm cell: a preloaded cell runs only its preload command",
+            )),
+            Some(_) if shared.config.framed => {
+                // The input is the code, run like `python3 -`.
+                let Input::Bytes(code) = input else {
+                    return Err(Error::config(
+                        "warm cell: the code of a framed preloaded cell comes as bytes (see \
+                         WarmCell::run_job)",
+                    ));
+                };
+                let frame = Job::new(code).frame()?;
+                self.run_cell(Work::Preloaded(Some(&frame)), Input::Bytes(b""), out, err)
+            }
+            Some(_) => self.run_cell(Work::Preloaded(None), input, out, err),
+            None => match plain_job(&shared, cmd)? {
+                Some((exec, job)) => self.run_cell(Work::Exec(&exec, &job), input, out, err),
+                None => Err(Error::config(
+                    "warm cell: the command needs mounts, host ids or a working directory of \
+                     its own, or is over the job bounds",
+                )),
+            },
+        }
+    }
+
+    /// [`WarmPool::run_job`] in this cell.
+    pub fn run_job(self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        self.run_job_with(job, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmPool::run_job_with`] in this cell.
+    pub fn run_job_with(
+        self,
+        job: &Job,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        let frame = job_frame(&self.shared, job)?;
+        self.run_cell(Work::Preloaded(Some(&frame)), input, out, err)
+    }
+
+    fn run_cell(
+        mut self,
+        work: Work<'_>,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell(&self.shared, cell, work, input, out, err)
+    }
+}
+
+impl Drop for WarmCell {
+    /// A cell never given a job is killed and reaped here (then its workspace removed).
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            drop(cell);
+            self.shared.changed.notify_all();
+        }
     }
 }
 
