@@ -52,6 +52,13 @@
 //! job's limit, and leaves that use out of the report. Memory, process count and output limits
 //! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
+//! # Async
+//!
+//! With the `tokio` feature, [`WarmPool::run_async`], [`WarmPool::run_job_async`],
+//! [`WarmPool::cell_async`] and [`WarmCell::run_async`] / [`WarmCell::run_job_async`] do the
+//! same on a runtime: the handover on its blocking pool, the supervision on its reactor.
+//! Dropping the future kills the job (or the cell being handed it) and leaves nothing.
+//!
 //! # Job directories
 //!
 //! With [`WarmConfig::workspace`] each cell is launched with a job directory of its own: a
@@ -1181,17 +1188,44 @@ enum Work<'a> {
     Preloaded(Option<&'a [u8]>),
 }
 
-/// A finished job's cell: its workspace is removed after the reap (on the pool's reaper, after
-/// the cell's own reap, which was queued first), and the refill thread is woken.
+/// A finished job's cell: its workspace is removed on the pool's reaper once every process of
+/// the cell is gone (its init's pidfd is readable only after the kernel has killed the whole
+/// PID namespace), whichever is dropped first, and the refill thread is woken.
 struct AfterJob {
     shared: Arc<Shared>,
     workspace: Option<Workspace>,
+    /// The cell's init (a duplicate of its pidfd).
+    init: Option<std::os::fd::OwnedFd>,
+}
+
+impl AfterJob {
+    fn new(shared: &Arc<Shared>, cell: &mut Cell) -> AfterJob {
+        let workspace = cell.workspace.take();
+        AfterJob {
+            shared: shared.clone(),
+            init: workspace
+                .as_ref()
+                .and_then(|_| cell.started.pidfd.try_clone().ok()),
+            workspace,
+        }
+    }
 }
 
 impl Drop for AfterJob {
     fn drop(&mut self) {
         if let Some(ws) = self.workspace.take() {
-            let remove: Box<dyn FnOnce() + Send> = Box::new(move || drop(ws));
+            let init = self.init.take();
+            let remove: Box<dyn FnOnce() + Send> = Box::new(move || {
+                if let Some(init) = init {
+                    let mut pfd = [libc::pollfd {
+                        fd: init.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }];
+                    while let Err(libc::EINTR) = sys::poll(&mut pfd, -1) {}
+                }
+                drop(ws)
+            });
             match self.shared.reaper() {
                 Some(r) => {
                     if let Err(std::sync::mpsc::SendError(remove)) = r.send(remove) {
@@ -1216,10 +1250,7 @@ fn run_cell(
     err: Output<'_>,
 ) -> Result<Outcome> {
     let sb = &shared.sandbox;
-    let after = AfterJob {
-        shared: shared.clone(),
-        workspace: cell.workspace.take(),
-    };
+    let after = AfterJob::new(shared, &mut cell);
     let reaper = shared.reaper();
     let o = spawn::run_started(sb, input, out, err, |deadline| {
         give(sb, cell, after.workspace.as_ref(), work, deadline).map(|mut s| {
@@ -1354,6 +1385,171 @@ impl WarmCell {
             return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
         };
         run_cell(&self.shared, cell, work, input, out, err)
+    }
+}
+
+/// A job for a cell, owned (it crosses to the runtime's blocking pool for the handover).
+#[cfg(feature = "tokio")]
+enum OwnedWork {
+    Exec(Command, Vec<u8>),
+    Preloaded(Option<Vec<u8>>),
+}
+
+/// [`run_cell`] on a tokio runtime: the handover (a few writes and one wait for the exec, or a
+/// preloaded cell's checks and frame) on the blocking pool, the supervision on the reactor.
+/// Dropping the future at any point kills the cell and leaves nothing: a handover under way
+/// finishes on the blocking pool, where its result (the cell) is dropped, killed and reaped;
+/// the workspace goes once every process of the cell is gone.
+#[cfg(feature = "tokio")]
+async fn run_cell_async(
+    shared: &Arc<Shared>,
+    mut cell: Cell,
+    work: OwnedWork,
+    stdin: &[u8],
+) -> Result<Outcome> {
+    let sb = shared.sandbox.clone();
+    let begin = Instant::now();
+    let deadline = begin + sb.limits().wall_time;
+    let after = AfterJob::new(shared, &mut cell);
+    let reaper = shared.reaper();
+    let task = tokio::task::spawn_blocking(move || {
+        let given = (|| {
+            let exec;
+            let work = match &work {
+                OwnedWork::Exec(cmd, job) => {
+                    exec = ExecData::new(&sb, cmd)?;
+                    Work::Exec(&exec, job)
+                }
+                OwnedWork::Preloaded(frame) => Work::Preloaded(frame.as_deref()),
+            };
+            give(&sb, cell, after.workspace.as_ref(), work, deadline)
+        })();
+        let given = given.map(|mut s| {
+            s.reaper = reaper;
+            s
+        });
+        (given, after)
+    });
+    let (given, after) = task
+        .await
+        .map_err(|e| Error::sys("warm cell handover", std::io::Error::other(e)))?;
+    let _after = after;
+    let sb = &shared.sandbox;
+    let started = match given {
+        Ok(s) => s,
+        Err(e) if spawn::is_setup_timeout(&e) => {
+            return Ok(spawn::timed_out_in_setup(sb, begin.elapsed()));
+        }
+        Err(e) => return Err(e),
+    };
+    super::async_run::supervise(sb, started, stdin, begin, deadline).await
+}
+
+#[cfg(feature = "tokio")]
+impl WarmPool {
+    /// [`WarmPool::run`] on a tokio runtime (feature `tokio`): the handover on the runtime's
+    /// blocking pool, the supervision on its reactor, like [`Sandbox::run_async`] (which is
+    /// what runs when the job runs cold). Dropping the future kills the job (or the cell it was
+    /// being given to) and leaves nothing behind.
+    pub async fn run_async(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        let sb = &self.shared.sandbox;
+        if cmd.host_ids.is_some() {
+            self.shared.lock().stats.cold_runs += 1;
+            return sb.run_async(cmd, stdin).await;
+        }
+        if let Some(pre) = &self.shared.config.preload {
+            if pre != cmd {
+                self.shared.lock().stats.cold_runs += 1;
+                return sb.run_async(cmd, stdin).await;
+            }
+            return self.cell_async().await?.run_async(cmd, stdin).await;
+        }
+        // Only the bytes: the exec data (raw pointers) must not live across an await.
+        let job = plain_job(&self.shared, cmd)?.map(|(_, job)| job);
+        let cell = job.as_ref().and_then(|_| self.take());
+        let (Some(cell), Some(job)) = (cell, job) else {
+            self.shared.lock().stats.cold_runs += 1;
+            return sb.run_async(cmd, stdin).await;
+        };
+        self.shared.lock().stats.warm_runs += 1;
+        run_cell_async(&self.shared, cell, OwnedWork::Exec(cmd.clone(), job), stdin).await
+    }
+
+    /// [`WarmPool::run_job`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_job_async(&self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        let frame = job_frame(&self.shared, job)?;
+        let mut cell = self.cell_async().await?;
+        let Some(c) = cell.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell_async(&self.shared, c, OwnedWork::Preloaded(Some(frame)), stdin).await
+    }
+
+    /// [`WarmPool::cell`] on a tokio runtime: a cell set up on the spot (none ready) is set up
+    /// on the blocking pool.
+    pub async fn cell_async(&self) -> Result<WarmCell> {
+        if let Some(cell) = self.take() {
+            self.shared.lock().stats.warm_runs += 1;
+            return Ok(WarmCell {
+                shared: self.shared.clone(),
+                cell: Some(cell),
+            });
+        }
+        self.shared.lock().stats.cold_runs += 1;
+        let (sb, cfg) = (self.shared.cells_from.clone(), self.shared.config.clone());
+        let cell = tokio::task::spawn_blocking(move || make_cell(&sb, &cfg))
+            .await
+            .map_err(|e| Error::sys("warm cell setup", std::io::Error::other(e)))??;
+        Ok(WarmCell {
+            shared: self.shared.clone(),
+            cell: Some(cell),
+        })
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl WarmCell {
+    /// [`WarmCell::run`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_async(mut self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        let shared = self.shared.clone();
+        let work = match &shared.config.preload {
+            Some(pre) if pre != cmd => {
+                return Err(Error::config(
+                    "warm cell: a preloaded cell runs only its preload command",
+                ));
+            }
+            Some(_) if shared.config.framed => {
+                let frame = Job::new(stdin).frame()?;
+                let Some(cell) = self.cell.take() else {
+                    return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+                };
+                return run_cell_async(&shared, cell, OwnedWork::Preloaded(Some(frame)), b"").await;
+            }
+            Some(_) => OwnedWork::Preloaded(None),
+            None => match plain_job(&shared, cmd)?.map(|(_, job)| job) {
+                Some(job) => OwnedWork::Exec(cmd.clone(), job),
+                None => {
+                    return Err(Error::config(
+                        "warm cell: the command needs mounts, host ids or a working directory \
+                         of its own, or is over the job bounds",
+                    ));
+                }
+            },
+        };
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell_async(&shared, cell, work, stdin).await
+    }
+
+    /// [`WarmCell::run_job`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_job_async(mut self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        let frame = job_frame(&self.shared, job)?;
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        let shared = self.shared.clone();
+        run_cell_async(&shared, cell, OwnedWork::Preloaded(Some(frame)), stdin).await
     }
 }
 
