@@ -637,6 +637,13 @@ pub fn waitid_pidfd(pidfd: RawFd) -> SysResult<(i32, libc::rusage)> {
     Ok((status, usage))
 }
 
+/// `pidfd_open(pid, 0)`: a pidfd (close-on-exec) for the process that holds `pid` now.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<RawFd> {
+    // SAFETY: plain integers.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    check_long(r).map(|fd| fd as RawFd)
+}
+
 /// Send a signal through a pidfd (no pid-reuse race).
 pub fn pidfd_send_signal(pidfd: RawFd, sig: libc::c_int) -> SysResult<()> {
     // SAFETY: plain integers and a NULL siginfo.

@@ -980,3 +980,34 @@ fn preloaded_cells_with_a_job_directory() {
     }
     assert_eq!(pool.stats().warm_runs, 2, "{:?}", pool.stats());
 }
+
+/// A preloaded program that ended while its cell was idle is never handed a job: the handover
+/// checks the program through its pidfd before and after it lowers the program's CPU limit by
+/// pid, and fails instead of touching whatever process may hold that pid now.
+#[test]
+fn a_dead_preloaded_program_gets_no_job() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let before = cell_inits();
+    let pool = sb.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
+    assert!(pool.wait_ready(1, HANG));
+    let cells: Vec<u32> = cell_inits().difference(&before).copied().collect();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    let program = *tree(cells[0])
+        .iter()
+        .find(|&&p| p != cells[0])
+        .expect("the preloaded program");
+    // SAFETY: a plain kill of a process of this test's own sandbox.
+    assert_eq!(unsafe { libc::kill(program as i32, libc::SIGKILL) }, 0);
+    wait_until("the program's reap", || !alive(program));
+    let e = pool
+        .run_job(&runcell::Job::new("print('ran')"), b"")
+        .unwrap_err();
+    assert!(e.to_string().contains("ended before its job"), "{e}");
+    // The next cell works.
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool
+        .run_job(&runcell::Job::new("print('ran')"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "ran\n", "{}", stderr(&o));
+}

@@ -92,7 +92,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -603,9 +603,9 @@ struct Cell {
     /// The cell's own job directory (bound read-write at its working directory), removed
     /// after the cell is reaped.
     workspace: Option<Workspace>,
-    /// A preloaded cell: its program's host pid and start time (to check it is still that
-    /// process at the handover).
-    program: Option<(libc::pid_t, u64)>,
+    /// A preloaded cell: its program's host pid, and a pidfd of it (the handover checks
+    /// through it that the pid it changes the limit of is still that process).
+    program: Option<(libc::pid_t, OwnedFd)>,
     /// Bytes charged to its cgroup once armed.
     memory: Option<u64>,
 }
@@ -737,8 +737,24 @@ fn preload_error(what: String) -> Error {
     }
 }
 
-/// Wait for a preloaded program's ready byte; then its host pid and start time.
-fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, u64)> {
+/// Whether the process of `pidfd` is still running (a pidfd polls readable once it exited).
+fn running(pidfd: &OwnedFd) -> bool {
+    let mut pfd = [libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    loop {
+        match sys::poll(&mut pfd, 0) {
+            Ok(0) => return true,
+            Err(libc::EINTR) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// Wait for a preloaded program's ready byte; then its host pid and a pidfd of it.
+fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, OwnedFd)> {
     let Some(out) = &started.stdout else {
         return Err(preload_error("no stdout pipe".into()));
     };
@@ -783,22 +799,25 @@ fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, u64)>
         .next()
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| preload_error("the preload program is gone".into()))?;
-    let (ppid, start) =
-        parent_and_start(pid).ok_or_else(|| preload_error("the preload program is gone".into()))?;
-    if ppid != started.pid {
-        return Err(preload_error("the preload program is gone".into()));
+    let gone = || preload_error("the preload program is gone".into());
+    let pidfd = sys::pidfd_open(pid).map_err(|_| gone())?;
+    // SAFETY: a fresh descriptor nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // The pidfd is the cell's program if the process it refers to, still running after the
+    // check, had the cell's init as its parent: while it runs, `pid` is its alone.
+    if parent(pid) != Some(started.pid) || !running(&pidfd) {
+        return Err(gone());
     }
-    Ok((pid, start))
+    Ok((pid, pidfd))
 }
 
-/// Parent pid and start time (clock ticks since boot) of a host pid, from /proc/PID/stat.
-fn parent_and_start(pid: libc::pid_t) -> Option<(libc::pid_t, u64)> {
+/// Parent pid of a host pid, from /proc/PID/stat.
+fn parent(pid: libc::pid_t) -> Option<libc::pid_t> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces and parentheses).
     let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
-    Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
+    // rest starts at field 3 (state): ppid is field 4.
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU time used so far by every thread of host pid `pid`, in nanoseconds (schedstat).
@@ -829,14 +848,17 @@ fn preload_handover(
         program,
         ..
     } = cell;
-    let Some((pid, start)) = program else {
+    let Some((pid, pidfd)) = program else {
         return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
     };
-    // Still the cell's own program (not a recycled pid): same parent, same start time.
-    if parent_and_start(pid) != Some((started.pid, start)) {
-        return Err(preload_error(
-            "the preloaded program ended before its job".into(),
-        ));
+    // `pid` is the program's while the program runs (a pid is reused only after its process
+    // is reaped): checked through its pidfd before the limit is read and changed, and after.
+    // Were it to end in between, the handover fails; for the pid to name another process
+    // by then, init would have had to reap it and the kernel to hand out every other pid
+    // first (pids are allocated in order), within those microseconds.
+    let ended = || preload_error("the preloaded program ended before its job".into());
+    if !running(&pidfd) {
+        return Err(ended());
     }
     let used = cpu_ns(pid).unwrap_or(0);
     let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
@@ -854,6 +876,9 @@ fn preload_handover(
     window.cloned()?;
     drop(window);
     lowered.map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
+    if !running(&pidfd) {
+        return Err(ended());
+    }
     started.cpu_before = Duration::from_nanos(used);
     if let (Some(frame), Some(fd)) = (frame, &started.stdin) {
         write_by(fd.as_raw_fd(), frame, deadline)?;
