@@ -7,7 +7,9 @@
 //! a live process's and never kept for a dead one's because its pid came back. The names:
 //!
 //! - `job-PID-START-XXXXXX` inside the work directory (one per job);
-//! - `runcell-serve-PID-START` in `$TMPDIR` (the default work directory of one process).
+//! - `runcell-serve-PID-START` in `$TMPDIR` (the default work directory of one process);
+//! - `runcell-ws-PID-HEX` inside the work directory (a warm cell's job directory, named by
+//!   the library without a start time: kept while a process of that pid exists).
 //!
 //! What is removed is only what runcell made: an entry whose name has one of these shapes,
 //! whose owner is dead, that is a real directory (`lstat`: a symbolic link is never
@@ -74,8 +76,19 @@ pub fn create_private(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().mode(0o700).create(dir)
 }
 
-/// The owner `(pid, start)` named by an entry `PREFIX PID-START[-rest]`.
+/// Prefix of the job directories of warm cells (the library's workspaces, made in the work
+/// directory: `runcell-ws-PID-RANDOM`; no start time: a reused pid keeps them).
+const WARM_WS: &str = "runcell-ws-";
+
+/// The owner `(pid, start)` named by an entry `PREFIX PID-START[-rest]`; for a warm cell's
+/// workspace (`runcell-ws-PID-HEX`), `(pid, u64::MAX)`: alive while the pid exists.
 fn owner_of(name: &str, prefix: &str) -> Option<(u32, u64)> {
+    if prefix == WARM_WS {
+        let (pid, rest) = name.strip_prefix(prefix)?.split_once('-')?;
+        let pid: u32 = pid.parse().ok()?;
+        u64::from_str_radix(rest, 16).ok()?;
+        return Some((pid, u64::MAX));
+    }
     let mut it = name.strip_prefix(prefix)?.splitn(3, '-');
     let pid: u32 = it.next()?.parse().ok()?;
     let start: u64 = it.next()?.parse().ok()?;
@@ -94,7 +107,11 @@ fn is_dead((pid, start): (u32, u64)) -> bool {
     if pid == std::process::id() {
         return false;
     }
-    start_time(pid) != Some(start)
+    match start_time(pid) {
+        None => true,
+        Some(_) if start == u64::MAX => false,
+        Some(t) => t != start,
+    }
 }
 
 /// Remove every entry of `dir` named `prefix PID-START...` whose process is dead and that is
@@ -156,7 +173,7 @@ fn clean_stale_in(tmp: &Path, work_dir: &Path, default: bool) {
         );
         return;
     }
-    let n = sweep(work_dir, JOB, |_| true);
+    let n = sweep(work_dir, JOB, |_| true) + sweep(work_dir, WARM_WS, |_| true);
     if n > 0 {
         tracing::info!(dir = %work_dir.display(), removed = n, "removed the job directories of dead processes");
     }
@@ -179,6 +196,8 @@ mod tests {
         assert_eq!(owner_of("runcell-serve-12", DEFAULT_WORK), None);
         assert_eq!(owner_of("runcell-serve-12-345-x", DEFAULT_WORK), None);
         assert_eq!(owner_of("other-12-345-x", JOB), None);
+        assert_eq!(owner_of("runcell-ws-12-ab3", WARM_WS), Some((12, u64::MAX)));
+        assert_eq!(owner_of("runcell-ws-12-xyz", WARM_WS), None);
     }
 
     #[test]
@@ -212,11 +231,19 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dead.join("out")).unwrap();
         let live = work.path().join(format!("{}xyz", job_prefix()));
         std::fs::create_dir(&live).unwrap();
+        let ws = work.path().join("runcell-ws-999999999-1f");
+        std::fs::create_dir_all(ws.join("work")).unwrap();
+        let live_ws = work
+            .path()
+            .join(format!("runcell-ws-{}-2e", std::process::id()));
+        std::fs::create_dir_all(live_ws.join("work")).unwrap();
         let other = work.path().join("unrelated");
         std::fs::create_dir(&other).unwrap();
 
         clean_stale(work.path(), false);
         assert!(!dead.exists(), "a dead process's job directory is removed");
+        assert!(!ws.exists(), "and its warm cells' directories");
+        assert!(live_ws.exists());
         assert!(
             std::fs::symlink_metadata(&link).is_ok(),
             "a link is left alone"

@@ -40,6 +40,8 @@ pub struct App {
     /// finished jobs notify (in-process workers, PostgreSQL's `LISTEN`), the way to see
     /// other processes' results where they do not.
     pub wait_poll: Duration,
+    /// The preloaded Python cells of this process, if any (their counters go to /metrics).
+    pub warm: Option<Arc<super::execute::WarmPython>>,
 }
 
 type Shared = Arc<App>;
@@ -641,10 +643,28 @@ async fn metrics(State(app): State<Shared>) -> Response {
     match r {
         Ok((q, p, w)) => {
             let alive = w.iter().filter(|w| w.alive).count() as i64;
+            let mut text = app.metrics.render(q, p, alive);
+            if let Some(warm) = &app.warm {
+                let st = warm.stats();
+                text.push_str(&format!(
+                    "# HELP runcell_warm_cells_ready Preloaded Python cells ready.\n\
+                     # TYPE runcell_warm_cells_ready gauge\n\
+                     runcell_warm_cells_ready {}\n\
+                     # HELP runcell_warm_runs_total Runs in a warm cell: ready (warm) or set \
+                     up on the spot (cold).\n\
+                     # TYPE runcell_warm_runs_total counter\n\
+                     runcell_warm_runs_total{{cell=\"ready\"}} {}\n\
+                     runcell_warm_runs_total{{cell=\"on_the_spot\"}} {}\n\
+                     # HELP runcell_warm_setup_failures_total Warm cells whose setup failed.\n\
+                     # TYPE runcell_warm_setup_failures_total counter\n\
+                     runcell_warm_setup_failures_total {}\n",
+                    st.ready, st.warm_runs, st.cold_runs, st.setup_failures
+                ));
+            }
             (
                 StatusCode::OK,
                 [("content-type", "text/plain; version=0.0.4")],
-                app.metrics.render(q, p, alive),
+                text,
             )
                 .into_response()
         }

@@ -186,7 +186,12 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
         },
         rlimit_memory: execute::memory_is_rlimit(),
         sandboxes: Default::default(),
+        warm: None,
     };
+    let mut exec = exec;
+    if cfg.warm_python > 0 && cfg.worker_count() > 0 {
+        start_warm(cfg, &langs, &mut exec);
+    }
     for l in langs.all() {
         tracing::info!(id = l.id, name = %l.name, "language");
     }
@@ -197,6 +202,42 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
         work_dir: dir,
         owned_work_dir: owned,
     })
+}
+
+/// Start the pool of preloaded Python cells (`warm_python`), for the submissions with the
+/// configured defaults; on failure every run stays cold (logged).
+fn start_warm(cfg: &Config, langs: &Languages, exec: &mut Executor) {
+    let Some(lang) = langs
+        .all()
+        .iter()
+        .find(|l| l.profile == "python" && !l.is_project)
+    else {
+        tracing::warn!("warm_python: no Python language configured");
+        return;
+    };
+    let defaults = model::Submission {
+        language_id: lang.id,
+        cpu_time_limit: cfg.cpu_time_limit,
+        cpu_extra_time: cfg.cpu_extra_time,
+        wall_time_limit: cfg.wall_time_limit,
+        memory_limit: cfg.memory_limit,
+        stack_limit: cfg.stack_limit,
+        max_processes_and_or_threads: cfg.max_processes_and_or_threads,
+        max_file_size: cfg.max_max_file_size.min(cfg.max_file_size),
+        enable_network: cfg.enable_network,
+        number_of_runs: 1,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    match exec.start_warm(lang, &defaults, cfg.warm_python) {
+        Ok(()) => tracing::info!(
+            cells = cfg.warm_python,
+            language = lang.id,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "warm Python cells ready"
+        ),
+        Err(e) => tracing::warn!(error = %e, "warm_python: cells unavailable, every run is cold"),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -312,6 +353,7 @@ fn run_serve(cfg: Config) -> Result<(), String> {
         hub,
         metrics: metrics.clone(),
         wait_poll,
+        warm: p.exec.warm.clone(),
     });
     let router = judge0::routes(app.clone())
         .merge(piston::routes(app.clone(), p.exec.clone()))
