@@ -13,7 +13,7 @@ starting the runcell process).
     python3 benches/serve.py --breakdown 200      # where one submission's time goes
 
 `--throughput N` only measures the throughput goal: N Python hello worlds from 32 concurrent
-`wait=true` clients, on SQLite (and PostgreSQL when a URL is given), printing submissions per
+`wait=true` clients (`--poll`: create-then-poll clients), on SQLite (and PostgreSQL when a URL is given), printing submissions per
 second and the CPU each submission cost (see below). `--set 'key = value'` adds a line to the
 server's TOML config (repeatable), e.g. to compare settings side by side in one run.
 
@@ -328,9 +328,10 @@ def fresh_database(url):
                    check=False, stderr=subprocess.DEVNULL)
 
 
-def throughput(n, postgres, extra):
-    """The throughput goal: N Python hello worlds from 32 concurrent wait=true clients."""
-    print(f"throughput: {n} Python hello worlds, 32 concurrent wait=true clients, "
+def throughput(n, postgres, extra, mode="wait"):
+    """The throughput goal: N Python hello worlds from 32 concurrent wait=true clients (or
+    create-then-poll clients)."""
+    print(f"throughput: {n} Python hello worlds, 32 concurrent {mode} clients, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
           + (f", config: {extra.strip()!r}" if extra else ""))
     stores = [("sqlite", None)] + ([("postgres", postgres)] if postgres else [])
@@ -345,7 +346,7 @@ def throughput(n, postgres, extra):
             scenario(addr, "wait", PROGRAMS["python"], 32, 64)  # warm-up
             threads0 = thread_cpu(server.pid)
             cpu = Cpu(server.pid, postmaster_pid(url) if url else None)
-            lat, _, el, used = scenario(addr, "wait", PROGRAMS["python"], 32, n, cpu)
+            lat, _, el, used = scenario(addr, mode, PROGRAMS["python"], 32, n, cpu)
             threads1 = thread_cpu(server.pid)
             print(f"  {store:9} {n / el:6.1f} subs/s  median {statistics.median(lat) * 1000:.1f} ms"
                   f"  p99 {pct(lat, 99) * 1000:.1f} ms  CPU ms/sub: {cpu_line(used)}"
@@ -370,6 +371,8 @@ def main():
     ap.add_argument("--throughput", type=int, metavar="N",
                     help="only the throughput goal: N Python hello worlds, 32 wait=true clients")
     ap.add_argument("--bin", default=BIN, help=f"the runcell binary (default {BIN})")
+    ap.add_argument("--poll", action="store_true",
+                    help="with --throughput: create-then-poll clients instead of wait=true")
     ap.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
                     help="a line for the server's TOML config (repeatable)")
     a = ap.parse_args()
@@ -380,7 +383,7 @@ def main():
     if a.breakdown:
         return breakdown(a.breakdown, extra)
     if a.throughput:
-        return throughput(a.throughput, a.postgres, extra)
+        return throughput(a.throughput, a.postgres, extra, "poll" if a.poll else "wait")
     k = 0.25 if a.quick else 1.0
     counts = {  # (sequential, concurrent) submissions per program
         "python": (int(100 * k), int(640 * k)),

@@ -250,7 +250,12 @@ impl Executor {
     ) -> Result<(), String> {
         set_stack_soft_limit(defaults.stack_limit)?;
         let step = run_step(defaults);
-        let sb = self.sandbox(lang, &step).map_err(|e| e.to_string())?;
+        // A cold run's program is exec'd by `bash -c`, which leaves PWD and SHLVL=0 in its
+        // environment: the cells' interpreter gets the same.
+        let sb = self
+            .sandbox(lang, &step)
+            .and_then(|sb| sb.to_builder().env("PWD", "/box").env("SHLVL", "0").build())
+            .map_err(|e| e.to_string())?;
         // The cells' own job directories are made in the work directory (named
         // runcell-ws-PID-..., removed by a later start if this process is killed).
         let pool = sb

@@ -6,6 +6,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use postgres::types::Type;
 use postgres::{Client, NoTls, Row};
 
 use super::sqlite::{CALLBACK_PENDING, COLUMNS, exhausted_message};
@@ -348,10 +349,12 @@ impl Store for PgStore {
     }
 
     fn get(&self, token: &str) -> Result<Option<Submission>> {
+        // The hot statements use `query_typed`: parameters typed here, one round trip (no
+        // separate prepare), which halves the round trips and the server's parse work.
         self.with(Retry::Once, |c| {
-            c.query_opt(
+            c.query_typed_opt(
                 &format!("SELECT {COLUMNS} FROM submissions WHERE token = $1"),
-                &[&token],
+                &[(&token, Type::TEXT)],
             )?
             .as_ref()
             .map(row_to_submission)
@@ -397,7 +400,7 @@ impl Store for PgStore {
 
     fn queue_depth(&self) -> Result<i64> {
         self.with(Retry::Once, |c| {
-            c.query_one("SELECT COUNT(*) FROM submissions WHERE status_id = 1", &[])
+            c.query_typed_one("SELECT COUNT(*) FROM submissions WHERE status_id = 1", &[])
                 .map(|r| r.get(0))
         })
     }
@@ -416,7 +419,7 @@ impl Store for PgStore {
         max_attempts: i64,
     ) -> Result<Option<Submission>> {
         self.with(Retry::Never, |c| {
-            c.query(
+            c.query_typed(
                 &format!(
                     "WITH u AS (UPDATE submissions SET status_id = $1, message = $2, \
                      finished_at = {NOW_US}, lease_owner = NULL, lease_until = NULL, \
@@ -425,12 +428,12 @@ impl Store for PgStore {
                      RETURNING token) SELECT pg_notify('{FINISHED_CHANNEL}', token) FROM u"
                 ),
                 &[
-                    &status::INTERNAL,
-                    &exhausted_message(max_attempts),
-                    &max_attempts,
+                    (&status::INTERNAL, Type::INT8),
+                    (&exhausted_message(max_attempts), Type::TEXT),
+                    (&max_attempts, Type::INT8),
                 ],
             )?;
-            let row = c.query_opt(
+            let row = c.query_typed_opt(
                 &format!(
                     "WITH c AS (SELECT id FROM submissions WHERE status_id = 1 \
                      OR (status_id = 2 AND lease_until < {NOW_US}) \
@@ -444,7 +447,7 @@ impl Store for PgStore {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                &[&worker, &micros(lease)],
+                &[(&worker, Type::TEXT), (&micros(lease), Type::INT8)],
             )?;
             row.as_ref().map(row_to_submission).transpose()
         })
@@ -467,7 +470,7 @@ impl Store for PgStore {
         self.with(Retry::Once, |c| {
             // The result and the notification (delivered at commit) in one statement.
             let n = c
-                .query(
+                .query_typed(
                     &format!(
                         "WITH u AS (UPDATE submissions SET status_id = $1, time = $2, \
                      wall_time = $3, memory = $4, stdout = $5, stderr = $6, \
@@ -478,18 +481,18 @@ impl Store for PgStore {
                      SELECT pg_notify('{FINISHED_CHANNEL}', token) FROM u"
                     ),
                     &[
-                        &r.status_id,
-                        &r.time,
-                        &r.wall_time,
-                        &r.memory,
-                        &r.stdout,
-                        &r.stderr,
-                        &r.compile_output,
-                        &r.exit_code,
-                        &r.exit_signal,
-                        &r.message,
-                        &token,
-                        &worker,
+                        (&r.status_id, Type::INT8),
+                        (&r.time, Type::FLOAT8),
+                        (&r.wall_time, Type::FLOAT8),
+                        (&r.memory, Type::INT8),
+                        (&r.stdout, Type::BYTEA),
+                        (&r.stderr, Type::BYTEA),
+                        (&r.compile_output, Type::BYTEA),
+                        (&r.exit_code, Type::INT8),
+                        (&r.exit_signal, Type::INT8),
+                        (&r.message, Type::TEXT),
+                        (&token, Type::TEXT),
+                        (&worker, Type::TEXT),
                     ],
                 )?
                 .len();
