@@ -743,6 +743,11 @@ mod tests {
             None,
             "pid 1 lives"
         );
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{gone}-abcd1234/callbacks"), "my-host").as_deref(),
+            Some(format!("my-host-{gone}-abcd1234/").as_str()),
+            "a dead process's callback sender"
+        );
         assert_eq!(dead_local_owner("w1", "my-host"), None);
         assert_eq!(dead_local_owner("my-host-x-abcd/0", "my-host"), None);
     }
