@@ -12,6 +12,21 @@ starting the runcell process).
     python3 benches/serve.py [--postgres postgres://...] [--quick]
     python3 benches/serve.py --breakdown 200      # where one submission's time goes
 
+`--throughput N` only measures the throughput goal: N Python hello worlds from 32 concurrent
+`wait=true` clients (`--poll`: create-then-poll clients), on SQLite (and PostgreSQL when a URL is given), printing submissions per
+second and the CPU each submission cost (see below). `--set 'key = value'` adds a line to the
+server's TOML config (repeatable), e.g. to compare settings side by side in one run.
+
+CPU per submission (every scenario row prints it): the machine is shared, so wall-clock
+throughput is noisy; the CPU a submission costs is not. Over each batch the script takes
+(a) the server's own CPU plus that of every process it started (reaped ones through the
+kernel's children counters, live ones directly: sandboxes, warm cells), and PostgreSQL's
+(postmaster and backends) when it runs on this machine, (b) the CPU of
+kernel threads (namespace and cgroup teardown happen in kworkers; other users' kernel work
+lands here too), (c) the whole machine's busy time from /proc/stat (everything, other users
+included: an upper bound), and (d) the benchmark client's own CPU. "all in" = (a) + (b):
+100 submissions/s on 2 cores means at most 20 ms of it per submission.
+
 `--breakdown N` runs N sequential Python hello-world submissions with `wait=true` against one
 embedded-store server with one worker and info logs, and splits each one's latency using the
 server's own records: the program's wall time in the sandbox (`wall_time`), the worker's whole
@@ -25,6 +40,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -78,7 +94,8 @@ def one(addr, mode, program, client, creates):
     return time.perf_counter() - t0
 
 
-def scenario(addr, mode, program, clients, total):
+def scenario(addr, mode, program, clients, total, cpu=None):
+    """Latencies, create latencies, elapsed seconds and CPU ms per submission (or None)."""
     lat, creates, errors = [], [], []
     per = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
     lock = threading.Lock()
@@ -95,6 +112,7 @@ def scenario(addr, mode, program, clients, total):
             lat.extend(mine)
             creates.extend(mc)
 
+    before = cpu.sample() if cpu else None
     t0 = time.perf_counter()
     threads = [threading.Thread(target=run, args=(n,)) for n in per]
     for t in threads:
@@ -102,9 +120,109 @@ def scenario(addr, mode, program, clients, total):
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
+    used = Cpu.per_sub(before, cpu.sample(), total) if cpu else None
     if errors:
         raise SystemExit(f"errors: {errors[:3]}")
-    return lat, creates, elapsed
+    return lat, creates, elapsed, used
+
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid):
+    """(ppid, own CPU s, reaped children's CPU s) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state): ppid is field 4, utime..cstime fields 14-17.
+    own = (int(fields[11]) + int(fields[12])) / CLK
+    kids = (int(fields[13]) + int(fields[14])) / CLK
+    return int(fields[1]), own, kids
+
+
+def postmaster_pid(url):
+    """The PostgreSQL server's pid (its data directory's postmaster.pid), when readable: its
+    CPU (and its backends') is part of a submission's cost when it runs on this machine."""
+    r = subprocess.run(["psql", url, "-Atqc", "SHOW data_directory"], capture_output=True,
+                       text=True, check=False)
+    try:
+        with open(os.path.join(r.stdout.strip(), "postmaster.pid")) as f:
+            return int(f.readline())
+    except (OSError, ValueError):
+        return None
+
+
+class Cpu:
+    """CPU counters of the server's process tree, the database server's (PostgreSQL on this
+    machine), kernel threads and the whole machine."""
+
+    def __init__(self, pid, db_pid=None):
+        self.pid = pid
+        self.db_pid = db_pid
+
+    def sample(self):
+        procs = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                st = _stat(int(name))
+                if st:
+                    procs[int(name)] = st
+        children = {}
+        for pid, (ppid, _, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        def tree_of(root):
+            total, todo = 0.0, [root]
+            while todo:  # the process and its live descendants, each with its reaped children
+                pid = todo.pop()
+                if pid in procs:
+                    total += procs[pid][1] + procs[pid][2]
+                    todo.extend(children.get(pid, []))
+            return total
+
+        tree = tree_of(self.pid)
+        db = tree_of(self.db_pid) if self.db_pid else 0.0
+        kthreads = sum(procs[p][1] for p in children.get(2, []) if p in procs)
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(v[:8]) - v[3] - v[4]) / CLK  # all but idle and iowait; guest is in user
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return {"tree": tree, "db": db, "kthreads": kthreads, "machine": busy,
+                "client": ru.ru_utime + ru.ru_stime}
+
+    @staticmethod
+    def per_sub(before, after, n):
+        """ms per submission of each counter, plus "all in" (server tree + database + kernel
+        threads)."""
+        d = {k: (after[k] - before[k]) * 1000 / n for k in before}
+        d["all_in"] = d["tree"] + d["db"] + d["kthreads"]
+        return d
+
+
+def thread_cpu(pid):
+    """CPU seconds of the server's threads by name (digits folded), and of its reaped
+    children (the sandboxes)."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")].rstrip("0123456789-")
+        fields = raw[raw.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK
+    st = _stat(pid)
+    out["<sandboxes>"] = st[2] if st else 0
+    return out
+
+
+def cpu_line(d):
+    db = f" + database {d['db']:.1f}" if d["db"] else ""
+    return (f"all in {d['all_in']:.1f} (server tree {d['tree']:.1f}{db} + kernel threads "
+            f"{d['kthreads']:.1f}); machine {d['machine']:.1f}; client {d['client']:.1f}")
 
 
 def pct(xs, p):
@@ -137,18 +255,21 @@ def direct_baseline(n):
     return statistics.median(xs)
 
 
-def breakdown(n):
+def breakdown(n, extra=""):
     """Split the latency of N sequential wait=true Python hello-world submissions."""
     workdir = tempfile.mkdtemp(prefix="runcell-bench-")
     os.chmod(workdir, 0o755)
     logpath = os.path.join(workdir, "serve.log")
     with open(logpath, "w") as log:
         server, addr = start_server(f"sqlite:{os.path.join(workdir, 'db.sqlite')}", workdir,
-                                    "workers = 1\n", log)
+                                    "workers = 1\n" + extra, log)
     client = Client(addr)
     seen, walls, cpus = [], [], []
+    cpu, before, used = Cpu(server.pid), None, None
     try:
         for i in range(n + 5):
+            if i == 5:
+                before = cpu.sample()
             t0 = time.perf_counter()
             code, v = client.call("POST", "/submissions?wait=true&fields=token,status_id,wall_time,time",
                                   PROGRAMS["python"])
@@ -158,6 +279,7 @@ def breakdown(n):
                 seen.append(dt)
                 walls.append(float(v["wall_time"]))
                 cpus.append(float(v["time"]))
+        used = Cpu.per_sub(before, cpu.sample(), n)
     finally:
         server.terminate()
         server.wait()
@@ -197,20 +319,71 @@ def breakdown(n):
     ]
     for name, ms in rows:
         print(f"  {name:68} {ms:7.1f}")
+    print(f"  CPU per submission, ms: {cpu_line(used)}")
+
+
+def fresh_database(url):
+    """A fresh table set on PostgreSQL: drop what an earlier run left."""
+    subprocess.run(["psql", url, "-qc", "DROP TABLE IF EXISTS submissions, workers"],
+                   check=False, stderr=subprocess.DEVNULL)
+
+
+def throughput(n, postgres, extra, mode="wait"):
+    """The throughput goal: N Python hello worlds from 32 concurrent wait=true clients (or
+    create-then-poll clients)."""
+    print(f"throughput: {n} Python hello worlds, 32 concurrent {mode} clients, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+          + (f", config: {extra.strip()!r}" if extra else ""))
+    stores = [("sqlite", None)] + ([("postgres", postgres)] if postgres else [])
+    for store, url in stores:
+        workdir = tempfile.mkdtemp(prefix="runcell-bench-")
+        os.chmod(workdir, 0o755)
+        if url:
+            fresh_database(url)
+        database = url or f"sqlite:{os.path.join(workdir, 'db.sqlite')}"
+        server, addr = start_server(database, workdir, extra)
+        try:
+            scenario(addr, "wait", PROGRAMS["python"], 32, 64)  # warm-up
+            threads0 = thread_cpu(server.pid)
+            cpu = Cpu(server.pid, postmaster_pid(url) if url else None)
+            lat, _, el, used = scenario(addr, mode, PROGRAMS["python"], 32, n, cpu)
+            threads1 = thread_cpu(server.pid)
+            print(f"  {store:9} {n / el:6.1f} subs/s  median {statistics.median(lat) * 1000:.1f} ms"
+                  f"  p99 {pct(lat, 99) * 1000:.1f} ms  CPU ms/sub: {cpu_line(used)}"
+                  f"  (load {os.getloadavg()[0]:.1f})", flush=True)
+            parts = {k: (threads1[k] - threads0.get(k, 0)) * 1000 / n for k in threads1}
+            print("    server's CPU ms/sub by thread (sandboxes: reaped children): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.05))
+        finally:
+            server.terminate()
+            server.wait()
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--postgres", default=os.environ.get("RUNCELL_TEST_POSTGRES"))
     ap.add_argument("--quick", action="store_true", help="fewer submissions")
     ap.add_argument("--only", choices=sorted(PROGRAMS), help="one program instead of all")
     ap.add_argument("--breakdown", type=int, metavar="N",
                     help="only split one submission's latency, over N sequential submissions")
+    ap.add_argument("--throughput", type=int, metavar="N",
+                    help="only the throughput goal: N Python hello worlds, 32 wait=true clients")
+    ap.add_argument("--bin", default=BIN, help=f"the runcell binary (default {BIN})")
+    ap.add_argument("--poll", action="store_true",
+                    help="with --throughput: create-then-poll clients instead of wait=true")
+    ap.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
+                    help="a line for the server's TOML config (repeatable)")
     a = ap.parse_args()
+    BIN = a.bin
     if not os.path.exists(BIN):
         raise SystemExit("build first: cargo build --release -p runcell-cli")
+    extra = "".join(line + "\n" for line in a.set)
     if a.breakdown:
-        return breakdown(a.breakdown)
+        return breakdown(a.breakdown, extra)
+    if a.throughput:
+        return throughput(a.throughput, a.postgres, extra, "poll" if a.poll else "wait")
     k = 0.25 if a.quick else 1.0
     counts = {  # (sequential, concurrent) submissions per program
         "python": (int(100 * k), int(640 * k)),
@@ -222,27 +395,29 @@ def main():
     if a.postgres:
         stores.append(("postgres", a.postgres))
     print(f"{'store':9} {'program':7} {'mode':5} {'clients':>7} {'n':>5} {'median ms':>10} "
-          f"{'p99 ms':>8} {'subs/s':>8} {'create med ms':>14}")
+          f"{'p99 ms':>8} {'subs/s':>8} {'create med ms':>14} {'cpu ms':>8} {'mach ms':>8}")
+    print("  (cpu ms: server tree + kernel threads per submission; mach ms: whole machine)")
     for store, url in stores:
         workdir = tempfile.mkdtemp(prefix="runcell-bench-")
         os.chmod(workdir, 0o755)
         database = url or f"sqlite:{os.path.join(workdir, 'db.sqlite')}"
         if url:
-            # A fresh table set: drop what an earlier run left.
-            subprocess.run(["psql", url, "-qc", "DROP TABLE IF EXISTS submissions, workers"],
-                           check=False, stderr=subprocess.DEVNULL)
-        server, addr = start_server(database, workdir)
+            fresh_database(url)
+        server, addr = start_server(database, workdir, extra)
+        db_pid = postmaster_pid(url) if url else None
         try:
             for prog in [a.only] if a.only else ("python", "cpp"):
                 program = PROGRAMS[prog]
                 scenario(addr, "wait", program, 2, 4)  # warm-up
                 for mode in ("wait", "poll"):
                     for clients, n in ((1, counts[prog][0]), (32, counts[prog][1])):
-                        lat, creates, el = scenario(addr, mode, program, clients, n)
+                        lat, creates, el, used = scenario(addr, mode, program, clients, n,
+                                                          Cpu(server.pid, db_pid))
                         cm = f"{statistics.median(creates) * 1000:.2f}" if creates else "-"
                         print(f"{store:9} {prog:7} {mode:5} {clients:7d} {n:5d} "
                               f"{statistics.median(lat) * 1000:10.1f} {pct(lat, 99) * 1000:8.1f} "
-                              f"{n / el:8.1f} {cm:>14}", flush=True)
+                              f"{n / el:8.1f} {cm:>14} {used['all_in']:8.1f} "
+                              f"{used['machine']:8.1f}", flush=True)
         finally:
             server.terminate()
             server.wait()

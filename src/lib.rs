@@ -166,7 +166,7 @@ pub use profile::{Network, Profile};
 #[cfg(feature = "tokio")]
 pub use sandbox::AsyncChild;
 pub use sandbox::{
-    CgroupMode, Child, Command, Enforced, HostIdLease, HostIdRange, HostIds, Input, Limits,
-    Outcome, Output, Report, Sandbox, SandboxBuilder, Verdict, Violation, WORKSPACE_DIR,
-    WarmConfig, WarmPool, WarmStats, Workspace, hand_over,
+    CgroupMode, Child, Command, Enforced, HostIdLease, HostIdRange, HostIds, Input, Job, Limits,
+    MAX_JOB_ARGS, MAX_JOB_CODE, Outcome, Output, Report, Sandbox, SandboxBuilder, Verdict,
+    Violation, WORKSPACE_DIR, WarmCell, WarmConfig, WarmPool, WarmStats, Workspace, hand_over,
 };

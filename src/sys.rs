@@ -597,13 +597,22 @@ pub fn execveat_fd(fd: RawFd, argv: &[*const libc::c_char], envp: &[*const libc:
 
 /// Reap the process a pidfd refers to (`waitid(P_PIDFD, .., WEXITED | __WALL)`, with its
 /// rusage): no pid-reuse race, whoever else reaps children in this process. Returns the status
-/// in wait(2) encoding, and the usage.
+/// in wait(2) encoding, and the usage. Blocks until the process has exited, even when the
+/// pidfd's file is non-blocking (registered with an async reactor), where the kernel would
+/// answer EAGAIN and leave a zombie.
 pub fn waitid_pidfd(pidfd: RawFd) -> SysResult<(i32, libc::rusage)> {
     const P_PIDFD: libc::c_int = 3;
     // SAFETY: plain old data; zeroed is a valid value for both.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut pfd = [libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // A pidfd polls readable once its process has exited.
+    while let Err(libc::EINTR) | Ok(0) = poll(&mut pfd, -1) {}
     retry(|| {
         // SAFETY: info and usage are valid out-pointers; the raw syscall takes the rusage
         // pointer as its fifth argument.
@@ -626,6 +635,13 @@ pub fn waitid_pidfd(pidfd: RawFd) -> SysResult<(i32, libc::rusage)> {
         _ => st & 0x7f,
     };
     Ok((status, usage))
+}
+
+/// `pidfd_open(pid, 0)`: a pidfd (close-on-exec) for the process that holds `pid` now.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<RawFd> {
+    // SAFETY: plain integers.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    check_long(r).map(|fd| fd as RawFd)
 }
 
 /// Send a signal through a pidfd (no pid-reuse race).

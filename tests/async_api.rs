@@ -304,3 +304,114 @@ fn spawn_async_interactive_and_drop() {
         assert!(host_pids_with(marker).is_empty());
     });
 }
+
+/// Host pids of this process's children that are a sandbox's runcell-init.
+fn sandbox_inits() -> Vec<u32> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "runcell-init" {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// The warm pool's async API: plain and preloaded cells, a cell's own job directory, several
+/// jobs in flight on one runtime thread, and a dropped future that kills its job and leaves
+/// nothing (no process, no job directory).
+#[test]
+fn warm_pool_async() {
+    use runcell::{Job, WarmConfig};
+    let _serial = serial();
+    rt().block_on(async {
+        let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+        let pool = sb.warm_pool(WarmConfig::new(3).workspace("/box")).unwrap();
+        let sh = |s: &str| Command::new("sh").arg("-c").arg(s);
+        let t = sh("true");
+        let f = pool.run_async(&t, b"");
+        assert_send(&f);
+        drop(f);
+        assert!(pool.wait_ready(3, HANG));
+        let o = pool
+            .run_async(&sh("cat; pwd; ls -A"), b"hi\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            (o.verdict, stdout(&o).as_str()),
+            (Verdict::Ok, "hi\n/box\n")
+        );
+        // Three at once on this one thread.
+        assert!(pool.wait_ready(3, HANG));
+        let (echo, four) = (sh("cat; echo \" $$\""), sh("cat; exit 4"));
+        let (a, b, c) = tokio::join!(
+            pool.run_async(&echo, b"a"),
+            pool.run_async(&echo, b"b"),
+            pool.run_async(&four, b"c"),
+        );
+        assert_eq!(stdout(&a.unwrap()), "a 2\n");
+        assert_eq!(stdout(&b.unwrap()), "b 2\n");
+        assert_eq!(c.unwrap().exit_code, Some(4));
+        // A cell with the caller's files.
+        assert!(pool.wait_ready(3, HANG));
+        let cell = pool.cell_async().await.unwrap();
+        cell.workspace().unwrap().write("f.txt", b"data").unwrap();
+        let o = cell
+            .run_async(&Command::new("cat").arg("f.txt"), b"")
+            .await
+            .unwrap();
+        assert_eq!(stdout(&o), "data");
+        // Dropped mid-job: the job is killed, its cell reaped, its directory removed.
+        assert!(pool.wait_ready(3, HANG));
+        let cell = pool.cell_async().await.unwrap();
+        let dir = cell
+            .workspace()
+            .unwrap()
+            .path()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let r = tokio::time::timeout(
+            Duration::from_millis(300),
+            cell.run_async(&sh("sleep 7777.2468"), b""),
+        )
+        .await;
+        assert!(r.is_err(), "{r:?}");
+        assert!(gone("7777.2468").await);
+        until("the job directory's removal", || !dir.exists()).await;
+        let stats = pool.stats();
+        assert_eq!(stats.cold_runs, 0, "{stats:?}");
+        // Preloaded, framed.
+        let py = python_builder().build().unwrap();
+        let ppool = py.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
+        let job = Job::new("import sys; print(sys.argv[1:], sys.stdin.read())")
+            .script("s.py")
+            .arg("x");
+        let o = ppool.run_job_async(&job, b"in").await.unwrap();
+        assert_eq!(stdout(&o), "['x'] in\n", "{}", stderr(&o));
+        assert!(ppool.wait_ready(1, HANG));
+        let spin = Job::new("import sys\nprint('up', flush=True)\nwhile True: pass\n");
+        let r =
+            tokio::time::timeout(Duration::from_millis(500), ppool.run_job_async(&spin, b"")).await;
+        assert!(r.is_err(), "{r:?}");
+        drop((pool, ppool));
+        // Reaped, not only killed: no zombie init either (a non-blocking pidfd, registered
+        // with the reactor, once made the reap return EAGAIN and leave one).
+        until("every cell reaped", || sandbox_inits().is_empty()).await;
+        let r = tokio::time::timeout(
+            Duration::from_millis(300),
+            sb.run_async(&sh("sleep 7777.1357"), b""),
+        )
+        .await;
+        assert!(r.is_err(), "{r:?}");
+        until("the cold run reaped", || sandbox_inits().is_empty()).await;
+    });
+}

@@ -545,6 +545,20 @@ fn unprivileged_child() {
     let o = ppool.run(&cmd, b"while True: pass").unwrap();
     assert_eq!(o.verdict, Verdict::CpuTimeLimit, "{o:?}");
     assert_eq!(ppool.stats().warm_runs, 2);
+    // A cell's own job directory, as the host user.
+    let wpool = sb.warm_pool(WarmConfig::new(1).workspace("/box")).unwrap();
+    let cell = wpool.cell().unwrap();
+    let dir = cell.workspace().unwrap().path().to_path_buf();
+    cell.workspace().unwrap().write("in.txt", b"mine").unwrap();
+    let o = cell
+        .run(&sh_cmd("cat in.txt; echo x > out.txt && ls"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "minein.txt\nout.txt\n", "{o:?}");
+    wait_until("the job directory's removal", || !dir.exists());
+    assert!(wpool.wait_ready(1, HANG));
+    let o = wpool.run(&sh_cmd("ls -A; echo END"), b"").unwrap();
+    assert_eq!(stdout(&o), "END\n", "{o:?}");
+    drop(wpool);
     let all: BTreeSet<u32> = cell_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))
@@ -705,4 +719,295 @@ fn a_job_with_its_own_host_ids_runs_as_them() {
     let after = pool.stats();
     assert_eq!(after.cold_runs, before.cold_runs + 1);
     assert_eq!(after.warm_runs, before.warm_runs);
+}
+
+/// A framed job's code, arguments and stdin stay apart whatever their bytes: lengths, not
+/// delimiters, separate them, so stdin that looks like a frame, code that holds the frame's
+/// magic, arguments with NUL-free binary bytes, and parts larger than a pipe all arrive whole.
+#[test]
+fn framed_job_parts_cannot_be_confused() {
+    use std::os::unix::ffi::OsStrExt;
+    let _g = serial();
+    let sb = builder()
+        .profile(Profile::named("python").unwrap())
+        .wall_time(BACKSTOP_WALL_TIME)
+        .output_limit(8 << 20)
+        .build()
+        .unwrap();
+    let pool = sb.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|c| format!("{c:02x}")).collect::<String>();
+    // Every byte value, a frame of another job, an EOF-looking tail.
+    let mut all: Vec<u8> = (0..=255u8).collect();
+    let other = runcell::Job::new("print('other')").script("x.py").arg("y");
+    let mut fake = b"RCJOB1\0\0".to_vec();
+    fake.extend_from_slice(&[5, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    fake.extend_from_slice(b"a.py\n");
+    all.extend_from_slice(&fake);
+    all.extend_from_slice(format!("{other:?}").as_bytes());
+    let big_stdin: Vec<u8> = (0..(1usize << 20) + 7)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let code_prefix = "import sys, os\n\
+        # RCJOB1 \\0\\0 a comment holding the magic\n\
+        m = 'RCJOB1\\0\\0'\n\
+        print(sys.argv[0])\n\
+        print(' '.join(os.fsencode(a).hex() or '-' for a in sys.argv[1:]))\n\
+        print(sys.stdin.buffer.read().hex())\n";
+    let big_code = format!(
+        "{code_prefix}{}",
+        "# padding line of the code\n".repeat(8000)
+    );
+    let args: Vec<std::ffi::OsString> = vec![
+        "".into(),
+        "two words".into(),
+        "new\nline".into(),
+        std::ffi::OsStr::from_bytes(b"\xff\xfe RCJOB1").into(),
+        std::ffi::OsStr::from_bytes(&all[1..64]).into(),
+    ];
+    let want_args = args
+        .iter()
+        .map(|a| {
+            if a.is_empty() {
+                "-".to_string()
+            } else {
+                hex(a.as_bytes())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (code, stdin) in [
+        (code_prefix.to_string(), all.clone()),
+        (code_prefix.to_string(), Vec::new()),
+        (code_prefix.to_string(), fake.clone()),
+        (big_code.clone(), big_stdin.clone()),
+    ] {
+        assert!(pool.wait_ready(1, HANG));
+        let job = runcell::Job::new(code.clone())
+            .script("prog.py")
+            .args(args.clone());
+        let o = pool.run_job(&job, &stdin).unwrap();
+        assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out:.300}");
+        assert_eq!(lines[0], "prog.py");
+        assert_eq!(lines[1], want_args);
+        assert_eq!(lines[2], hex(&stdin), "stdin of {} bytes", stdin.len());
+    }
+    // `python3 -` style through `run` of the preload command: the input is the code.
+    let cmd = pool.preload_command().unwrap().clone();
+    let o = pool
+        .run(&cmd, b"import sys; print(sys.argv, sys.stdin.read() == '')")
+        .unwrap();
+    assert_eq!(stdout(&o), "['-'] True\n", "{}", stderr(&o));
+    // Bounds: refused before anything runs.
+    let huge = runcell::Job::new(vec![b'#'; runcell::MAX_JOB_CODE + 1]);
+    assert!(matches!(
+        pool.run_job(&huge, b""),
+        Err(Error::Config { .. })
+    ));
+    let nul = runcell::Job::new("pass").arg(std::ffi::OsStr::from_bytes(b"a\0b"));
+    assert!(matches!(pool.run_job(&nul, b""), Err(Error::Config { .. })));
+    // A pool whose cells are not framed refuses jobs.
+    let plain = ready_pool(&sb, 1);
+    assert!(matches!(
+        plain.run_job(&runcell::Job::new("pass"), b""),
+        Err(Error::Config { .. })
+    ));
+}
+
+/// What a Judge0 client sees of a failing script is the same from a warm cell as from a cold
+/// `python3 script.py`: exit status, stdout and stderr (tracebacks naming the script's path and
+/// quoting its lines, warnings, syntax errors, `sys.exit` messages).
+#[test]
+fn warm_errors_read_like_a_cold_script() {
+    let _g = serial();
+    let sb = builder()
+        .profile(Profile::named("python").unwrap())
+        .wall_time(BACKSTOP_WALL_TIME)
+        .workdir("/work")
+        .build()
+        .unwrap();
+    let pool = sb.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
+    let scripts: &[&str] = &[
+        "import sys\nprint(sys.argv, __file__, __name__, sys.path[0])\n\
+         def f(x):\n    return 1 / x\n\ndef g():\n    return f(0)\n\ng()\n",
+        "def (\n",
+        "x = 1\n  y = 2\n",
+        "import sys\nsys.exit('bad input')\n",
+        "import sys\nsys.exit(7)\n",
+        "try:\n    {}['k']\nexcept KeyError as e:\n    raise RuntimeError('y') from e\n",
+        "# -*- coding: utf-8 -*-\ns = 'é ü'\nprint(s)\nraise ValueError(s)\n",
+        "import warnings\nwarnings.warn('careful')\nprint('after')\n",
+        "class E(Exception):\n    pass\n\nraise E('mine')\n",
+        "def f(n):\n    return f(n + 1)\n\nf(0)\n",
+        "x = [1,\n  2,\n  3][\n  5]\n",
+        "import pickle\nclass C:\n    pass\nprint(len(pickle.dumps(C())) > 0)\nimport os\nprint(os.path.basename(__file__))\n",
+    ];
+    for code in scripts {
+        let ws = runcell::Workspace::new(&sb).unwrap();
+        ws.write("script.py", code.as_bytes()).unwrap();
+        let cold = ws
+            .run(
+                &sb,
+                Command::new("python3").args(["script.py", "a", "b c"]),
+                b"",
+            )
+            .unwrap();
+        assert!(pool.wait_ready(1, HANG));
+        let job = runcell::Job::new(*code)
+            .script("script.py")
+            .args(["a", "b c"]);
+        let warm = pool.run_job(&job, b"").unwrap();
+        assert_eq!(warm.exit_code, cold.exit_code, "{code}\n{}", stderr(&warm));
+        assert_eq!(stdout(&warm), stdout(&cold), "{code}");
+        assert_eq!(stderr(&warm), stderr(&cold), "{code}");
+        assert!(!stderr(&warm).contains("_runcell"), "{}", stderr(&warm));
+    }
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+}
+
+/// With `WarmConfig::workspace`, each cell has a job directory of its own: empty until the
+/// caller writes the job's files, visible to the job at the working directory, writable by
+/// it, handed to the cell's ids, never shared with another cell, out of reach of the host
+/// directory's parent, and removed with the cell (after its job, when dropped unused, and with
+/// the pool).
+#[test]
+fn cells_have_their_own_job_directory() {
+    let _g = serial();
+    let parent = std::env::temp_dir().join(format!("warm-ws-parent-{}", std::process::id()));
+    std::fs::create_dir_all(&parent).unwrap();
+    let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
+    let pool = sb
+        .warm_pool(WarmConfig::new(2).workspace_in("/box", &parent))
+        .unwrap();
+    assert!(pool.wait_ready(2, HANG));
+    let cell = pool.cell().unwrap();
+    let ws = cell.workspace().unwrap();
+    let host_dir = ws.path().to_path_buf();
+    let outer = host_dir.parent().unwrap().to_path_buf();
+    // Beside the job directory on the host: nothing of the job may reach it.
+    std::fs::write(outer.join("beside-secret"), "x").unwrap();
+    ws.write("in.txt", b"one").unwrap();
+    ws.write("sub/deep.txt", b"two").unwrap();
+    let o = cell
+        .run(
+            &sh_cmd(
+                "pwd; cat in.txt sub/deep.txt; echo; stat -c '%u %g' . in.txt sub; \
+                 echo made > out.txt && mkdir d && echo wrote; ls -A | tr '\\n' ' '; echo; \
+                 ls -A /box/.. /box/../.. 2>&1 | grep -c beside-secret; \
+                 grep -c beside-secret /proc/self/mountinfo",
+            ),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::ExitNonzero, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "/box\nonetwo\n1000 1000\n1000 1000\n1000 1000\nwrote\nd in.txt out.txt sub \n0\n0\n",
+        "{}",
+        stderr(&o)
+    );
+    // Gone with its cell (after the cell's reap, on the pool's reaper).
+    wait_until("the job directory's removal", || !outer.exists());
+    // The next cell's directory is empty: nothing of the previous job.
+    let o = pool
+        .run(&sh_cmd("pwd; ls -A; echo END").current_dir("/box"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "/box\nEND\n", "{}", stderr(&o));
+    // A cell dropped unused takes its directory with it.
+    assert!(pool.wait_ready(2, HANG));
+    let cell = pool.cell().unwrap();
+    let unused = cell
+        .workspace()
+        .unwrap()
+        .path()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(unused.exists());
+    drop(cell);
+    assert!(!unused.exists());
+    // Commands that need another root are refused by a taken cell (run cold by the pool).
+    let cell = pool.cell().unwrap();
+    assert!(matches!(
+        cell.run(&Command::new("true").current_dir("/tmp"), b""),
+        Err(Error::Config { .. })
+    ));
+    let stats = pool.stats();
+    assert_eq!(stats.cold_runs, 0, "{stats:?}");
+    assert!(pool.wait_ready(2, HANG));
+    drop(pool);
+    // Every cell's directory is gone with the pool.
+    let left: Vec<_> = std::fs::read_dir(&parent).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir(&parent).unwrap();
+}
+
+/// A preloaded Python cell with a job directory: the job's files written by the caller are in
+/// its working directory, `__file__` names the script there, and the job can write beside it.
+#[test]
+fn preloaded_cells_with_a_job_directory() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).python(&["json"]).workspace("/box"))
+        .unwrap();
+    let code = "import json, os, sys\n\
+                print(__file__, os.getcwd(), sys.path[0])\n\
+                print(open(__file__).read() == open('/box/script.py').read())\n\
+                print(json.load(open('data.json'))['n'] + int(sys.stdin.read()))\n\
+                open('out.txt', 'w').write('x')\n\
+                print(sorted(os.listdir('.')))\n";
+    for round in 0..2 {
+        assert!(pool.wait_ready(1, HANG));
+        let cell = pool.cell().unwrap();
+        let ws = cell.workspace().unwrap();
+        ws.write("script.py", code.as_bytes()).unwrap();
+        ws.write("data.json", format!("{{\"n\": {round}}}").as_bytes())
+            .unwrap();
+        let o = cell
+            .run_job(&runcell::Job::new(code).script("script.py"), b"40")
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            format!(
+                "/box/script.py /box /box\nTrue\n{}\n['data.json', 'out.txt', 'script.py']\n",
+                40 + round
+            )
+        );
+    }
+    assert_eq!(pool.stats().warm_runs, 2, "{:?}", pool.stats());
+}
+
+/// A preloaded program that ended while its cell was idle is never handed a job: the handover
+/// checks the program through its pidfd before and after it lowers the program's CPU limit by
+/// pid, and fails instead of touching whatever process may hold that pid now.
+#[test]
+fn a_dead_preloaded_program_gets_no_job() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let before = cell_inits();
+    let pool = sb.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
+    assert!(pool.wait_ready(1, HANG));
+    let cells: Vec<u32> = cell_inits().difference(&before).copied().collect();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    let program = *tree(cells[0])
+        .iter()
+        .find(|&&p| p != cells[0])
+        .expect("the preloaded program");
+    // SAFETY: a plain kill of a process of this test's own sandbox.
+    assert_eq!(unsafe { libc::kill(program as i32, libc::SIGKILL) }, 0);
+    wait_until("the program's reap", || !alive(program));
+    let e = pool
+        .run_job(&runcell::Job::new("print('ran')"), b"")
+        .unwrap_err();
+    assert!(e.to_string().contains("ended before its job"), "{e}");
+    // The next cell works.
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool
+        .run_job(&runcell::Job::new("print('ran')"), b"")
+        .unwrap();
+    assert_eq!(stdout(&o), "ran\n", "{}", stderr(&o));
 }

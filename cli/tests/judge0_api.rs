@@ -817,3 +817,75 @@ fn unprivileged_server_runs_jobs_and_cleans_up() {
     let left: Vec<_> = std::fs::read_dir(&s.work_dir).unwrap().collect();
     assert!(left.is_empty(), "job directories left: {left:?}");
 }
+
+/// The count of runs in a warm cell (a ready one, or one set up on the spot when none was
+/// ready), from /metrics; 0 without warm cells.
+fn warm_runs(s: &Server) -> u64 {
+    let (code, body) = request(&s.addr, "GET", "/metrics", &[], b"");
+    assert_eq!(code, 200);
+    let text = String::from_utf8_lossy(&body).to_string();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("runcell_warm_runs_total{cell="))
+        .filter_map(|l| l.split_once("} "))
+        .map(|(_, v)| v.trim().parse::<u64>().expect("counter"))
+        .sum()
+}
+
+/// Python submissions give the same answers from a preloaded warm cell as from a cold run:
+/// stdout, stderr (tracebacks), exit codes, statuses and messages. What a cell cannot do the
+/// same way (other limits, stderr into stdout, quoted arguments) runs cold, with the same
+/// answer too.
+#[test]
+fn warm_cells_answer_like_cold_runs() {
+    let cold = Server::start("workers = 1\n");
+    let warm = Server::start("workers = 1\nwarm_python = 2\n");
+    let cases = [
+        json!({"source_code": "import sys\nprint(input()[::-1], sys.argv, __name__)", "stdin": "olleh", "command_line_arguments": "a b=c -d"}),
+        json!({"source_code": "def f(x):\n    return 1 / x\n\nprint('before')\nf(0)\n"}),
+        json!({"source_code": "import sys\nsys.stderr.write('err\\n')\nsys.exit(3)"}),
+        json!({"source_code": "import sys\nsys.exit('bye')"}),
+        json!({"source_code": "print('unclosed'"}),
+        json!({"source_code": "print(1)", "expected_output": "2"}),
+        json!({"source_code": "import os\nprint(sorted(os.listdir('.')), os.getcwd(), __file__)"}),
+        json!({"source_code": "import atexit\natexit.register(print, 'at exit')\nprint('main', end='')"}),
+        json!({"source_code": "raise KeyError('k') from ValueError('v')"}),
+        json!({"source_code": "import os, sys, resource\nprint(sorted(os.environ.items()), sys.path, sys.flags, resource.getrlimit(resource.RLIMIT_STACK)[0])"}),
+        // Not for a warm cell (cold in both servers): quoted arguments, stderr into stdout.
+        json!({"source_code": "import sys\nprint(sys.argv)", "command_line_arguments": "'a b' c*"}),
+        json!({"source_code": "import sys\nprint(1)\nprint(2, file=sys.stderr)", "redirect_stderr_to_stdout": true}),
+    ];
+    let fields = "stdout,stderr,status,exit_code,exit_signal,message,compile_output";
+    for case in cases {
+        let mut body = case.clone();
+        body["language_id"] = json!(71);
+        let path = format!("/submissions?wait=true&fields={fields}");
+        let (c1, a) = cold.post(&path, &body);
+        let (c2, b) = warm.post(&path, &body);
+        assert_eq!((c1, c2), (201, 201), "{a} {b}");
+        assert_eq!(a, b, "cold and warm differ for {case}");
+    }
+    assert!(
+        warm_runs(&warm) >= 10,
+        "the plain cases ran in warm cells: {}",
+        warm_runs(&warm)
+    );
+    assert_eq!(warm_runs(&cold), 0);
+}
+
+/// Two consecutive submissions served by warm cells share nothing on disk: what the first
+/// writes in its working directory and in /tmp is not there for the second.
+#[test]
+fn consecutive_warm_submissions_cannot_see_each_others_files() {
+    let s = Server::start("workers = 1\nwarm_python = 2\n");
+    let write = json!({"language_id": 71, "source_code":
+        "import os\nopen('mine.txt', 'w').write('secret')\nopen('/tmp/mine.txt', 'w').write('secret')\nos.mkdir('d')\nprint(sorted(os.listdir('.')))"});
+    let (code, v) = s.post("/submissions?wait=true", &write);
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["stdout"], "['d', 'mine.txt', 'script.py']\n", "{v}");
+    let look = json!({"language_id": 71, "source_code":
+        "import os\nprint(sorted(os.listdir('.')), os.path.exists('/tmp/mine.txt'), sorted(os.listdir('/tmp')))"});
+    let (code, v) = s.post("/submissions?wait=true", &look);
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["stdout"], "['script.py'] False []\n", "{v}");
+    assert_eq!(warm_runs(&s), 2, "both ran in warm cells");
+}

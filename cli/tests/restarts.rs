@@ -302,7 +302,11 @@ struct Callbacks {
 
 impl Callbacks {
     fn start() -> Callbacks {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind callback server");
+        Callbacks::start_on("127.0.0.1:0")
+    }
+
+    fn start_on(addr: &str) -> Callbacks {
+        let l = wait_for(60, "the callback port", || TcpListener::bind(addr).ok());
         let addr = l.local_addr().expect("addr").to_string();
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let s = seen.clone();
@@ -759,4 +763,129 @@ fn embedded_serve_killed_and_restarted_reruns_its_jobs() {
     );
     drop(second);
     drop(first);
+}
+
+/// A callback still pending when `runcell serve` is SIGKILLed (its receiver was down: every
+/// try so far failed) is stored with the result, and the server started again on the same
+/// file delivers it once the receiver is up; the tries made before count toward
+/// `callbacks_max_tries`.
+#[test]
+fn pending_callback_survives_a_killed_server() {
+    let keep = tempfile::tempdir().unwrap();
+    let db_path = keep.path().join("db.sqlite");
+    let db = format!("sqlite:{}", db_path.display());
+    // A port nothing listens on yet: the receiver comes up only after the kill.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let receiver = format!("127.0.0.1:{port}");
+    let toml = "workers = 1\ncallbacks_max_tries = 1000\ncallbacks_timeout = 1\n";
+    let mut first = Server::start_with(tempfile::tempdir().unwrap(), &db, toml);
+    let body = json!({"source_code": "print('called back')", "language_id": 71,
+                      "callback_url": format!("http://{receiver}/done")});
+    let (code, v) = first.post("/submissions", &body);
+    assert_eq!(code, 201, "{v}");
+    let token = v["token"].as_str().expect("token").to_string();
+    let done = first.wait_done(&token, "base64_encoded=false");
+    assert_eq!(done["status"]["id"], 3, "{done}");
+
+    let read = rusqlite::Connection::open(&db_path).expect("open the database file");
+    let state = |col: &str| -> Option<i64> {
+        read.query_row(
+            &format!("SELECT {col} FROM submissions WHERE token = ?1"),
+            [&token],
+            |r| r.get(0),
+        )
+        .expect(col)
+    };
+    wait_for(300, "a failed callback try", || {
+        (state("callback_tries").unwrap_or(0) >= 1).then_some(())
+    });
+    assert_eq!(state("callback_state"), Some(1), "pending");
+    first.child.kill().expect("SIGKILL runcell serve");
+    first.child.wait().expect("reap runcell serve");
+    let tried = state("callback_tries").unwrap_or(0);
+    assert_eq!(
+        state("callback_state"),
+        Some(1),
+        "still pending after the kill"
+    );
+
+    let callbacks = Callbacks::start_on(&receiver);
+    let second = Server::start_with(tempfile::tempdir().unwrap(), &db, toml);
+    wait_for(300, "the callback after the restart", || {
+        callbacks.counts().get(&token).copied()
+    });
+    wait_for(60, "the delivery recorded", || {
+        (state("callback_state") == Some(2)).then_some(())
+    });
+    assert_eq!(callbacks.counts()[&token], 1, "delivered once");
+    assert!(state("callback_tries").unwrap_or(0) > tried);
+    drop(second);
+}
+
+/// The job directories of a SIGKILLed server (a job was running) are left on disk; a server
+/// started on the same work directory removes them before it runs anything, and leaves a
+/// live server's alone.
+#[test]
+fn killed_servers_job_directories_are_removed_at_start() {
+    let keep = tempfile::tempdir().unwrap();
+    let work = keep.path().join("work");
+    let jobs = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    // The job runs until it is killed: no limit ends it while the test looks.
+    let toml = "workers = 1\nwall_time_limit = 900\nmax_wall_time_limit = 900\n";
+    let mut first = Server::start_in(
+        tempfile::tempdir().unwrap(),
+        &format!("sqlite:{}", keep.path().join("one.sqlite").display()),
+        toml,
+        &work,
+    );
+    let body = json!({"source_code": "open('left', 'w').write('x')\nimport time\ntime.sleep(600)",
+                      "language_id": 71});
+    let (code, v) = first.post("/submissions", &body);
+    assert_eq!(code, 201, "{v}");
+    let left = wait_for(300, "the running job's directory", || {
+        let j = jobs(&work);
+        j.iter().any(|d| d.join("left").exists()).then_some(j)
+    });
+    first.child.kill().expect("SIGKILL runcell serve");
+    first.child.wait().expect("reap runcell serve");
+    assert_eq!(
+        jobs(&work),
+        left,
+        "the killed server's job directory is left behind"
+    );
+
+    // Another server on the same work directory (its own database: nothing to rerun).
+    let mut second = Server::start_in(
+        tempfile::tempdir().unwrap(),
+        &format!("sqlite:{}", keep.path().join("two.sqlite").display()),
+        toml,
+        &work,
+    );
+    assert!(jobs(&work).is_empty(), "left: {:?}", jobs(&work));
+    // Its own running job's directory is not touched by a third server starting.
+    let (code, v) = second.post("/submissions", &body);
+    assert_eq!(code, 201, "{v}");
+    let running = wait_for(300, "the second server's job directory", || {
+        let j = jobs(&work);
+        (!j.is_empty()).then_some(j)
+    });
+    let third = Server::start_in(
+        tempfile::tempdir().unwrap(),
+        &format!("sqlite:{}", keep.path().join("three.sqlite").display()),
+        toml,
+        &work,
+    );
+    assert_eq!(jobs(&work), running, "a live server's job directory stays");
+    drop(third);
+    // Not a graceful stop: that would wait for the job.
+    second.child.kill().expect("SIGKILL runcell serve");
+    second.child.wait().expect("reap runcell serve");
 }

@@ -86,120 +86,154 @@ impl Sandbox {
     /// time enabled. Dropping the future kills the sandbox and reaps it.
     pub async fn run_async(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
         let begin = Instant::now();
-        let limits = self.limits();
-        let deadline = begin + limits.wall_time;
-        let cap = limits.output;
-        let mut started = match start(self, cmd, deadline).await {
+        let deadline = begin + self.limits().wall_time;
+        let started = match start(self, cmd, deadline).await {
             Ok(s) => s,
             Err(e) if spawn::is_setup_timeout(&e) => {
                 return Ok(spawn::timed_out_in_setup(self, begin.elapsed()));
             }
             Err(e) => return Err(e),
         };
-        let take = |fd: Option<OwnedFd>, interest, what| fd.map(|f| register(f, interest, what));
-        let mut input = take(
-            started.stdin.take(),
-            Interest::WRITABLE,
-            "register stdin pipe",
-        )
-        .transpose()?
-        .filter(|_| !stdin.is_empty());
-        let mut out = take(
-            started.stdout.take(),
-            Interest::READABLE,
-            "register stdout pipe",
-        )
-        .transpose()?;
-        let mut err = take(
-            started.stderr.take(),
-            Interest::READABLE,
-            "register stderr pipe",
-        )
-        .transpose()?;
-        // Borrowed like the pidfd: dropped (deregistered) before `started` is reaped.
-        let mut status = Some(register(
-            started.status.as_fd(),
-            Interest::READABLE,
-            "register status pipe",
-        )?);
-        // Borrows the pidfd: dropped (deregistered) before `started` is reaped or dropped.
-        let pidfd = register(started.pidfd.as_fd(), Interest::READABLE, "register pidfd")?;
-
-        let mut got = [Captured::default(), Captured::default()];
-        let (mut out_buf, mut err_buf) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-        let mut status_buf = [0u8; RECORD_LEN * 4];
-        let mut records = Vec::new();
-        let mut offset = 0;
-        let mut exited = false;
-        let mut wall_killed = false;
-        let mut output_killed = false;
-        let mut drain_until: Option<Instant> = None;
-        let wall = Some(deadline);
-
-        while !(exited && out.is_none() && err.is_none() && status.is_none()) {
-            tokio::select! {
-                r = pidfd.readable(), if !exited => {
-                    let _ready = r.map_err(|e| Error::sys("poll pidfd", e))?;
-                    exited = true;
-                    input = None;
-                    drain_until = Some(Instant::now() + DRAIN);
-                }
-                r = read_some(out.as_ref(), &mut out_buf) => match r {
-                    Ok(0) => out = None,
-                    Ok(n) => {
-                        if got[0].take(&out_buf[..n], cap, Output::Capture, deadline) && !output_killed {
-                            started.end()?;
-                            output_killed = true;
-                        }
-                    }
-                    Err(e) => return Err(Error::sys("read output pipe", e)),
-                },
-                r = read_some(err.as_ref(), &mut err_buf) => match r {
-                    Ok(0) => err = None,
-                    Ok(n) => {
-                        if got[1].take(&err_buf[..n], cap, Output::Capture, deadline) && !output_killed {
-                            started.end()?;
-                            output_killed = true;
-                        }
-                    }
-                    Err(e) => return Err(Error::sys("read output pipe", e)),
-                },
-                r = read_some(status.as_ref(), &mut status_buf) => match r {
-                    Ok(0) | Err(_) => status = None,
-                    Ok(n) => records.extend_from_slice(&status_buf[..n]),
-                },
-                r = write_some(input.as_ref(), &stdin[offset.min(stdin.len())..]) => match r {
-                    Ok(n) => {
-                        offset += n;
-                        if offset >= stdin.len() {
-                            input = None;
-                        }
-                    }
-                    // EPIPE: the program does not want more input.
-                    Err(_) => input = None,
-                },
-                _ = sleep_until_opt(wall), if !exited && !wall_killed => {
-                    started.end()?;
-                    wall_killed = true;
-                }
-                _ = sleep_until_opt(started.escalation()), if !exited => {
-                    started.kill();
-                }
-                _ = sleep_until_opt(drain_until) => break,
-            }
-        }
-        drop((pidfd, input, out, err, status));
-        spawn::finish(
-            self,
-            &mut started,
-            &records,
-            begin,
-            wall_killed,
-            output_killed,
-            got,
-        )
+        supervise(self, started, stdin, begin, deadline).await
     }
+}
 
+/// Whether init's records hold the program's exit status.
+fn has_exit(records: &[u8]) -> bool {
+    records.chunks_exact(RECORD_LEN).any(|c| {
+        let mut rec = [0u8; RECORD_LEN];
+        rec.copy_from_slice(c);
+        super::child::decode(&rec).0 == super::child::REC_EXIT_STATUS
+    })
+}
+
+/// Supervise a started sandbox (a cold launch or a warm cell's handover) on the runtime: feed
+/// `stdin`, capture stdout and stderr under the cap, end it at `deadline`, and turn what
+/// happened into an `Outcome`. Dropping the future drops `started`, which kills the sandbox
+/// and has it reaped off the runtime's threads.
+pub(super) async fn supervise(
+    sb: &Sandbox,
+    mut started: Started,
+    stdin: &[u8],
+    begin: Instant,
+    deadline: Instant,
+) -> Result<Outcome> {
+    started.reap_off_thread = true;
+    let cap = sb.limits().output;
+    let take = |fd: Option<OwnedFd>, interest, what| fd.map(|f| register(f, interest, what));
+    let mut input = take(
+        started.stdin.take(),
+        Interest::WRITABLE,
+        "register stdin pipe",
+    )
+    .transpose()?
+    .filter(|_| !stdin.is_empty());
+    let mut out = take(
+        started.stdout.take(),
+        Interest::READABLE,
+        "register stdout pipe",
+    )
+    .transpose()?;
+    let mut err = take(
+        started.stderr.take(),
+        Interest::READABLE,
+        "register stderr pipe",
+    )
+    .transpose()?;
+    // Borrowed like the pidfd: dropped (deregistered) before `started` is reaped.
+    let mut status = Some(register(
+        started.status.as_fd(),
+        Interest::READABLE,
+        "register status pipe",
+    )?);
+    // Borrows the pidfd: dropped (deregistered) before `started` is reaped or dropped.
+    let pidfd = register(started.pidfd.as_fd(), Interest::READABLE, "register pidfd")?;
+
+    let mut got = [Captured::default(), Captured::default()];
+    let (mut out_buf, mut err_buf) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    let mut status_buf = [0u8; RECORD_LEN * 4];
+    let mut records = Vec::new();
+    let mut offset = 0;
+    let mut exited = false;
+    let mut wall_killed = false;
+    let mut output_killed = false;
+    let mut drain_until: Option<Instant> = None;
+    let wall = Some(deadline);
+
+    while !(exited && out.is_none() && err.is_none() && status.is_none()) {
+        tokio::select! {
+            r = pidfd.readable(), if !exited => {
+                let _ready = r.map_err(|e| Error::sys("poll pidfd", e))?;
+                exited = true;
+                input = None;
+                drain_until = Some(Instant::now() + DRAIN);
+            }
+            r = read_some(out.as_ref(), &mut out_buf) => match r {
+                Ok(0) => out = None,
+                Ok(n) => {
+                    if got[0].take(&out_buf[..n], cap, Output::Capture, deadline) && !output_killed {
+                        started.end()?;
+                        output_killed = true;
+                    }
+                }
+                Err(e) => return Err(Error::sys("read output pipe", e)),
+            },
+            r = read_some(err.as_ref(), &mut err_buf) => match r {
+                Ok(0) => err = None,
+                Ok(n) => {
+                    if got[1].take(&err_buf[..n], cap, Output::Capture, deadline) && !output_killed {
+                        started.end()?;
+                        output_killed = true;
+                    }
+                }
+                Err(e) => return Err(Error::sys("read output pipe", e)),
+            },
+            r = read_some(status.as_ref(), &mut status_buf) => match r {
+                Ok(0) | Err(_) => {
+                    status = None;
+                    // A warm cell's init has reported and closed its end: every process
+                    // of the job is gone; the namespaces' teardown is the pool's reaper's.
+                    if !exited && started.reaper.is_some() && has_exit(&records) {
+                        exited = true;
+                        input = None;
+                        drain_until = Some(Instant::now() + DRAIN);
+                    }
+                }
+                Ok(n) => records.extend_from_slice(&status_buf[..n]),
+            },
+            r = write_some(input.as_ref(), &stdin[offset.min(stdin.len())..]) => match r {
+                Ok(n) => {
+                    offset += n;
+                    if offset >= stdin.len() {
+                        input = None;
+                    }
+                }
+                // EPIPE: the program does not want more input.
+                Err(_) => input = None,
+            },
+            _ = sleep_until_opt(wall), if !exited && !wall_killed => {
+                started.end()?;
+                wall_killed = true;
+            }
+            _ = sleep_until_opt(started.escalation()), if !exited => {
+                started.kill();
+            }
+            _ = sleep_until_opt(drain_until) => break,
+        }
+    }
+    drop((pidfd, input, out, err, status));
+    spawn::finish(
+        sb,
+        &mut started,
+        &records,
+        begin,
+        wall_killed,
+        output_killed,
+        got,
+    )
+}
+
+impl Sandbox {
     /// [`Sandbox::spawn`] on a tokio runtime: start the program and hand over its stdio as
     /// tokio pipes. Output is not captured (read it from `stdout`/`stderr`); the output limit
     /// is not enforced on it.

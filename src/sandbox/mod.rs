@@ -38,7 +38,7 @@ pub(crate) use self::limits::{parse_secs, parse_size, secs_f64};
 pub use self::outcome::{Enforced, Outcome, Report, Verdict, Violation};
 pub use self::rootfs::{Mount, MountKind};
 pub use self::spawn::{Child, Input, Output};
-pub use self::warm::{WarmConfig, WarmPool, WarmStats};
+pub use self::warm::{Job, MAX_JOB_ARGS, MAX_JOB_CODE, WarmCell, WarmConfig, WarmPool, WarmStats};
 pub use self::workspace::{WORKSPACE_DIR, Workspace, hand_over};
 use crate::error::{Error, Result};
 use crate::profile::{Network, Profile};

@@ -52,9 +52,27 @@
 //! job's limit, and leaves that use out of the report. Memory, process count and output limits
 //! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
+//! # Async
+//!
+//! With the `tokio` feature, [`WarmPool::run_async`], [`WarmPool::run_job_async`],
+//! [`WarmPool::cell_async`] and [`WarmCell::run_async`] / [`WarmCell::run_job_async`] do the
+//! same on a runtime: the handover on its blocking pool, the supervision on its reactor.
+//! Dropping the future kills the job (or the cell being handed it) and leaves nothing.
+//!
+//! # Job directories
+//!
+//! With [`WarmConfig::workspace`] each cell is launched with a job directory of its own: a
+//! fresh, empty host directory (a [`Workspace`] under a host-only 0700 directory) made for
+//! that cell, given to host ids leased for that cell alone, and bound read-write at the
+//! configured path, which is the cell's working directory (so the landlock rules cover it
+//! like any read-write bind: they are added after the mount exists). The caller takes a cell
+//! ([`WarmPool::cell`]), writes the job's files into [`WarmCell::workspace`], and runs the job;
+//! at the handover the tree is handed to the cell's ids again (what the host wrote included),
+//! and the directory is removed once the cell is reaped. No directory serves two cells.
+//!
 //! # What runs cold
 //!
-//! A command with mounts of its own or a working directory other than the sandbox's needs a
+//! A command with mounts of its own or a working directory other than the cells' needs a
 //! root the cell does not have, and one carrying host ids its caller leased
 //! ([`Command::host_ids`]) must run as those ids: each runs as a cold launch, as does any job that finds no ready
 //! cell ([`WarmStats`] counts both kinds).
@@ -74,8 +92,9 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,18 +102,62 @@ use std::time::{Duration, Instant};
 use super::child::{self, RECORD_LEN};
 use super::outcome::Outcome;
 use super::spawn::{self, ExecData, Input, Output, Started};
-use super::{Command, Sandbox};
+use super::{Command, Sandbox, Workspace};
 use crate::error::{Error, Result};
 use crate::sys;
 
-/// The end of [`WarmConfig::python`]'s program: ready byte, then the job from stdin.
+/// The end of [`WarmConfig::python`]'s program: ready byte, then one framed job on stdin (see
+/// [`Job`]): the script's name, its arguments and its code, each length-prefixed, read with
+/// `os.read` (nothing buffered past the frame), so everything after the frame is the
+/// program's own `sys.stdin`. The job then runs like `python3 NAME ARGS...` (or `python3 -`
+/// for the name `-`): a fresh `__main__` module in `sys.modules`, `sys.argv`, `__file__`
+/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, and the source in `linecache` so that
+/// tracebacks quote it as they quote a script file.
 const PYTHON_RUNNER: &str = r#"sys.stdout.write('\0')
 sys.stdout.flush()
+def _runcell_read(n):
+    b = bytearray()
+    while len(b) < n:
+        c = os.read(0, min(n - len(b), 1 << 20))
+        if not c:
+            os.write(2, b'runcell: the job frame ended early\n')
+            os._exit(125)
+        b += c
+    return bytes(b)
 def _runcell_job():
-    g = {'__name__': '__main__', '__builtins__': __builtins__}
+    h = _runcell_read(24)
+    if h[:8] != b'RCJOB1\0\0':
+        os.write(2, b'runcell: not a job frame\n')
+        os._exit(125)
+    name = os.fsdecode(_runcell_read(int.from_bytes(h[8:12], 'little')))
+    args = [os.fsdecode(_runcell_read(int.from_bytes(_runcell_read(4), 'little')))
+            for _ in range(int.from_bytes(h[12:16], 'little'))]
+    code = _runcell_read(int.from_bytes(h[16:24], 'little'))
+    m = types.ModuleType('__main__')
+    g = m.__dict__
+    g['__builtins__'] = __builtins__
+    if name == '-':
+        filename = '<stdin>'
+        sys.path[0] = ''
+    else:
+        filename = os.path.abspath(name)
+        sys.path[0] = os.path.dirname(filename)
+        g['__file__'] = filename
+        g['__cached__'] = None
+        g['__loader__'] = importlib.machinery.SourceFileLoader('__main__', filename)
+        try:
+            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
+            lines = code.decode(enc, 'replace').splitlines(True)
+            linecache.cache[filename] = (len(code), None, lines, filename)
+        except BaseException:
+            pass
+    sys.argv = [name] + args
+    sys.modules['__main__'] = m
+    # The runner's two frames below the job's: the job gets the depth a script gets.
+    sys.setrecursionlimit(sys.getrecursionlimit() + 3)
     try:
         try:
-            exec(compile(sys.stdin.read(), '<stdin>', 'exec'), g)
+            exec(compile(code, filename, 'exec', dont_inherit=True), g)
             return 0
         finally:
             g.clear()
@@ -107,7 +170,12 @@ def _runcell_job():
         return 1
     except BaseException as e:
         e = e.with_traceback(e.__traceback__.tb_next)
-        sys.excepthook(type(e), e, e.__traceback__)
+        if sys.excepthook is sys.__excepthook__:
+            # The same text as the built-in hook, with the lines from linecache (the built-in
+            # hook reads only files: the code came with the job).
+            traceback.print_exception(type(e), e, e.__traceback__)
+        else:
+            sys.excepthook(type(e), e, e.__traceback__)
         return 1
 _runcell_status = _runcell_job()
 import atexit
@@ -120,6 +188,125 @@ for _runcell_f in (sys.stdout, sys.stderr):
 os._exit(_runcell_status & 0xff)
 "#;
 
+/// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
+const PYTHON_RUNNER_IMPORTS: &str =
+    "import sys, os, io, types, linecache, tokenize, traceback, importlib.machinery\n";
+
+/// The magic bytes that open a job frame.
+const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
+/// Most bytes of a [`Job`]'s code.
+pub const MAX_JOB_CODE: usize = 64 << 20;
+/// Most bytes of a [`Job`]'s script name and arguments together (each counted with 4 more).
+pub const MAX_JOB_ARGS: usize = 256 * 1024;
+
+/// One job for a pool of framed preloaded cells ([`WarmConfig::python`]): the code to run,
+/// the script name it runs as, and its arguments; the program's own stdin is given beside it
+/// ([`WarmPool::run_job`]).
+///
+/// The cell reads the job as one length-prefixed frame at the head of its stdin (magic
+/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length; the
+/// name; each argument as a u32 length and its bytes; the code), then runs it; every byte
+/// after the frame is the program's `sys.stdin`. Lengths, not delimiters, separate the
+/// parts: no byte of the code, the arguments or the input can be taken for another part.
+///
+/// ```
+/// use runcell::{Job, Profile, Sandbox, WarmConfig};
+/// let sb = Sandbox::builder().profile(Profile::named("python")?).build()?;
+/// let pool = sb.warm_pool(WarmConfig::new(1).python(&[]))?;
+/// let job = Job::new("import sys; print(sys.argv, sys.stdin.read())")
+///     .script("main.py")
+///     .arg("x");
+/// let o = pool.run_job(&job, b"input")?;
+/// assert_eq!(o.stdout, b"['main.py', 'x'] input\n");
+/// # Ok::<(), runcell::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    code: Vec<u8>,
+    script: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+}
+
+impl Job {
+    /// A job running `code` like `python3 -` does (`sys.argv == ['-']`, tracebacks name
+    /// `<stdin>`, no `__file__`); see [`Job::script`] to run it as a named script.
+    pub fn new(code: impl Into<Vec<u8>>) -> Job {
+        Job {
+            code: code.into(),
+            script: "-".into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Run the code as the script `name` would run with `python3 NAME`: `sys.argv[0]` is
+    /// `name`, `__file__` its absolute path from the working directory, `sys.path[0]` that
+    /// directory, and tracebacks name that path and quote the code's lines. The file need not
+    /// exist (the code comes with the job); `-` means `python3 -`.
+    ///
+    /// One difference remains: the runner's own two frames sit below the job's, so the
+    /// recursion limit is raised by 3 to give the job a script's depth
+    /// (`sys.getrecursionlimit()` says 1003 where a script sees 1000; a limit the job sets
+    /// itself leaves it 3 frames fewer).
+    pub fn script(mut self, name: impl Into<std::ffi::OsString>) -> Job {
+        self.script = name.into();
+        self
+    }
+
+    /// Add one argument (`sys.argv[1:]`).
+    pub fn arg(mut self, a: impl Into<std::ffi::OsString>) -> Job {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Add arguments (`sys.argv[1:]`).
+    pub fn args<I, S>(mut self, args: I) -> Job
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The frame the cell reads (checked against the bounds).
+    pub(crate) fn frame(&self) -> Result<Vec<u8>> {
+        let name = self.script.as_bytes();
+        if name.is_empty() || name.contains(&0) {
+            return Err(Error::config(
+                "job: the script name must be non-empty, without NUL bytes",
+            ));
+        }
+        if self.args.iter().any(|a| a.as_bytes().contains(&0)) {
+            return Err(Error::config("job: an argument contains a NUL byte"));
+        }
+        let arg_bytes = name.len() + self.args.iter().map(|a| a.len() + 4).sum::<usize>();
+        if arg_bytes > MAX_JOB_ARGS || self.args.len() > JOB_STRINGS {
+            return Err(Error::config(format!(
+                "job: script name and arguments over {MAX_JOB_ARGS} bytes or {JOB_STRINGS} \
+                 arguments"
+            )));
+        }
+        if self.code.len() > MAX_JOB_CODE {
+            return Err(Error::config(format!(
+                "job: code of {} bytes is over the limit of {MAX_JOB_CODE}",
+                self.code.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(24 + arg_bytes + self.code.len());
+        out.extend_from_slice(FRAME_MAGIC);
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.code.len() as u64).to_le_bytes());
+        out.extend_from_slice(name);
+        for a in &self.args {
+            out.extend_from_slice(&(a.len() as u32).to_le_bytes());
+            out.extend_from_slice(a.as_bytes());
+        }
+        out.extend_from_slice(&self.code);
+        Ok(out)
+    }
+}
+
 /// How a [`WarmPool`] is sized and refilled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarmConfig {
@@ -128,7 +315,13 @@ pub struct WarmConfig {
     max_idle_memory: Option<u64>,
     setup_timeout: Duration,
     preload: Option<Command>,
+    /// The preload reads a job frame (see [`Job`]) before the program's own stdin.
+    framed: bool,
     preload_cpu: Duration,
+    /// Each cell's own job directory: where it is bound (the cells' working directory) and
+    /// the host directory it is created under (default: the system's temporary directory).
+    workspace: Option<PathBuf>,
+    workspace_parent: Option<PathBuf>,
 }
 
 impl WarmConfig {
@@ -141,7 +334,10 @@ impl WarmConfig {
             max_idle_memory: None,
             setup_timeout: Duration::from_secs(30),
             preload: None,
+            framed: false,
             preload_cpu: Duration::from_secs(30),
+            workspace: None,
+            workspace_parent: None,
         }
     }
 
@@ -153,12 +349,16 @@ impl WarmConfig {
     /// toward the job's memory limit. See [`WarmConfig::python`] for a ready-made one.
     pub fn preload(mut self, cmd: Command) -> WarmConfig {
         self.preload = Some(cmd);
+        self.framed = false;
         self
     }
 
-    /// Preloaded Python cells: `python3` imports `modules`, then runs the code given as the
-    /// job's stdin like `python3 -` does (a fresh `__main__` namespace; the modules are in
-    /// `sys.modules`, so importing them is free). Run it with [`WarmPool::preload_command`].
+    /// Preloaded Python cells: `python3` imports `modules`, then runs one [`Job`] (code,
+    /// script name, arguments) read as a frame from the head of its stdin, like `python3
+    /// script.py ARGS...` (or `python3 -`), with the rest of stdin as the program's own
+    /// (a fresh `__main__` module; the modules are in `sys.modules`, so importing them is
+    /// free). Run jobs with [`WarmPool::run_job`]; [`WarmPool::run`] of
+    /// [`WarmPool::preload_command`] runs its stdin as the code, like `python3 -`.
     ///
     /// At the end the job's namespace is cleared (its open files are closed), `atexit`
     /// handlers run and the standard streams are flushed, then the process exits at once
@@ -166,18 +366,44 @@ impl WarmConfig {
     /// is skipped, as the cell is discarded anyway. Exit status and uncaught exceptions are as
     /// with `python3 -`.
     pub fn python(self, modules: &[&str]) -> WarmConfig {
-        let mut code = String::from("import sys, os\n");
+        let mut code = String::from(PYTHON_RUNNER_IMPORTS);
         for m in modules {
             code.push_str(&format!("import {m}\n"));
         }
         code.push_str(PYTHON_RUNNER);
-        self.preload(Command::new("python3").arg("-c").arg(code))
+        let mut cfg = self.preload(Command::new("python3").arg("-c").arg(code));
+        cfg.framed = true;
+        cfg
     }
 
     /// CPU time a preloaded cell may use before its job (default 30 s): its `RLIMIT_CPU`
     /// until the handover, when the host lowers it to this CPU time plus the job's limit.
     pub fn preload_cpu(mut self, d: Duration) -> WarmConfig {
         self.preload_cpu = d;
+        self
+    }
+
+    /// Give each cell a job directory of its own: a fresh, empty host directory (a
+    /// [`Workspace`] made by the pool for that cell alone) bound read-write at `dir`, which is
+    /// the cell's working directory (and its preloaded program's). Take a cell with
+    /// [`WarmPool::cell`], write the job's files with [`WarmCell::workspace`], then run it;
+    /// the directory is handed to the cell's host ids at the handover and removed with the
+    /// cell. Commands may name `dir` as their working directory and still run warm.
+    pub fn workspace(mut self, dir: impl Into<PathBuf>) -> WarmConfig {
+        self.workspace = Some(dir.into());
+        self
+    }
+
+    /// [`WarmConfig::workspace`], with the host directories created under `parent` (a
+    /// private 0700 directory of the host works: the sandbox reaches each one through its
+    /// bind only).
+    pub fn workspace_in(
+        mut self,
+        dir: impl Into<PathBuf>,
+        parent: impl Into<PathBuf>,
+    ) -> WarmConfig {
+        self.workspace = Some(dir.into());
+        self.workspace_parent = Some(parent.into());
         self
     }
 
@@ -374,9 +600,12 @@ impl Slot {
 struct Cell {
     started: Started,
     _slot: Option<Arc<Slot>>,
-    /// A preloaded cell: its program's host pid and start time (to check it is still that
-    /// process at the handover).
-    program: Option<(libc::pid_t, u64)>,
+    /// The cell's own job directory (bound read-write at its working directory), removed
+    /// after the cell is reaped.
+    workspace: Option<Workspace>,
+    /// A preloaded cell: its program's host pid, and a pidfd of it (the handover checks
+    /// through it that the pid it changes the limit of is still that process).
+    program: Option<(libc::pid_t, OwnedFd)>,
     /// Bytes charged to its cgroup once armed.
     memory: Option<u64>,
 }
@@ -440,21 +669,42 @@ impl std::fmt::Debug for WarmPool {
 /// Set up one cell, on a launcher thread.
 fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     let timeout = cfg.setup_timeout;
+    // A job directory of its own: a fresh, empty workspace, bound where the cells work and
+    // given to host ids leased for this cell alone (its setup enters it as the working
+    // directory; the handover gives it the caller's files too).
+    let workspace = match &cfg.workspace {
+        Some(dst) => {
+            let parent = cfg
+                .workspace_parent
+                .clone()
+                .unwrap_or_else(std::env::temp_dir);
+            let ws = Workspace::new_in(sb, parent)?;
+            let ids = sb.lease_host_ids()?;
+            ws.hand_over(&ids)?;
+            Some((ws, dst.clone(), ids))
+        }
+        None => None,
+    };
+    let own = |cmd: Command| match &workspace {
+        Some((ws, dst, ids)) => cmd.bind(ws.path(), dst).current_dir(dst).host_ids(ids),
+        None => cmd,
+    };
     let (slot, program, started) = match &cfg.preload {
         None => {
             let slot = Arc::new(Slot::new());
             let (sb2, slot2) = (sb.clone(), slot.clone());
+            // The cell's own launch: the program is a placeholder (never executed; the job
+            // brings its own argv).
+            let cmd = own(Command::new("/"));
             let started = super::launcher::call(move || {
-                // The cell's own launch: the program is a placeholder (never executed; the
-                // job brings its own argv).
-                let mut exec = ExecData::new(&sb2, &Command::new("/"))?;
+                let mut exec = ExecData::new(&sb2, &cmd)?;
                 exec.warm = Some(slot2);
                 spawn::start(&sb2, &exec, Instant::now() + timeout)
             })?;
             (Some(slot), None, started)
         }
         Some(cmd) => {
-            let (sb2, cmd) = (sb.clone(), cmd.clone());
+            let (sb2, cmd) = (sb.clone(), own(cmd.clone()));
             let started = super::launcher::call(move || {
                 let exec = ExecData::new(&sb2, &cmd)?;
                 spawn::start(&sb2, &exec, Instant::now() + timeout)
@@ -473,6 +723,7 @@ fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     Ok(Cell {
         started,
         _slot: slot,
+        workspace: workspace.map(|(ws, _, _)| ws),
         program,
         memory,
     })
@@ -486,8 +737,24 @@ fn preload_error(what: String) -> Error {
     }
 }
 
-/// Wait for a preloaded program's ready byte; then its host pid and start time.
-fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, u64)> {
+/// Whether the process of `pidfd` is still running (a pidfd polls readable once it exited).
+fn running(pidfd: &OwnedFd) -> bool {
+    let mut pfd = [libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    loop {
+        match sys::poll(&mut pfd, 0) {
+            Ok(0) => return true,
+            Err(libc::EINTR) => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// Wait for a preloaded program's ready byte; then its host pid and a pidfd of it.
+fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, OwnedFd)> {
     let Some(out) = &started.stdout else {
         return Err(preload_error("no stdout pipe".into()));
     };
@@ -532,22 +799,25 @@ fn preloaded(started: &Started, deadline: Instant) -> Result<(libc::pid_t, u64)>
         .next()
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| preload_error("the preload program is gone".into()))?;
-    let (ppid, start) =
-        parent_and_start(pid).ok_or_else(|| preload_error("the preload program is gone".into()))?;
-    if ppid != started.pid {
-        return Err(preload_error("the preload program is gone".into()));
+    let gone = || preload_error("the preload program is gone".into());
+    let pidfd = sys::pidfd_open(pid).map_err(|_| gone())?;
+    // SAFETY: a fresh descriptor nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // The pidfd is the cell's program if the process it refers to, still running after the
+    // check, had the cell's init as its parent: while it runs, `pid` is its alone.
+    if parent(pid) != Some(started.pid) || !running(&pidfd) {
+        return Err(gone());
     }
-    Ok((pid, start))
+    Ok((pid, pidfd))
 }
 
-/// Parent pid and start time (clock ticks since boot) of a host pid, from /proc/PID/stat.
-fn parent_and_start(pid: libc::pid_t) -> Option<(libc::pid_t, u64)> {
+/// Parent pid of a host pid, from /proc/PID/stat.
+fn parent(pid: libc::pid_t) -> Option<libc::pid_t> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces and parentheses).
     let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
-    Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
+    // rest starts at field 3 (state): ppid is field 4.
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU time used so far by every thread of host pid `pid`, in nanoseconds (schedstat).
@@ -565,21 +835,30 @@ fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
 
 /// Hand a preloaded cell its job: the CPU limit counts from now (the host lowers the
 /// program's `RLIMIT_CPU` to what it used plus the job's limit, and the report leaves out what
-/// it used), then the job's input is written by the caller's supervision loop.
-fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
+/// it used), then the job's frame (framed cells) is written to its stdin, and the job's input
+/// after it by the caller's supervision loop.
+fn preload_handover(
+    sb: &Sandbox,
+    cell: Cell,
+    frame: Option<&[u8]>,
+    deadline: Instant,
+) -> Result<Started> {
     let Cell {
         mut started,
         program,
         ..
     } = cell;
-    let Some((pid, start)) = program else {
+    let Some((pid, pidfd)) = program else {
         return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
     };
-    // Still the cell's own program (not a recycled pid): same parent, same start time.
-    if parent_and_start(pid) != Some((started.pid, start)) {
-        return Err(preload_error(
-            "the preloaded program ended before its job".into(),
-        ));
+    // `pid` is the program's while the program runs (a pid is reused only after its process
+    // is reaped): checked through its pidfd before the limit is read and changed, and after.
+    // Were it to end in between, the handover fails; for the pid to name another process
+    // by then, init would have had to reap it and the kernel to hand out every other pid
+    // first (pids are allocated in order), within those microseconds.
+    let ended = || preload_error("the preloaded program ended before its job".into());
+    if !running(&pidfd) {
+        return Err(ended());
     }
     let used = cpu_ns(pid).unwrap_or(0);
     let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
@@ -597,8 +876,49 @@ fn preload_handover(sb: &Sandbox, cell: Cell) -> Result<Started> {
     window.cloned()?;
     drop(window);
     lowered.map_err(|e| Error::sys("prlimit", spawn::os_err(e)))?;
+    if !running(&pidfd) {
+        return Err(ended());
+    }
     started.cpu_before = Duration::from_nanos(used);
+    if let (Some(frame), Some(fd)) = (frame, &started.stdin) {
+        write_by(fd.as_raw_fd(), frame, deadline)?;
+    }
     Ok(started)
+}
+
+/// Write all of `data` to the cell's stdin pipe (the runner reads it meanwhile), never past
+/// `deadline` (then the wall time is over: a setup timeout).
+fn write_by(fd: libc::c_int, mut data: &[u8], deadline: Instant) -> Result<()> {
+    sys::set_nonblocking(fd, true).map_err(|e| Error::sys("fcntl", spawn::os_err(e)))?;
+    while !data.is_empty() {
+        match sys::write_nosigpipe(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(libc::EINTR) => {}
+            Err(libc::EAGAIN) => {
+                let mut pfd = [libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(spawn::setup_timeout());
+                }
+                let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+                match sys::poll(&mut pfd, ms) {
+                    Ok(_) | Err(libc::EINTR) => {}
+                    Err(e) => return Err(Error::sys("poll", spawn::os_err(e))),
+                }
+            }
+            Err(libc::EPIPE) => {
+                return Err(preload_error(
+                    "the preloaded program ended before reading its job".into(),
+                ));
+            }
+            Err(e) => return Err(Error::sys("write job frame", spawn::os_err(e))),
+        }
+    }
+    Ok(())
 }
 
 fn idle_memory(st: &State) -> Option<u64> {
@@ -754,64 +1074,60 @@ impl WarmPool {
                 self.shared.lock().stats.cold_runs += 1;
                 return spawn::run(sb, cmd, input, out, err);
             }
-            // No ready cell: set one up now (the same protocol, at a cold start's cost).
-            let cell = match self.take() {
-                Some(cell) => {
-                    self.shared.lock().stats.warm_runs += 1;
-                    cell
-                }
-                None => {
-                    self.shared.lock().stats.cold_runs += 1;
-                    make_cell(&self.shared.cells_from, &self.shared.config)?
-                }
-            };
-            let reaper = self.shared.reaper();
-            let o = spawn::run_started(sb, input, out, err, |_| {
-                preload_handover(sb, cell).map(|mut s| {
-                    s.reaper = reaper;
-                    s
-                })
-            });
-            self.shared.changed.notify_all();
-            return o;
+            return self.cell()?.run_with(cmd, input, out, err);
         }
-        let exec = ExecData::new(sb, cmd)?;
-        let own_dir = cmd
-            .dir
-            .as_ref()
-            .is_some_and(|d| d.as_os_str().as_bytes() != sb.prepared().workdir.to_bytes());
-        let job = if exec.has_run_plan() || own_dir {
-            None
-        } else {
-            let mut argv: Vec<&[u8]> = vec![cmd.program.as_bytes()];
-            argv.extend(cmd.args.iter().map(|a| a.as_bytes()));
-            let envp: Vec<Vec<u8>> = cmd
-                .environment(&sb.prepared().env)?
-                .into_iter()
-                .map(|(mut k, v)| {
-                    k.push(b'=');
-                    k.extend_from_slice(&v);
-                    k
-                })
-                .collect();
-            encode_job(&argv, &envp, exec.c_parts().0)
-        };
+        let job = plain_job(&self.shared, cmd)?;
         let cell = job.as_ref().and_then(|_| self.take());
-        let (Some(cell), Some(job)) = (cell, job) else {
+        let (Some(cell), Some((exec, job))) = (cell, job) else {
             self.shared.lock().stats.cold_runs += 1;
             return spawn::run(sb, cmd, input, out, err);
         };
         self.shared.lock().stats.warm_runs += 1;
-        let reaper = self.shared.reaper();
-        let o = spawn::run_started(sb, input, out, err, |deadline| {
-            handover(sb, cell, &exec, &job, deadline).map(|mut s| {
-                s.reaper = reaper;
-                s
-            })
-        });
-        // Refilled once the job is over: a refill during the job would compete with it.
-        self.shared.changed.notify_all();
-        o
+        run_cell(&self.shared, cell, Work::Exec(&exec, &job), input, out, err)
+    }
+
+    /// Run `job` in a framed preloaded cell ([`WarmConfig::python`]) with `stdin` as the
+    /// program's standard input, stdout and stderr captured; see [`Job`]. A pool whose cells
+    /// are not framed refuses it; a job over the bounds ([`MAX_JOB_CODE`], [`MAX_JOB_ARGS`])
+    /// is refused before anything runs. No ready cell: one is set up for it on the spot.
+    pub fn run_job(&self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        self.run_job_with(job, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmPool::run_job`] with the stdio of [`Sandbox::run_with`].
+    pub fn run_job_with(
+        &self,
+        job: &Job,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        let frame = job_frame(&self.shared, job)?;
+        self.cell()?
+            .run_cell(Work::Preloaded(Some(&frame)), input, out, err)
+    }
+
+    /// Take one cell for a job of the caller's making: a ready one, or one set up now (at a
+    /// cold start's cost) when none is. With [`WarmConfig::workspace`] the caller writes the
+    /// job's files into [`WarmCell::workspace`] first, then runs the job with
+    /// [`WarmCell::run`] or [`WarmCell::run_job`]. Counted in [`WarmStats::warm_runs`] (a
+    /// ready cell) or [`WarmStats::cold_runs`] (set up now).
+    pub fn cell(&self) -> Result<WarmCell> {
+        let cell = match self.take() {
+            Some(cell) => {
+                self.shared.lock().stats.warm_runs += 1;
+                cell
+            }
+            None => {
+                self.shared.lock().stats.cold_runs += 1;
+                make_cell(&self.shared.cells_from, &self.shared.config)?
+            }
+        };
+        Ok(WarmCell {
+            shared: self.shared.clone(),
+            cell: Some(cell),
+        })
     }
 
     /// The command that takes a preloaded cell (see [`WarmConfig::preload`]).
@@ -844,6 +1160,431 @@ impl WarmPool {
             .wait_timeout_while(st, timeout, |s| s.ready.len() < n && !s.closed)
             .unwrap_or_else(|e| e.into_inner());
         st.ready.len() >= n
+    }
+}
+
+/// The frame of `job` for this pool's cells (which must be framed).
+fn job_frame(shared: &Shared, job: &Job) -> Result<Vec<u8>> {
+    if !shared.config.framed {
+        return Err(Error::config(
+            "warm pool: run_job needs framed preloaded cells (WarmConfig::python)",
+        ));
+    }
+    job.frame()
+}
+
+/// A plain cell's job for `cmd`: its exec data and the bytes the cell reads. `None` when a
+/// cell cannot take it: mounts of its own, another working directory than the cells', host
+/// ids of its own, or over the job bounds.
+fn plain_job(shared: &Shared, cmd: &Command) -> Result<Option<(ExecData, Vec<u8>)>> {
+    let sb = &shared.sandbox;
+    let exec = ExecData::new(sb, cmd)?;
+    let workdir = match &shared.config.workspace {
+        Some(dst) => dst.as_os_str().as_bytes(),
+        None => sb.prepared().workdir.to_bytes(),
+    };
+    let own_dir = cmd
+        .dir
+        .as_ref()
+        .is_some_and(|d| d.as_os_str().as_bytes() != workdir);
+    if exec.has_run_plan() || own_dir || cmd.host_ids.is_some() {
+        return Ok(None);
+    }
+    let mut argv: Vec<&[u8]> = vec![cmd.program.as_bytes()];
+    argv.extend(cmd.args.iter().map(|a| a.as_bytes()));
+    let envp: Vec<Vec<u8>> = cmd
+        .environment(&sb.prepared().env)?
+        .into_iter()
+        .map(|(mut k, v)| {
+            k.push(b'=');
+            k.extend_from_slice(&v);
+            k
+        })
+        .collect();
+    let job = encode_job(&argv, &envp, exec.c_parts().0);
+    Ok(job.map(|j| (exec, j)))
+}
+
+/// What a cell is given.
+enum Work<'a> {
+    /// A plain cell: the job's exec data and the bytes the cell reads.
+    Exec(&'a ExecData, &'a [u8]),
+    /// A preloaded cell: the frame written before the input (framed cells).
+    Preloaded(Option<&'a [u8]>),
+}
+
+/// A finished job's cell: its workspace is removed on the pool's reaper once every process of
+/// the cell is gone (its init's pidfd is readable only after the kernel has killed the whole
+/// PID namespace), whichever is dropped first, and the refill thread is woken.
+struct AfterJob {
+    shared: Arc<Shared>,
+    workspace: Option<Workspace>,
+    /// The cell's init (a duplicate of its pidfd).
+    init: Option<std::os::fd::OwnedFd>,
+}
+
+impl AfterJob {
+    fn new(shared: &Arc<Shared>, cell: &mut Cell) -> AfterJob {
+        let workspace = cell.workspace.take();
+        AfterJob {
+            shared: shared.clone(),
+            init: workspace
+                .as_ref()
+                .and_then(|_| cell.started.pidfd.try_clone().ok()),
+            workspace,
+        }
+    }
+}
+
+impl Drop for AfterJob {
+    fn drop(&mut self) {
+        if let Some(ws) = self.workspace.take() {
+            let init = self.init.take();
+            let remove: Box<dyn FnOnce() + Send> = Box::new(move || {
+                if let Some(init) = init {
+                    let mut pfd = [libc::pollfd {
+                        fd: init.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }];
+                    while let Err(libc::EINTR) = sys::poll(&mut pfd, -1) {}
+                }
+                drop(ws)
+            });
+            match self.shared.reaper() {
+                Some(r) => {
+                    if let Err(std::sync::mpsc::SendError(remove)) = r.send(remove) {
+                        remove();
+                    }
+                }
+                None => remove(),
+            }
+        }
+        // Refilled once the job is over: a refill during the job would compete with it.
+        self.shared.changed.notify_all();
+    }
+}
+
+/// Hand `cell` its job and supervise it like a cold run.
+fn run_cell(
+    shared: &Arc<Shared>,
+    mut cell: Cell,
+    work: Work<'_>,
+    input: Input<'_>,
+    out: Output<'_>,
+    err: Output<'_>,
+) -> Result<Outcome> {
+    let sb = &shared.sandbox;
+    let after = AfterJob::new(shared, &mut cell);
+    let reaper = shared.reaper();
+    let o = spawn::run_started(sb, input, out, err, |deadline| {
+        give(sb, cell, after.workspace.as_ref(), work, deadline).map(|mut s| {
+            s.reaper = reaper;
+            s
+        })
+    });
+    drop(after);
+    o
+}
+
+/// Hand a cell its job: the workspace (if any) to the cell's host ids, then the job itself.
+fn give(
+    sb: &Sandbox,
+    cell: Cell,
+    workspace: Option<&Workspace>,
+    work: Work<'_>,
+    deadline: Instant,
+) -> Result<Started> {
+    if let (Some(ws), Some(ids)) = (workspace, &cell.started.ids) {
+        ws.hand_over(ids)?;
+    }
+    match work {
+        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline),
+        Work::Preloaded(frame) => preload_handover(sb, cell, frame, deadline),
+    }
+}
+
+/// One cell taken from a [`WarmPool`] ([`WarmPool::cell`]) for one job. With
+/// [`WarmConfig::workspace`] it has a directory of its own, empty until the caller writes the
+/// job's files into it ([`WarmCell::workspace`]): bound read-write at the configured path,
+/// which is the job's working directory, handed to the cell's host ids at the handover, and
+/// removed with the cell. Dropping a cell without running a job kills and reaps it.
+pub struct WarmCell {
+    shared: Arc<Shared>,
+    cell: Option<Cell>,
+}
+
+impl std::fmt::Debug for WarmCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmCell")
+            .field("pid", &self.cell.as_ref().map(|c| c.started.pid))
+            .field(
+                "workspace",
+                &self.workspace().map(|w| w.path().to_path_buf()),
+            )
+            .finish()
+    }
+}
+
+impl WarmCell {
+    /// The cell's own job directory (with [`WarmConfig::workspace`]): write the job's files
+    /// here before the run ([`Workspace::write`]; host-side, beneath the directory, never
+    /// through a symlink). Nothing else has written into it: it was created empty for this
+    /// cell, under a host-only 0700 directory, owned by host ids leased for this cell alone,
+    /// and the cell's processes have run nothing but runcell's setup (and, in a preloaded
+    /// cell, the pool's own preload command) in it.
+    pub fn workspace(&self) -> Option<&Workspace> {
+        self.cell.as_ref()?.workspace.as_ref()
+    }
+
+    /// Run `cmd` in this cell ([`WarmPool::run`]'s rules, but never cold): a plain cell takes
+    /// any command without mounts, host ids or a working directory of its own (the cells' is
+    /// allowed); a preloaded cell only its preload command (the input is then the code of a
+    /// framed cell). Anything else is `Error::Config` and the cell is destroyed.
+    pub fn run(self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        self.run_with(cmd, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmCell::run`] with the stdio of [`Sandbox::run_with`].
+    pub fn run_with(
+        self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        let shared = self.shared.clone();
+        match &shared.config.preload {
+            Some(pre) if pre != cmd => Err(Error::config(
+                "warm cell: a preloaded cell runs only its preload command",
+            )),
+            Some(_) if shared.config.framed => {
+                // The input is the code, run like `python3 -`.
+                let Input::Bytes(code) = input else {
+                    return Err(Error::config(
+                        "warm cell: the code of a framed preloaded cell comes as bytes (see \
+                         WarmCell::run_job)",
+                    ));
+                };
+                let frame = Job::new(code).frame()?;
+                self.run_cell(Work::Preloaded(Some(&frame)), Input::Bytes(b""), out, err)
+            }
+            Some(_) => self.run_cell(Work::Preloaded(None), input, out, err),
+            None => match plain_job(&shared, cmd)? {
+                Some((exec, job)) => self.run_cell(Work::Exec(&exec, &job), input, out, err),
+                None => Err(Error::config(
+                    "warm cell: the command needs mounts, host ids or a working directory of \
+                     its own, or is over the job bounds",
+                )),
+            },
+        }
+    }
+
+    /// [`WarmPool::run_job`] in this cell.
+    pub fn run_job(self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        self.run_job_with(job, Input::Bytes(stdin), Output::Capture, Output::Capture)
+    }
+
+    /// [`WarmPool::run_job_with`] in this cell.
+    pub fn run_job_with(
+        self,
+        job: &Job,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        spawn::check_stdio(input, out, err)?;
+        let frame = job_frame(&self.shared, job)?;
+        self.run_cell(Work::Preloaded(Some(&frame)), input, out, err)
+    }
+
+    fn run_cell(
+        mut self,
+        work: Work<'_>,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+    ) -> Result<Outcome> {
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell(&self.shared, cell, work, input, out, err)
+    }
+}
+
+/// A job for a cell, owned (it crosses to the runtime's blocking pool for the handover).
+#[cfg(feature = "tokio")]
+enum OwnedWork {
+    Exec(Command, Vec<u8>),
+    Preloaded(Option<Vec<u8>>),
+}
+
+/// [`run_cell`] on a tokio runtime: the handover (a few writes and one wait for the exec, or a
+/// preloaded cell's checks and frame) on the blocking pool, the supervision on the reactor.
+/// Dropping the future at any point kills the cell and leaves nothing: a handover under way
+/// finishes on the blocking pool, where its result (the cell) is dropped, killed and reaped;
+/// the workspace goes once every process of the cell is gone.
+#[cfg(feature = "tokio")]
+async fn run_cell_async(
+    shared: &Arc<Shared>,
+    mut cell: Cell,
+    work: OwnedWork,
+    stdin: &[u8],
+) -> Result<Outcome> {
+    let sb = shared.sandbox.clone();
+    let begin = Instant::now();
+    let deadline = begin + sb.limits().wall_time;
+    let after = AfterJob::new(shared, &mut cell);
+    let reaper = shared.reaper();
+    let task = tokio::task::spawn_blocking(move || {
+        let given = (|| {
+            let exec;
+            let work = match &work {
+                OwnedWork::Exec(cmd, job) => {
+                    exec = ExecData::new(&sb, cmd)?;
+                    Work::Exec(&exec, job)
+                }
+                OwnedWork::Preloaded(frame) => Work::Preloaded(frame.as_deref()),
+            };
+            give(&sb, cell, after.workspace.as_ref(), work, deadline)
+        })();
+        let given = given.map(|mut s| {
+            s.reaper = reaper;
+            s
+        });
+        (given, after)
+    });
+    let (given, after) = task
+        .await
+        .map_err(|e| Error::sys("warm cell handover", std::io::Error::other(e)))?;
+    let _after = after;
+    let sb = &shared.sandbox;
+    let started = match given {
+        Ok(s) => s,
+        Err(e) if spawn::is_setup_timeout(&e) => {
+            return Ok(spawn::timed_out_in_setup(sb, begin.elapsed()));
+        }
+        Err(e) => return Err(e),
+    };
+    super::async_run::supervise(sb, started, stdin, begin, deadline).await
+}
+
+#[cfg(feature = "tokio")]
+impl WarmPool {
+    /// [`WarmPool::run`] on a tokio runtime (feature `tokio`): the handover on the runtime's
+    /// blocking pool, the supervision on its reactor, like [`Sandbox::run_async`] (which is
+    /// what runs when the job runs cold). Dropping the future kills the job (or the cell it was
+    /// being given to) and leaves nothing behind.
+    pub async fn run_async(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        let sb = &self.shared.sandbox;
+        if cmd.host_ids.is_some() {
+            self.shared.lock().stats.cold_runs += 1;
+            return sb.run_async(cmd, stdin).await;
+        }
+        if let Some(pre) = &self.shared.config.preload {
+            if pre != cmd {
+                self.shared.lock().stats.cold_runs += 1;
+                return sb.run_async(cmd, stdin).await;
+            }
+            return self.cell_async().await?.run_async(cmd, stdin).await;
+        }
+        // Only the bytes: the exec data (raw pointers) must not live across an await.
+        let job = plain_job(&self.shared, cmd)?.map(|(_, job)| job);
+        let cell = job.as_ref().and_then(|_| self.take());
+        let (Some(cell), Some(job)) = (cell, job) else {
+            self.shared.lock().stats.cold_runs += 1;
+            return sb.run_async(cmd, stdin).await;
+        };
+        self.shared.lock().stats.warm_runs += 1;
+        run_cell_async(&self.shared, cell, OwnedWork::Exec(cmd.clone(), job), stdin).await
+    }
+
+    /// [`WarmPool::run_job`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_job_async(&self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        let frame = job_frame(&self.shared, job)?;
+        let mut cell = self.cell_async().await?;
+        let Some(c) = cell.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell_async(&self.shared, c, OwnedWork::Preloaded(Some(frame)), stdin).await
+    }
+
+    /// [`WarmPool::cell`] on a tokio runtime: a cell set up on the spot (none ready) is set up
+    /// on the blocking pool.
+    pub async fn cell_async(&self) -> Result<WarmCell> {
+        if let Some(cell) = self.take() {
+            self.shared.lock().stats.warm_runs += 1;
+            return Ok(WarmCell {
+                shared: self.shared.clone(),
+                cell: Some(cell),
+            });
+        }
+        self.shared.lock().stats.cold_runs += 1;
+        let (sb, cfg) = (self.shared.cells_from.clone(), self.shared.config.clone());
+        let cell = tokio::task::spawn_blocking(move || make_cell(&sb, &cfg))
+            .await
+            .map_err(|e| Error::sys("warm cell setup", std::io::Error::other(e)))??;
+        Ok(WarmCell {
+            shared: self.shared.clone(),
+            cell: Some(cell),
+        })
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl WarmCell {
+    /// [`WarmCell::run`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_async(mut self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
+        let shared = self.shared.clone();
+        let work = match &shared.config.preload {
+            Some(pre) if pre != cmd => {
+                return Err(Error::config(
+                    "warm cell: a preloaded cell runs only its preload command",
+                ));
+            }
+            Some(_) if shared.config.framed => {
+                let frame = Job::new(stdin).frame()?;
+                let Some(cell) = self.cell.take() else {
+                    return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+                };
+                return run_cell_async(&shared, cell, OwnedWork::Preloaded(Some(frame)), b"").await;
+            }
+            Some(_) => OwnedWork::Preloaded(None),
+            None => match plain_job(&shared, cmd)?.map(|(_, job)| job) {
+                Some(job) => OwnedWork::Exec(cmd.clone(), job),
+                None => {
+                    return Err(Error::config(
+                        "warm cell: the command needs mounts, host ids or a working directory \
+                         of its own, or is over the job bounds",
+                    ));
+                }
+            },
+        };
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        run_cell_async(&shared, cell, work, stdin).await
+    }
+
+    /// [`WarmCell::run_job`] on a tokio runtime (see [`WarmPool::run_async`]).
+    pub async fn run_job_async(mut self, job: &Job, stdin: &[u8]) -> Result<Outcome> {
+        let frame = job_frame(&self.shared, job)?;
+        let Some(cell) = self.cell.take() else {
+            return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
+        };
+        let shared = self.shared.clone();
+        run_cell_async(&shared, cell, OwnedWork::Preloaded(Some(frame)), stdin).await
+    }
+}
+
+impl Drop for WarmCell {
+    /// A cell never given a job is killed and reaped here (then its workspace removed).
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            drop(cell);
+            self.shared.changed.notify_all();
+        }
     }
 }
 

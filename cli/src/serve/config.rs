@@ -56,6 +56,9 @@ pub struct Config {
     /// Accept any certificate from https callback URLs (no verification). Off by default:
     /// only for receivers on a trusted network that cannot have a proper certificate.
     pub callbacks_insecure: bool,
+    /// Warm cells with a preloaded Python interpreter kept ready per process with workers
+    /// (0 = none: every run is cold). Python submissions with the default limits run in one.
+    pub warm_python: usize,
     /// Judge0's settings, same names and units as /config_info.
     pub enable_wait_result: bool,
     pub enable_compiler_options: bool,
@@ -116,6 +119,7 @@ impl Default for Config {
             log_format: "text".into(),
             callbacks_ca_file: None,
             callbacks_insecure: false,
+            warm_python: 0,
             enable_wait_result: true,
             enable_compiler_options: true,
             allowed_languages_for_compile_options: Vec::new(),

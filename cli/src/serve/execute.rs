@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use runcell::{Command, Network, Outcome, Profile, Sandbox, Verdict};
+use runcell::{Command, Job, Network, Outcome, Profile, Sandbox, Verdict, WarmConfig, WarmPool};
 
 use super::files::{ZipLimits, extract};
 use super::languages::{Language, Languages};
@@ -37,6 +37,9 @@ pub struct Executor {
     pub langs: Arc<Languages>,
     /// Parent of the job directories.
     pub work_dir: PathBuf,
+    /// Name prefix of this process's job directories (`job-PID-START-`, see
+    /// [`super::jobdirs`]).
+    pub job_prefix: String,
     /// Bytes kept of stdout and of stderr.
     pub output_limit: u64,
     pub compile: CompileLimits,
@@ -47,6 +50,50 @@ pub struct Executor {
     /// (`Command::bind`), so submissions with the same limits reuse one `Sandbox` (no
     /// rebuild: seccomp compiled once, the cgroup pool kept warm).
     pub sandboxes: SandboxCache,
+    /// Preloaded Python cells for the submissions that can run in one (see [`WarmPython`]).
+    pub warm: Option<Arc<WarmPython>>,
+}
+
+/// A pool of warm cells with a preloaded Python interpreter (`warm_python` cells), built for
+/// the Python language's run step with the default limits. A submission runs in one when
+/// nothing about it needs what a cell does not have; it runs cold otherwise (and whenever no
+/// cell can be had), with the same result.
+pub struct WarmPython {
+    pool: WarmPool,
+    /// Judge0 id of the language the cells run.
+    language_id: i64,
+    /// The run step's sandbox key the cells were built for: only submissions with exactly
+    /// these limits run warm.
+    key: String,
+    /// RLIMIT_STACK (KB) every cell inherits from this process: only submissions asking for
+    /// this `stack_limit` run warm.
+    stack_kb: i64,
+}
+
+impl std::fmt::Debug for WarmPython {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarmPython")
+            .field("language_id", &self.language_id)
+            .field("key", &self.key)
+            .field("stack_kb", &self.stack_kb)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WarmPython {
+    /// Ready cells, cells started, setup failures, warm and cold runs of the pool.
+    pub fn stats(&self) -> runcell::WarmStats {
+        self.pool.stats()
+    }
+}
+
+/// Whether `args` (already [`sanitize`]d) split on blanks are exactly the words bash would
+/// make of them: no quoting, escapes, globs, braces, tildes, comments or expansions.
+fn plain_words(args: &str) -> Option<Vec<String>> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.,:=+/@%^".contains(c);
+    args.split_ascii_whitespace()
+        .map(|w| w.chars().all(plain).then(|| w.to_string()))
+        .collect()
 }
 
 /// Sandboxes keyed by language and step limits (bounded; see [`Executor::sandboxes`]). Clones
@@ -94,6 +141,73 @@ struct Step {
     network: bool,
 }
 
+/// The run step's limits of a submission.
+fn run_step(s: &Submission) -> Step {
+    Step {
+        cpu: s.cpu_time_limit + s.cpu_extra_time,
+        wall: s.wall_time_limit,
+        memory_kb: s.memory_limit,
+        processes: s.max_processes_and_or_threads,
+        file_size_kb: s.max_file_size,
+        network: s.enable_network,
+    }
+}
+
+/// The sandbox cache's key of a language's step.
+fn sandbox_key(lang: &Language, step: &Step) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}",
+        lang.id,
+        lang.profile,
+        step.cpu,
+        step.wall,
+        step.memory_kb,
+        step.processes,
+        step.file_size_kb,
+        step.network
+    )
+}
+
+/// Set this process's soft RLIMIT_STACK to `kb` KiB (0: unlimited), which the sandboxes it
+/// starts inherit, as the cold path's `ulimit -s` would (that also sets the hard limit; here
+/// the hard limit stays, so cold runs asking for more can still have it). Refused when the
+/// hard limit is lower.
+fn set_stack_soft_limit(kb: i64) -> Result<(), String> {
+    let want = if kb > 0 {
+        (kb as u64) * 1024
+    } else {
+        libc::RLIM_INFINITY
+    };
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut cur) } != 0 {
+        return Err(format!(
+            "getrlimit(RLIMIT_STACK): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if cur.rlim_max != libc::RLIM_INFINITY && (want == libc::RLIM_INFINITY || want > cur.rlim_max) {
+        return Err(format!(
+            "stack_limit {kb} KB is above this process's hard RLIMIT_STACK"
+        ));
+    }
+    let new = libc::rlimit {
+        rlim_cur: want,
+        rlim_max: cur.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_STACK, &new) } != 0 {
+        return Err(format!(
+            "setrlimit(RLIMIT_STACK): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 /// Whether memory limits go through RLIMIT_AS on this host (probed once at startup).
 pub fn memory_is_rlimit() -> bool {
     Sandbox::builder()
@@ -111,17 +225,7 @@ impl Executor {
     /// The sandbox for a step (cached by language and limits); the job directory is not part
     /// of it: [`job_command`] binds it per run.
     fn sandbox(&self, lang: &Language, step: &Step) -> runcell::Result<Sandbox> {
-        let key = format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}",
-            lang.id,
-            lang.profile,
-            step.cpu,
-            step.wall,
-            step.memory_kb,
-            step.processes,
-            step.file_size_kb,
-            step.network
-        );
+        let key = sandbox_key(lang, step);
         let mut cache = self.sandboxes.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sb) = cache.get(&key) {
             return Ok(sb.clone());
@@ -132,6 +236,84 @@ impl Executor {
         }
         cache.insert(key, sb.clone());
         Ok(sb)
+    }
+
+    /// Start the pool of `size` preloaded Python cells for `lang` with the run step of a
+    /// submission with these defaults, and lower this process's soft RLIMIT_STACK to
+    /// `stack_kb` (what the cells inherit; cold runs set their own). Refused (the caller
+    /// runs everything cold) when the stack limit cannot be set or the first cell fails.
+    pub fn start_warm(
+        &mut self,
+        lang: &Language,
+        defaults: &Submission,
+        size: usize,
+    ) -> Result<(), String> {
+        set_stack_soft_limit(defaults.stack_limit)?;
+        let step = run_step(defaults);
+        // A cold run's program is exec'd by `bash -c`, which leaves PWD and SHLVL=0 in its
+        // environment: the cells' interpreter gets the same.
+        let sb = self
+            .sandbox(lang, &step)
+            .and_then(|sb| sb.to_builder().env("PWD", "/box").env("SHLVL", "0").build())
+            .map_err(|e| e.to_string())?;
+        // The cells' own job directories are made in the work directory (named
+        // runcell-ws-PID-..., removed by a later start if this process is killed).
+        let pool = sb
+            .warm_pool(
+                WarmConfig::new(size)
+                    .python(&[])
+                    .workspace_in("/box", &self.work_dir),
+            )
+            .map_err(|e| e.to_string())?;
+        self.warm = Some(Arc::new(WarmPython {
+            pool,
+            language_id: lang.id,
+            key: sandbox_key(lang, &step),
+            stack_kb: defaults.stack_limit,
+        }));
+        Ok(())
+    }
+
+    /// Run `s` in a warm cell if it can run in one (`None`: run it cold).
+    fn try_warm(&self, s: &Submission, lang: &Language) -> Option<RunResult> {
+        let w = self.warm.as_ref()?;
+        let eligible = w.language_id == lang.id
+            && !lang.is_project
+            && lang.compile_cmd.is_none()
+            && s.additional_files.is_none()
+            && s.number_of_runs <= 1
+            && !s.redirect_stderr_to_stdout
+            && s.stack_limit == w.stack_kb
+            && sandbox_key(lang, &run_step(s)) == w.key;
+        if !eligible {
+            return None;
+        }
+        let args = plain_words(&sanitize(s.command_line_arguments.as_deref().unwrap_or("")))?;
+        let cell = match w.pool.cell() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no warm cell: running cold");
+                return None;
+            }
+        };
+        let source = s.source_code.clone().unwrap_or_default();
+        if let Some(ws) = cell.workspace()
+            && let Err(e) = ws.write(&lang.source_file, &source)
+        {
+            return Some(RunResult::internal(format!("warm cell: {e}")));
+        }
+        let job = Job::new(source).script(&lang.source_file).args(args);
+        let stdin = s.stdin.as_deref().unwrap_or_default();
+        match cell.run_job(&job, stdin) {
+            Ok(o) => {
+                let mut r = judge(s, &o);
+                r.time = Some(o.cpu_time.as_secs_f64());
+                r.wall_time = Some(o.wall_time.as_secs_f64());
+                r.memory = Some(o.max_memory_kib.unwrap_or(o.max_rss_kib) as i64);
+                Some(r)
+            }
+            Err(e) => Some(RunResult::internal(format!("run step (warm cell): {e}"))),
+        }
     }
 
     fn build_sandbox(&self, lang: &Language, step: &Step) -> runcell::Result<Sandbox> {
@@ -169,6 +351,9 @@ impl Executor {
         let Some(lang) = self.langs.get(s.language_id) else {
             return RunResult::internal(format!("language {} is not configured", s.language_id));
         };
+        if let Some(r) = self.try_warm(s, lang) {
+            return r;
+        }
         let dir = match self.prepare(s, lang) {
             Ok(d) => d,
             Err(e) => return RunResult::internal(e),
@@ -183,7 +368,7 @@ impl Executor {
         std::fs::create_dir_all(&self.work_dir)
             .map_err(|e| format!("work dir {}: {e}", self.work_dir.display()))?;
         let dir = tempfile::Builder::new()
-            .prefix("job-")
+            .prefix(&self.job_prefix)
             .tempdir_in(&self.work_dir)
             .map_err(|e| format!("job dir under {}: {e}", self.work_dir.display()))?
             .keep();
@@ -258,14 +443,7 @@ impl Executor {
 
     /// The run step, `number_of_runs` times (times and memory averaged, as Judge0 does).
     fn run_steps(&self, s: &Submission, lang: &Language, dir: &Path) -> RunResult {
-        let step = Step {
-            cpu: s.cpu_time_limit + s.cpu_extra_time,
-            wall: s.wall_time_limit,
-            memory_kb: s.memory_limit,
-            processes: s.max_processes_and_or_threads,
-            file_size_kb: s.max_file_size,
-            network: s.enable_network,
-        };
+        let step = run_step(s);
         let sb = match self.sandbox(lang, &step) {
             Ok(sb) => sb,
             Err(e) => return RunResult::internal(format!("run step: {e}")),
@@ -419,10 +597,20 @@ pub fn remove_job_dir(dir: &Path) {
         return;
     }
     fn unlock(p: &Path) {
-        if let Ok(md) = std::fs::symlink_metadata(p)
-            && md.is_dir()
-        {
-            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opened without following a link (O_PATH | O_NOFOLLOW | O_DIRECTORY: no read
+        // permission needed), then changed through the descriptor's /proc entry, which
+        // names that very directory: a link is never made to lend its target's permissions.
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(p);
+        if let Ok(d) = dir {
+            let _ = std::fs::set_permissions(
+                format!("/proc/self/fd/{}", d.as_raw_fd()),
+                std::fs::Permissions::from_mode(0o700),
+            );
             if let Ok(rd) = std::fs::read_dir(p) {
                 for e in rd.flatten() {
                     unlock(&e.path());
@@ -545,7 +733,7 @@ impl Executor {
         std::fs::create_dir_all(&self.work_dir)
             .map_err(|e| format!("work dir {}: {e}", self.work_dir.display()))?;
         let dir = tempfile::Builder::new()
-            .prefix("job-")
+            .prefix(&self.job_prefix)
             .tempdir_in(&self.work_dir)
             .map_err(|e| format!("job dir under {}: {e}", self.work_dir.display()))?
             .keep();

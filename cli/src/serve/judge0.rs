@@ -36,6 +36,12 @@ pub struct App {
     pub langs: Arc<Languages>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
+    /// How often `wait=true` reads its submission again without a wake-up: a fallback where
+    /// finished jobs notify (in-process workers, PostgreSQL's `LISTEN`), the way to see
+    /// other processes' results where they do not.
+    pub wait_poll: Duration,
+    /// The preloaded Python cells of this process, if any (their counters go to /metrics).
+    pub warm: Option<Arc<super::execute::WarmPython>>,
 }
 
 type Shared = Arc<App>;
@@ -205,7 +211,7 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
         Err(e) => return unprocessable(&e),
     };
     let token = sub.token.clone();
-    let mut finished = app.hub.finished.subscribe();
+    let waiter = wait.then(|| app.hub.watch(&token));
     // What `wait=true` answers if the store stops answering after the insert.
     let mut last = wait.then(|| sub.clone());
     if let Err(r) = blocking(&app, move |s| s.insert(&[sub])).await {
@@ -216,11 +222,7 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
         return reply(StatusCode::CREATED, json!({ "token": token }));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(app.cfg.wait_timeout_secs);
-    let poll = if app.store.shared() {
-        Duration::from_millis(25)
-    } else {
-        Duration::from_millis(250)
-    };
+    let poll = app.wait_poll;
     loop {
         let t = token.clone();
         let store = app.store.clone();
@@ -250,7 +252,9 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
                 ),
             };
         }
-        let _ = tokio::time::timeout(poll, finished.changed()).await;
+        if let Some(w) = &waiter {
+            let _ = tokio::time::timeout(poll, w.finished()).await;
+        }
     }
 }
 
@@ -639,10 +643,28 @@ async fn metrics(State(app): State<Shared>) -> Response {
     match r {
         Ok((q, p, w)) => {
             let alive = w.iter().filter(|w| w.alive).count() as i64;
+            let mut text = app.metrics.render(q, p, alive);
+            if let Some(warm) = &app.warm {
+                let st = warm.stats();
+                text.push_str(&format!(
+                    "# HELP runcell_warm_cells_ready Preloaded Python cells ready.\n\
+                     # TYPE runcell_warm_cells_ready gauge\n\
+                     runcell_warm_cells_ready {}\n\
+                     # HELP runcell_warm_runs_total Runs in a warm cell: ready (warm) or set \
+                     up on the spot (cold).\n\
+                     # TYPE runcell_warm_runs_total counter\n\
+                     runcell_warm_runs_total{{cell=\"ready\"}} {}\n\
+                     runcell_warm_runs_total{{cell=\"on_the_spot\"}} {}\n\
+                     # HELP runcell_warm_setup_failures_total Warm cells whose setup failed.\n\
+                     # TYPE runcell_warm_setup_failures_total counter\n\
+                     runcell_warm_setup_failures_total {}\n",
+                    st.ready, st.warm_runs, st.cold_runs, st.setup_failures
+                ));
+            }
             (
                 StatusCode::OK,
                 [("content-type", "text/plain; version=0.0.4")],
-                app.metrics.render(q, p, alive),
+                text,
             )
                 .into_response()
         }

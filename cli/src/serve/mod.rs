@@ -8,6 +8,7 @@
 pub mod config;
 pub mod execute;
 pub mod files;
+pub mod jobdirs;
 pub mod judge0;
 pub mod languages;
 pub mod metrics;
@@ -110,15 +111,18 @@ fn work_dir(cfg: &Config) -> Result<(PathBuf, bool), String> {
     use std::os::unix::fs::PermissionsExt;
     let (dir, owned) = match &cfg.work_dir {
         Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("runcell-serve-{}", std::process::id())),
-            true,
-        ),
+        None => (jobdirs::default_work_dir(), true),
     };
+    if owned {
+        // In the shared temp directory, by a predictable name: made here, never adopted.
+        jobdirs::create_private(&dir).map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("work dir {}: {e}", dir.display()))?;
     // Job directories inside are private; this one only needs to be traversable.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
         .map_err(|e| format!("work dir {}: {e}", dir.display()))?;
+    // What a killed process left (its job directories, its default work directory).
+    jobdirs::clean_stale(&dir, owned);
     Ok((dir, owned))
 }
 
@@ -166,6 +170,7 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
     let exec = Executor {
         langs: langs.clone(),
         work_dir: dir.clone(),
+        job_prefix: jobdirs::job_prefix(),
         output_limit: cfg.max_output_bytes,
         compile: CompileLimits {
             cpu_time: cfg.max_cpu_time_limit,
@@ -181,7 +186,12 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
         },
         rlimit_memory: execute::memory_is_rlimit(),
         sandboxes: Default::default(),
+        warm: None,
     };
+    let mut exec = exec;
+    if cfg.warm_python > 0 && cfg.worker_count() > 0 {
+        start_warm(cfg, &langs, &mut exec);
+    }
     for l in langs.all() {
         tracing::info!(id = l.id, name = %l.name, "language");
     }
@@ -192,6 +202,42 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
         work_dir: dir,
         owned_work_dir: owned,
     })
+}
+
+/// Start the pool of preloaded Python cells (`warm_python`), for the submissions with the
+/// configured defaults; on failure every run stays cold (logged).
+fn start_warm(cfg: &Config, langs: &Languages, exec: &mut Executor) {
+    let Some(lang) = langs
+        .all()
+        .iter()
+        .find(|l| l.profile == "python" && !l.is_project)
+    else {
+        tracing::warn!("warm_python: no Python language configured");
+        return;
+    };
+    let defaults = model::Submission {
+        language_id: lang.id,
+        cpu_time_limit: cfg.cpu_time_limit,
+        cpu_extra_time: cfg.cpu_extra_time,
+        wall_time_limit: cfg.wall_time_limit,
+        memory_limit: cfg.memory_limit,
+        stack_limit: cfg.stack_limit,
+        max_processes_and_or_threads: cfg.max_processes_and_or_threads,
+        max_file_size: cfg.max_max_file_size.min(cfg.max_file_size),
+        enable_network: cfg.enable_network,
+        number_of_runs: 1,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    match exec.start_warm(lang, &defaults, cfg.warm_python) {
+        Ok(()) => tracing::info!(
+            cells = cfg.warm_python,
+            language = lang.id,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "warm Python cells ready"
+        ),
+        Err(e) => tracing::warn!(error = %e, "warm_python: cells unavailable, every run is cold"),
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -288,12 +334,26 @@ fn run_serve(cfg: Config) -> Result<(), String> {
             )
         })
         .transpose()?;
+    // Results stored by other processes (workers on a shared database) wake `wait=true`
+    // requests through the store's notifications where it has them; else they are polled.
+    let notified = {
+        let hub = hub.clone();
+        p.store
+            .watch_finished(Arc::new(move |token| hub.finished(token)))
+    };
+    let wait_poll = std::time::Duration::from_millis(match (p.store.shared(), notified) {
+        (false, _) => 250,
+        (true, true) => 1000,
+        (true, false) => 25,
+    });
     let app = Arc::new(App {
         cfg: cfg.clone(),
         store: p.store.clone(),
         langs: p.langs.clone(),
         hub,
         metrics: metrics.clone(),
+        wait_poll,
+        warm: p.exec.warm.clone(),
     });
     let router = judge0::routes(app.clone())
         .merge(piston::routes(app.clone(), p.exec.clone()))

@@ -51,9 +51,25 @@ impl Server {
         Server::spawn(dir, &db, toml, Some(uid))
     }
 
+    /// `runcell serve` on `database` with its job directories under `work_dir` (which
+    /// outlives the server, e.g. to start another one on it).
+    pub fn start_in(dir: tempfile::TempDir, database: &str, toml: &str, work_dir: &Path) -> Server {
+        Server::spawn_in(dir, database, toml, None, work_dir.to_path_buf())
+    }
+
     fn spawn(dir: tempfile::TempDir, database: &str, toml: &str, uid: Option<u32>) -> Server {
-        use std::os::unix::process::CommandExt;
         let work_dir = dir.path().join("work");
+        Server::spawn_in(dir, database, toml, uid, work_dir)
+    }
+
+    fn spawn_in(
+        dir: tempfile::TempDir,
+        database: &str,
+        toml: &str,
+        uid: Option<u32>,
+        work_dir: PathBuf,
+    ) -> Server {
+        use std::os::unix::process::CommandExt;
         let cfg = config(dir.path(), toml);
         let mut cmd = Command::new(BIN);
         if let Some(uid) = uid {

@@ -2,7 +2,7 @@
 //! leases of running jobs and refreshing the worker's registration, and callbacks sent on the
 //! async runtime so a slow callback URL never holds a worker.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -20,8 +20,9 @@ use crate::serve::store::{Store, StoreError, WorkerInfo};
 pub struct Hub {
     work: Mutex<u64>,
     cond: Condvar,
-    /// Bumped after every finished job (the API's `wait=true` watches it).
-    pub finished: tokio::sync::watch::Sender<u64>,
+    /// `wait=true` requests waiting for their submission, by token: a finished job wakes its
+    /// own waiter only (not every waiter, which would each read the store again).
+    waiters: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 impl Default for Hub {
@@ -29,7 +30,29 @@ impl Default for Hub {
         Hub {
             work: Mutex::new(0),
             cond: Condvar::new(),
-            finished: tokio::sync::watch::channel(0).0,
+            waiters: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A registered `wait=true` waiter; unregisters itself when dropped.
+pub struct Waiter<'a> {
+    hub: &'a Hub,
+    token: String,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Waiter<'_> {
+    /// Resolves once the job was reported finished (at once if it was since the last call).
+    pub async fn finished(&self) {
+        self.notify.notified().await;
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.hub.waiters.lock() {
+            w.remove(&self.token);
         }
     }
 }
@@ -41,6 +64,29 @@ impl Hub {
             *n += 1;
         }
         self.cond.notify_all();
+    }
+
+    /// Wait for `token` to finish (register before the job can run, i.e. before inserting
+    /// it, so that no wake-up is missed).
+    pub fn watch(&self, token: &str) -> Waiter<'_> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut w) = self.waiters.lock() {
+            w.insert(token.to_string(), notify.clone());
+        }
+        Waiter {
+            hub: self,
+            token: token.to_string(),
+            notify,
+        }
+    }
+
+    /// The job `token` finished (its result is stored): wake its waiter, if any.
+    pub fn finished(&self, token: &str) {
+        let n = self.waiters.lock().ok().and_then(|w| w.get(token).cloned());
+        if let Some(n) = n {
+            // Stores a permit when the waiter is not waiting at this instant.
+            n.notify_one();
+        }
     }
 
     fn wait_for_work(&self, seen: &mut u64, timeout: Duration) {
@@ -66,6 +112,7 @@ pub struct Pool {
     hub: Arc<Hub>,
     store: Arc<dyn Store>,
     id: String,
+    shared: Arc<Shared>,
 }
 
 struct Shared {
@@ -81,6 +128,12 @@ struct Shared {
     completed: AtomicI64,
     rt: tokio::runtime::Handle,
     callbacks: reqwest::Client,
+    /// Owner of the callbacks this process sends (`PROCESS/callbacks`).
+    callback_owner: String,
+    /// Tokens whose callback a task of this process is sending.
+    sending: Mutex<HashSet<String>>,
+    /// Set at shutdown: callback tasks make no new try.
+    callbacks_stop: AtomicBool,
 }
 
 fn hostname() -> String {
@@ -101,7 +154,9 @@ pub fn process_id() -> String {
 /// lease lapses as usual) and owners this version did not write.
 fn dead_local_owner(owner: &str, host: &str) -> Option<String> {
     let (process, thread) = owner.rsplit_once('/')?;
-    thread.parse::<usize>().ok()?;
+    if thread != CALLBACKS {
+        thread.parse::<usize>().ok()?;
+    }
     let mut it = process.rsplitn(3, '-');
     let (_suffix, pid, owner_host) = (it.next()?, it.next()?, it.next()?);
     let pid: u32 = pid.parse().ok()?;
@@ -110,6 +165,9 @@ fn dead_local_owner(owner: &str, host: &str) -> Option<String> {
     }
     (!Path::new(&format!("/proc/{pid}")).exists()).then(|| format!("{process}/"))
 }
+
+/// The thread part of the owner of a process's callbacks.
+const CALLBACKS: &str = "callbacks";
 
 /// On an embedded (single-machine) store, the jobs a killed earlier process held are freed at
 /// start instead of after their leases: every worker of that store ran on this host, so a
@@ -181,6 +239,9 @@ impl Pool {
             completed: AtomicI64::new(0),
             rt,
             callbacks,
+            callback_owner: format!("{id}/{CALLBACKS}"),
+            sending: Mutex::new(HashSet::new()),
+            callbacks_stop: AtomicBool::new(false),
         });
         let threads = (0..n)
             .map(|i| {
@@ -213,6 +274,7 @@ impl Pool {
             hub,
             store,
             id,
+            shared,
         })
     }
 
@@ -226,6 +288,25 @@ impl Pool {
         self.joined.store(true, Ordering::SeqCst);
         if let Some(k) = self.keeper.take() {
             let _ = k.join();
+        }
+        // Callbacks: tries under way may end (each bounded by callbacks_timeout); the ones still
+        // pending stay stored and are released, so the next process (or another worker of a
+        // shared store) sends them at once instead of after their lease.
+        let sh = &self.shared;
+        sh.callbacks_stop.store(true, Ordering::SeqCst);
+        // At most 5 s: a try cut short is not recorded, so the next process makes it again.
+        let until = Instant::now()
+            + Duration::from_secs_f64(sh.cfg.callbacks_timeout.clamp(0.1, 4.0))
+            + Duration::from_secs(1);
+        while sh.sending.lock().map_or(0, |s| s.len()) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match self.store.expire_leases(&sh.callback_owner) {
+            Ok(n) if n > 0 => {
+                tracing::info!(callbacks = n, "pending callbacks left to the next process")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot release pending callbacks"),
         }
         if let Err(e) = self.store.unregister(&self.id) {
             tracing::warn!(error = %e, "cannot unregister worker");
@@ -298,7 +379,7 @@ fn nap(sh: &Shared, d: Duration) {
     }
 }
 
-fn worker_loop(sh: &Shared, owner: &str) {
+fn worker_loop(sh: &Arc<Shared>, owner: &str) {
     let mut seen = 0u64;
     // A shared store has workers elsewhere and no in-process wake-up for their queues: poll.
     let idle = if sh.store.shared() {
@@ -358,7 +439,7 @@ fn store_result(sh: &Shared, owner: &str, token: &str, result: &RunResult) -> Op
     }
 }
 
-fn run_job(sh: &Shared, owner: &str, sub: Submission) {
+fn run_job(sh: &Arc<Shared>, owner: &str, sub: Submission) {
     let key = (sub.token.clone(), owner.to_string());
     if let Ok(mut r) = sh.running.lock() {
         r.insert(key.clone());
@@ -382,26 +463,10 @@ fn run_job(sh: &Shared, owner: &str, sub: Submission) {
                 seconds = secs,
                 "finished"
             );
-            sh.hub.finished.send_modify(|n| *n += 1);
-            if let Some(url) = sub.callback_url.clone() {
-                let mut done = sub;
-                done.status_id = result.status_id;
-                done.time = result.time;
-                done.wall_time = result.wall_time;
-                done.memory = result.memory;
-                done.stdout = result.stdout;
-                done.stderr = result.stderr;
-                done.compile_output = result.compile_output;
-                done.exit_code = result.exit_code;
-                done.exit_signal = result.exit_signal;
-                done.message = result.message;
-                let body = done
-                    .to_json(DEFAULT_FIELDS, true, &sh.langs)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                let tries = sh.cfg.callbacks_max_tries.max(1);
-                sh.rt
-                    .spawn(callback(sh.callbacks.clone(), url, body, tries));
+            sh.hub.finished(&sub.token);
+            if sub.callback_url.is_some() {
+                // Stored as pending with the result: sent now, or after a restart.
+                send_callback(sh, sub.token.clone());
             }
         }
         Some(false) => {
@@ -444,20 +509,93 @@ pub fn callback_client(cfg: &Config) -> Result<reqwest::Client, String> {
     b.build().map_err(|e| format!("callback HTTP client: {e}"))
 }
 
-/// PUT the result to the callback URL, `tries` times at most (each bounded by the client's
-/// timeout), waiting a little longer after each failure. Runs on the async runtime, so a
-/// receiver that never answers holds no worker.
-pub async fn callback(client: reqwest::Client, url: String, body: String, tries: u32) {
-    for attempt in 1..=tries {
-        let sent = client
+/// Send the pending callback of `token` from a task on the async runtime (a receiver that
+/// never answers holds no worker), unless a task of this process already sends it.
+fn send_callback(sh: &Arc<Shared>, token: String) {
+    let fresh = sh
+        .sending
+        .lock()
+        .map(|mut s| s.insert(token.clone()))
+        .unwrap_or(false);
+    if fresh {
+        let sh2 = sh.clone();
+        sh.rt.spawn(async move {
+            deliver(&sh2, &token).await;
+            if let Ok(mut s) = sh2.sending.lock() {
+                s.remove(&token);
+            }
+        });
+    }
+}
+
+/// A store call from the async runtime.
+async fn store_call<T: Send + 'static>(
+    sh: &Arc<Shared>,
+    f: impl FnOnce(&dyn Store) -> crate::serve::store::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    let store = sh.store.clone();
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// PUT the stored result of `token` to its callback URL until it is delivered or
+/// `callbacks_max_tries` tries (counted in the store, across restarts) failed, each try
+/// bounded by the client's timeout, waiting a little longer after each failure. Every try is
+/// taken in the store first (a lease, so one process sends it at a time) and its outcome
+/// recorded there; a process that dies mid-way leaves the callback pending for the next one.
+/// A try whose PUT reached the receiver but whose outcome was not recorded (a crash in
+/// between) is made again: delivery is at least once.
+async fn deliver(sh: &Arc<Shared>, token: &str) {
+    let max = i64::from(sh.cfg.callbacks_max_tries.max(1));
+    let timeout = Duration::from_secs_f64(sh.cfg.callbacks_timeout.clamp(0.1, 60.0));
+    let lease = timeout + Duration::from_secs(5);
+    loop {
+        if sh.callbacks_stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let (t, o) = (token.to_string(), sh.callback_owner.clone());
+        let tries = match store_call(sh, move |s| s.claim_callback(&t, &o, lease, max)).await {
+            Ok(Some(n)) => n,
+            Ok(None) => return,
+            Err(e) => {
+                // The database is away: the callback stays pending; the keeper's sweep
+                // takes it up again once the store answers.
+                tracing::warn!(token = %token, error = %e, "cannot take a callback");
+                return;
+            }
+        };
+        let t = token.to_string();
+        let sub = match store_call(sh, move |s| s.get(&t)).await {
+            Ok(Some(sub)) => sub,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(token = %token, error = %e, "cannot read a callback's submission");
+                return;
+            }
+        };
+        let Some(url) = sub.callback_url.clone() else {
+            return;
+        };
+        let body = sub
+            .to_json(DEFAULT_FIELDS, true, &sh.langs)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let attempt = tries + 1;
+        let sent = sh
+            .callbacks
             .put(&url)
             .header("content-type", "application/json")
-            .body(body.clone())
+            .body(body)
             .send()
             .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return,
-            Ok(r) => tracing::warn!(url = %url, attempt, status = %r.status(), "callback refused"),
+        let delivered = match sent {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                tracing::warn!(url = %url, attempt, status = %r.status(), "callback refused");
+                false
+            }
             Err(e) => {
                 // reqwest's message names the request; the cause (refused, timed out, the
                 // certificate) is in its sources.
@@ -467,11 +605,42 @@ pub async fn callback(client: reqwest::Client, url: String, body: String, tries:
                     why.push_str(&format!(": {s}"));
                     src = s.source();
                 }
-                tracing::warn!(url = %url, attempt, error = %why, "callback failed")
+                tracing::warn!(url = %url, attempt, error = %why, "callback failed");
+                false
+            }
+        };
+        let retry_in = Duration::from_millis(200 * attempt.max(1) as u64);
+        let (t, o) = (token.to_string(), sh.callback_owner.clone());
+        match store_call(sh, move |s| {
+            s.callback_tried(&t, &o, delivered, max, retry_in)
+        })
+        .await
+        {
+            Ok(true) => tokio::time::sleep(retry_in).await,
+            Ok(false) => {
+                if !delivered {
+                    tracing::warn!(url = %url, token = %token, tries = attempt, "callback given up");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(token = %token, error = %e, "cannot record a callback try");
+                return;
             }
         }
-        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
     }
+}
+
+/// Start sending the pending callbacks nobody sends (left by a stopped or dead process,
+/// or by a try that could not reach the store).
+fn sweep_callbacks(sh: &Arc<Shared>) -> Result<(), StoreError> {
+    if sh.callbacks_stop.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    for token in sh.store.due_callbacks(64)? {
+        send_callback(sh, token);
+    }
+    Ok(())
 }
 
 /// This process's entry in the worker registry.
@@ -489,7 +658,7 @@ fn worker_info(id: &str, host: &str, threads: i64, running: i64, completed: i64)
     }
 }
 
-fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
+fn keeper_loop(sh: &Arc<Shared>, id: &str, threads: i64) {
     let every = (sh.cfg.lease() / 3).max(Duration::from_millis(200));
     let host = hostname();
     let mut last = Instant::now() - every;
@@ -517,6 +686,9 @@ fn keeper_loop(sh: &Shared, id: &str, threads: i64) {
                 sh.completed.load(Ordering::Relaxed),
             );
             if let Err(e) = sh.store.heartbeat(&info) {
+                failed = Some(e);
+            }
+            if !stopping && let Err(e) = sweep_callbacks(sh) {
                 failed = Some(e);
             }
             match failed {
@@ -570,6 +742,11 @@ mod tests {
             dead_local_owner("my-host-1-abcd1234/0", "my-host"),
             None,
             "pid 1 lives"
+        );
+        assert_eq!(
+            dead_local_owner(&format!("my-host-{gone}-abcd1234/callbacks"), "my-host").as_deref(),
+            Some(format!("my-host-{gone}-abcd1234/").as_str()),
+            "a dead process's callback sender"
         );
         assert_eq!(dead_local_owner("w1", "my-host"), None);
         assert_eq!(dead_local_owner("my-host-x-abcd/0", "my-host"), None);

@@ -91,11 +91,38 @@ pub trait Store: Send + Sync {
     /// was lost (the connection dropped), calling again answers `Ok(true)` without writing
     /// again (the row keeps `lease_owner` = the worker that wrote its result).
     fn finish(&self, token: &str, worker: &str, result: &RunResult) -> Result<bool>;
-    /// Owners (`lease_owner`) of the submissions being run (Processing).
+    /// Owners of the submissions being run (Processing) and of the pending callbacks being
+    /// sent.
     fn lease_owners(&self) -> Result<Vec<String>>;
     /// Make the leases of every owner starting with `prefix` lapse now (its process is known
-    /// to be dead): their jobs are claimable at once. Returns how many.
+    /// to be dead, or is stopping): their jobs and pending callbacks are claimable at once.
+    /// Returns how many jobs and callbacks.
     fn expire_leases(&self, prefix: &str) -> Result<u64>;
+    /// Take the pending callback of `token` for `owner` until `lease` from now: only while it
+    /// is pending and nobody else holds it (unowned, ours, or its lease lapsed). Returns the
+    /// tries made so far; `None` when it is not ours to send (delivered, given up, another
+    /// process's). A callback already tried `max_tries` times is given up here.
+    fn claim_callback(
+        &self,
+        token: &str,
+        owner: &str,
+        lease: Duration,
+        max_tries: i64,
+    ) -> Result<Option<i64>>;
+    /// Record one try of `owner`'s callback of `token`: delivered, or failed (one more try
+    /// counted; given up at `max_tries`, else held by `owner` for `retry_in` before the next
+    /// try). Returns whether another try is due.
+    fn callback_tried(
+        &self,
+        token: &str,
+        owner: &str,
+        delivered: bool,
+        max_tries: i64,
+        retry_in: Duration,
+    ) -> Result<bool>;
+    /// Tokens of pending callbacks nobody holds (never taken, or their lease lapsed), oldest
+    /// first, at most `limit`.
+    fn due_callbacks(&self, limit: i64) -> Result<Vec<String>>;
     /// Register or refresh a worker (heartbeat).
     fn heartbeat(&self, w: &WorkerInfo) -> Result<()>;
     /// Remove a worker from the registry (clean exit).
@@ -106,6 +133,14 @@ pub trait Store: Send + Sync {
     fn stats(&self) -> Result<Stats>;
     /// Whether workers of other processes may finish jobs (the API then polls for results).
     fn shared(&self) -> bool;
+    /// Call `on_finished(token)` whenever any process stores a job's final result, for as
+    /// long as this process lives (PostgreSQL: `LISTEN`, on a connection of its own that
+    /// reconnects by itself; a notification sent while it reconnects is missed, so callers
+    /// still poll now and then). `false`: this store has no such notifications.
+    fn watch_finished(&self, on_finished: std::sync::Arc<dyn Fn(&str) + Send + Sync>) -> bool {
+        let _ = on_finished;
+        false
+    }
 }
 
 /// Open the store named by `database`: `postgres://...`/`postgresql://...`, `sqlite:PATH`,
@@ -118,6 +153,12 @@ pub fn open(database: &str) -> Result<Box<dyn Store>> {
         Ok(Box::new(sqlite::SqliteStore::open(path)?))
     }
 }
+
+// Durable callbacks. A submission with a callback URL gets `callback_state` 1 (pending) in
+// the same statement that stores its final result, so the callback survives any restart;
+// 2 = delivered (the receiver answered 2xx), 3 = given up (`callbacks_max_tries` tries
+// failed). `callback_tries` counts the tries, `callback_owner`/`callback_until` are the lease
+// of the process sending it (see `Store::claim_callback`).
 
 /// Microseconds of a duration, for lease arithmetic in SQL.
 pub fn micros(d: Duration) -> i64 {
@@ -236,6 +277,81 @@ mod tests {
             assert!(s.finish(t, owner, &ok).unwrap());
             assert!(s.delete(t).unwrap());
         }
+
+        // Durable callbacks: pending with the result, one sender at a time, tries counted,
+        // given up at the cap, a dead sender's lease released by prefix.
+        let mut cb = sub("e");
+        cb.callback_url = Some("http://127.0.0.1:9/".into());
+        s.insert(&[cb, sub("f")]).unwrap();
+        for t in ["e", "f"] {
+            assert_eq!(s.claim("x", long, 3).unwrap().unwrap().token, t);
+            assert!(s.finish(t, "x", &ok).unwrap());
+        }
+        assert_eq!(s.due_callbacks(10).unwrap(), ["e"], "only a row with a URL");
+        assert_eq!(
+            s.claim_callback("e", "p1/callbacks", long, 2).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            s.claim_callback("e", "p2/callbacks", long, 2).unwrap(),
+            None,
+            "held"
+        );
+        assert!(s.due_callbacks(10).unwrap().is_empty());
+        assert!(
+            s.lease_owners()
+                .unwrap()
+                .contains(&"p1/callbacks".to_string())
+        );
+        assert!(
+            s.callback_tried("e", "p1/callbacks", false, 2, none)
+                .unwrap(),
+            "one try left"
+        );
+        assert!(
+            !s.callback_tried("e", "p2/callbacks", false, 2, none)
+                .unwrap(),
+            "not p2's"
+        );
+        // p1 dies: its hold is released by prefix; p2 takes the callback with one try done.
+        assert_eq!(s.expire_leases("p1/").unwrap(), 1);
+        assert_eq!(s.due_callbacks(10).unwrap(), ["e"]);
+        assert_eq!(
+            s.claim_callback("e", "p2/callbacks", long, 2).unwrap(),
+            Some(1)
+        );
+        assert!(
+            !s.callback_tried("e", "p2/callbacks", false, 2, none)
+                .unwrap(),
+            "given up"
+        );
+        assert!(s.due_callbacks(10).unwrap().is_empty());
+        assert_eq!(
+            s.claim_callback("e", "p2/callbacks", long, 2).unwrap(),
+            None
+        );
+        for t in ["e", "f"] {
+            assert!(s.delete(t).unwrap());
+        }
+        let mut cb = sub("g");
+        cb.callback_url = Some("http://127.0.0.1:9/".into());
+        s.insert(&[cb]).unwrap();
+        assert_eq!(s.claim("x", long, 3).unwrap().unwrap().token, "g");
+        assert!(s.finish("g", "x", &ok).unwrap());
+        assert_eq!(
+            s.claim_callback("g", "p3/callbacks", long, 2).unwrap(),
+            Some(0)
+        );
+        assert!(
+            !s.callback_tried("g", "p3/callbacks", true, 2, none)
+                .unwrap()
+        );
+        assert!(s.due_callbacks(10).unwrap().is_empty(), "delivered");
+        assert_eq!(
+            s.claim_callback("g", "p3/callbacks", long, 2).unwrap(),
+            None
+        );
+        assert!(s.delete("g").unwrap());
 
         assert!(s.delete("a").unwrap());
         assert!(s.get("a").unwrap().is_none());

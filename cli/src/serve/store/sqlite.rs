@@ -44,6 +44,18 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 ";
 
+/// The columns of durable callbacks (see [`super::callback`]).
+pub const CALLBACK_COLUMNS: [(&str, &str); 4] = [
+    ("callback_state", "INTEGER"),
+    ("callback_tries", "INTEGER NOT NULL DEFAULT 0"),
+    ("callback_owner", "TEXT"),
+    ("callback_until", "INTEGER"),
+];
+
+/// The SET clause that makes a finished row's callback pending (when it has a URL).
+pub const CALLBACK_PENDING: &str =
+    "callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 1 END";
+
 fn err(e: rusqlite::Error) -> StoreError {
     StoreError::Failed(e.to_string())
 }
@@ -101,6 +113,22 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Columns added since the first schema (a file made by an earlier version).
+        let has: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('submissions')")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(err)?;
+        for (col, ty) in CALLBACK_COLUMNS {
+            if !has.iter().any(|h| h == col) {
+                conn.execute_batch(&format!("ALTER TABLE submissions ADD COLUMN {col} {ty}"))
+                    .map_err(err)?;
+            }
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS submissions_callbacks ON submissions(id) \
+             WHERE callback_state = 1",
+        )
+        .map_err(err)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -245,9 +273,11 @@ impl Store for SqliteStore {
             let now = now_micros();
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
-                "UPDATE submissions SET status_id = ?1, message = ?2, finished_at = ?3, \
-                 lease_owner = NULL, lease_until = NULL \
-                 WHERE status_id = 2 AND lease_until < ?3 AND attempts >= ?4",
+                &format!(
+                    "UPDATE submissions SET status_id = ?1, message = ?2, finished_at = ?3, \
+                     lease_owner = NULL, lease_until = NULL, {CALLBACK_PENDING} \
+                     WHERE status_id = 2 AND lease_until < ?3 AND attempts >= ?4"
+                ),
                 params![
                     status::INTERNAL,
                     exhausted_message(max_attempts),
@@ -294,10 +324,13 @@ impl Store for SqliteStore {
     fn finish(&self, token: &str, worker: &str, r: &RunResult) -> Result<bool> {
         self.with(|c| {
             let n = c.execute(
-                "UPDATE submissions SET status_id = ?1, time = ?2, wall_time = ?3, memory = ?4, \
-                 stdout = ?5, stderr = ?6, compile_output = ?7, exit_code = ?8, \
-                 exit_signal = ?9, message = ?10, finished_at = ?11, \
-                 lease_until = NULL WHERE token = ?12 AND status_id = 2 AND lease_owner = ?13",
+                &format!(
+                    "UPDATE submissions SET status_id = ?1, time = ?2, wall_time = ?3, \
+                     memory = ?4, stdout = ?5, stderr = ?6, compile_output = ?7, \
+                     exit_code = ?8, exit_signal = ?9, message = ?10, finished_at = ?11, \
+                     lease_until = NULL, {CALLBACK_PENDING} \
+                     WHERE token = ?12 AND status_id = 2 AND lease_owner = ?13"
+                ),
                 params![
                     r.status_id,
                     r.time,
@@ -332,8 +365,9 @@ impl Store for SqliteStore {
     fn lease_owners(&self) -> Result<Vec<String>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT DISTINCT lease_owner FROM submissions WHERE status_id = 2 \
-                 AND lease_owner IS NOT NULL",
+                "SELECT lease_owner FROM submissions WHERE status_id = 2 \
+                 AND lease_owner IS NOT NULL UNION SELECT callback_owner FROM submissions \
+                 WHERE callback_state = 1 AND callback_owner IS NOT NULL",
             )?;
             st.query_map([], |r| r.get(0))?.collect()
         })
@@ -341,12 +375,97 @@ impl Store for SqliteStore {
 
     fn expire_leases(&self, prefix: &str) -> Result<u64> {
         self.with(|c| {
-            c.execute(
+            let jobs = c.execute(
                 "UPDATE submissions SET lease_until = 0 WHERE status_id = 2 \
                  AND substr(lease_owner, 1, length(?1)) = ?1",
                 [prefix],
-            )
-            .map(|n| n as u64)
+            )?;
+            let callbacks = c.execute(
+                "UPDATE submissions SET callback_owner = NULL, callback_until = NULL \
+                 WHERE callback_state = 1 AND substr(callback_owner, 1, length(?1)) = ?1",
+                [prefix],
+            )?;
+            Ok((jobs + callbacks) as u64)
+        })
+    }
+
+    fn claim_callback(
+        &self,
+        token: &str,
+        owner: &str,
+        lease: Duration,
+        max_tries: i64,
+    ) -> Result<Option<i64>> {
+        self.with(|c| {
+            let now = now_micros();
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tries: Option<i64> = tx
+                .query_row(
+                    "UPDATE submissions SET callback_owner = ?1, callback_until = ?2 \
+                     WHERE token = ?3 AND callback_state = 1 AND (callback_owner IS NULL \
+                     OR callback_owner = ?1 OR callback_until < ?4) RETURNING callback_tries",
+                    params![owner, now + micros(lease), token, now],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let out = match tries {
+                Some(t) if t >= max_tries => {
+                    tx.execute(
+                        "UPDATE submissions SET callback_state = 3, callback_owner = NULL, \
+                         callback_until = NULL WHERE token = ?1",
+                        [token],
+                    )?;
+                    None
+                }
+                t => t,
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn callback_tried(
+        &self,
+        token: &str,
+        owner: &str,
+        delivered: bool,
+        max_tries: i64,
+        retry_in: Duration,
+    ) -> Result<bool> {
+        self.with(|c| {
+            if delivered {
+                c.execute(
+                    "UPDATE submissions SET callback_state = 2, callback_tries = \
+                     callback_tries + 1, callback_owner = NULL, callback_until = NULL \
+                     WHERE token = ?1 AND callback_state = 1 AND callback_owner = ?2",
+                    params![token, owner],
+                )?;
+                return Ok(false);
+            }
+            let state: Option<i64> = c
+                .query_row(
+                    "UPDATE submissions SET callback_tries = callback_tries + 1, \
+                     callback_state = CASE WHEN callback_tries + 1 >= ?1 THEN 3 ELSE 1 END, \
+                     callback_owner = CASE WHEN callback_tries + 1 >= ?1 THEN NULL \
+                     ELSE callback_owner END, callback_until = ?2 \
+                     WHERE token = ?3 AND callback_state = 1 AND callback_owner = ?4 \
+                     RETURNING callback_state",
+                    params![max_tries, now_micros() + micros(retry_in), token, owner],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(state == Some(1))
+        })
+    }
+
+    fn due_callbacks(&self, limit: i64) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT token FROM submissions WHERE callback_state = 1 AND \
+                 (callback_owner IS NULL OR callback_until < ?1) ORDER BY id LIMIT ?2",
+            )?;
+            st.query_map(params![now_micros(), limit], |r| r.get(0))?
+                .collect()
         })
     }
 
