@@ -190,6 +190,7 @@ struct LimitsFile {
     file_size: Option<Num>,
     open_files: Option<Num>,
     tmp_size: Option<Num>,
+    stack: Option<Num>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -452,6 +453,9 @@ impl Profile {
             set!(file_size, size);
             set!(open_files, count);
             set!(tmp_size, size);
+            if let Some(v) = &l.stack {
+                keyed("limits.stack", v.size().map(|x| lim.stack = Some(x)))?;
+            }
         }
         for (i, m) in file.mounts.iter().enumerate() {
             let key = format!("mounts[{i}]");

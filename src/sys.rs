@@ -811,6 +811,19 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> 
     check(unsafe { libc::setrlimit64(resource, &lim) }).map(|_| ())
 }
 
+/// This process's hard RLIMIT_STACK (`u64::MAX` = unlimited, also when it cannot be read).
+pub fn stack_hard_limit() -> u64 {
+    let mut lim = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit64 the call writes into.
+    match check(unsafe { libc::getrlimit64(libc::RLIMIT_STACK, &mut lim) }) {
+        Ok(_) => lim.rlim_max,
+        Err(_) => u64::MAX,
+    }
+}
+
 /// `prlimit` of another process (a host pid): set `resource` to (`soft`, `hard`).
 pub fn prlimit(
     pid: libc::pid_t,

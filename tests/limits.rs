@@ -224,6 +224,47 @@ fn rlimits_are_visible_inside() {
 }
 
 #[test]
+fn stack_limit_is_set_and_a_deep_recursion_stops_at_it() {
+    // Unset: the host's own RLIMIT_STACK. Set: soft and hard, and a C-level recursion that
+    // needs more stack than that dies with SIGSEGV, while the same recursion passes with a
+    // larger stack. (The host's hard limit is unlimited here; a lower one would cap both.)
+    let script = "import resource as r\nprint('STACK', r.getrlimit(r.RLIMIT_STACK))";
+    let o = py_with(python_builder().stack(1 << 20), script);
+    assert!(
+        stdout(&o).contains(&format!("STACK ({0}, {0})", 1 << 20)),
+        "{o:?}"
+    );
+    let o = py_with(python_builder(), script);
+    let host = {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut l) }, 0);
+        (l.rlim_cur as i128, l.rlim_max as i128)
+    };
+    let show = |v: i128| {
+        if v == libc::RLIM_INFINITY as i128 {
+            -1
+        } else {
+            v
+        }
+    };
+    assert!(
+        stdout(&o).contains(&format!("STACK ({}, {})", show(host.0), show(host.1))),
+        "{o:?} host {host:?}"
+    );
+    // A deep recursion through the C stack (repr of nested lists recurses in C).
+    let deep = "import sys\nsys.setrecursionlimit(10**6)\nx = []\nfor _ in range(50000):\n    x = [x]\nrepr(x)\nprint('deep')";
+    let small = py_with(python_builder().stack(256 << 10), deep);
+    assert_eq!(small.signal, Some(libc::SIGSEGV), "{small:?}");
+    let large = py_with(python_builder().stack(64 << 20), deep);
+    assert_eq!(large.verdict, Verdict::Ok, "{large:?}");
+    assert_eq!(stdout(&large), "deep\n");
+}
+
+#[test]
 fn exit_codes_and_signals_are_reported() {
     let o = sh("exit 3");
     assert_eq!(o.verdict, Verdict::ExitNonzero);

@@ -45,6 +45,11 @@ pub struct Limits {
     pub open_files: u64,
     /// Size of the private /tmp (and of the working directory's tmpfs, when it has one).
     pub tmp_size: u64,
+    /// Stack size of each process in bytes (RLIMIT_STACK, soft and hard; `u64::MAX` =
+    /// unlimited). `None` keeps the host's own RLIMIT_STACK. A value above the host's hard
+    /// limit is lowered to it: an unprivileged process cannot raise it, and neither can the
+    /// sandbox.
+    pub stack: Option<u64>,
 }
 
 /// The report form of [`Limits`]: the historical unlabelled keys and the labelled ones.
@@ -65,6 +70,7 @@ struct LimitsReport {
     open_files: u64,
     tmp_size: u64,
     tmp_size_bytes: u64,
+    stack_bytes: Option<u64>,
 }
 
 impl Serialize for Limits {
@@ -86,6 +92,7 @@ impl Serialize for Limits {
             open_files: self.open_files,
             tmp_size: self.tmp_size,
             tmp_size_bytes: self.tmp_size,
+            stack_bytes: self.stack,
         }
         .serialize(s)
     }
@@ -110,6 +117,7 @@ impl Default for Limits {
             file_size: 16 * MIB,
             open_files: 256,
             tmp_size: 64 * MIB,
+            stack: None,
         }
     }
 }
@@ -170,6 +178,12 @@ impl Limits {
             (4 * KIB..=64 * GIB).contains(&self.tmp_size),
             "between 4 KiB and 64 GiB",
         )?;
+        check(
+            "stack",
+            self.stack
+                .is_none_or(|n| n == u64::MAX || (16 * KIB..=TIB).contains(&n)),
+            "between 16 KiB and 1 TiB, or unlimited",
+        )?;
         Ok(())
     }
 
@@ -177,9 +191,13 @@ impl Limits {
     /// memory limit belongs to the cgroup, which counts what the tree really uses: no
     /// RLIMIT_AS then (it would fail allocations long before, and breaks runtimes that
     /// reserve large address ranges).
+    ///
+    /// `stack_hard` is the host's own hard RLIMIT_STACK: a stack limit above it is lowered to
+    /// it (nobody in the sandbox could raise it, and setting it would fail).
     pub(crate) fn rlimits(
         &self,
         cgroup_memory: bool,
+        stack_hard: u64,
     ) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
         let cpu = self.cpu_time.as_millis().div_ceil(1000) as u64;
         let memory = if cgroup_memory {
@@ -187,7 +205,7 @@ impl Limits {
         } else {
             self.memory
         };
-        vec![
+        let mut v = vec![
             // SIGXCPU at the soft limit, SIGKILL one second later if it is caught.
             (libc::RLIMIT_CPU, cpu, cpu + 1),
             (libc::RLIMIT_AS, memory, memory),
@@ -197,7 +215,12 @@ impl Limits {
             (libc::RLIMIT_NOFILE, self.open_files, self.open_files),
             // No core dumps: they would be written by the host's core_pattern handler.
             (libc::RLIMIT_CORE, 0, 0),
-        ]
+        ];
+        if let Some(n) = self.stack {
+            let n = n.min(stack_hard);
+            v.push((libc::RLIMIT_STACK, n, n));
+        }
+        v
     }
 }
 
@@ -282,5 +305,25 @@ mod tests {
             ..Limits::default()
         };
         assert!(l.validate().unwrap_err().to_string().contains("wall time"));
+    }
+
+    #[test]
+    fn stack_limit_is_clamped_to_the_host_hard_limit() {
+        let stack = |l: &Limits, hard| {
+            l.rlimits(true, hard)
+                .into_iter()
+                .find(|r| r.0 == libc::RLIMIT_STACK)
+                .map(|r| (r.1, r.2))
+        };
+        let mut l = Limits::default();
+        assert_eq!(stack(&l, u64::MAX), None);
+        l.stack = Some(MIB);
+        assert_eq!(stack(&l, u64::MAX), Some((MIB, MIB)));
+        assert_eq!(stack(&l, 512 * KIB), Some((512 * KIB, 512 * KIB)));
+        l.stack = Some(u64::MAX);
+        assert!(l.validate().is_ok());
+        assert_eq!(stack(&l, 8 * MIB), Some((8 * MIB, 8 * MIB)));
+        l.stack = Some(KIB);
+        assert!(l.validate().unwrap_err().to_string().contains("stack"));
     }
 }

@@ -276,6 +276,7 @@ enum Edit {
     FileSize(u64),
     OpenFiles(u64),
     TmpSize(u64),
+    Stack(Option<u64>),
     Limits(Limits),
     Cgroups(CgroupMode),
     Network(Network),
@@ -306,6 +307,7 @@ impl Edit {
             Edit::FileSize(n) => l.file_size = *n,
             Edit::OpenFiles(n) => l.open_files = *n,
             Edit::TmpSize(n) => l.tmp_size = *n,
+            Edit::Stack(n) => l.stack = *n,
             Edit::Limits(all) => *l = all.clone(),
             Edit::Cgroups(m) => p.cgroups = *m,
             Edit::Network(n) => p.network = *n,
@@ -473,6 +475,12 @@ impl SandboxBuilder {
     /// when it has one).
     pub fn tmp_size(self, bytes: u64) -> Self {
         self.edit(Edit::TmpSize(bytes))
+    }
+
+    /// Stack size of each process in bytes (RLIMIT_STACK, soft and hard; `u64::MAX` =
+    /// unlimited; default: the host's own). Lowered to the host's hard limit when above it.
+    pub fn stack(self, bytes: u64) -> Self {
+        self.edit(Edit::Stack(Some(bytes)))
     }
 
     /// All limits at once (replaces the profile's limits and earlier limit calls; later calls
@@ -739,7 +747,9 @@ impl SandboxBuilder {
                 })
                 .collect(),
             path_dirs,
-            rlimits: p.limits.rlimits(cgroup_memory_only),
+            rlimits: p
+                .limits
+                .rlimits(cgroup_memory_only, crate::sys::stack_hard_limit()),
             cgroups,
             last_cap,
             landlock,
