@@ -1277,14 +1277,30 @@ fn run_cell(
     let sb = &shared.sandbox;
     let after = AfterJob::new(shared, &mut cell);
     let reaper = shared.reaper();
+    let mut exec_pipe = None;
+    let exec = match &work {
+        Work::Exec(exec, _) => Some(*exec),
+        Work::Preloaded(_) => None,
+    };
     let o = spawn::run_started(sb, input, out, err, |deadline| {
-        give(sb, cell, after.workspace.as_ref(), work, deadline).map(|mut s| {
+        give(
+            sb,
+            cell,
+            after.workspace.as_ref(),
+            work,
+            deadline,
+            Some(&mut exec_pipe),
+        )
+        .map(|mut s| {
             s.reaper = reaper;
             s
         })
     });
     drop(after);
-    o
+    match exec {
+        Some(exec) => exec_result(sb, exec, exec_pipe, o),
+        None => o,
+    }
 }
 
 /// Hand a cell its job: the workspace (if any) to the cell's host ids, then the job itself.
@@ -1294,12 +1310,13 @@ fn give(
     workspace: Option<&Workspace>,
     work: Work<'_>,
     deadline: Instant,
+    exec_pipe: Option<&mut Option<Pending>>,
 ) -> Result<Started> {
     if let (Some(ws), Some(ids)) = (workspace, &cell.started.ids) {
         ws.hand_over(ids)?;
     }
     match work {
-        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline),
+        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline, exec_pipe),
         Work::Preloaded(frame) => preload_handover(sb, cell, frame, deadline),
     }
 }
@@ -1447,7 +1464,9 @@ async fn run_cell_async(
                 }
                 OwnedWork::Preloaded(frame) => Work::Preloaded(frame.as_deref()),
             };
-            give(&sb, cell, after.workspace.as_ref(), work, deadline)
+            // Waits for the exec: a future dropped during the job must find the launch's stack
+            // free, so that the cell is reaped off the runtime's threads.
+            give(&sb, cell, after.workspace.as_ref(), work, deadline, None)
         })();
         let given = given.map(|mut s| {
             s.reaper = reaper;
@@ -1588,16 +1607,21 @@ impl Drop for WarmCell {
     }
 }
 
-/// Hand `job` (encoded `exec`) to `cell` and wait until its program was executed (or failed
-/// to be).
+/// Hand `job` (encoded `exec`) to `cell`. With `exec_pipe`, return at once and leave the exec
+/// pipe there for [`exec_result`] once the job is over (the supervision starts while the
+/// program execs: one wake-up of the host less; the launch's stack stays alive until then);
+/// otherwise wait until its program was executed (or failed to be).
 fn handover(
     sb: &Sandbox,
     cell: Cell,
     exec: &ExecData,
     job: &[u8],
     deadline: Instant,
+    exec_pipe: Option<&mut Option<Pending>>,
 ) -> Result<Started> {
-    let Cell { mut started, .. } = cell;
+    let Cell {
+        mut started, _slot, ..
+    } = cell;
     let Some(exec_r) = started.armed.take() else {
         return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
     };
@@ -1611,6 +1635,13 @@ fn handover(
             Err(e) => return Err(Error::sys("write sync pipe", spawn::os_err(e))),
         }
     }
+    if let Some(pending) = exec_pipe {
+        *pending = Some(Pending {
+            exec: exec_r,
+            _slot,
+        });
+        return Ok(started);
+    }
     let mut rec = [0u8; RECORD_LEN];
     match spawn::read_record(&exec_r, &mut rec, deadline) {
         Ok(false) => {
@@ -1619,6 +1650,37 @@ fn handover(
         }
         Ok(true) => Err(spawn::exec_failed(sb, exec, &mut started, &rec)),
         Err(e) => Err(e),
+    }
+}
+
+/// A job handed over without waiting for its exec: the exec pipe, and the room the program's
+/// process reads its job from until it execs (freed only once the job is over).
+struct Pending {
+    exec: OwnedFd,
+    _slot: Option<Arc<Slot>>,
+}
+
+/// After a job handed over without waiting for its exec (every process of it is gone): its
+/// outcome, or the error its program process reported instead of executing the program.
+fn exec_result(
+    sb: &Sandbox,
+    exec: &ExecData,
+    pending: Option<Pending>,
+    outcome: Result<Outcome>,
+) -> Result<Outcome> {
+    let Some(Pending { exec: fd, .. }) = pending else {
+        return outcome;
+    };
+    let mut rec = [0u8; RECORD_LEN];
+    // Non-blocking: nothing holds the pipe's other end any more (it closed at the exec).
+    let got = sys::set_nonblocking(fd.as_raw_fd(), true)
+        .and_then(|_| sys::retry(|| sys::read(fd.as_raw_fd(), &mut rec)));
+    match got {
+        Ok(RECORD_LEN) => {
+            let (_, step, errno, index) = child::decode(&rec);
+            Err(spawn::setup_error(sb, exec, step, errno, index))
+        }
+        _ => outcome,
     }
 }
 
