@@ -1619,9 +1619,10 @@ fn handover(
     deadline: Instant,
     exec_pipe: Option<&mut Option<Pending>>,
 ) -> Result<Started> {
-    let Cell {
-        mut started, _slot, ..
-    } = cell;
+    // The room the program's process reads its job from outlives the process: `started`,
+    // declared after it, is dropped (killed and reaped) first on every early return.
+    let slot = cell._slot;
+    let mut started = cell.started;
     let Some(exec_r) = started.armed.take() else {
         return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
     };
@@ -1638,7 +1639,7 @@ fn handover(
     if let Some(pending) = exec_pipe {
         *pending = Some(Pending {
             exec: exec_r,
-            _slot,
+            _slot: slot,
         });
         return Ok(started);
     }
