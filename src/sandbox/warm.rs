@@ -125,7 +125,7 @@ def _runcell_read(n):
         b += c
     return bytes(b)
 def _runcell_job():
-    h = _runcell_read(24)
+    h = _runcell_read(32)
     if h[:8] != b'RCJOB1\0\0':
         os.write(2, b'runcell: not a job frame\n')
         os._exit(125)
@@ -133,6 +133,18 @@ def _runcell_job():
     args = [os.fsdecode(_runcell_read(int.from_bytes(_runcell_read(4), 'little')))
             for _ in range(int.from_bytes(h[12:16], 'little'))]
     code = _runcell_read(int.from_bytes(h[16:24], 'little'))
+    flags = int.from_bytes(h[24:28], 'little')
+    stack = int.from_bytes(h[28:32], 'little') * 1024
+    if flags & 1:
+        sys.stderr.flush()
+        os.dup2(1, 2)
+    if stack:
+        # As `ulimit -s KIB`: soft and hard, or the hard limit when that is lower.
+        try:
+            resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
+        except (ValueError, OSError):
+            hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+            resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
     m = types.ModuleType('__main__')
     g = m.__dict__
     g['__builtins__'] = __builtins__
@@ -190,7 +202,7 @@ os._exit(_runcell_status & 0xff)
 
 /// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
 const PYTHON_RUNNER_IMPORTS: &str =
-    "import sys, os, io, types, linecache, tokenize, traceback, importlib.machinery\n";
+    "import sys, os, io, types, linecache, tokenize, traceback, resource, importlib.machinery\n";
 
 /// The magic bytes that open a job frame.
 const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
@@ -204,8 +216,9 @@ pub const MAX_JOB_ARGS: usize = 256 * 1024;
 /// ([`WarmPool::run_job`]).
 ///
 /// The cell reads the job as one length-prefixed frame at the head of its stdin (magic
-/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length; the
-/// name; each argument as a u32 length and its bytes; the code), then runs it; every byte
+/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length, u32
+/// flags, u32 stack limit in KiB; the name; each argument as a u32 length and its bytes; the
+/// code), then runs it; every byte
 /// after the frame is the program's `sys.stdin`. Lengths, not delimiters, separate the
 /// parts: no byte of the code, the arguments or the input can be taken for another part.
 ///
@@ -225,6 +238,8 @@ pub struct Job {
     code: Vec<u8>,
     script: std::ffi::OsString,
     args: Vec<std::ffi::OsString>,
+    stderr_to_stdout: bool,
+    stack_kib: u32,
 }
 
 impl Job {
@@ -235,6 +250,8 @@ impl Job {
             code: code.into(),
             script: "-".into(),
             args: Vec::new(),
+            stderr_to_stdout: false,
+            stack_kib: 0,
         }
     }
 
@@ -249,6 +266,21 @@ impl Job {
     /// itself leaves it 3 frames fewer).
     pub fn script(mut self, name: impl Into<std::ffi::OsString>) -> Job {
         self.script = name.into();
+        self
+    }
+
+    /// Send the program's stderr to its stdout (file descriptor 2 made a copy of 1 before the
+    /// code runs, like `exec 2>&1`; the interpreter's streams are unbuffered in the python
+    /// profile, so the two keep their order).
+    pub fn stderr_to_stdout(mut self, on: bool) -> Job {
+        self.stderr_to_stdout = on;
+        self
+    }
+
+    /// Set the program's stack limit (`RLIMIT_STACK`, soft and hard) to `kib` KiB before the
+    /// code runs, like `ulimit -s KIB` (the hard limit when that is lower); 0 leaves it.
+    pub fn stack_limit_kib(mut self, kib: u32) -> Job {
+        self.stack_kib = kib;
         self
     }
 
@@ -292,11 +324,13 @@ impl Job {
                 self.code.len()
             )));
         }
-        let mut out = Vec::with_capacity(24 + arg_bytes + self.code.len());
+        let mut out = Vec::with_capacity(32 + arg_bytes + self.code.len());
         out.extend_from_slice(FRAME_MAGIC);
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.code.len() as u64).to_le_bytes());
+        out.extend_from_slice(&u32::from(self.stderr_to_stdout).to_le_bytes());
+        out.extend_from_slice(&self.stack_kib.to_le_bytes());
         out.extend_from_slice(name);
         for a in &self.args {
             out.extend_from_slice(&(a.len() as u32).to_le_bytes());
