@@ -7,8 +7,9 @@
 //! (issue 11): `/bin/true` at most 3.0x bare, Python hello world at most bare + 2.5 ms, >= 500
 //! sandboxed `/bin/true` per second on 2 cores (`throughput_2_threads/runcell_true` at most
 //! 2 ms per run), `build/sandbox_default` under 0.5 ms; `/bin/true` from a warm pool
-//! (`runcell_warm`) at most 1.5x bare, python hello from a preloaded cell at most 5 ms,
-//! `import numpy` preloaded at most 15 ms.
+//! (`runcell_warm`) at most 1.5x bare, python hello from a preloaded cell at most 5 ms (also
+//! `runcell_python_preloaded_job_dir`: a framed job with its source written to the cell's own
+//! job directory, the service's path), `import numpy` preloaded at most 15 ms.
 
 use std::hint::black_box;
 use std::process::{Command as StdCommand, Stdio};
@@ -99,6 +100,33 @@ fn spawn_latency(c: &mut Criterion) {
     let pre = pool.preload_command().expect("preload").clone();
     g.bench_function("runcell_python_preloaded", |b| {
         b.iter_custom(|iters| warm_runs(&pool, &pre, code, iters, b"hello\n"))
+    });
+    assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
+    drop(pool);
+    // The service's path: a framed job (source, argv, its own stdin) in a preloaded cell with
+    // a job directory of its own, the source written there first.
+    let pool = py
+        .warm_pool(WarmConfig::new(2).python(&[]).workspace("/box"))
+        .expect("warm pool");
+    g.bench_function("runcell_python_preloaded_job_dir", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                assert!(
+                    pool.wait_ready(2, Duration::from_secs(60)),
+                    "pool never refilled"
+                );
+                let t0 = Instant::now();
+                let cell = pool.cell().expect("cell");
+                let ws = cell.workspace().expect("workspace");
+                ws.write("script.py", b"print(input())\n").expect("write");
+                let job = runcell::Job::new(&b"print(input())\n"[..]).script("script.py");
+                let o = cell.run_job(&job, b"hello\n").expect("run");
+                total += t0.elapsed();
+                assert_eq!(o.stdout, b"hello\n");
+            }
+            total
+        })
     });
     assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
     drop(pool);

@@ -740,7 +740,7 @@ fn framed_job_parts_cannot_be_confused() {
     let mut all: Vec<u8> = (0..=255u8).collect();
     let other = runcell::Job::new("print('other')").script("x.py").arg("y");
     let mut fake = b"RCJOB1\0\0".to_vec();
-    fake.extend_from_slice(&[5, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    fake.extend_from_slice(&[5, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     fake.extend_from_slice(b"a.py\n");
     all.extend_from_slice(&fake);
     all.extend_from_slice(format!("{other:?}").as_bytes());
@@ -794,6 +794,20 @@ fn framed_job_parts_cannot_be_confused() {
         assert_eq!(lines[1], want_args);
         assert_eq!(lines[2], hex(&stdin), "stdin of {} bytes", stdin.len());
     }
+    // Judge0's redirect_stderr_to_stdout and stack_limit.
+    let job = runcell::Job::new(
+        "import sys, resource\nprint('a')\nprint('b', file=sys.stderr)\n\
+         s, h = resource.getrlimit(resource.RLIMIT_STACK)\n\
+         print(s == 64000 * 1024 or s == h, s == h)\n",
+    )
+    .stderr_to_stdout(true)
+    .stack_limit_kib(64000);
+    assert!(pool.wait_ready(1, HANG));
+    let o = pool.run_job(&job, b"").unwrap();
+    assert_eq!(
+        (stdout(&o).as_str(), stderr(&o).as_str()),
+        ("a\nb\nTrue True\n", "")
+    );
     // `python3 -` style through `run` of the preload command: the input is the code.
     let cmd = pool.preload_command().unwrap().clone();
     let o = pool

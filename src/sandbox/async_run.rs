@@ -189,17 +189,19 @@ pub(super) async fn supervise(
                 Err(e) => return Err(Error::sys("read output pipe", e)),
             },
             r = read_some(status.as_ref(), &mut status_buf) => match r {
-                Ok(0) | Err(_) => {
-                    status = None;
-                    // A warm cell's init has reported and closed its end: every process
-                    // of the job is gone; the namespaces' teardown is the pool's reaper's.
+                Ok(0) | Err(_) => status = None,
+                Ok(n) => {
+                    records.extend_from_slice(&status_buf[..n]);
+                    // A warm cell's init has reported the program's exit, which it does once
+                    // every process of the job is reaped: the job is over; init's own exit and
+                    // the namespaces' teardown are the pool's reaper's.
                     if !exited && started.reaper.is_some() && has_exit(&records) {
                         exited = true;
+                        status = None;
                         input = None;
                         drain_until = Some(Instant::now() + DRAIN);
                     }
                 }
-                Ok(n) => records.extend_from_slice(&status_buf[..n]),
             },
             r = write_some(input.as_ref(), &stdin[offset.min(stdin.len())..]) => match r {
                 Ok(n) => {

@@ -704,7 +704,13 @@ pub(super) fn read_record(
     }
 }
 
-fn setup_error(sb: &Sandbox, exec: &ExecData, step: u32, errno: i32, index: u32) -> Error {
+pub(super) fn setup_error(
+    sb: &Sandbox,
+    exec: &ExecData,
+    step: u32,
+    errno: i32,
+    index: u32,
+) -> Error {
     let program = exec.program.as_str();
     let step = Step::from_u32(step).unwrap_or(Step::Exec);
     let plan = exec
@@ -1071,10 +1077,12 @@ pub(super) fn run_started(
                 Ok(0) | Err(_) => status_open = false,
                 Ok(n) => status_buf.extend_from_slice(&scratch[..n]),
             }
-            // A warm cell's init has reported and closed its end: every process of the job is
-            // gone; the namespaces' teardown is left to the pool's reaper (see `finish`).
-            if !status_open && !exited && started.reaper.is_some() && has_exit(&status_buf) {
+            // A warm cell's init has reported the program's exit, which it does once every
+            // process of the job is reaped: the job is over; init's own exit and the
+            // namespaces' teardown are left to the pool's reaper (see `finish`).
+            if !exited && started.reaper.is_some() && has_exit(&status_buf) {
                 exited = true;
+                status_open = false;
                 feeder.close();
                 drain_deadline = Some(Instant::now() + Duration::from_secs(2));
             }
@@ -1096,6 +1104,11 @@ pub(super) fn run_started(
         }
     }
     drop(feeder);
+    // A warm job handed over without waiting for its exec: its program process has exec'd or
+    // is gone by now (the job is over), so nothing runs on the launch's stack any more.
+    if started.reaper.is_some() {
+        started.launched();
+    }
     let [out, err] = streams;
     finish(
         sb,

@@ -125,7 +125,7 @@ def _runcell_read(n):
         b += c
     return bytes(b)
 def _runcell_job():
-    h = _runcell_read(24)
+    h = _runcell_read(32)
     if h[:8] != b'RCJOB1\0\0':
         os.write(2, b'runcell: not a job frame\n')
         os._exit(125)
@@ -133,6 +133,18 @@ def _runcell_job():
     args = [os.fsdecode(_runcell_read(int.from_bytes(_runcell_read(4), 'little')))
             for _ in range(int.from_bytes(h[12:16], 'little'))]
     code = _runcell_read(int.from_bytes(h[16:24], 'little'))
+    flags = int.from_bytes(h[24:28], 'little')
+    stack = int.from_bytes(h[28:32], 'little') * 1024
+    if flags & 1:
+        sys.stderr.flush()
+        os.dup2(1, 2)
+    if stack:
+        # As `ulimit -s KIB`: soft and hard, or the hard limit when that is lower.
+        try:
+            resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
+        except (ValueError, OSError):
+            hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+            resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
     m = types.ModuleType('__main__')
     g = m.__dict__
     g['__builtins__'] = __builtins__
@@ -190,7 +202,7 @@ os._exit(_runcell_status & 0xff)
 
 /// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
 const PYTHON_RUNNER_IMPORTS: &str =
-    "import sys, os, io, types, linecache, tokenize, traceback, importlib.machinery\n";
+    "import sys, os, io, types, linecache, tokenize, traceback, resource, importlib.machinery\n";
 
 /// The magic bytes that open a job frame.
 const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
@@ -204,8 +216,9 @@ pub const MAX_JOB_ARGS: usize = 256 * 1024;
 /// ([`WarmPool::run_job`]).
 ///
 /// The cell reads the job as one length-prefixed frame at the head of its stdin (magic
-/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length; the
-/// name; each argument as a u32 length and its bytes; the code), then runs it; every byte
+/// `RCJOB1\0\0`; little-endian u32 name length, u32 argument count, u64 code length, u32
+/// flags, u32 stack limit in KiB; the name; each argument as a u32 length and its bytes; the
+/// code), then runs it; every byte
 /// after the frame is the program's `sys.stdin`. Lengths, not delimiters, separate the
 /// parts: no byte of the code, the arguments or the input can be taken for another part.
 ///
@@ -225,6 +238,8 @@ pub struct Job {
     code: Vec<u8>,
     script: std::ffi::OsString,
     args: Vec<std::ffi::OsString>,
+    stderr_to_stdout: bool,
+    stack_kib: u32,
 }
 
 impl Job {
@@ -235,6 +250,8 @@ impl Job {
             code: code.into(),
             script: "-".into(),
             args: Vec::new(),
+            stderr_to_stdout: false,
+            stack_kib: 0,
         }
     }
 
@@ -249,6 +266,21 @@ impl Job {
     /// itself leaves it 3 frames fewer).
     pub fn script(mut self, name: impl Into<std::ffi::OsString>) -> Job {
         self.script = name.into();
+        self
+    }
+
+    /// Send the program's stderr to its stdout (file descriptor 2 made a copy of 1 before the
+    /// code runs, like `exec 2>&1`; the interpreter's streams are unbuffered in the python
+    /// profile, so the two keep their order).
+    pub fn stderr_to_stdout(mut self, on: bool) -> Job {
+        self.stderr_to_stdout = on;
+        self
+    }
+
+    /// Set the program's stack limit (`RLIMIT_STACK`, soft and hard) to `kib` KiB before the
+    /// code runs, like `ulimit -s KIB` (the hard limit when that is lower); 0 leaves it.
+    pub fn stack_limit_kib(mut self, kib: u32) -> Job {
+        self.stack_kib = kib;
         self
     }
 
@@ -292,11 +324,13 @@ impl Job {
                 self.code.len()
             )));
         }
-        let mut out = Vec::with_capacity(24 + arg_bytes + self.code.len());
+        let mut out = Vec::with_capacity(32 + arg_bytes + self.code.len());
         out.extend_from_slice(FRAME_MAGIC);
         out.extend_from_slice(&(name.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.args.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.code.len() as u64).to_le_bytes());
+        out.extend_from_slice(&u32::from(self.stderr_to_stdout).to_le_bytes());
+        out.extend_from_slice(&self.stack_kib.to_le_bytes());
         out.extend_from_slice(name);
         for a in &self.args {
             out.extend_from_slice(&(a.len() as u32).to_le_bytes());
@@ -1277,14 +1311,30 @@ fn run_cell(
     let sb = &shared.sandbox;
     let after = AfterJob::new(shared, &mut cell);
     let reaper = shared.reaper();
+    let mut exec_pipe = None;
+    let exec = match &work {
+        Work::Exec(exec, _) => Some(*exec),
+        Work::Preloaded(_) => None,
+    };
     let o = spawn::run_started(sb, input, out, err, |deadline| {
-        give(sb, cell, after.workspace.as_ref(), work, deadline).map(|mut s| {
+        give(
+            sb,
+            cell,
+            after.workspace.as_ref(),
+            work,
+            deadline,
+            Some(&mut exec_pipe),
+        )
+        .map(|mut s| {
             s.reaper = reaper;
             s
         })
     });
     drop(after);
-    o
+    match exec {
+        Some(exec) => exec_result(sb, exec, exec_pipe, o),
+        None => o,
+    }
 }
 
 /// Hand a cell its job: the workspace (if any) to the cell's host ids, then the job itself.
@@ -1294,12 +1344,13 @@ fn give(
     workspace: Option<&Workspace>,
     work: Work<'_>,
     deadline: Instant,
+    exec_pipe: Option<&mut Option<Pending>>,
 ) -> Result<Started> {
     if let (Some(ws), Some(ids)) = (workspace, &cell.started.ids) {
         ws.hand_over(ids)?;
     }
     match work {
-        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline),
+        Work::Exec(exec, job) => handover(sb, cell, exec, job, deadline, exec_pipe),
         Work::Preloaded(frame) => preload_handover(sb, cell, frame, deadline),
     }
 }
@@ -1447,7 +1498,9 @@ async fn run_cell_async(
                 }
                 OwnedWork::Preloaded(frame) => Work::Preloaded(frame.as_deref()),
             };
-            give(&sb, cell, after.workspace.as_ref(), work, deadline)
+            // Waits for the exec: a future dropped during the job must find the launch's stack
+            // free, so that the cell is reaped off the runtime's threads.
+            give(&sb, cell, after.workspace.as_ref(), work, deadline, None)
         })();
         let given = given.map(|mut s| {
             s.reaper = reaper;
@@ -1588,16 +1641,22 @@ impl Drop for WarmCell {
     }
 }
 
-/// Hand `job` (encoded `exec`) to `cell` and wait until its program was executed (or failed
-/// to be).
+/// Hand `job` (encoded `exec`) to `cell`. With `exec_pipe`, return at once and leave the exec
+/// pipe there for [`exec_result`] once the job is over (the supervision starts while the
+/// program execs: one wake-up of the host less; the launch's stack stays alive until then);
+/// otherwise wait until its program was executed (or failed to be).
 fn handover(
     sb: &Sandbox,
     cell: Cell,
     exec: &ExecData,
     job: &[u8],
     deadline: Instant,
+    exec_pipe: Option<&mut Option<Pending>>,
 ) -> Result<Started> {
-    let Cell { mut started, .. } = cell;
+    // The room the program's process reads its job from outlives the process: `started`,
+    // declared after it, is dropped (killed and reaped) first on every early return.
+    let slot = cell._slot;
+    let mut started = cell.started;
     let Some(exec_r) = started.armed.take() else {
         return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
     };
@@ -1611,6 +1670,13 @@ fn handover(
             Err(e) => return Err(Error::sys("write sync pipe", spawn::os_err(e))),
         }
     }
+    if let Some(pending) = exec_pipe {
+        *pending = Some(Pending {
+            exec: exec_r,
+            _slot: slot,
+        });
+        return Ok(started);
+    }
     let mut rec = [0u8; RECORD_LEN];
     match spawn::read_record(&exec_r, &mut rec, deadline) {
         Ok(false) => {
@@ -1619,6 +1685,37 @@ fn handover(
         }
         Ok(true) => Err(spawn::exec_failed(sb, exec, &mut started, &rec)),
         Err(e) => Err(e),
+    }
+}
+
+/// A job handed over without waiting for its exec: the exec pipe, and the room the program's
+/// process reads its job from until it execs (freed only once the job is over).
+struct Pending {
+    exec: OwnedFd,
+    _slot: Option<Arc<Slot>>,
+}
+
+/// After a job handed over without waiting for its exec (every process of it is gone): its
+/// outcome, or the error its program process reported instead of executing the program.
+fn exec_result(
+    sb: &Sandbox,
+    exec: &ExecData,
+    pending: Option<Pending>,
+    outcome: Result<Outcome>,
+) -> Result<Outcome> {
+    let Some(Pending { exec: fd, .. }) = pending else {
+        return outcome;
+    };
+    let mut rec = [0u8; RECORD_LEN];
+    // Non-blocking: nothing holds the pipe's other end any more (it closed at the exec).
+    let got = sys::set_nonblocking(fd.as_raw_fd(), true)
+        .and_then(|_| sys::retry(|| sys::read(fd.as_raw_fd(), &mut rec)));
+    match got {
+        Ok(RECORD_LEN) => {
+            let (_, step, errno, index) = child::decode(&rec);
+            Err(spawn::setup_error(sb, exec, step, errno, index))
+        }
+        _ => outcome,
     }
 }
 
