@@ -41,6 +41,12 @@ fn spawn_latency(c: &mut Criterion) {
         .cgroups(CgroupMode::Off)
         .build()
         .expect("sandbox");
+    // Every run's clone makes its network namespace (a root host otherwise joins one made
+    // ahead of time on a background thread; an unprivileged host always clones its own).
+    let own_netns = Sandbox::builder()
+        .network_namespace_pool(false)
+        .build()
+        .expect("sandbox");
     let py = Sandbox::builder()
         .profile(Profile::named("python").expect("python"))
         .build()
@@ -63,6 +69,12 @@ fn spawn_latency(c: &mut Criterion) {
     g.bench_function("runcell_default_cgroups_off", |b| {
         b.iter(|| {
             let o = no_cg.run(black_box(&t), b"").expect("run");
+            assert_eq!(o.verdict, Verdict::Ok);
+        })
+    });
+    g.bench_function("runcell_default_netns_per_clone", |b| {
+        b.iter(|| {
+            let o = own_netns.run(black_box(&t), b"").expect("run");
             assert_eq!(o.verdict, Verdict::Ok);
         })
     });
@@ -171,27 +183,35 @@ fn warm_runs(pool: &WarmPool, cmd: &Command, stdin: &[u8], iters: u64, want: &[u
 
 fn throughput(c: &mut Criterion) {
     let sb = Sandbox::builder().build().expect("sandbox");
+    let own_netns = Sandbox::builder()
+        .network_namespace_pool(false)
+        .build()
+        .expect("sandbox");
     let t = Command::new("/bin/true");
     let mut g = c.benchmark_group("throughput_2_threads");
     g.sample_size(20);
     // One "iteration" = one run; iter_custom spreads the runs over two threads.
-    g.bench_function("runcell_true", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            std::thread::scope(|s| {
-                for part in [iters / 2, iters - iters / 2] {
-                    let sb = &sb;
-                    let t = &t;
-                    s.spawn(move || {
-                        for _ in 0..part {
-                            sb.run(t, b"").expect("run");
-                        }
-                    });
-                }
-            });
-            start.elapsed()
-        })
-    });
+    for (name, sb) in [
+        ("runcell_true", &sb),
+        ("runcell_true_netns_per_clone", &own_netns),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for part in [iters / 2, iters - iters / 2] {
+                        let t = &t;
+                        s.spawn(move || {
+                            for _ in 0..part {
+                                sb.run(t, b"").expect("run");
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     // The async API: one current-thread runtime, two runs in flight at a time.
     #[cfg(feature = "tokio")]
     g.bench_function("runcell_true_async_1_thread", |b| {

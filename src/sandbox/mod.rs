@@ -13,6 +13,7 @@ mod init;
 mod landlock;
 mod launcher;
 mod limits;
+mod netns;
 mod outcome;
 pub(crate) mod rootfs;
 pub mod seccomp;
@@ -259,6 +260,7 @@ pub struct SandboxBuilder {
     nested_namespaces: bool,
     cgroup_base: Option<PathBuf>,
     single_run: bool,
+    netns_pool: bool,
 }
 
 /// One builder setting, kept as data until `build` applies it to the profile.
@@ -539,6 +541,16 @@ impl SandboxBuilder {
         self
     }
 
+    /// Whether a root host may give this sandbox's runs network namespaces made ahead of time
+    /// on a background thread (default: yes). Each is used by exactly one run and belongs to
+    /// the host's user namespace, so the sandbox has no capability over it; loopback is up
+    /// when the profile asks for it. Off, or on an unprivileged host, or when none is ready,
+    /// each run's clone creates its namespace (`CLONE_NEWNET`), which costs the launch more.
+    pub fn network_namespace_pool(mut self, on: bool) -> Self {
+        self.netns_pool = on;
+        self
+    }
+
     /// Let the program create namespaces of its own (a weakening, for nesting a sandbox in a
     /// sandbox, e.g. running `runcell check` inside one). By default the sandbox's user
     /// namespace has a budget of zero namespaces of every kind, so even with a seccomp policy
@@ -748,6 +760,10 @@ impl SandboxBuilder {
             root: plan,
             enforced,
         };
+        if self.netns_pool {
+            // Start making this sandbox's kind of network namespace now (root hosts only).
+            netns::prepare(network);
+        }
         Ok(Sandbox {
             builder: self,
             profile: Arc::new(effective),
@@ -926,6 +942,7 @@ impl Default for SandboxBuilder {
             nested_namespaces: false,
             cgroup_base: None,
             single_run: false,
+            netns_pool: true,
         }
     }
 }
@@ -1029,6 +1046,11 @@ impl Sandbox {
 
     pub(crate) fn prepared(&self) -> &Prepared {
         &self.prepared
+    }
+
+    /// Whether a root host's runs may join pre-made network namespaces (see `netns`).
+    pub(crate) fn netns_pool(&self) -> bool {
+        self.builder.netns_pool
     }
 
     /// Whether the program may create namespaces of its own.
