@@ -100,8 +100,21 @@ fn pooled_namespace_without_loopback_keeps_it_down() {
 
 #[test]
 fn pool_off_or_unprivileged_the_sandbox_makes_its_own() {
-    // The sandbox's own user namespace owns the namespace its clone made.
-    let b = python_builder().network_namespace_pool(false);
+    // The sandbox's own user namespace owns the namespace its clone made. A single-run
+    // sandbox (the CLI's) does not use the pool either.
+    for b in [
+        python_builder().network_namespace_pool(false),
+        python_builder().single_run(true),
+    ] {
+        own_namespace_every_run(b);
+    }
+    if !is_root() {
+        let out = stdout(&py(PROBE));
+        assert_eq!(field(&out, "owner"), "own", "{out}");
+    }
+}
+
+fn own_namespace_every_run(b: runcell::SandboxBuilder) {
     let sb = b.build().expect("build");
     for _ in 0..3 {
         let o = sb
@@ -113,10 +126,6 @@ fn pool_off_or_unprivileged_the_sandbox_makes_its_own() {
         assert_eq!(field(&out, "lo"), "up", "{out}");
         // The program holds no capability there either.
         assert_eq!(field(&out, "flags"), "EPERM", "{out}");
-    }
-    if !is_root() {
-        let out = stdout(&py(PROBE));
-        assert_eq!(field(&out, "owner"), "own", "{out}");
     }
 }
 

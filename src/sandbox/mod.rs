@@ -544,8 +544,9 @@ impl SandboxBuilder {
     /// Whether a root host may give this sandbox's runs network namespaces made ahead of time
     /// on a background thread (default: yes). Each is used by exactly one run and belongs to
     /// the host's user namespace, so the sandbox has no capability over it; loopback is up
-    /// when the profile asks for it. Off, or on an unprivileged host, or when none is ready,
-    /// each run's clone creates its namespace (`CLONE_NEWNET`), which costs the launch more.
+    /// when the profile asks for it. Off, on an unprivileged host, for a
+    /// [`single_run`](Self::single_run) sandbox, or when none is ready, each run's clone
+    /// creates its namespace (`CLONE_NEWNET`), which costs the launch more.
     pub fn network_namespace_pool(mut self, on: bool) -> Self {
         self.netns_pool = on;
         self
@@ -760,7 +761,7 @@ impl SandboxBuilder {
             root: plan,
             enforced,
         };
-        if self.netns_pool {
+        if self.netns_pool && !self.single_run {
             // Start making this sandbox's kind of network namespace now (root hosts only).
             netns::prepare(network);
         }
@@ -1048,9 +1049,11 @@ impl Sandbox {
         &self.prepared
     }
 
-    /// Whether a root host's runs may join pre-made network namespaces (see `netns`).
+    /// Whether a root host's runs may join pre-made network namespaces (see `netns`). Not for
+    /// a single run: the namespace would be made beside the run and, most often, not be
+    /// ready in time, i.e. made for nothing.
     pub(crate) fn netns_pool(&self) -> bool {
-        self.builder.netns_pool
+        self.builder.netns_pool && !self.builder.single_run
     }
 
     /// Whether the program may create namespaces of its own.
