@@ -573,6 +573,15 @@ impl SandboxBuilder {
     }
 
     /// Validate and prepare everything a run needs. Nothing runs yet.
+    ///
+    /// With cgroups, the build checks that this process may create them (where it may not,
+    /// [`CgroupMode::Auto`] falls back to rlimits and [`CgroupMode::Require`] fails here)
+    /// and whether they can cap swap, but makes no cgroup directory on a cgroup v1 host and
+    /// only the sandbox's parent directory on a v2 one: the first run makes its leaf (v1:
+    /// the parents too). So a refusal the kernel only makes there (a v1 CPU quota above an
+    /// ancestor's, a directory refused despite the access check) fails the first run with
+    /// [`Error::Cgroup`], before any process starts, and every later run the same way.
+    /// ([`single_run`](Self::single_run) sandboxes make their first leaf here, as before.)
     pub fn build(self) -> Result<Sandbox> {
         // The process-wide init memfd, made now: a host where it cannot be made fails here,
         // not at the first run.
@@ -855,8 +864,9 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl SandboxBuilder {
-    /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Creating
-    /// the pool's parent directory is also the check that this process may create cgroups.
+    /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Making the
+    /// pool is also the check that this process may create cgroups (v1: an access check of
+    /// its own directories, the cgroups come with the first run; v2: the pool's parent).
     fn cgroup_pool(&self, p: &Profile) -> Result<(Option<cgroup::Pool>, String)> {
         let mode = p.cgroups;
         let unavailable = |reason: String| -> Result<(Option<cgroup::Pool>, String)> {
