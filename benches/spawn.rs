@@ -334,6 +334,26 @@ fn build_cost(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Build, one `/bin/true` and drop: where the default sandbox's cgroup directories are
+    // made (its first run) and removed, beside the same without cgroups.
+    let mut g = c.benchmark_group("build_first_run");
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(3));
+    let t = Command::new("/bin/true");
+    for (name, mode) in [
+        ("sandbox_default", CgroupMode::Auto),
+        ("sandbox_cgroups_off", CgroupMode::Off),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let sb = Sandbox::builder().cgroups(mode).build().expect("sandbox");
+                let o = sb.run(black_box(&t), b"").expect("run");
+                assert_eq!(o.verdict, Verdict::Ok);
+            })
+        });
+    }
+    g.finish();
 }
 
 fn rss_kib() -> u64 {
