@@ -42,6 +42,12 @@ fn spawn_latency(c: &mut Criterion) {
         .cgroups(CgroupMode::Off)
         .build()
         .expect("sandbox");
+    // Every run's clone makes its network namespace (a root host otherwise joins one made
+    // ahead of time on a background thread; an unprivileged host always clones its own).
+    let own_netns = Sandbox::builder()
+        .network_namespace_pool(false)
+        .build()
+        .expect("sandbox");
     let py = Sandbox::builder()
         .profile(Profile::named("python").expect("python"))
         .build()
@@ -64,6 +70,12 @@ fn spawn_latency(c: &mut Criterion) {
     g.bench_function("runcell_default_cgroups_off", |b| {
         b.iter(|| {
             let o = no_cg.run(black_box(&t), b"").expect("run");
+            assert_eq!(o.verdict, Verdict::Ok);
+        })
+    });
+    g.bench_function("runcell_default_netns_per_clone", |b| {
+        b.iter(|| {
+            let o = own_netns.run(black_box(&t), b"").expect("run");
             assert_eq!(o.verdict, Verdict::Ok);
         })
     });
@@ -199,27 +211,35 @@ fn warm_runs(pool: &WarmPool, cmd: &Command, stdin: &[u8], iters: u64, want: &[u
 
 fn throughput(c: &mut Criterion) {
     let sb = Sandbox::builder().build().expect("sandbox");
+    let own_netns = Sandbox::builder()
+        .network_namespace_pool(false)
+        .build()
+        .expect("sandbox");
     let t = Command::new("/bin/true");
     let mut g = c.benchmark_group("throughput_2_threads");
     g.sample_size(20);
     // One "iteration" = one run; iter_custom spreads the runs over two threads.
-    g.bench_function("runcell_true", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            std::thread::scope(|s| {
-                for part in [iters / 2, iters - iters / 2] {
-                    let sb = &sb;
-                    let t = &t;
-                    s.spawn(move || {
-                        for _ in 0..part {
-                            sb.run(t, b"").expect("run");
-                        }
-                    });
-                }
-            });
-            start.elapsed()
-        })
-    });
+    for (name, sb) in [
+        ("runcell_true", &sb),
+        ("runcell_true_netns_per_clone", &own_netns),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for part in [iters / 2, iters - iters / 2] {
+                        let t = &t;
+                        s.spawn(move || {
+                            for _ in 0..part {
+                                sb.run(t, b"").expect("run");
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     // The async API: one current-thread runtime, two runs in flight at a time.
     #[cfg(feature = "tokio")]
     g.bench_function("runcell_true_async_1_thread", |b| {
@@ -311,14 +331,18 @@ fn host_size(c: &mut Criterion) {
 }
 
 fn build_cost(c: &mut Criterion) {
-    // What is paid once per Sandbox (mount plan, landlock rules, seccomp compilation).
+    // What is paid once per Sandbox (mount plan, landlock rules, seccomp compilation), and
+    // its drop. The default sandbox's cgroups are made by its first run (v1: not one
+    // directory at build; v2: the pool's parent), so the cgroup cost here is the check that
+    // they can be made; the first run pays for the directories (and the drop after a run
+    // for their removal), which `spawn_true` includes.
     let mut g = c.benchmark_group("build");
     g.sample_size(30);
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("sandbox_default", |b| {
         b.iter(|| Sandbox::builder().build().expect("sandbox"))
     });
-    // The same without the cgroup pool (its directories are most of the cost on v1).
+    // The same without cgroups.
     g.bench_function("sandbox_cgroups_off", |b| {
         b.iter(|| {
             Sandbox::builder()
@@ -327,7 +351,8 @@ fn build_cost(c: &mut Criterion) {
                 .expect("sandbox")
         })
     });
-    // What `runcell run` builds: one cgroup leaf per hierarchy, no pool parent.
+    // What `runcell run` builds: one cgroup leaf per hierarchy made now (the run follows),
+    // no pool parent.
     g.bench_function("sandbox_single_run", |b| {
         b.iter(|| {
             Sandbox::builder()
@@ -336,6 +361,26 @@ fn build_cost(c: &mut Criterion) {
                 .expect("sandbox")
         })
     });
+    g.finish();
+
+    // Build, one `/bin/true` and drop: where the default sandbox's cgroup directories are
+    // made (its first run) and removed, beside the same without cgroups.
+    let mut g = c.benchmark_group("build_first_run");
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(3));
+    let t = Command::new("/bin/true");
+    for (name, mode) in [
+        ("sandbox_default", CgroupMode::Auto),
+        ("sandbox_cgroups_off", CgroupMode::Off),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let sb = Sandbox::builder().cgroups(mode).build().expect("sandbox");
+                let o = sb.run(black_box(&t), b"").expect("run");
+                assert_eq!(o.verdict, Verdict::Ok);
+            })
+        });
+    }
     g.finish();
 }
 

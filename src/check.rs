@@ -783,10 +783,12 @@ fn cgroup_check(problems: &mut Vec<Problem>) -> CgroupCheck {
         ),
         Err(reason) => (Probe::no(reason), false),
     };
-    // The real test: what a sandbox does at build time (create its parent cgroup and one
-    // leaf). Other layers are relaxed so that only the cgroups can make this fail.
+    // The real test: create (and remove) a sandbox's cgroup. A single-run sandbox makes its
+    // leaf at build time (another waits for its first run). Other layers are relaxed so that
+    // only the cgroups can make this fail.
     let can_create = match Sandbox::builder()
         .cgroups(CgroupMode::Require)
+        .single_run(true)
         .landlock_best_effort(true)
         .seccomp("none")
         .build()

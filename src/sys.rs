@@ -75,13 +75,6 @@ pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<RawFd> {
     check(unsafe { libc::fcntl(fd, libc::F_DUPFD, min) })
 }
 
-/// Close every fd from `first` up.
-pub fn close_from(first: u32) -> SysResult<()> {
-    // SAFETY: close_range takes plain integers.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
-    check_long(r).map(|_| ())
-}
-
 /// The access mode of `fd` (O_RDONLY, O_WRONLY or O_RDWR); EBADF when it is not open.
 pub fn access_mode(fd: RawFd) -> SysResult<libc::c_int> {
     // SAFETY: integer arguments only.
@@ -673,19 +666,14 @@ pub fn reset_signals() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction with SIG_DFL is valid; rt_sigaction takes the kernel's
-        // sigset size (8 bytes on Linux).
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = libc::SIG_DFL;
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                &act as *const libc::sigaction,
-                std::ptr::null_mut::<libc::sigaction>(),
-                8usize,
-            );
-        }
+        // The kernel's sigaction: handler, flags, restorer, mask (8 bytes). SIG_DFL is 0, so
+        // all zeros is "default, no flags, empty mask". Raw: the setup process calls this
+        // before it is released (no `errno`, see `write_all_raw`).
+        let act = [0u64; 4];
+        let _ = raw_syscall6(
+            libc::SYS_rt_sigaction,
+            [sig as usize, act.as_ptr() as usize, 0, 8, 0, 0],
+        );
     }
 }
 
@@ -776,6 +764,12 @@ pub fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> SysResult<(
 pub fn unshare(flags: libc::c_int) -> SysResult<()> {
     // SAFETY: unshare takes an integer flag set only.
     check(unsafe { libc::unshare(flags) }).map(|_| ())
+}
+
+/// `setns(fd, nstype)`: move the calling thread into the namespace `fd` refers to.
+pub fn setns(fd: RawFd, nstype: libc::c_int) -> SysResult<()> {
+    // SAFETY: setns takes an fd and an integer flag; no memory is passed.
+    check(unsafe { libc::setns(fd, nstype) }).map(|_| ())
 }
 
 /// `setsid()`.
@@ -889,6 +883,229 @@ fn raw_syscall3(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
         );
     }
     ret
+}
+
+/// [`raw_syscall3`] with up to six arguments.
+#[cfg(target_arch = "x86_64")]
+fn raw_syscall6(nr: libc::c_long, args: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: as in `raw_syscall3`; the 4th to 6th arguments go in r10, r8, r9. Callers pass
+    // arguments valid for `nr` (documented at each caller).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            in("rdx") args[2],
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// See the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+fn raw_syscall6(nr: libc::c_long, args: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: as in `raw_syscall3`; arguments in x0-x5. Callers pass arguments valid for `nr`.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") nr as usize,
+            inlateout("x0") args[0] as isize => ret,
+            in("x1") args[1],
+            in("x2") args[2],
+            in("x3") args[3],
+            in("x4") args[4],
+            in("x5") args[5],
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// A raw call's result as a `SysResult` (the kernel returns `-errno` on failure).
+fn raw_result(r: isize) -> SysResult<usize> {
+    if r < 0 {
+        Err(-r as Errno)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+// The setup process runs on the launching thread's TLS until it execs, and that thread writes
+// the id maps meanwhile: until the setup process is released on its sync pipe, it makes its
+// calls through these wrappers, which never read or write `errno` (one location for both).
+
+/// [`write_all`] without libc (no `errno`).
+pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
+    while !buf.is_empty() {
+        let r = raw_syscall3(
+            libc::SYS_write,
+            fd as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+        );
+        match raw_result(r) {
+            Ok(0) => return Err(libc::EIO),
+            Ok(n) => buf = &buf[n..],
+            Err(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`read`] without libc (no `errno`), retried on EINTR.
+pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        let r = raw_syscall3(
+            libc::SYS_read,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        );
+        match raw_result(r) {
+            Err(libc::EINTR) => {}
+            other => return other,
+        }
+    }
+}
+
+/// [`close`] without libc (no `errno`).
+pub fn close_raw(fd: RawFd) {
+    let _ = raw_syscall3(libc::SYS_close, fd as usize, 0, 0);
+}
+
+/// [`dup_above`] without libc (no `errno`).
+pub fn dup_above_raw(fd: RawFd, min: RawFd) -> SysResult<RawFd> {
+    let r = raw_syscall3(
+        libc::SYS_fcntl,
+        fd as usize,
+        libc::F_DUPFD as usize,
+        min as usize,
+    );
+    raw_result(r).map(|fd| fd as RawFd)
+}
+
+/// [`dup2`] without libc (no `errno`): `dup3`, or a validity check when `old == new`.
+pub fn dup2_raw(old: RawFd, new: RawFd) -> SysResult<()> {
+    let r = if old == new {
+        raw_syscall3(libc::SYS_fcntl, old as usize, libc::F_GETFD as usize, 0)
+    } else {
+        raw_syscall3(libc::SYS_dup3, old as usize, new as usize, 0)
+    };
+    raw_result(r).map(|_| ())
+}
+
+/// [`set_cloexec`] without libc (no `errno`).
+pub fn set_cloexec_raw(fd: RawFd) -> SysResult<()> {
+    let r = raw_syscall3(
+        libc::SYS_fcntl,
+        fd as usize,
+        libc::F_SETFD as usize,
+        libc::FD_CLOEXEC as usize,
+    );
+    raw_result(r).map(|_| ())
+}
+
+/// Close every fd from `first` up (`close_range`), without libc (no `errno`).
+pub fn close_from_raw(first: u32) -> SysResult<()> {
+    let r = raw_syscall3(libc::SYS_close_range, first as usize, u32::MAX as usize, 0);
+    raw_result(r).map(|_| ())
+}
+
+/// [`prctl`] without libc (no `errno`).
+pub fn prctl_raw(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> SysResult<()> {
+    let r = raw_syscall6(
+        libc::SYS_prctl,
+        [op as usize, a as usize, b as usize, 0, 0, 0],
+    );
+    raw_result(r).map(|_| ())
+}
+
+/// [`openat2`] without libc (no `errno`).
+pub fn openat2_raw(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> SysResult<RawFd> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // The kernel reads the NUL-terminated path and `how` (of the size given) during the call.
+    let r = raw_syscall6(
+        libc::SYS_openat2,
+        [
+            dirfd as usize,
+            path.as_ptr() as usize,
+            &how as *const OpenHow as usize,
+            std::mem::size_of::<OpenHow>(),
+            0,
+            0,
+        ],
+    );
+    raw_result(r).map(|fd| fd as RawFd)
+}
+
+/// [`open_tree_clone`] without libc (no `errno`).
+pub fn open_tree_clone_raw(fd: RawFd) -> SysResult<RawFd> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint;
+    let r = raw_syscall3(
+        libc::SYS_open_tree,
+        fd as usize,
+        c"".as_ptr() as usize,
+        flags as usize,
+    );
+    raw_result(r).map(|fd| fd as RawFd)
+}
+
+/// [`mount_setattr_fd`] without libc (no `errno`).
+pub fn mount_setattr_fd_raw(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    let r = raw_syscall6(
+        libc::SYS_mount_setattr,
+        [
+            fd as usize,
+            c"".as_ptr() as usize,
+            flags as usize,
+            &attr as *const MountAttr as usize,
+            std::mem::size_of::<MountAttr>(),
+            0,
+        ],
+    );
+    raw_result(r).map(|_| ())
 }
 
 /// CPU time the calling process has used so far, in nanoseconds (0 if the clock is missing).

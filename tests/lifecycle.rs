@@ -228,7 +228,8 @@ fn sandboxes_die_with_a_killed_host() {
         host_pids_with(marker).is_empty()
     });
     // A killed host cannot remove its cgroups; the next pool of any runcell host in the same
-    // cgroup sweeps them once they are empty and their creator is gone.
+    // cgroup sweeps them once they are empty and their creator is gone (when it makes its
+    // cgroups: at its first run).
     // The sweep removes only empty cgroups: wait until the kernel has taken the last task
     // (the sandboxes' init processes, which carry no marker) out of them.
     wait_until("the killed host's cgroups are empty", || {
@@ -236,7 +237,9 @@ fn sandboxes_die_with_a_killed_host() {
             .iter()
             .all(|d| no_tasks_below(std::path::Path::new(d)))
     });
-    let _sweeper = Sandbox::builder().build().unwrap();
+    let sweeper = Sandbox::builder().build().unwrap();
+    let ran = sweeper.run(&Command::new("true"), b"").unwrap();
+    assert!(ran.success(), "{ran:?}");
     let left = harness::cgroup_dirs_of(host.id());
     assert!(left.is_empty(), "not swept: {left:?}");
 }

@@ -30,9 +30,11 @@
 //! otherwise the peak and the failure counters are reset and the OOM and limit baselines
 //! recorded right then, so that a run's figures start close to zero. The charge is never
 //! forced out (`memory.force_empty`, `memory.reclaim` would evict page cache shared with the
-//! host). [`Pool::new`] already creates one leaf, so that limits the kernel only refuses in
-//! a leaf fail the build rather than every run. The pool removes everything it created when
-//! its last user goes away.
+//! host). [`Pool::new`] makes no leaf (and on v1 no directory at all): it checks that the
+//! directories can be made and learns whether swap is accounted, and the first run makes
+//! the cgroups, so a sandbox's build and the drop of one that never ran cost no cgroup
+//! directory; a limit the kernel only refuses in a leaf fails that first run, typed. The
+//! pool removes everything it created when its last user goes away.
 //!
 //! runcell only ever creates, writes and removes directories below its own parent directories
 //! `runcell-<pid>-<seq>-<pidns>`, created under the process's own cgroup of each hierarchy (or
@@ -643,6 +645,9 @@ struct State {
     /// Leaves that could not be reused nor removed yet.
     retired: Vec<u32>,
     next: u32,
+    /// The parent directories exist (always for a flat pool, whose parents are the
+    /// process's own cgroups; a lazy v1 pool makes them with its first leaf).
+    parents: bool,
 }
 
 struct Inner {
@@ -705,15 +710,26 @@ fn swap_total_from(meminfo: &str) -> u64 {
 }
 
 impl Pool {
-    /// Create the pool's parent directory `runcell-<pid>-<seq>-<pidns>` under the own
-    /// directory of each hierarchy used (v2: and enable the controllers in its
-    /// `cgroup.subtree_control`), then a first leaf with the limits written, kept idle: a
-    /// limit the kernel refuses only in a leaf (a v1 CPU quota above an ancestor's) fails
-    /// here, not in every run. This is also the writability probe: see [`unavailable`].
-    /// Leftovers of dead runcell processes found there are removed first. On error nothing
-    /// created is left behind.
+    /// A pool whose cgroups are made when its first run needs a leaf, so that building a
+    /// sandbox (and dropping one that never ran) costs no cgroup directory: a v1 memory
+    /// cgroup costs 0.1–1 ms of wall time to create and as much to remove.
+    ///
+    /// What is checked now: v1, that this process may create the parent directory
+    /// `runcell-<pid>-<seq>-<pidns>` in its own directory of each hierarchy used (write and
+    /// search access, `faccessat(AT_EACCESS)`: no permission or a read-only hierarchy is
+    /// reported here, see [`unavailable`]) and whether swap accounting exists (the
+    /// hierarchy's `memory.memsw.limit_in_bytes`, found at detection); v2, the parent is
+    /// made now with the controllers enabled in its `cgroup.subtree_control` (the probe of
+    /// delegation) and swap accounting is whether it has `memory.swap.max`.
+    ///
+    /// What the first [`acquire`](Pool::acquire) does: removes the leftovers of dead runcell
+    /// processes found in the own directories, makes the v1 parents, then the first leaf with
+    /// its limits written. A limit the kernel refuses only in a leaf (a v1 CPU quota above
+    /// an ancestor's), or a directory the kernel refuses despite the access check, fails that
+    /// run (and every later one, retried each time) with the typed [`Error::Cgroup`], before
+    /// any process exists. On error nothing created is left behind.
     pub fn new(d: &Detected, s: &Settings) -> Result<Pool, Error> {
-        Self::with_fs(d, s, &REAL_FS)
+        Self::with_fs_flat(d, s, &REAL_FS, false, true)
     }
 
     /// A flat pool, for a sandbox expected to serve a single run (a command-line invocation):
@@ -723,18 +739,23 @@ impl Pool {
     /// create and to remove (a v1 memory cgroup costs 0.1–1 ms of wall time each way);
     /// otherwise the same pool: further runs get further leaves.
     pub fn new_single(d: &Detected, s: &Settings) -> Result<Pool, Error> {
-        Self::with_fs_flat(d, s, &REAL_FS, true)
+        Self::with_fs_flat(d, s, &REAL_FS, true, false)
     }
 
+    /// A pool that makes its parents and a first leaf now (kept idle), on `fs`.
+    #[cfg(test)]
     fn with_fs(d: &Detected, s: &Settings, fs: &'static dyn CgFs) -> Result<Pool, Error> {
-        Self::with_fs_flat(d, s, fs, false)
+        Self::with_fs_flat(d, s, fs, false, false)
     }
 
+    /// `flat`: see [`Pool::new_single`]; `lazy`: see [`Pool::new`] (not for a flat pool,
+    /// which makes its first leaf now).
     fn with_fs_flat(
         d: &Detected,
         s: &Settings,
         fs: &'static dyn CgFs,
         flat: bool,
+        lazy: bool,
     ) -> Result<Pool, Error> {
         if s.cpu_quota.is_some() && !d.cpu() {
             return Err(Error::Unsupported {
@@ -751,8 +772,12 @@ impl Pool {
             }
             Detected::V2 { base, .. } => vec![base.as_path()],
         };
-        for dir in own_dirs {
-            sweep_stale(fs, dir);
+        // A lazy v1 pool makes its parents (and sweeps) at its first leaf.
+        let lazy_parents = lazy && !flat && matches!(d, Detected::V1 { .. });
+        if !lazy_parents {
+            for dir in own_dirs {
+                sweep_stale(fs, dir);
+            }
         }
         let pid = std::process::id();
         let ns = pid_ns();
@@ -778,7 +803,7 @@ impl Pool {
                 base: POOL_SEQ.fetch_add(FLAT_BLOCK, Ordering::Relaxed),
                 ns,
             };
-            return Self::with_layout(layout, Some(names), s, fs);
+            return Self::with_layout(layout, Some(names), s, fs, false);
         }
         let mut attempt = 0;
         let layout = loop {
@@ -803,7 +828,12 @@ impl Pool {
                     parent: base.join(&name),
                 },
             };
-            match Self::create_parents(&layout, s, fs) {
+            let made = if lazy_parents {
+                Self::check_parents(&layout)
+            } else {
+                Self::create_parents(&layout, s, fs)
+            };
+            match made {
                 Ok(()) => break layout,
                 // A leftover of an earlier process with the same pid: take the next name.
                 Err(Error::Cgroup { source, .. })
@@ -814,31 +844,70 @@ impl Pool {
                 Err(e) => return Err(e),
             }
         };
-        Self::with_layout(layout, None, s, fs)
+        Self::with_layout(layout, None, s, fs, lazy)
     }
 
-    /// The pool over existing parents, with a first leaf kept idle. On error, what was
-    /// created (the leaf, non-flat parents) is removed.
+    /// The pool over its parents (existing unless `lazy` on v1, see [`Pool::new`]), with a
+    /// first leaf kept idle unless `lazy`. On error, what was created (the leaf, non-flat
+    /// parents) is removed.
     fn with_layout(
         layout: Layout,
         flat: Option<FlatNames>,
         s: &Settings,
         fs: &'static dyn CgFs,
+        lazy: bool,
     ) -> Result<Pool, Error> {
+        // Known before any leaf exists where the files say so: v1 from detection, a v2
+        // pool's own parent (a non-root cgroup with `memory` enabled) has
+        // `memory.swap.max` exactly when swap accounting exists. A flat v2 pool's parent
+        // may be the root cgroup, which has no such file: its first leaf (made now) tells.
+        let swap_uncapped = match &layout {
+            Layout::V1 { memsw, .. } => !memsw,
+            Layout::V2 { parent } if flat.is_none() => !parent.join("memory.swap.max").exists(),
+            Layout::V2 { .. } => false,
+        };
+        let parents = !(lazy && flat.is_none() && matches!(layout, Layout::V1 { .. }));
         let pool = Pool {
             inner: Arc::new(Inner {
                 fs,
                 layout,
                 flat,
                 settings: *s,
-                state: Mutex::new(State::default()),
-                swap_uncapped: AtomicBool::new(false),
+                state: Mutex::new(State {
+                    parents,
+                    ..State::default()
+                }),
+                swap_uncapped: AtomicBool::new(swap_uncapped),
             }),
         };
-        // On error, dropping the pool removes the parents.
-        let leaf = pool.inner.new_leaf()?;
-        pool.inner.lock().idle.push(leaf);
+        if !lazy {
+            // On error, dropping the pool removes the parents.
+            let leaf = pool.inner.new_leaf()?;
+            pool.inner.lock().idle.push(leaf);
+        }
         Ok(pool)
+    }
+
+    /// What making the parents would meet, without making them: none exists yet (else
+    /// `AlreadyExists`, as from mkdir) and this process may create each in its directory
+    /// (write and search access with its effective credentials; a read-only hierarchy is
+    /// `EROFS`). Reported as a failed `create` of the parent, like the mkdir it predicts.
+    fn check_parents(layout: &Layout) -> Result<(), Error> {
+        use nix::unistd::{AccessFlags, faccessat};
+        for p in layout.parents() {
+            if fs::symlink_metadata(p).is_ok() {
+                return Err(cg_err("create", p)(io::ErrorKind::AlreadyExists.into()));
+            }
+            let dir = p.parent().unwrap_or(p);
+            faccessat(
+                nix::fcntl::AT_FDCWD,
+                dir,
+                AccessFlags::W_OK | AccessFlags::X_OK,
+                nix::fcntl::AtFlags::AT_EACCESS,
+            )
+            .map_err(|e| cg_err("create", p)(io::Error::from_raw_os_error(e as i32)))?;
+        }
+        Ok(())
     }
 
     /// Make the parent directories; on failure remove those already made.
@@ -923,12 +992,15 @@ impl Pool {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn dirs(&self) -> Vec<PathBuf> {
         let inner = &self.inner;
-        let created: Vec<u32> = inner.lock().created.iter().copied().collect();
+        let (created, parents): (Vec<u32>, bool) = {
+            let st = inner.lock();
+            (st.created.iter().copied().collect(), st.parents)
+        };
         let mut v: Vec<PathBuf> = created
             .into_iter()
             .flat_map(|n| inner.layout.leaf_dirs(n, inner.flat))
             .collect();
-        if inner.flat.is_none() {
+        if inner.flat.is_none() && parents {
             v.extend(inner.layout.parents().into_iter().map(Path::to_path_buf));
         }
         v
@@ -967,8 +1039,27 @@ impl Inner {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A lazy v1 pool's first leaf: remove the leftovers of dead runcell processes in the
+    /// own directories, then make the parents (on failure none is left). Under the lock, so
+    /// that concurrent first runs make them once; retried by the next run after a failure.
+    fn ensure_parents(&self) -> Result<(), Error> {
+        let mut st = self.lock();
+        if st.parents {
+            return Ok(());
+        }
+        for p in self.layout.parents() {
+            if let Some(own) = p.parent() {
+                sweep_stale(self.fs, own);
+            }
+        }
+        Pool::create_parents(&self.layout, &self.settings, self.fs)?;
+        st.parents = true;
+        Ok(())
+    }
+
     /// Create a leaf under the next number; on error remove what exists of it.
     fn new_leaf(&self) -> Result<Leaf, Error> {
+        self.ensure_parents()?;
         let n = {
             let mut st = self.lock();
             let n = st.next;
@@ -1283,11 +1374,11 @@ impl Drop for Inner {
     /// are ignored: a drop cannot report them and must not panic.
     fn drop(&mut self) {
         let deadline = Instant::now() + Duration::from_millis(500);
-        let created: Vec<u32> = {
+        let (created, parents): (Vec<u32>, bool) = {
             let mut st = self.lock();
             // Close the idle leaves' files first.
             st.idle.clear();
-            st.created.iter().copied().collect()
+            (st.created.iter().copied().collect(), st.parents)
         };
         for n in created {
             for d in self.layout.leaf_dirs(n, self.flat) {
@@ -1297,8 +1388,9 @@ impl Drop for Inner {
                 self.rmdir_retry(&d, deadline);
             }
         }
-        // A flat pool's parents are the process's own cgroups.
-        if self.flat.is_none() {
+        // A flat pool's parents are the process's own cgroups; a lazy pool that never ran
+        // made none.
+        if self.flat.is_none() && parents {
             for p in self.layout.parents().into_iter().rev() {
                 self.rmdir_retry(p, deadline);
             }

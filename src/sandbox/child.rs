@@ -262,7 +262,7 @@ const NOTIFY_OFF: &CStr = c(b"0\0");
 
 fn fail(step: Step, errno: Errno, index: u32) -> ! {
     let rec = encode(REC_SETUP_ERROR, step as u32, errno, index);
-    let _ = sys::write_all(EXEC_FD, &rec);
+    let _ = sys::write_all_raw(EXEC_FD, &rec);
     sys::exit(126)
 }
 
@@ -270,9 +270,9 @@ fn fail(step: Step, errno: Errno, index: u32) -> ! {
 /// written the id maps and released us (or is gone). Exiting at once would make the parent's
 /// id-map writes fail on a dead process and hide this record behind that error.
 fn unsynced(exec: RawFd, sync: RawFd, rec: [u8; RECORD_LEN]) -> ! {
-    let _ = sys::write_all(exec, &rec);
+    let _ = sys::write_all_raw(exec, &rec);
     let mut go = [0u8; 1];
-    let _ = sys::retry(|| sys::read(sync, &mut go));
+    let _ = sys::read_raw(sync, &mut go);
     sys::exit(126)
 }
 
@@ -290,8 +290,12 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     sys::reset_signals();
     // 0. Into the sandbox's cgroup (v1), before this process starts anything: every process
     //    of the sandbox inherits it. Before `arrange_fds`, which closes these descriptors.
+    //
+    //    Until the sync read below every call is raw (`sys::*_raw`): this process runs on the
+    //    launching thread's TLS, and that thread writes the id maps meanwhile, so neither may
+    //    touch the one `errno` both would use.
     for (i, &fd) in plan.cgroup_join.iter().enumerate() {
-        if let Err(e) = sys::write_all(fd, b"0") {
+        if let Err(e) = sys::write_all_raw(fd, b"0") {
             unsynced(
                 plan.fds.exec,
                 plan.fds.sync,
@@ -301,7 +305,7 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     }
     if let Err(e) = arrange_fds(&plan.fds) {
         // The exec pipe may not be at EXEC_FD yet: write to where it was.
-        let _ = sys::write_all(
+        let _ = sys::write_all_raw(
             plan.fds.exec,
             &encode(REC_SETUP_ERROR, Step::Fds as u32, e, 0),
         );
@@ -309,11 +313,12 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     }
 
     if plan.announce_ready {
-        or_fail(sys::prctl(libc::PR_SET_DUMPABLE, 1, 0), Step::Sync);
-        or_fail(
-            sys::write_all(EXEC_FD, &encode(REC_READY, 0, 0, 0)),
-            Step::Sync,
-        );
+        let ready = sys::prctl_raw(libc::PR_SET_DUMPABLE, 1, 0)
+            .and_then(|()| sys::write_all_raw(EXEC_FD, &encode(REC_READY, 0, 0, 0)));
+        if let Err(e) = ready {
+            let _ = sys::write_all_raw(EXEC_FD, &encode(REC_SETUP_ERROR, Step::Sync as u32, e, 0));
+            sys::exit(126);
+        }
     }
 
     // What needs neither the id maps nor the cgroup (v2: the host moves us only after the
@@ -331,11 +336,12 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
 
     // 2. Wait until the parent has written the id maps. EOF means the parent is gone.
     let mut go = [0u8; 1];
-    match sys::retry(|| sys::read(SYNC_FD, &mut go)) {
+    match sys::read_raw(SYNC_FD, &mut go) {
         Ok(1) => {}
         Ok(_) => sys::exit(126),
         Err(e) => fail(Step::Sync, e, 0),
     }
+    // Released: the host is done writing the maps and only waits on the exec pipe now.
     if plan.cgroup_ns {
         or_fail(sys::unshare(libc::CLONE_NEWCGROUP), Step::CgroupNs);
     }
@@ -472,17 +478,18 @@ fn arrange_fds(fds: &ChildFds) -> SysResult<()> {
     let wanted = [
         fds.stdin, fds.stdout, fds.stderr, fds.exec, fds.sync, fds.status, fds.init,
     ];
+    // Raw calls (no `errno`): this runs before the sync read (see `run`).
     let mut tmp = [0 as RawFd; 7];
     for (t, &fd) in tmp.iter_mut().zip(wanted.iter()) {
-        *t = sys::dup_above(fd, fds.above)?;
+        *t = sys::dup_above_raw(fd, fds.above)?;
     }
     for (target, &t) in tmp.iter().enumerate() {
-        sys::dup2(t, target as RawFd)?;
+        sys::dup2_raw(t, target as RawFd)?;
     }
     // Close everything else for real: none of the host's descriptors reaches the sandbox.
-    sys::close_from(7)?;
+    sys::close_from_raw(7)?;
     for fd in [EXEC_FD, SYNC_FD, STATUS_FD, INIT_FD] {
-        sys::set_cloexec(fd)?;
+        sys::set_cloexec_raw(fd)?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod init;
 mod landlock;
 mod launcher;
 mod limits;
+mod netns;
 mod outcome;
 pub(crate) mod rootfs;
 pub mod seccomp;
@@ -259,6 +260,7 @@ pub struct SandboxBuilder {
     nested_namespaces: bool,
     cgroup_base: Option<PathBuf>,
     single_run: bool,
+    netns_pool: bool,
 }
 
 /// One builder setting, kept as data until `build` applies it to the profile.
@@ -547,6 +549,17 @@ impl SandboxBuilder {
         self
     }
 
+    /// Whether a root host may give this sandbox's runs network namespaces made ahead of time
+    /// on a background thread (default: yes). Each is used by exactly one run and belongs to
+    /// the host's user namespace, so the sandbox has no capability over it; loopback is up
+    /// when the profile asks for it. Off, on an unprivileged host, for a
+    /// [`single_run`](Self::single_run) sandbox, or when none is ready, each run's clone
+    /// creates its namespace (`CLONE_NEWNET`), which costs the launch more.
+    pub fn network_namespace_pool(mut self, on: bool) -> Self {
+        self.netns_pool = on;
+        self
+    }
+
     /// Let the program create namespaces of its own (a weakening, for nesting a sandbox in a
     /// sandbox, e.g. running `runcell check` inside one). By default the sandbox's user
     /// namespace has a budget of zero namespaces of every kind, so even with a seccomp policy
@@ -568,6 +581,15 @@ impl SandboxBuilder {
     }
 
     /// Validate and prepare everything a run needs. Nothing runs yet.
+    ///
+    /// With cgroups, the build checks that this process may create them (where it may not,
+    /// [`CgroupMode::Auto`] falls back to rlimits and [`CgroupMode::Require`] fails here)
+    /// and whether they can cap swap, but makes no cgroup directory on a cgroup v1 host and
+    /// only the sandbox's parent directory on a v2 one: the first run makes its leaf (v1:
+    /// the parents too). So a refusal the kernel only makes there (a v1 CPU quota above an
+    /// ancestor's, a directory refused despite the access check) fails the first run with
+    /// [`Error::Cgroup`], before any process starts, and every later run the same way.
+    /// ([`single_run`](Self::single_run) sandboxes make their first leaf here, as before.)
     pub fn build(self) -> Result<Sandbox> {
         // The process-wide init memfd, made now: a host where it cannot be made fails here,
         // not at the first run.
@@ -758,6 +780,10 @@ impl SandboxBuilder {
             root: plan,
             enforced,
         };
+        if self.netns_pool && !self.single_run {
+            // Start making this sandbox's kind of network namespace now (root hosts only).
+            netns::prepare(network);
+        }
         Ok(Sandbox {
             builder: self,
             profile: Arc::new(effective),
@@ -848,8 +874,9 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl SandboxBuilder {
-    /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Creating
-    /// the pool's parent directory is also the check that this process may create cgroups.
+    /// The cgroup pool of the sandbox being built, and the `Enforced::cgroup` text. Making the
+    /// pool is also the check that this process may create cgroups (v1: an access check of
+    /// its own directories, the cgroups come with the first run; v2: the pool's parent).
     fn cgroup_pool(&self, p: &Profile) -> Result<(Option<cgroup::Pool>, String)> {
         let mode = p.cgroups;
         let unavailable = |reason: String| -> Result<(Option<cgroup::Pool>, String)> {
@@ -936,6 +963,7 @@ impl Default for SandboxBuilder {
             nested_namespaces: false,
             cgroup_base: None,
             single_run: false,
+            netns_pool: true,
         }
     }
 }
@@ -1039,6 +1067,13 @@ impl Sandbox {
 
     pub(crate) fn prepared(&self) -> &Prepared {
         &self.prepared
+    }
+
+    /// Whether a root host's runs may join pre-made network namespaces (see `netns`). Not for
+    /// a single run: the namespace would be made beside the run and, most often, not be
+    /// ready in time, i.e. made for nothing.
+    pub(crate) fn netns_pool(&self) -> bool {
+        self.builder.netns_pool && !self.builder.single_run
     }
 
     /// Whether the program may create namespaces of its own.

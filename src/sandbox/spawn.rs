@@ -513,6 +513,16 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     let lease = p.cgroups.as_ref().map(|pool| pool.acquire()).transpose()?;
     // v1: the setup process joins its leaf itself (see `Lease::self_join_fds`).
     let self_join = lease.as_ref().map_or_else(Vec::new, |l| l.self_join_fds());
+    let loopback = profile.network == crate::profile::Network::Loopback;
+    // A root host joins a network namespace made ahead of time for this one clone (see
+    // `netns`); otherwise, or when none is ready, the clone makes its own.
+    let pooled_netns = if host_root && sb.netns_pool() {
+        super::netns::take(loopback)
+    } else {
+        None
+    };
+    // This thread alone, until just after the clone: the setup process inherits it.
+    let joined = pooled_netns.as_ref().and_then(super::netns::Joined::enter);
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -533,7 +543,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         root,
         scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
-        loopback: profile.network == crate::profile::Network::Loopback,
+        // A pooled namespace comes with loopback as asked (the sandbox cannot change it).
+        loopback: loopback && joined.is_none(),
         workdir: exec.workdir.as_deref().unwrap_or(&p.workdir),
         rlimits: &p.rlimits,
         last_cap: p.last_cap,
@@ -566,16 +577,24 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     } else {
         None
     };
+    let flags = if joined.is_some() {
+        NAMESPACES & !libc::CLONE_NEWNET
+    } else {
+        NAMESPACES
+    };
     let old_mask = sys::block_all_signals();
     let cloned = match &stack {
-        Some(stack) => sys::clone_vm(stack, NAMESPACES, || child::run(&plan)),
-        None => match sys::clone_pidfd(NAMESPACES as u64) {
+        Some(stack) => sys::clone_vm(stack, flags, || child::run(&plan)),
+        None => match sys::clone_pidfd(flags as u64) {
             Ok(None) => child::run(&plan),
             Ok(Some(v)) => Ok(v),
             Err(e) => Err(e),
         },
     };
     let back = window.as_mut().map_or(Ok(()), OwnerWindow::cloned);
+    // Back in this thread's own namespace; the sandbox holds the only references left.
+    drop(joined);
+    drop(pooled_netns);
     let (pid, pidfd) = match cloned {
         Ok(v) => v,
         Err(e) => {

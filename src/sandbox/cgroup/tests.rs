@@ -1098,6 +1098,180 @@ fn v1_fake_limit_refused_in_a_leaf_fails_the_build() {
     assert_eq!(tree(t.path()), before, "nothing left behind");
 }
 
+// ---- lazy pools (what `Pool::new` makes): no cgroup until the first run ----
+
+/// A lazy pool on the fake cgroupfs, as `Pool::new` makes it on the real one.
+fn lazy_pool(d: &Detected, s: &Settings) -> Result<Pool, Error> {
+    Pool::with_fs_flat(d, s, &FAKE, false, true)
+}
+
+#[test]
+fn v1_lazy_pool_makes_nothing_until_its_first_leaf() {
+    for memsw in [true, false] {
+        let (t, d) = fake_v1(memsw, &[]);
+        let before = tree(t.path());
+        let pool = lazy_pool(&d, &settings(Some(500))).unwrap();
+        // Swap accounting is known before any cgroup exists.
+        assert_eq!(pool.swap_capped(), memsw);
+        assert!(pool.dirs().is_empty());
+        assert_eq!(tree(t.path()), before, "nothing made at build");
+        // A pool that never ran leaves nothing behind either.
+        drop(pool);
+        assert_eq!(tree(t.path()), before);
+
+        let pool = lazy_pool(&d, &settings(Some(500))).unwrap();
+        let lease = pool.acquire().unwrap();
+        let dirs = lease.dirs().to_vec();
+        assert_eq!(dirs.len(), 3);
+        assert_eq!(
+            cat(dirs[0].join("memory.limit_in_bytes")),
+            (64 * MIB).to_string()
+        );
+        assert_eq!(cat(dirs[2].join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(pool.swap_capped(), memsw);
+        // Leaves then parents.
+        assert_eq!(pool.dirs().len(), 6, "{:?}", pool.dirs());
+        drop(lease);
+        // Reused: the same leaf comes back.
+        assert_eq!(pool.acquire().unwrap().dirs(), dirs.as_slice());
+        drop(pool);
+        assert_eq!(tree(t.path()), before, "nothing left behind");
+    }
+}
+
+#[test]
+fn v1_lazy_pool_limit_refused_in_a_leaf_fails_the_run() {
+    let (t, d) = fake_v1(true, &[("fake.reject", "cpu.cfs_quota_us")]);
+    let before = tree(t.path());
+    // The build cannot see it: no leaf is made there.
+    let pool = lazy_pool(&d, &settings(Some(500))).unwrap();
+    for _ in 0..2 {
+        let e = pool.acquire().unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::Cgroup {
+                    what: "write cpu.cfs_quota_us",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(!unavailable(&e));
+    }
+    drop(pool);
+    assert_eq!(tree(t.path()), before, "nothing left behind");
+}
+
+#[test]
+fn v1_lazy_pool_checks_access_at_build() {
+    let (t, d) = fake_v1(true, &[]);
+    // A hierarchy directory that does not exist: the build fails, typed, naming the parent
+    // it would have made.
+    let Detected::V1 { pids, .. } = &d else {
+        unreachable!()
+    };
+    fs::remove_file(pids.join("fake.v1")).unwrap();
+    fs::remove_file(pids.join("cgroup.procs")).unwrap();
+    fs::remove_dir(pids).unwrap();
+    let e = lazy_pool(&d, &settings(None)).unwrap_err();
+    match &e {
+        Error::Cgroup { what, path, source } => {
+            assert_eq!(*what, "create");
+            assert!(path.starts_with(pids), "{}", path.display());
+            assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+        }
+        e => panic!("{e}"),
+    }
+    assert!(!unavailable(&e));
+    // Unprivileged, a directory this process may not write to is "not offered here", as a
+    // refused mkdir is (root passes the mode check, as its mkdir would).
+    fs::create_dir(pids).unwrap();
+    // SAFETY: plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(pids, fs::Permissions::from_mode(0o555)).unwrap();
+        let e = lazy_pool(&d, &settings(None)).unwrap_err();
+        assert!(unavailable(&e), "{e}");
+        fs::set_permissions(pids, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    drop(t);
+}
+
+#[test]
+fn v2_lazy_pool_makes_its_parent_only() {
+    for noswap in [false, true] {
+        let base = fake_base("cpu memory pids");
+        if noswap {
+            fs::write(base.path().join("fake.noswap"), "").unwrap();
+        }
+        let before = names(base.path());
+        let d = Detected::V2 {
+            base: base.path().to_path_buf(),
+            cpu: true,
+        };
+        let pool = lazy_pool(&d, &settings(Some(500))).unwrap();
+        // The parent (the delegation probe) and nothing below it; swap accounting from the
+        // parent's files.
+        let dirs = pool.dirs();
+        assert_eq!(dirs.len(), 1, "{dirs:?}");
+        assert!(names(&dirs[0]).iter().all(|n| !dirs[0].join(n).is_dir()));
+        assert_eq!(pool.swap_capped(), !noswap);
+        let lease = pool.acquire().unwrap();
+        assert_eq!(cat(lease.dirs()[0].join("cpu.max")), "50000 100000");
+        assert_eq!(pool.swap_capped(), !noswap);
+        drop(lease);
+        drop(pool);
+        assert_eq!(names(base.path()), before, "nothing left behind");
+    }
+    // A limit refused in a leaf fails the run, and the drop still removes the parent.
+    let base = fake_base("cpu memory pids");
+    fs::write(base.path().join("fake.reject"), "cpu.max").unwrap();
+    let before = names(base.path());
+    let d = Detected::V2 {
+        base: base.path().to_path_buf(),
+        cpu: true,
+    };
+    let pool = lazy_pool(&d, &settings(Some(500))).unwrap();
+    let e = pool.acquire().unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Cgroup {
+                what: "write cpu.max",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    drop(pool);
+    assert_eq!(names(base.path()), before);
+}
+
+#[test]
+fn v1_real_lazy_pool_makes_nothing_at_build() {
+    let Some(d) = real_v1() else { return };
+    let pool = Pool::new(&d, &settings(None)).unwrap();
+    let parents: Vec<PathBuf> = pool
+        .inner
+        .layout
+        .parents()
+        .into_iter()
+        .map(Path::to_path_buf)
+        .collect();
+    assert!(pool.dirs().is_empty());
+    assert!(parents.iter().all(|p| !p.exists()), "{parents:?}");
+    drop(pool);
+    let pool = Pool::new(&d, &settings(None)).unwrap();
+    let lease = pool.acquire().unwrap();
+    let all = pool.dirs();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert!(all.iter().all(|p| p.is_dir()));
+    drop(lease);
+    drop(pool);
+    assert!(all.iter().all(|d| !d.exists()));
+}
+
 #[test]
 fn parent_names() {
     assert_eq!(
@@ -1386,6 +1560,8 @@ fn v1_real_sweep_of_a_dead_pool() {
         cpu_quota: None,
     };
     let pool = Pool::new(&d, &s).unwrap();
+    // A lazy pool sweeps when it makes its parents, at its first leaf.
+    drop(pool.acquire().unwrap());
     for dir in &stale {
         assert!(!dir.exists(), "{} not swept", dir.display());
     }
@@ -1493,8 +1669,8 @@ fn v1_real_page_cache_residue_is_not_reused() {
 fn v1_real_idle_leaves_are_capped() {
     let Some(d) = real_v1() else { return };
     let pool = Pool::new(&d, &settings(None)).unwrap();
-    let parent = pool.dirs().first().unwrap().parent().unwrap().to_path_buf();
     let leases: Vec<Lease> = (0..20).map(|_| pool.acquire().unwrap()).collect();
+    let parent = pool.dirs().first().unwrap().parent().unwrap().to_path_buf();
     let busy_fds = fds_under(&parent);
     drop(leases);
     let idle_fds = fds_under(&parent);
@@ -1590,7 +1766,7 @@ fn flat_pool_v2_fake_leaves_base_alone() {
         base: base.path().to_path_buf(),
         cpu: false,
     };
-    let pool = Pool::with_fs_flat(&d, &settings(None), &FAKE, true).unwrap();
+    let pool = Pool::with_fs_flat(&d, &settings(None), &FAKE, true, false).unwrap();
     let lease = pool.acquire().unwrap();
     let leaf = lease.dirs()[0].clone();
     assert_eq!(leaf.parent().unwrap(), base.path());

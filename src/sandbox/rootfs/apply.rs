@@ -49,18 +49,20 @@ pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(),
         let fail = |e| (Step::BindSource, e, i as u32);
         // The canonical path of build(), no symlink followed: a symlink planted since then
         // (by an earlier run with a read-write bind) fails here instead of exposing its target.
-        let path = sys::openat2(
+        // Raw calls (no `errno`): this runs before the setup process is released, while the
+        // launching thread, whose TLS it uses, writes the id maps.
+        let path = sys::openat2_raw(
             libc::AT_FDCWD,
             &src.path,
             libc::O_PATH,
             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         )
         .map_err(fail)?;
-        let tree = sys::open_tree_clone(path);
-        sys::close(path);
+        let tree = sys::open_tree_clone_raw(path);
+        sys::close_raw(path);
         let tree = tree.map_err(fail)?;
         *slot = tree;
-        sys::mount_setattr_fd(tree, true, src.attrs).map_err(fail)?;
+        sys::mount_setattr_fd_raw(tree, true, src.attrs).map_err(fail)?;
     }
     Ok(())
 }
