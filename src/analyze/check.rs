@@ -10,11 +10,11 @@
 //!   references too harmless to report;
 //! - imports, attribute names, bare names, string literals and whole-object uses per rule.
 
+use super::ast::Node;
 use super::resolve::{Args, Ctx, METHODCALLER, Resolver};
 use super::rules::{ArgSpec, Detector, Rule, Rules};
 use super::scope::{Field, Kind, ScopeId, dotted, field_name, normalize_ident, text};
 use super::value::{Namespace, ValSet, Value};
-use tree_sitter::Node;
 
 /// A finding before it is turned into text: which rule, where, and what it resolved to.
 #[derive(Debug, Clone)]

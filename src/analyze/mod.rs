@@ -25,6 +25,7 @@
 //! Positions in findings are 1-based lines and 1-based columns counted in characters
 //! (Unicode scalar values), with an exclusive end column.
 
+mod ast;
 mod check;
 mod finding;
 mod fold;
@@ -171,17 +172,26 @@ pub(crate) fn analyze_raw(
     nested: usize,
     outer: Option<resolve::Outer>,
 ) -> Vec<check::Raw> {
-    let Some(tree) = parse(source) else {
-        return vec![check::Raw {
+    let failed = |why: &str| {
+        vec![check::Raw {
             rule: None,
             start_byte: 0,
             end_byte: 0,
             start: (0, 0),
             end: (0, 0),
-            detail: Some("the parser could not run".into()),
-        }];
+            detail: Some(why.into()),
+        }]
     };
-    let root = tree.root_node();
+    let Some(tree) = parse(source) else {
+        return failed("the parser could not run");
+    };
+    // Every pass reads the compact copy; the tree itself is freed at once.
+    let ast = ast::Ast::build(&tree, source);
+    drop(tree);
+    let Some(ast) = ast else {
+        return failed("the file is too large to analyze (4 GiB or more)");
+    };
+    let root = ast.root();
     let scopes = scope::Scopes::build(root, source);
     let mut resolver = resolve::Resolver::new(source, scopes, rules.known_names());
     resolver.outer = outer;

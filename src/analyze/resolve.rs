@@ -9,6 +9,7 @@
 //! rounds until nothing changes (or [`MAX_ROUNDS`]), each variable keeping the union of its
 //! values. A module-level name used before its first binding also keeps its builtin meaning.
 
+use super::ast::Node;
 use super::fold;
 use super::rules::KnownNames;
 use super::scope::FastMap;
@@ -18,7 +19,6 @@ use super::scope::{
 use super::value::{Namespace, ValSet, Value};
 use std::cell::RefCell;
 use std::sync::Arc;
-use tree_sitter::Node;
 
 /// Fixpoint rounds over all variables.
 pub const MAX_ROUNDS: usize = 6;

@@ -7,11 +7,11 @@
 //! evaluates these sources flow-insensitively, so a name bound anywhere in a scope carries
 //! every value it is ever given there, whatever the order of the code.
 
+use super::ast::{Node, TreeCursor};
 use super::value::Value;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
-use tree_sitter::Node;
 
 /// A multiply-rotate hasher (FxHash) for node ids and names; SipHash is needlessly
 /// slow for them and the keys are not attacker-chosen collisions of any consequence.
@@ -242,12 +242,17 @@ pub trait Field<'t> {
 
 impl<'t> Field<'t> for Node<'t> {
     fn field(&self, name: &'static str) -> Option<Node<'t>> {
-        let i = FIELDS.iter().position(|f| *f == name)?;
-        match field_ids()[i] {
+        match field_id(name)? {
             0 => None,
             id => self.child_by_field_id(id),
         }
     }
+}
+
+/// The id of a field from [`FIELDS`] (`None` for any other name).
+pub fn field_id(name: &str) -> Option<u16> {
+    let i = FIELDS.iter().position(|f| *f == name)?;
+    Some(field_ids()[i])
 }
 
 /// Normalises an identifier as Python does (NFKC), so `ｅｖａｌ` is `eval`.
@@ -287,12 +292,16 @@ pub trait Kind {
 
 impl Kind for Node<'_> {
     fn k(&self) -> &'static str {
-        let id = self.kind_id();
-        if id == u16::MAX {
-            return "ERROR";
-        }
-        kind_names().get(usize::from(id)).map_or("", String::as_str)
+        kind_name(self.kind_id())
     }
+}
+
+/// The name of a kind id (`"ERROR"` for `u16::MAX`), from a table built once.
+pub fn kind_name(id: u16) -> &'static str {
+    if id == u16::MAX {
+        return "ERROR";
+    }
+    kind_names().get(usize::from(id)).map_or("", String::as_str)
 }
 
 /// The named children of a node, skipping comments.
@@ -382,7 +391,7 @@ impl<'t> Scopes<'t> {
 struct Builder<'a, 't> {
     s: &'a mut Scopes<'t>,
     src: &'t str,
-    cursors: Vec<tree_sitter::TreeCursor<'t>>,
+    cursors: Vec<TreeCursor<'t>>,
     /// Recycled child lists (see `children`).
     lists: Vec<Vec<(Node<'t>, Option<&'static str>)>>,
 }
@@ -541,7 +550,7 @@ impl<'t> Builder<'_, 't> {
     }
 
     /// A cursor for `node`'s children (recycled: creating one allocates).
-    fn cursor(&mut self, node: Node<'t>) -> tree_sitter::TreeCursor<'t> {
+    fn cursor(&mut self, node: Node<'t>) -> TreeCursor<'t> {
         match self.cursors.pop() {
             Some(mut c) => {
                 c.reset(node);
