@@ -185,10 +185,10 @@ pub(crate) fn analyze_raw(
     let Some(tree) = parse(source) else {
         return failed("the parser could not run");
     };
-    // Every pass reads the compact copy; the tree itself is freed at once.
-    let ast = ast::Ast::build(&tree, source);
-    drop(tree);
-    let Some(ast) = ast else {
+    // Every pass reads the compact copy. The tree itself is freed last, as a parse alone
+    // frees it: freeing it first would put the allocator's consolidation of its many small
+    // blocks on the analysis's own next large allocation.
+    let Some(ast) = ast::Ast::build(&tree, source) else {
         return failed("the file is too large to analyze (4 GiB or more)");
     };
     let root = ast.root();
@@ -197,5 +197,10 @@ pub(crate) fn analyze_raw(
     resolver.outer = outer;
     let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
-    checker.out
+    let out = std::mem::take(&mut checker.out);
+    drop(checker);
+    drop(resolver);
+    drop(ast);
+    drop(tree);
+    out
 }

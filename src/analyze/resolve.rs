@@ -649,7 +649,7 @@ impl<'t> Resolver<'t> {
         let ctx = ctx.deeper();
         match node.k() {
             "identifier" => self.name(
-                &normalize_ident(text(node, self.src)),
+                &super::scope::ident(text(node, self.src)),
                 node.start_byte(),
                 ctx,
             ),
@@ -658,7 +658,7 @@ impl<'t> Resolver<'t> {
                 else {
                     return ValSet::unknown();
                 };
-                let name = normalize_ident(text(attr, self.src));
+                let name = super::scope::ident(text(attr, self.src));
                 self.eval(obj, ctx).flat_map(|v| self.attr(v, &name))
             }
             "call" => self.call(node, ctx),
@@ -706,7 +706,6 @@ impl<'t> Resolver<'t> {
             }
             "list" | "tuple" | "expression_list" | "set" => {
                 let items: Vec<Value> = named_children(node)
-                    .into_iter()
                     .map(|c| {
                         self.eval(c, ctx)
                             .single()
@@ -1421,7 +1420,7 @@ impl<'t> Resolver<'t> {
     }
 
     fn comprehension(&self, node: Node<'t>, ctx: Ctx<'_>) -> ValSet {
-        let kids = named_children(node);
+        let kids: Vec<Node<'t>> = named_children(node).collect();
         let clauses: Vec<Node<'t>> = kids
             .iter()
             .copied()
