@@ -9,7 +9,8 @@
 //! ```
 //!
 //! How it works: tree-sitter-python parses the text (a file that does not parse yields a
-//! `syntax-error` finding, never a panic); `scope` records every binding of every scope;
+//! `syntax-error` finding, never a panic); `ast` copies the tree once into a compact node
+//! array that every later pass reads; `scope` records every binding of every scope;
 //! `resolve` evaluates expressions to abstract values, seeing through aliases, dynamic
 //! imports and lookups, user functions and constant folding (`fold`); `check` walks the
 //! tree once and applies the [`Rules`] (data: `policies/analysis/*.toml`); `finding` orders

@@ -326,6 +326,62 @@ pub fn kind_name(id: u16) -> &'static str {
     kind_names().get(usize::from(id)).map_or("", String::as_str)
 }
 
+/// [`kind_class`]: the checking pass acts on the kind (`check::acts_on`).
+const ACTS: u8 = 1;
+/// [`kind_class`]: the binding pass treats the kind itself (a scope, a binding, `type`).
+const SPECIAL: u8 = 2;
+
+/// The kinds `Builder::walk` treats itself; keep in step with it and with `bind_node`.
+const SPECIAL_KINDS: &[&str] = &[
+    "type",
+    "function_definition",
+    "lambda",
+    "class_definition",
+    "list_comprehension",
+    "set_comprehension",
+    "dictionary_comprehension",
+    "generator_expression",
+    "assignment",
+    "call",
+    "augmented_assignment",
+    "named_expression",
+    "for_statement",
+    "for_in_clause",
+    "with_item",
+    "except_clause",
+    "import_statement",
+    "import_from_statement",
+    "global_statement",
+    "nonlocal_statement",
+    "return_statement",
+];
+
+/// [`ACTS`] and [`SPECIAL`] of a kind id, from a table built once (the binding pass asks
+/// for every node).
+fn kind_class(id: u16) -> u8 {
+    static CLASSES: OnceLock<Vec<u8>> = OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        kind_names()
+            .iter()
+            .map(|name| {
+                let mut c = 0;
+                if super::check::acts_on(name) {
+                    c |= ACTS;
+                }
+                if SPECIAL_KINDS.contains(&name.as_str()) {
+                    c |= SPECIAL;
+                }
+                c
+            })
+            .collect()
+    });
+    if id == u16::MAX {
+        // `ERROR`: recorded for its own sake (`is_error`), bound like any other node.
+        return 0;
+    }
+    classes.get(usize::from(id)).copied().unwrap_or(0)
+}
+
 /// The named children of a node, skipping comments.
 pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> + use<'t> {
     node.kids().filter(|c| c.is_named() && c.k() != "comment")
@@ -631,8 +687,8 @@ impl<'t> Builder<'_, 't> {
             }
             return;
         }
-        let kind = node.k();
-        if node.is_missing() || node.is_error() || super::check::acts_on(kind) {
+        let class = kind_class(node.kind_id());
+        if class & ACTS != 0 || node.is_missing() || node.is_error() {
             self.s.visits.push(Visit {
                 node,
                 parent: at.parent,
@@ -642,12 +698,16 @@ impl<'t> Builder<'_, 't> {
             });
         }
         // What the children's walks are told about their place (field filled in per child).
-        let below = At {
+        let mut below = At {
             parent: Some(node),
             field: None,
-            in_type: at.in_type || kind == "type",
+            in_type: at.in_type,
         };
+        // Most nodes neither open a scope nor bind: no name comparisons for them.
+        let kind = if class & SPECIAL != 0 { node.k() } else { "" };
+        below.in_type |= kind == "type";
         match kind {
+            "" => {}
             "function_definition" => return self.function(node, scope, depth, below),
             "lambda" => return self.lambda(node, scope, depth, below),
             "class_definition" => return self.class(node, scope, depth, below),
