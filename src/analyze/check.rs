@@ -10,11 +10,11 @@
 //!   references too harmless to report;
 //! - imports, attribute names, bare names, string literals and whole-object uses per rule.
 
+use super::ast::Node;
 use super::resolve::{Args, Ctx, METHODCALLER, Resolver};
 use super::rules::{ArgSpec, Detector, Rule, Rules};
-use super::scope::{Field, Kind, ScopeId, dotted, field_name, normalize_ident, text};
+use super::scope::{Field, Kind, ScopeId, dotted, field_name, ident, normalize_ident, text};
 use super::value::{Namespace, ValSet, Value};
-use tree_sitter::Node;
 
 /// A finding before it is turned into text: which rule, where, and what it resolved to.
 #[derive(Debug, Clone)]
@@ -1207,15 +1207,6 @@ pub(crate) fn acts_on(kind: &str) -> bool {
             | "string_content"
             | "exec_statement"
     )
-}
-
-/// An identifier as Python reads it (NFKC), without allocating for plain ASCII.
-fn ident(raw: &str) -> std::borrow::Cow<'_, str> {
-    if raw.is_ascii() {
-        std::borrow::Cow::Borrowed(raw)
-    } else {
-        std::borrow::Cow::Owned(normalize_ident(raw))
-    }
 }
 
 /// Most distinct constant values of one code argument that are analyzed.

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! How it works: tree-sitter-python parses the text (a file that does not parse yields a
-//! `syntax-error` finding, never a panic); `scope` records every binding of every scope;
+//! `syntax-error` finding, never a panic); `ast` copies the tree once into a compact node
+//! array that every later pass reads; `scope` records every binding of every scope;
 //! `resolve` evaluates expressions to abstract values, seeing through aliases, dynamic
 //! imports and lookups, user functions and constant folding (`fold`); `check` walks the
 //! tree once and applies the [`Rules`] (data: `policies/analysis/*.toml`); `finding` orders
@@ -25,6 +26,7 @@
 //! Positions in findings are 1-based lines and 1-based columns counted in characters
 //! (Unicode scalar values), with an exclusive end column.
 
+mod ast;
 mod check;
 mod finding;
 mod fold;
@@ -171,21 +173,35 @@ pub(crate) fn analyze_raw(
     nested: usize,
     outer: Option<resolve::Outer>,
 ) -> Vec<check::Raw> {
-    let Some(tree) = parse(source) else {
-        return vec![check::Raw {
+    let failed = |why: &str| {
+        vec![check::Raw {
             rule: None,
             start_byte: 0,
             end_byte: 0,
             start: (0, 0),
             end: (0, 0),
-            detail: Some("the parser could not run".into()),
-        }];
+            detail: Some(why.into()),
+        }]
     };
-    let root = tree.root_node();
+    let Some(tree) = parse(source) else {
+        return failed("the parser could not run");
+    };
+    // Every pass reads the compact copy. The tree itself is freed last, as a parse alone
+    // frees it: freeing it first would put the allocator's consolidation of its many small
+    // blocks on the analysis's own next large allocation.
+    let Some(ast) = ast::Ast::build(&tree, source) else {
+        return failed("the file is too large to analyze (4 GiB or more)");
+    };
+    let root = ast.root();
     let scopes = scope::Scopes::build(root, source);
     let mut resolver = resolve::Resolver::new(source, scopes, rules.known_names());
     resolver.outer = outer;
     let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
-    checker.out
+    let out = std::mem::take(&mut checker.out);
+    drop(checker);
+    drop(resolver);
+    drop(ast);
+    drop(tree);
+    out
 }

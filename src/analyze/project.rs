@@ -14,12 +14,12 @@
 //!
 //! Files are analyzed in parallel, one parser per thread.
 
+use super::ast::Node;
 use super::rules::Rule;
 use super::scope::{named_children, text};
 use super::{Report, Rules, Severity};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tree_sitter::Node;
 
 /// Most re-analysis rounds (import chains longer than this are cut).
 const MAX_ROUNDS: usize = 6;
@@ -165,7 +165,11 @@ fn outline(file: &SourceFile) -> Outline {
         return o;
     };
     let src = file.source.as_str();
-    let root = tree.root_node();
+    let Some(ast) = super::ast::Ast::build(&tree, src) else {
+        return o;
+    };
+    drop(tree);
+    let root = ast.root();
     for node in named_children(root) {
         collect_defs(node, "", src, &mut o);
     }

@@ -9,6 +9,7 @@
 //! rounds until nothing changes (or [`MAX_ROUNDS`]), each variable keeping the union of its
 //! values. A module-level name used before its first binding also keeps its builtin meaning.
 
+use super::ast::Node;
 use super::fold;
 use super::rules::KnownNames;
 use super::scope::FastMap;
@@ -18,7 +19,6 @@ use super::scope::{
 use super::value::{Namespace, ValSet, Value};
 use std::cell::RefCell;
 use std::sync::Arc;
-use tree_sitter::Node;
 
 /// Fixpoint rounds over all variables.
 pub const MAX_ROUNDS: usize = 6;
@@ -649,7 +649,7 @@ impl<'t> Resolver<'t> {
         let ctx = ctx.deeper();
         match node.k() {
             "identifier" => self.name(
-                &normalize_ident(text(node, self.src)),
+                &super::scope::ident(text(node, self.src)),
                 node.start_byte(),
                 ctx,
             ),
@@ -658,7 +658,7 @@ impl<'t> Resolver<'t> {
                 else {
                     return ValSet::unknown();
                 };
-                let name = normalize_ident(text(attr, self.src));
+                let name = super::scope::ident(text(attr, self.src));
                 self.eval(obj, ctx).flat_map(|v| self.attr(v, &name))
             }
             "call" => self.call(node, ctx),
@@ -706,7 +706,6 @@ impl<'t> Resolver<'t> {
             }
             "list" | "tuple" | "expression_list" | "set" => {
                 let items: Vec<Value> = named_children(node)
-                    .into_iter()
                     .map(|c| {
                         self.eval(c, ctx)
                             .single()
@@ -1421,7 +1420,7 @@ impl<'t> Resolver<'t> {
     }
 
     fn comprehension(&self, node: Node<'t>, ctx: Ctx<'_>) -> ValSet {
-        let kids = named_children(node);
+        let kids: Vec<Node<'t>> = named_children(node).collect();
         let clauses: Vec<Node<'t>> = kids
             .iter()
             .copied()

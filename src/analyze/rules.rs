@@ -39,7 +39,7 @@
 
 use super::Severity;
 use super::scope::FastMap;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -261,19 +261,19 @@ pub struct Rules {
 /// Lookup tables derived from the rules.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    exact_calls: HashMap<String, Vec<usize>>,
-    lookup_names: HashMap<String, Vec<usize>>,
+    exact_calls: FastMap<String, Vec<usize>>,
+    lookup_names: FastMap<String, Vec<usize>>,
     /// Glob patterns bucketed by their first dotted component (when it has no `*`).
     glob_calls: FastMap<String, Vec<(String, usize)>>,
     /// Glob patterns whose first component is itself a glob.
     glob_any: Vec<(String, usize)>,
     imports: Vec<(String, usize)>,
-    attributes: HashMap<String, Vec<usize>>,
-    names: HashMap<String, Vec<usize>>,
+    attributes: FastMap<String, Vec<usize>>,
+    names: FastMap<String, Vec<usize>>,
     /// `strings` patterns bucketed by their first byte (a literal is scanned once, trying
     /// only the patterns that can start at each byte).
     strings: Vec<Vec<(String, usize)>>,
-    whole: HashMap<String, Vec<usize>>,
+    whole: FastMap<String, Vec<usize>>,
     detectors: Vec<(Detector, usize)>,
     sensitive_modules: HashSet<String>,
     /// Names the resolver needs from the rules.

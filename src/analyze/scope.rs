@@ -7,11 +7,11 @@
 //! evaluates these sources flow-insensitively, so a name bound anywhere in a scope carries
 //! every value it is ever given there, whatever the order of the code.
 
+use super::ast::{Node, TreeCursor};
 use super::value::Value;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
-use tree_sitter::Node;
 
 /// A multiply-rotate hasher (FxHash) for node ids and names; SipHash is needlessly
 /// slow for them and the keys are not attacker-chosen collisions of any consequence.
@@ -23,9 +23,22 @@ impl Hasher for FastHash {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        // Eight bytes a step (names and dotted paths are hashed on every lookup).
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(u64::from(x));
     }
     fn write_u64(&mut self, x: u64) {
         self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
@@ -242,11 +255,25 @@ pub trait Field<'t> {
 
 impl<'t> Field<'t> for Node<'t> {
     fn field(&self, name: &'static str) -> Option<Node<'t>> {
-        let i = FIELDS.iter().position(|f| *f == name)?;
-        match field_ids()[i] {
+        match field_id(name)? {
             0 => None,
             id => self.child_by_field_id(id),
         }
+    }
+}
+
+/// The id of a field from [`FIELDS`] (`None` for any other name).
+pub fn field_id(name: &str) -> Option<u16> {
+    let i = FIELDS.iter().position(|f| *f == name)?;
+    Some(field_ids()[i])
+}
+
+/// An identifier as Python reads it (NFKC), without allocating for plain ASCII.
+pub fn ident(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.is_ascii() {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        std::borrow::Cow::Owned(normalize_ident(raw))
     }
 }
 
@@ -287,20 +314,77 @@ pub trait Kind {
 
 impl Kind for Node<'_> {
     fn k(&self) -> &'static str {
-        let id = self.kind_id();
-        if id == u16::MAX {
-            return "ERROR";
-        }
-        kind_names().get(usize::from(id)).map_or("", String::as_str)
+        kind_name(self.kind_id())
     }
 }
 
+/// The name of a kind id (`"ERROR"` for `u16::MAX`), from a table built once.
+pub fn kind_name(id: u16) -> &'static str {
+    if id == u16::MAX {
+        return "ERROR";
+    }
+    kind_names().get(usize::from(id)).map_or("", String::as_str)
+}
+
+/// [`kind_class`]: the checking pass acts on the kind (`check::acts_on`).
+const ACTS: u8 = 1;
+/// [`kind_class`]: the binding pass treats the kind itself (a scope, a binding, `type`).
+const SPECIAL: u8 = 2;
+
+/// The kinds `Builder::walk` treats itself; keep in step with it and with `bind_node`.
+const SPECIAL_KINDS: &[&str] = &[
+    "type",
+    "function_definition",
+    "lambda",
+    "class_definition",
+    "list_comprehension",
+    "set_comprehension",
+    "dictionary_comprehension",
+    "generator_expression",
+    "assignment",
+    "call",
+    "augmented_assignment",
+    "named_expression",
+    "for_statement",
+    "for_in_clause",
+    "with_item",
+    "except_clause",
+    "import_statement",
+    "import_from_statement",
+    "global_statement",
+    "nonlocal_statement",
+    "return_statement",
+];
+
+/// [`ACTS`] and [`SPECIAL`] of a kind id, from a table built once (the binding pass asks
+/// for every node).
+fn kind_class(id: u16) -> u8 {
+    static CLASSES: OnceLock<Vec<u8>> = OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        kind_names()
+            .iter()
+            .map(|name| {
+                let mut c = 0;
+                if super::check::acts_on(name) {
+                    c |= ACTS;
+                }
+                if SPECIAL_KINDS.contains(&name.as_str()) {
+                    c |= SPECIAL;
+                }
+                c
+            })
+            .collect()
+    });
+    if id == u16::MAX {
+        // `ERROR`: recorded for its own sake (`is_error`), bound like any other node.
+        return 0;
+    }
+    classes.get(usize::from(id)).copied().unwrap_or(0)
+}
+
 /// The named children of a node, skipping comments.
-pub fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor)
-        .filter(|c| c.k() != "comment")
-        .collect()
+pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> + use<'t> {
+    node.kids().filter(|c| c.is_named() && c.k() != "comment")
 }
 
 impl<'t> Scopes<'t> {
@@ -323,7 +407,8 @@ impl<'t> Scopes<'t> {
             lambdas: FastMap::default(),
             stars: Vec::new(),
             calls: Vec::new(),
-            visits: Vec::new(),
+            // The checking pass acts on about a third of the nodes.
+            visits: Vec::with_capacity(root.tree_len() / 3),
             visits_partial: false,
         };
         let mut b = Builder {
@@ -382,7 +467,7 @@ impl<'t> Scopes<'t> {
 struct Builder<'a, 't> {
     s: &'a mut Scopes<'t>,
     src: &'t str,
-    cursors: Vec<tree_sitter::TreeCursor<'t>>,
+    cursors: Vec<TreeCursor<'t>>,
     /// Recycled child lists (see `children`).
     lists: Vec<Vec<(Node<'t>, Option<&'static str>)>>,
 }
@@ -470,7 +555,7 @@ impl<'t> Builder<'_, 't> {
                 if path.len() > 8 {
                     return;
                 }
-                for (i, child) in named_children(target).into_iter().enumerate() {
+                for (i, child) in named_children(target).enumerate() {
                     if matches!(child.k(), "list_splat_pattern" | "list_splat") {
                         for n in named_children(child) {
                             if n.k() == "identifier" {
@@ -541,7 +626,7 @@ impl<'t> Builder<'_, 't> {
     }
 
     /// A cursor for `node`'s children (recycled: creating one allocates).
-    fn cursor(&mut self, node: Node<'t>) -> tree_sitter::TreeCursor<'t> {
+    fn cursor(&mut self, node: Node<'t>) -> TreeCursor<'t> {
         match self.cursors.pop() {
             Some(mut c) => {
                 c.reset(node);
@@ -602,8 +687,8 @@ impl<'t> Builder<'_, 't> {
             }
             return;
         }
-        let kind = node.k();
-        if node.is_missing() || node.is_error() || super::check::acts_on(kind) {
+        let class = kind_class(node.kind_id());
+        if class & ACTS != 0 || node.is_missing() || node.is_error() {
             self.s.visits.push(Visit {
                 node,
                 parent: at.parent,
@@ -613,12 +698,16 @@ impl<'t> Builder<'_, 't> {
             });
         }
         // What the children's walks are told about their place (field filled in per child).
-        let below = At {
+        let mut below = At {
             parent: Some(node),
             field: None,
-            in_type: at.in_type || kind == "type",
+            in_type: at.in_type,
         };
+        // Most nodes neither open a scope nor bind: no name comparisons for them.
+        let kind = if class & SPECIAL != 0 { node.k() } else { "" };
+        below.in_type |= kind == "type";
         match kind {
+            "" => {}
             "function_definition" => return self.function(node, scope, depth, below),
             "lambda" => return self.lambda(node, scope, depth, below),
             "class_definition" => return self.class(node, scope, depth, below),
@@ -1035,7 +1124,6 @@ impl<'t> Builder<'_, 't> {
             // submission, named without its package (what a multi-file analysis resolves).
             Some(m) if m.k() == "relative_import" => {
                 let name = named_children(m)
-                    .into_iter()
                     .find(|c| c.k() == "dotted_name")
                     .map(|d| dotted(d, self.src));
                 Some(name.unwrap_or_default())
@@ -1073,7 +1161,6 @@ impl<'t> Builder<'_, 't> {
 /// The dotted text of a `dotted_name`, NFKC-normalised per component.
 pub fn dotted(node: Node<'_>, src: &str) -> String {
     named_children(node)
-        .into_iter()
         .filter(|c| c.k() == "identifier")
         .map(|c| normalize_ident(text(c, src)))
         .collect::<Vec<_>>()

@@ -6,6 +6,7 @@
 //! (`globals()`, `vars(os)`), and user functions and classes. Everything else is `Unknown`.
 
 use super::scope::{FuncId, ScopeId};
+use std::rc::Rc;
 
 /// Longest string or byte constant the folder builds; longer results become `Unknown` so
 /// that `'a' * 10**9` or a doubling loop cannot exhaust memory.
@@ -128,66 +129,86 @@ impl Value {
 }
 
 /// The set of values an expression may have (a small, de-duplicated, capped list).
+///
+/// Shared, copied on write: a variable's values are handed out at every use of its name
+/// (up to [`MAX_ALTERNATIVES`] strings and lists each), and a clone is a reference count.
+/// The empty set holds nothing (never `Some` of an empty list).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ValSet(Vec<Value>);
+pub struct ValSet(Option<Rc<Vec<Value>>>);
 
 impl ValSet {
     /// The empty set (nothing known to reach here yet).
     pub fn empty() -> Self {
-        ValSet(Vec::new())
+        ValSet(None)
     }
 
     /// A set with one value.
     pub fn one(v: Value) -> Self {
-        ValSet(vec![v.capped()])
+        ValSet(Some(Rc::new(vec![v.capped()])))
     }
 
     /// `{Unknown}`.
     pub fn unknown() -> Self {
-        ValSet(vec![Value::Unknown])
+        ValSet::one(Value::Unknown)
+    }
+
+    fn values(&self) -> &[Value] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Adds a value unless present or the set is full; returns whether it changed.
     pub fn push(&mut self, v: Value) -> bool {
         let v = v.capped();
-        if self.0.contains(&v) {
+        let current = self.values();
+        if current.contains(&v) {
             return false;
         }
-        if self.0.len() >= MAX_ALTERNATIVES {
+        if current.len() >= MAX_ALTERNATIVES {
             // Too many alternatives: the rest is unknown (never silently dropped, so a
             // ninth, dangerous value cannot hide behind eight harmless ones).
-            if self.0.contains(&Value::Unknown) {
+            if current.contains(&Value::Unknown) {
                 return false;
             }
-            self.0[MAX_ALTERNATIVES - 1] = Value::Unknown;
+            if let Some(rc) = self.0.as_mut() {
+                Rc::make_mut(rc)[MAX_ALTERNATIVES - 1] = Value::Unknown;
+            }
             return true;
         }
-        self.0.push(v);
+        match self.0.as_mut() {
+            Some(rc) => Rc::make_mut(rc).push(v),
+            None => self.0 = Some(Rc::new(vec![v])),
+        }
         true
     }
 
     /// Adds every value of `other`; returns whether anything changed.
     pub fn extend(&mut self, other: ValSet) -> bool {
+        if self.0.is_none() {
+            // Into an empty set: `other` as it is (already de-duplicated and capped).
+            let changed = other.0.is_some();
+            self.0 = other.0;
+            return changed;
+        }
         let mut changed = false;
-        for v in other.0 {
-            changed |= self.push(v);
+        for v in other.values() {
+            changed |= self.push(v.clone());
         }
         changed
     }
 
     /// The values.
     pub fn iter(&self) -> std::slice::Iter<'_, Value> {
-        self.0.iter()
+        self.values().iter()
     }
 
     /// True when nothing is known to reach here.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 
     /// The single value, when there is exactly one.
     pub fn single(&self) -> Option<&Value> {
-        match self.0.as_slice() {
+        match self.values() {
             [v] => Some(v),
             _ => None,
         }
@@ -195,18 +216,18 @@ impl ValSet {
 
     /// Every string constant in the set.
     pub fn strings(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().filter_map(Value::as_str)
+        self.values().iter().filter_map(Value::as_str)
     }
 
     /// Every dotted path in the set.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().filter_map(Value::as_path)
+        self.values().iter().filter_map(Value::as_path)
     }
 
     /// Applies `f` to every value and unions the results.
     pub fn flat_map(&self, mut f: impl FnMut(&Value) -> ValSet) -> ValSet {
         let mut out = ValSet::empty();
-        for v in &self.0 {
+        for v in self.values() {
             out.extend(f(v));
         }
         out
