@@ -805,6 +805,13 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> 
     check(unsafe { libc::setrlimit64(resource, &lim) }).map(|_| ())
 }
 
+/// Run `f` in the child of every later `fork()` of this process (`pthread_atfork`). `f` runs
+/// in a copy of a multi-threaded process: it must be async-signal-safe.
+pub fn at_fork_child(f: extern "C" fn()) {
+    // SAFETY: registers a plain function pointer; no prepare/parent handlers.
+    unsafe { libc::pthread_atfork(None, None, Some(f)) };
+}
+
 /// This process's hard RLIMIT_STACK (`u64::MAX` = unlimited, also when it cannot be read).
 pub fn stack_hard_limit() -> u64 {
     let mut lim = libc::rlimit64 {

@@ -12,7 +12,8 @@
 //! Properties:
 //! - Each namespace is handed out once (popped from the queue under the lock) and its
 //!   descriptor closed after that clone: never reused, never shared by two runs. A forked
-//!   copy of the host never uses the pool of its parent (the queue is keyed by pid).
+//!   copy of the host never uses the pool of its parent (the queue is keyed by pid) and
+//!   holds none of its descriptors (closed by a `pthread_atfork` child handler).
 //! - The namespace belongs to the host's user namespace, not to the sandbox's: the sandbox
 //!   has no capability over it at all (no interface, address, route or sysctl change, even
 //!   from its setup process). Loopback, when asked for, is brought up by the pool thread.
@@ -23,12 +24,68 @@
 use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, Once};
+use std::time::Duration;
 
 use crate::sys;
 
 /// Namespaces kept ready per kind (loopback down, loopback up).
 const DEPTH: usize = 2;
+
+/// Slots for the descriptors of pool namespaces open in this process (ready, or taken and not
+/// yet closed): at most `2 * DEPTH` ready plus one per launch under way.
+const SLOTS: usize = 64;
+
+/// The descriptor numbers of this process's pool namespaces (-1: free). A forked copy of the
+/// process closes every one of them in its `pthread_atfork` child handler (lock-free, only
+/// `close`), so it holds no reference to a namespace the parent hands to a sandbox. A slot is
+/// cleared before its descriptor is closed, so the handler never closes a reused number.
+static OPEN: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+
+/// Runs in the child of a `fork()` of the host: async-signal-safe (atomics and `close`).
+extern "C" fn close_inherited() {
+    for slot in &OPEN {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            sys::close(fd);
+        }
+    }
+}
+
+/// A pool namespace's descriptor, registered in [`OPEN`] for as long as it is open.
+pub(crate) struct PoolNs {
+    fd: RawFd,
+    slot: usize,
+}
+
+impl PoolNs {
+    /// Register `fd`; `None` (the descriptor closed) when every slot is taken.
+    fn register(fd: OwnedFd) -> Option<PoolNs> {
+        let raw = fd.as_raw_fd();
+        let slot = OPEN.iter().position(|s| {
+            s.compare_exchange(-1, raw, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })?;
+        std::mem::forget(fd);
+        Some(PoolNs { fd: raw, slot })
+    }
+}
+
+impl AsRawFd for PoolNs {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+impl Drop for PoolNs {
+    fn drop(&mut self) {
+        // Unregistered first: a fork from now on must not close this number (it may be
+        // reused as soon as it is closed).
+        let _ = OPEN[self.slot].compare_exchange(self.fd, -1, Ordering::AcqRel, Ordering::Acquire);
+        sys::close(self.fd);
+    }
+}
 
 struct Pool {
     pid: u32,
@@ -39,10 +96,11 @@ struct Pool {
 #[derive(Default)]
 struct State {
     /// Ready namespaces: `[loopback down, loopback up]`.
-    ready: [VecDeque<OwnedFd>; 2],
+    ready: [VecDeque<PoolNs>; 2],
     /// How many of each kind to keep ready (0 until a sandbox wanted that kind).
     want: [usize; 2],
-    /// Making one failed: no more are made in this process (runs clone their own).
+    /// This process may not make them (EPERM) or the pool thread could not return to its own
+    /// namespace: no more are made in this process (runs clone their own).
     failed: bool,
 }
 
@@ -52,34 +110,54 @@ impl Pool {
     }
 }
 
+/// The current process's pool, found without a lock (a `fork()` taken while another thread
+/// held a lock must not deadlock the child). One per process, never freed: a forked child
+/// makes its own (the queue is keyed by pid) and leaves its parent's copy alone, whose
+/// descriptors the fork handler has closed.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
+
 /// The process's pool (a new one after fork); `None` when the host is not root or the pool
 /// thread cannot be started.
-fn pool() -> Option<Arc<Pool>> {
-    static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
+fn pool() -> Option<&'static Pool> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
-    let mut current = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    static ATFORK: Once = Once::new();
+    ATFORK.call_once(|| sys::at_fork_child(close_inherited));
     let pid = std::process::id();
-    match current.as_ref() {
-        Some(p) if p.pid == pid => return Some(p.clone()),
-        // Inherited through fork: the parent hands out the same namespaces, so none of them
-        // may be used here. Leaked, not dropped: its lock may have been held at the fork.
-        Some(_) => std::mem::forget(current.take()),
-        None => {}
+    let current = POOL.load(Ordering::Acquire);
+    // SAFETY: a non-null POOL points to a leaked Box, never freed.
+    if let Some(p) = unsafe { current.as_ref() }
+        && p.pid == pid
+    {
+        return Some(p);
     }
-    let p = Arc::new(Pool {
+    let new = Box::into_raw(Box::new(Pool {
         pid,
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
-    });
-    let worker = p.clone();
-    std::thread::Builder::new()
+    }));
+    if POOL
+        .compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // SAFETY: `new` came from Box::into_raw above and was never published.
+        drop(unsafe { Box::from_raw(new) });
+        // Another thread installed this process's pool meanwhile.
+        // SAFETY: as above.
+        return unsafe { POOL.load(Ordering::Acquire).as_ref() }.filter(|p| p.pid == pid);
+    }
+    // SAFETY: published and never freed from now on.
+    let p: &'static Pool = unsafe { &*new };
+    if std::thread::Builder::new()
         .name("runcell-netns".into())
-        .spawn(move || fill(&worker))
-        .ok()?;
-    *current = Some(p.clone());
+        .spawn(move || fill(p))
+        .is_err()
+    {
+        p.lock().failed = true;
+        return None;
+    }
     Some(p)
 }
 
@@ -97,7 +175,7 @@ pub(crate) fn prepare(loopback: bool) {
 
 /// A ready namespace of this kind, handed out once; `None` when there is none (the clone then
 /// makes its own).
-pub(crate) fn take(loopback: bool) -> Option<OwnedFd> {
+pub(crate) fn take(loopback: bool) -> Option<PoolNs> {
     let p = pool()?;
     let k = usize::from(loopback);
     let mut st = p.lock();
@@ -111,6 +189,14 @@ pub(crate) fn take(loopback: bool) -> Option<OwnedFd> {
     ns
 }
 
+/// Why making a namespace failed.
+enum MakeError {
+    /// Not permitted here, or the thread could not go back home: stop for good.
+    Fatal,
+    /// Anything else (memory, a namespace limit during a burst, no free slot): retry later.
+    Transient,
+}
+
 /// The pool thread: keep `want` namespaces of each kind ready.
 fn fill(pool: &Pool) {
     let _ = sys::block_all_signals();
@@ -121,6 +207,7 @@ fn fill(pool: &Pool) {
             return;
         }
     };
+    let mut backoff = Duration::from_millis(50);
     loop {
         let kind = {
             let mut st = pool.lock();
@@ -132,8 +219,16 @@ fn fill(pool: &Pool) {
             }
         };
         match make(kind == 1, home.as_raw_fd()) {
-            Ok(ns) => pool.lock().ready[kind].push_back(ns),
-            Err(_) => {
+            Ok(ns) => {
+                backoff = Duration::from_millis(50);
+                pool.lock().ready[kind].push_back(ns);
+            }
+            Err(MakeError::Transient) => {
+                // Runs clone their own meanwhile.
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(MakeError::Fatal) => {
                 // Runs clone their own from now on; this thread ends (and with it any
                 // reference it still holds to a namespace it made).
                 let mut st = pool.lock();
@@ -152,17 +247,26 @@ fn own_netns() -> sys::SysResult<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Make one namespace on this thread and come back to `home`. An error when the thread cannot
-/// come back (it must then end, see `fill`).
-fn make(loopback: bool, home: RawFd) -> sys::SysResult<OwnedFd> {
-    sys::unshare(libc::CLONE_NEWNET)?;
-    let made = own_netns().and_then(|ns| {
-        if loopback {
-            sys::loopback_up()?;
+/// Make one namespace on this thread and come back to `home`. Fatal when this process may
+/// not make one or the thread cannot come back (it must then end, see `fill`).
+fn make(loopback: bool, home: RawFd) -> Result<PoolNs, MakeError> {
+    let classify = |e: sys::Errno| {
+        if e == libc::EPERM {
+            MakeError::Fatal
+        } else {
+            MakeError::Transient
         }
-        Ok(ns)
+    };
+    sys::unshare(libc::CLONE_NEWNET).map_err(classify)?;
+    let made = own_netns().map_err(classify).and_then(|ns| {
+        if loopback {
+            sys::loopback_up().map_err(classify)?;
+        }
+        PoolNs::register(ns).ok_or(MakeError::Transient)
     });
-    sys::setns(home, libc::CLONE_NEWNET)?;
+    if sys::setns(home, libc::CLONE_NEWNET).is_err() {
+        return Err(MakeError::Fatal);
+    }
     made
 }
 
@@ -180,7 +284,7 @@ pub(crate) struct Joined {
 impl Joined {
     /// Join `ns` on this thread. `None` (nothing changed) when the thread's own namespace
     /// cannot be kept open or `ns` cannot be joined: the launch then clones its own.
-    pub(crate) fn enter(ns: &OwnedFd) -> Option<Joined> {
+    pub(crate) fn enter(ns: &PoolNs) -> Option<Joined> {
         let home = HOME.with(|h| {
             h.get_or_init(|| own_netns().ok())
                 .as_ref()
@@ -205,7 +309,7 @@ impl Drop for Joined {
 mod tests {
     use super::*;
 
-    fn inode(fd: &OwnedFd) -> u64 {
+    fn inode(fd: &impl AsRawFd) -> u64 {
         std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .unwrap_or(0)
@@ -259,5 +363,59 @@ mod tests {
             std::mem::forget(ns);
         }
         assert_eq!(taken, 6, "the pool never made a namespace");
+    }
+
+    /// Root only: a forked copy of the host holds no descriptor of a pool namespace (the
+    /// fork handler closed them), so it keeps no reference to a namespace the parent hands
+    /// to a sandbox later.
+    #[test]
+    fn a_forked_child_holds_no_pool_namespace() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let host = thread_netns();
+        prepare(false);
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while OPEN.iter().all(|s| s.load(Ordering::Acquire) < 0) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the pool never made a namespace"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Every network-namespace descriptor of this process other than the host's.
+        let foreign = || -> usize {
+            std::fs::read_dir("/proc/self/fd")
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter_map(|e| std::fs::read_link(e.path()).ok())
+                        .filter(|l| {
+                            let l = l.to_string_lossy();
+                            l.starts_with("net:[") && l != format!("net:[{host}]")
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        assert!(foreign() >= 1, "the parent holds its ready namespaces");
+        // SAFETY: the child only reads /proc (glibc makes malloc usable after fork) and
+        // leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            let code = if foreign() == 0 { 0 } else { 1 };
+            // SAFETY: ends the forked child without running the parent's destructors.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the forked child still held a pool namespace (status {status:#x})"
+        );
+        assert!(foreign() >= 1, "the parent's own are untouched");
     }
 }
