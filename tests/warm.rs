@@ -694,6 +694,32 @@ fn preload_cpu_is_not_the_jobs() {
     assert!(e.to_string().contains("no_such_module_x"), "{e}");
 }
 
+/// The CPU the preload used counts whole, threads that have exited included (as RLIMIT_CPU
+/// counts it): a preload that burned more than the job's limit in a thread it joined still
+/// leaves the job its full limit.
+#[test]
+fn preload_cpu_in_an_exited_thread_is_not_the_jobs() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(1));
+    let burn = "import sys, threading, time\n\
+                def burn():\n    t = time.process_time()\n    \
+                while time.process_time() - t < 2.5: pass\n\
+                th = threading.Thread(target=burn); th.start(); th.join()\n\
+                sys.stdout.write('\\0'); sys.stdout.flush()\n\
+                exec(compile(sys.stdin.read(), '<stdin>', 'exec'), {'__name__': '__main__'})\n";
+    let cmd = Command::new("python3").arg("-c").arg(burn);
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).refill(false).preload(cmd.clone()))
+        .unwrap();
+    // Half the job's limit: within it, whatever the preload's thread used.
+    let job = b"import time\nt = time.process_time()\n\
+                while time.process_time() - t < 0.5: pass\nprint('done')\n";
+    let o = pool.run(&cmd, job).unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{o:?} {}", stderr(&o));
+    assert_eq!(stdout(&o), "done\n");
+    assert_eq!(pool.stats().warm_runs, 1, "{:?}", pool.stats());
+}
+
 /// A job carrying host ids its caller leased (and handed files to) runs as those ids: cold,
 /// never in a cell set up with other ids.
 #[test]

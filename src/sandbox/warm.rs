@@ -49,7 +49,13 @@
 //! and subtracted; `RLIMIT_CPU` (whole seconds) still includes those microseconds. A preloaded
 //! cell's program starts with `RLIMIT_CPU` raised by [`WarmConfig::preload_cpu`]; at the
 //! handover the host lowers it (`prlimit`) to the CPU time the program used so far plus the
-//! job's limit, and leaves that use out of the report. Memory, process count and output limits
+//! job's limit, and leaves that use out of the report. "Used so far" is the kernel's CPU
+//! clock of the whole process (`clock_gettime` on that pid's process clock), threads that
+//! have exited included, as `RLIMIT_CPU` counts it; if it cannot be read the handover fails.
+//! `RLIMIT_CPU` is per process: a process the job forks starts its own count (with the
+//! lowered limit, so up to the preload's use plus the job's limit), as in a cold run where
+//! each child gets the full limit; the wall time and the cgroup (process count, memory, CPU
+//! quota when set) bound the job as a whole. Memory, process count and output limits
 //! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
 //! # Async
@@ -854,19 +860,6 @@ fn parent(pid: libc::pid_t) -> Option<libc::pid_t> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// CPU time used so far by every thread of host pid `pid`, in nanoseconds (schedstat).
-fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
-    let mut total = 0u64;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
-        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
 /// Hand a preloaded cell its job: the CPU limit counts from now (the host lowers the
 /// program's `RLIMIT_CPU` to what it used plus the job's limit, and the report leaves out what
 /// it used), then the job's frame (framed cells) is written to its stdin, and the job's input
@@ -894,7 +887,18 @@ fn preload_handover(
     if !running(&pidfd) {
         return Err(ended());
     }
-    let used = cpu_ns(pid).unwrap_or(0);
+    // The whole process's CPU time, exited threads included (what RLIMIT_CPU counts; the
+    // live threads' schedstat would miss a thread the preload joined). The larger of the
+    // scheduler's runtime and user + system time (RLIMIT_CPU is checked against the latter,
+    // which is tick-sampled): the job gets at least its limit by either measure. Unreadable:
+    // the handover fails rather than guess.
+    let (sched, prof) = sys::process_cpu_ns_of(pid).map_err(|e| {
+        Error::sys(
+            "clock_gettime (process CPU clock of the preloaded program)",
+            spawn::os_err(e),
+        )
+    })?;
+    let used = sched.max(prof);
     let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
     let soft = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
     // The program runs as the run's leased host uid, which owns its user namespace: a root
@@ -913,8 +917,15 @@ fn preload_handover(
     if !running(&pidfd) {
         return Err(ended());
     }
-    started.cpu_before = Duration::from_nanos(used);
-    if let (Some(frame), Some(fd)) = (frame, &started.stdin) {
+    // The report (the cgroup's or the rusage's CPU time) leaves out what the preload used.
+    started.cpu_before = Duration::from_nanos(sched);
+    if let Some(frame) = frame {
+        // Without its stdin pipe the runner would take the program's own input for the job.
+        let Some(fd) = &started.stdin else {
+            return Err(preload_error(
+                "the preloaded program has no stdin pipe for its job frame".into(),
+            ));
+        };
         write_by(fd.as_raw_fd(), frame, deadline)?;
     }
     Ok(started)
