@@ -883,10 +883,25 @@ fn warm_errors_read_like_a_cold_script() {
         "def f(n):\n    return f(n + 1)\n\nf(0)\n",
         "x = [1,\n  2,\n  3][\n  5]\n",
         "import pickle\nclass C:\n    pass\nprint(len(pickle.dumps(C())) > 0)\nimport os\nprint(os.path.basename(__file__))\n",
+        // The source of the job's own code, as a script's (linecache through the loader).
+        "import inspect\ndef f():\n    return 1\nprint(inspect.getsource(f), end='')\n\
+         import warnings\ndef w():\n    warnings.warn('in f', stacklevel=1)\nw()\n",
     ];
+    // Source encodings: invalid UTF-8 (a syntax error), a PEP 263 declaration on line 2
+    // with bytes that are not UTF-8, a BOM; each quoted in a traceback.
+    let encoded: &[&[u8]] = &[
+        b"print('ok')\ns = '\xff\xfe'\nraise ValueError(s)\n",
+        b"#!/usr/bin/env python3\n# vim: set fileencoding=latin-1 :\ns = '\xe9\xfc'\nprint(s)\nraise ValueError(s)\n",
+        b"\xef\xbb\xbfs = '\xc3\xa9'\nprint(s)\nraise ValueError(s)\n",
+        b"# coding: no-such-codec\nprint(1)\n",
+    ];
+    let scripts = scripts
+        .iter()
+        .map(|s| s.as_bytes())
+        .chain(encoded.iter().copied());
     for code in scripts {
         let ws = runcell::Workspace::new(&sb).unwrap();
-        ws.write("script.py", code.as_bytes()).unwrap();
+        ws.write("script.py", code).unwrap();
         let cold = ws
             .run(
                 &sb,
@@ -895,10 +910,11 @@ fn warm_errors_read_like_a_cold_script() {
             )
             .unwrap();
         assert!(pool.wait_ready(1, HANG));
-        let job = runcell::Job::new(*code)
+        let job = runcell::Job::new(code)
             .script("script.py")
             .args(["a", "b c"]);
         let warm = pool.run_job(&job, b"").unwrap();
+        let code = String::from_utf8_lossy(code);
         assert_eq!(warm.exit_code, cold.exit_code, "{code}\n{}", stderr(&warm));
         assert_eq!(stdout(&warm), stdout(&cold), "{code}");
         assert_eq!(stderr(&warm), stderr(&cold), "{code}");

@@ -117,9 +117,22 @@ use crate::sys;
 /// `os.read` (nothing buffered past the frame), so everything after the frame is the
 /// program's own `sys.stdin`. The job then runs like `python3 NAME ARGS...` (or `python3 -`
 /// for the name `-`): a fresh `__main__` module in `sys.modules`, `sys.argv`, `__file__`
-/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, and the source in `linecache` so that
-/// tracebacks quote it as they quote a script file.
-const PYTHON_RUNNER: &str = r#"sys.stdout.write('\0')
+/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, `__loader__`, and the code as a lazy
+/// `linecache` entry for that path (put there when `linecache` is imported, by a finder
+/// first in `sys.meta_path` until then), so that warnings and `inspect` quote it as they
+/// quote a script file; an uncaught exception puts the code in `linecache` before the
+/// `traceback` module prints it.
+///
+/// Only what every job needs is loaded before the job (`sys`, `os`, and the loader class,
+/// which the interpreter's own import system already holds): `tokenize` (a PEP 263
+/// declaration), `linecache` and `traceback` (an uncaught exception) and `resource` (a stack
+/// limit) are imported when a job needs them, so an idle cell costs no more CPU than
+/// `python3` starting (the cell's preload modules aside).
+const PYTHON_RUNNER: &str = r#"try:
+    from _frozen_importlib_external import SourceFileLoader as _runcell_loader
+except ImportError:
+    from importlib.machinery import SourceFileLoader as _runcell_loader
+sys.stdout.write('\0')
 sys.stdout.flush()
 def _runcell_read(n):
     b = bytearray()
@@ -130,6 +143,66 @@ def _runcell_read(n):
             os._exit(125)
         b += c
     return bytes(b)
+def _runcell_text(code):
+    # As the tokenizer reads a script: the encoding a PEP 263 line (line 1 or 2) declares,
+    # else UTF-8 (a BOM dropped).
+    enc = 'utf-8-sig'
+    i = code.find(b'\n') + 1
+    j = code.find(b'\n', i) if i else -1
+    if b'coding' in (code[:j] if j >= 0 else code):
+        import io, tokenize
+        try:
+            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
+        except SyntaxError:
+            pass
+    return code.decode(enc, 'replace')
+def _runcell_non_utf8(code, filename):
+    # What the file tokenizer says of a script with bytes that are not UTF-8 and no declared
+    # encoding (compile() of bytes says it otherwise), or None.
+    if code.startswith(b'\xef\xbb\xbf'):
+        return None
+    for n, line in enumerate(code.splitlines(), 1):
+        if n <= 2 and b'coding' in line:
+            import tokenize
+            if tokenize.cookie_re.match(line.decode('latin-1')):
+                return None
+        try:
+            line.decode('utf-8')
+        except UnicodeDecodeError as e:
+            return ("Non-UTF-8 code starting with '\\x%.2x' in file %s on line %d, but no "
+                    "encoding declared; see https://peps.python.org/pep-0263/ for details"
+                    % (line[e.start], filename, n))
+    return None
+class _runcell_primer:
+    # First in sys.meta_path until linecache is imported (a named script's job only): then
+    # the job's code goes in its cache as a lazy entry (what linecache keeps for a module
+    # whose loader has the source), so warnings and inspect quote the job's lines as they
+    # quote a script file's when that file is not there (one that is there is read first).
+    def __init__(self, filename, code):
+        self.entry = (filename, (lambda: _runcell_text(code),))
+    def find_spec(self, name, path=None, target=None):
+        if name != 'linecache':
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        for f in sys.meta_path:
+            find = getattr(f, 'find_spec', None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if isinstance(loader, _runcell_loader):
+            entry = self.entry
+            def exec_module(module):
+                del loader.exec_module
+                loader.exec_module(module)
+                module.cache.setdefault(*entry)
+            loader.exec_module = exec_module
+        return spec
 def _runcell_job():
     h = _runcell_read(32)
     if h[:8] != b'RCJOB1\0\0':
@@ -145,13 +218,14 @@ def _runcell_job():
         sys.stderr.flush()
         os.dup2(1, 2)
     if stack:
+        import resource
         # As `ulimit -s KIB`: soft and hard, or the hard limit when that is lower.
         try:
             resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
         except (ValueError, OSError):
             hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
             resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
-    m = types.ModuleType('__main__')
+    m = type(sys)('__main__')
     g = m.__dict__
     g['__builtins__'] = __builtins__
     if name == '-':
@@ -162,20 +236,29 @@ def _runcell_job():
         sys.path[0] = os.path.dirname(filename)
         g['__file__'] = filename
         g['__cached__'] = None
-        g['__loader__'] = importlib.machinery.SourceFileLoader('__main__', filename)
-        try:
-            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
-            lines = code.decode(enc, 'replace').splitlines(True)
-            linecache.cache[filename] = (len(code), None, lines, filename)
-        except BaseException:
-            pass
+        g['__loader__'] = _runcell_loader('__main__', filename)
+        primer = _runcell_primer(filename, code)
+        if 'linecache' in sys.modules:
+            sys.modules['linecache'].cache.setdefault(*primer.entry)
+        else:
+            sys.meta_path.insert(0, primer)
     sys.argv = [name] + args
     sys.modules['__main__'] = m
     # The runner's two frames below the job's: the job gets the depth a script gets.
     sys.setrecursionlimit(sys.getrecursionlimit() + 3)
     try:
         try:
-            exec(compile(code, filename, 'exec', dont_inherit=True), g)
+            try:
+                c = compile(code, filename, 'exec', dont_inherit=True)
+            except SyntaxError as e:
+                # The file tokenizer's words where compile() of bytes has its own.
+                msg = _runcell_non_utf8(code, filename)
+                if msg is None and e.lineno == 0 and str(e.msg).startswith('unknown encoding: '):
+                    msg = 'encoding problem: ' + e.msg[len('unknown encoding: '):]
+                if msg is None:
+                    raise
+                raise SyntaxError(msg) from None
+            exec(c, g)
             return 0
         finally:
             g.clear()
@@ -188,12 +271,23 @@ def _runcell_job():
         return 1
     except BaseException as e:
         e = e.with_traceback(e.__traceback__.tb_next)
-        if sys.excepthook is sys.__excepthook__:
-            # The same text as the built-in hook, with the lines from linecache (the built-in
-            # hook reads only files: the code came with the job).
-            traceback.print_exception(type(e), e, e.__traceback__)
-        else:
-            sys.excepthook(type(e), e, e.__traceback__)
+        hook = sys.excepthook
+        try:
+            if filename != '<stdin>':
+                import linecache
+                try:
+                    lines = _runcell_text(code).splitlines(True)
+                    linecache.cache[filename] = (len(code), None, lines, filename)
+                except BaseException:
+                    pass
+            if hook is sys.__excepthook__:
+                # The same text as the built-in hook, with the lines from linecache (the
+                # built-in hook reads only files: the code came with the job).
+                import traceback
+                hook = traceback.print_exception
+        except BaseException:
+            pass
+        hook(type(e), e, e.__traceback__)
         return 1
 _runcell_status = _runcell_job()
 import atexit
@@ -206,9 +300,8 @@ for _runcell_f in (sys.stdout, sys.stderr):
 os._exit(_runcell_status & 0xff)
 "#;
 
-/// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
-const PYTHON_RUNNER_IMPORTS: &str =
-    "import sys, os, io, types, linecache, tokenize, traceback, resource, importlib.machinery\n";
+/// The modules [`PYTHON_RUNNER`] needs before any job, imported with the preload.
+const PYTHON_RUNNER_IMPORTS: &str = "import sys, os\n";
 
 /// The magic bytes that open a job frame.
 const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
