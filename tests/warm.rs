@@ -1037,6 +1037,44 @@ fn preloaded_cells_with_a_job_directory() {
     assert_eq!(pool.stats().warm_runs, 2, "{:?}", pool.stats());
 }
 
+/// A cell's job directory is not the cell's until its job: a preload that tries to create a
+/// file there before its job is refused (the directory is the host's, mode 0711, on a root
+/// host), and the job, once handed the directory, writes there.
+#[test]
+fn a_preload_cannot_write_the_job_directory_before_its_job() {
+    if !is_root() {
+        // An unprivileged host's sandboxes are the host user, who owns the directory.
+        return;
+    }
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let pre = "import os, sys\n\
+               try:\n    open('early.txt', 'w').close(); early = 'created'\n\
+               except OSError as e:\n    early = os.strerror(e.errno)\n\
+               sys.stdout.write('\\0'); sys.stdout.flush()\n\
+               exec(compile(sys.stdin.read(), '<stdin>', 'exec'), {'early': early})\n";
+    let cmd = Command::new("python3").arg("-c").arg(pre);
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).preload(cmd.clone()).workspace("/box"))
+        .unwrap();
+    assert!(pool.wait_ready(1, HANG));
+    let cell = pool.cell().unwrap();
+    cell.workspace().unwrap().write("in.txt", b"x").unwrap();
+    let o = cell
+        .run(
+            &cmd,
+            b"import os\nopen('out.txt', 'w').write('y')\nprint(early, sorted(os.listdir('.')))\n",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Permission denied ['in.txt', 'out.txt']\n",
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A preloaded program that ended while its cell was idle is never handed a job: the handover
 /// checks the program through its pidfd before and after it lowers the program's CPU limit by
 /// pid, and fails instead of touching whatever process may hold that pid now.

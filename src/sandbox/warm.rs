@@ -69,11 +69,14 @@
 //!
 //! With [`WarmConfig::workspace`] each cell is launched with a job directory of its own: a
 //! fresh, empty host directory (a [`Workspace`] under a host-only 0700 directory) made for
-//! that cell, given to host ids leased for that cell alone, and bound read-write at the
+//! that cell, for host ids leased for that cell alone, and bound read-write at the
 //! configured path, which is the cell's working directory (so the landlock rules cover it
-//! like any read-write bind: they are added after the mount exists). The caller takes a cell
+//! like any read-write bind: they are added after the mount exists). Until the handover the
+//! directory stays the host's, mode 0711, so nothing in the cell (a preload included) can
+//! create anything in it before the caller's files are there (an unprivileged host's
+//! sandboxes are the host user, who owns it throughout). The caller takes a cell
 //! ([`WarmPool::cell`]), writes the job's files into [`WarmCell::workspace`], and runs the job;
-//! at the handover the tree is handed to the cell's ids again (what the host wrote included),
+//! at the handover the tree is handed to the cell's ids (what the host wrote included),
 //! and the directory is removed once the cell is reaped. No directory serves two cells.
 //!
 //! # What runs cold
@@ -802,9 +805,11 @@ impl std::fmt::Debug for WarmPool {
 /// Set up one cell, on a launcher thread.
 fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     let timeout = cfg.setup_timeout;
-    // A job directory of its own: a fresh, empty workspace, bound where the cells work and
-    // given to host ids leased for this cell alone (its setup enters it as the working
-    // directory; the handover gives it the caller's files too).
+    // A job directory of its own: a fresh, empty workspace, bound where the cells work, for
+    // host ids leased for this cell alone. Until the handover it stays the host's (root's
+    // on a root host), mode 0711: the cell's setup can enter it as the working directory,
+    // nothing in the cell can create anything there before the caller's files; the
+    // handover gives the tree to the cell's ids.
     let workspace = match &cfg.workspace {
         Some(dst) => {
             let parent = cfg
@@ -812,8 +817,13 @@ fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
                 .clone()
                 .unwrap_or_else(std::env::temp_dir);
             let ws = Workspace::new_in(sb, parent)?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                // The fresh directory under the pool's own 0700 one: nobody else reaches it.
+                std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o711))
+                    .map_err(|e| Error::sys("chmod warm cell job directory", e))?;
+            }
             let ids = sb.lease_host_ids()?;
-            ws.hand_over(&ids)?;
             Some((ws, dst.clone(), ids))
         }
         None => None,
@@ -1485,9 +1495,10 @@ impl WarmCell {
     /// The cell's own job directory (with [`WarmConfig::workspace`]): write the job's files
     /// here before the run ([`Workspace::write`]; host-side, beneath the directory, never
     /// through a symlink). Nothing else has written into it: it was created empty for this
-    /// cell, under a host-only 0700 directory, owned by host ids leased for this cell alone,
-    /// and the cell's processes have run nothing but runcell's setup (and, in a preloaded
-    /// cell, the pool's own preload command) in it.
+    /// cell, under a host-only 0700 directory, and stays the host's (mode 0711) until the
+    /// handover gives it to host ids leased for this cell alone; the cell's processes have
+    /// run nothing but runcell's setup (and, in a preloaded cell, the pool's own preload
+    /// command, which on a root host cannot write to it) in it.
     pub fn workspace(&self) -> Option<&Workspace> {
         self.cell.as_ref()?.workspace.as_ref()
     }
