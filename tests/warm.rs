@@ -920,6 +920,18 @@ fn warm_errors_read_like_a_cold_script() {
         assert_eq!(stderr(&warm), stderr(&cold), "{code}");
         assert!(!stderr(&warm).contains("_runcell"), "{}", stderr(&warm));
     }
+    // The code as `python3 -` reads it (`<stdin>`), from a job without a script name. (Not
+    // the latin-1 declaration: CPython 3.11's `python3 -` refuses any declared encoding but
+    // UTF-8, "encoding problem: iso-8859-1"; the warm runner decodes it.)
+    for code in [encoded[0], encoded[2], encoded[3]] {
+        let cold = sb.run(&Command::new("python3").arg("-"), code).unwrap();
+        assert!(pool.wait_ready(1, HANG));
+        let warm = pool.run_job(&runcell::Job::new(code), b"").unwrap();
+        let code = String::from_utf8_lossy(code);
+        assert_eq!(warm.exit_code, cold.exit_code, "{code}\n{}", stderr(&warm));
+        assert_eq!(stdout(&warm), stdout(&cold), "{code}");
+        assert_eq!(stderr(&warm), stderr(&cold), "{code}");
+    }
     assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
 }
 
