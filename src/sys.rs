@@ -1128,6 +1128,28 @@ pub fn process_cpu_ns() -> u64 {
     (ts.tv_sec.max(0) as u64) * 1_000_000_000 + ts.tv_nsec.max(0) as u64
 }
 
+/// CPU time host process `pid` has used so far, in nanoseconds, counting every thread it ever
+/// had (exited ones included), as the kernel's process CPU clock of that pid keeps it:
+/// `(sched, prof)`, the scheduler's runtime (`CPUCLOCK_SCHED`) and user + system time
+/// (`CPUCLOCK_PROF`, what `RLIMIT_CPU` is checked against).
+pub fn process_cpu_ns_of(pid: libc::pid_t) -> SysResult<(u64, u64)> {
+    if pid <= 0 {
+        return Err(libc::EINVAL);
+    }
+    // MAKE_PROCESS_CPUCLOCK(pid, clock): ((~pid) << 3) | clock; CPUCLOCK_PROF 0, SCHED 2.
+    let clock = |which: libc::clockid_t| -> SysResult<u64> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let id: libc::clockid_t = ((!pid) << 3) | which;
+        // SAFETY: clock_gettime writes into the valid timespec; an unknown clock is EINVAL.
+        check(unsafe { libc::clock_gettime(id, &mut ts) })?;
+        Ok((ts.tv_sec.max(0) as u64) * 1_000_000_000 + ts.tv_nsec.max(0) as u64)
+    };
+    Ok((clock(2)?, clock(0)?))
+}
+
 /// `read` until `buf` is full, without libc (no `errno`, see [`raw_syscall3`]), retried on
 /// EINTR: `Ok(false)` at end of file before it is full.
 pub fn read_exact_raw(fd: RawFd, buf: &mut [u8]) -> SysResult<bool> {

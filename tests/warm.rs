@@ -694,6 +694,32 @@ fn preload_cpu_is_not_the_jobs() {
     assert!(e.to_string().contains("no_such_module_x"), "{e}");
 }
 
+/// The CPU the preload used counts whole, threads that have exited included (as RLIMIT_CPU
+/// counts it): a preload that burned more than the job's limit in a thread it joined still
+/// leaves the job its full limit.
+#[test]
+fn preload_cpu_in_an_exited_thread_is_not_the_jobs() {
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(1));
+    let burn = "import sys, threading, time\n\
+                def burn():\n    t = time.process_time()\n    \
+                while time.process_time() - t < 2.5: pass\n\
+                th = threading.Thread(target=burn); th.start(); th.join()\n\
+                sys.stdout.write('\\0'); sys.stdout.flush()\n\
+                exec(compile(sys.stdin.read(), '<stdin>', 'exec'), {'__name__': '__main__'})\n";
+    let cmd = Command::new("python3").arg("-c").arg(burn);
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).refill(false).preload(cmd.clone()))
+        .unwrap();
+    // Half the job's limit: within it, whatever the preload's thread used.
+    let job = b"import time\nt = time.process_time()\n\
+                while time.process_time() - t < 0.5: pass\nprint('done')\n";
+    let o = pool.run(&cmd, job).unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{o:?} {}", stderr(&o));
+    assert_eq!(stdout(&o), "done\n");
+    assert_eq!(pool.stats().warm_runs, 1, "{:?}", pool.stats());
+}
+
 /// A job carrying host ids its caller leased (and handed files to) runs as those ids: cold,
 /// never in a cell set up with other ids.
 #[test]
@@ -857,10 +883,25 @@ fn warm_errors_read_like_a_cold_script() {
         "def f(n):\n    return f(n + 1)\n\nf(0)\n",
         "x = [1,\n  2,\n  3][\n  5]\n",
         "import pickle\nclass C:\n    pass\nprint(len(pickle.dumps(C())) > 0)\nimport os\nprint(os.path.basename(__file__))\n",
+        // The source of the job's own code, as a script's (linecache through the loader).
+        "import inspect\ndef f():\n    return 1\nprint(inspect.getsource(f), end='')\n\
+         import warnings\ndef w():\n    warnings.warn('in f', stacklevel=1)\nw()\n",
     ];
+    // Source encodings: invalid UTF-8 (a syntax error), a PEP 263 declaration on line 2
+    // with bytes that are not UTF-8, a BOM; each quoted in a traceback.
+    let encoded: &[&[u8]] = &[
+        b"print('ok')\ns = '\xff\xfe'\nraise ValueError(s)\n",
+        b"#!/usr/bin/env python3\n# vim: set fileencoding=latin-1 :\ns = '\xe9\xfc'\nprint(s)\nraise ValueError(s)\n",
+        b"\xef\xbb\xbfs = '\xc3\xa9'\nprint(s)\nraise ValueError(s)\n",
+        b"# coding: no-such-codec\nprint(1)\n",
+    ];
+    let scripts = scripts
+        .iter()
+        .map(|s| s.as_bytes())
+        .chain(encoded.iter().copied());
     for code in scripts {
         let ws = runcell::Workspace::new(&sb).unwrap();
-        ws.write("script.py", code.as_bytes()).unwrap();
+        ws.write("script.py", code).unwrap();
         let cold = ws
             .run(
                 &sb,
@@ -869,14 +910,27 @@ fn warm_errors_read_like_a_cold_script() {
             )
             .unwrap();
         assert!(pool.wait_ready(1, HANG));
-        let job = runcell::Job::new(*code)
+        let job = runcell::Job::new(code)
             .script("script.py")
             .args(["a", "b c"]);
         let warm = pool.run_job(&job, b"").unwrap();
+        let code = String::from_utf8_lossy(code);
         assert_eq!(warm.exit_code, cold.exit_code, "{code}\n{}", stderr(&warm));
         assert_eq!(stdout(&warm), stdout(&cold), "{code}");
         assert_eq!(stderr(&warm), stderr(&cold), "{code}");
         assert!(!stderr(&warm).contains("_runcell"), "{}", stderr(&warm));
+    }
+    // The code as `python3 -` reads it (`<stdin>`), from a job without a script name. (Not
+    // the latin-1 declaration: CPython 3.11's `python3 -` refuses any declared encoding but
+    // UTF-8, "encoding problem: iso-8859-1"; the warm runner decodes it.)
+    for code in [encoded[0], encoded[2], encoded[3]] {
+        let cold = sb.run(&Command::new("python3").arg("-"), code).unwrap();
+        assert!(pool.wait_ready(1, HANG));
+        let warm = pool.run_job(&runcell::Job::new(code), b"").unwrap();
+        let code = String::from_utf8_lossy(code);
+        assert_eq!(warm.exit_code, cold.exit_code, "{code}\n{}", stderr(&warm));
+        assert_eq!(stdout(&warm), stdout(&cold), "{code}");
+        assert_eq!(stderr(&warm), stderr(&cold), "{code}");
     }
     assert_eq!(pool.stats().cold_runs, 0, "{:?}", pool.stats());
 }
@@ -993,6 +1047,44 @@ fn preloaded_cells_with_a_job_directory() {
         );
     }
     assert_eq!(pool.stats().warm_runs, 2, "{:?}", pool.stats());
+}
+
+/// A cell's job directory is not the cell's until its job: a preload that tries to create a
+/// file there before its job is refused (the directory is the host's, mode 0711, on a root
+/// host), and the job, once handed the directory, writes there.
+#[test]
+fn a_preload_cannot_write_the_job_directory_before_its_job() {
+    if !is_root() {
+        // An unprivileged host's sandboxes are the host user, who owns the directory.
+        return;
+    }
+    let _g = serial();
+    let sb = python_sandbox(Duration::from_secs(10));
+    let pre = "import os, sys\n\
+               try:\n    open('early.txt', 'w').close(); early = 'created'\n\
+               except OSError as e:\n    early = os.strerror(e.errno)\n\
+               sys.stdout.write('\\0'); sys.stdout.flush()\n\
+               exec(compile(sys.stdin.read(), '<stdin>', 'exec'), {'early': early})\n";
+    let cmd = Command::new("python3").arg("-c").arg(pre);
+    let pool = sb
+        .warm_pool(WarmConfig::new(1).preload(cmd.clone()).workspace("/box"))
+        .unwrap();
+    assert!(pool.wait_ready(1, HANG));
+    let cell = pool.cell().unwrap();
+    cell.workspace().unwrap().write("in.txt", b"x").unwrap();
+    let o = cell
+        .run(
+            &cmd,
+            b"import os\nopen('out.txt', 'w').write('y')\nprint(early, sorted(os.listdir('.')))\n",
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "Permission denied ['in.txt', 'out.txt']\n",
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A preloaded program that ended while its cell was idle is never handed a job: the handover

@@ -49,7 +49,13 @@
 //! and subtracted; `RLIMIT_CPU` (whole seconds) still includes those microseconds. A preloaded
 //! cell's program starts with `RLIMIT_CPU` raised by [`WarmConfig::preload_cpu`]; at the
 //! handover the host lowers it (`prlimit`) to the CPU time the program used so far plus the
-//! job's limit, and leaves that use out of the report. Memory, process count and output limits
+//! job's limit, and leaves that use out of the report. "Used so far" is the kernel's CPU
+//! clock of the whole process (`clock_gettime` on that pid's process clock), threads that
+//! have exited included, as `RLIMIT_CPU` counts it; if it cannot be read the handover fails.
+//! `RLIMIT_CPU` is per process: a process the job forks starts its own count (with the
+//! lowered limit, so up to the preload's use plus the job's limit), as in a cold run where
+//! each child gets the full limit; the wall time and the cgroup (process count, memory, CPU
+//! quota when set) bound the job as a whole. Memory, process count and output limits
 //! are the cell's cgroup and rlimits, which cover every process of the job.
 //!
 //! # Async
@@ -63,11 +69,14 @@
 //!
 //! With [`WarmConfig::workspace`] each cell is launched with a job directory of its own: a
 //! fresh, empty host directory (a [`Workspace`] under a host-only 0700 directory) made for
-//! that cell, given to host ids leased for that cell alone, and bound read-write at the
+//! that cell, for host ids leased for that cell alone, and bound read-write at the
 //! configured path, which is the cell's working directory (so the landlock rules cover it
-//! like any read-write bind: they are added after the mount exists). The caller takes a cell
+//! like any read-write bind: they are added after the mount exists). Until the handover the
+//! directory stays the host's, mode 0711, so nothing in the cell (a preload included) can
+//! create anything in it before the caller's files are there (an unprivileged host's
+//! sandboxes are the host user, who owns it throughout). The caller takes a cell
 //! ([`WarmPool::cell`]), writes the job's files into [`WarmCell::workspace`], and runs the job;
-//! at the handover the tree is handed to the cell's ids again (what the host wrote included),
+//! at the handover the tree is handed to the cell's ids (what the host wrote included),
 //! and the directory is removed once the cell is reaped. No directory serves two cells.
 //!
 //! # What runs cold
@@ -111,9 +120,22 @@ use crate::sys;
 /// `os.read` (nothing buffered past the frame), so everything after the frame is the
 /// program's own `sys.stdin`. The job then runs like `python3 NAME ARGS...` (or `python3 -`
 /// for the name `-`): a fresh `__main__` module in `sys.modules`, `sys.argv`, `__file__`
-/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, and the source in `linecache` so that
-/// tracebacks quote it as they quote a script file.
-const PYTHON_RUNNER: &str = r#"sys.stdout.write('\0')
+/// (absolute, as Python 3.9+ sets it), `sys.path[0]`, `__loader__`, and the code as a lazy
+/// `linecache` entry for that path (put there when `linecache` is imported, by a finder
+/// first in `sys.meta_path` until then), so that warnings and `inspect` quote it as they
+/// quote a script file; an uncaught exception puts the code in `linecache` before the
+/// `traceback` module prints it.
+///
+/// Only what every job needs is loaded before the job (`sys`, `os`, and the loader class,
+/// which the interpreter's own import system already holds): `tokenize` (a PEP 263
+/// declaration), `linecache` and `traceback` (an uncaught exception) and `resource` (a stack
+/// limit) are imported when a job needs them, so an idle cell costs no more CPU than
+/// `python3` starting (the cell's preload modules aside).
+const PYTHON_RUNNER: &str = r#"try:
+    from _frozen_importlib_external import SourceFileLoader as _runcell_loader
+except ImportError:
+    from importlib.machinery import SourceFileLoader as _runcell_loader
+sys.stdout.write('\0')
 sys.stdout.flush()
 def _runcell_read(n):
     b = bytearray()
@@ -124,6 +146,66 @@ def _runcell_read(n):
             os._exit(125)
         b += c
     return bytes(b)
+def _runcell_text(code):
+    # As the tokenizer reads a script: the encoding a PEP 263 line (line 1 or 2) declares,
+    # else UTF-8 (a BOM dropped).
+    enc = 'utf-8-sig'
+    i = code.find(b'\n') + 1
+    j = code.find(b'\n', i) if i else -1
+    if b'coding' in (code[:j] if j >= 0 else code):
+        import io, tokenize
+        try:
+            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
+        except SyntaxError:
+            pass
+    return code.decode(enc, 'replace')
+def _runcell_non_utf8(code, filename):
+    # What the file tokenizer says of a script with bytes that are not UTF-8 and no declared
+    # encoding (compile() of bytes says it otherwise), or None.
+    if code.startswith(b'\xef\xbb\xbf'):
+        return None
+    for n, line in enumerate(code.splitlines(), 1):
+        if n <= 2 and b'coding' in line:
+            import tokenize
+            if tokenize.cookie_re.match(line.decode('latin-1')):
+                return None
+        try:
+            line.decode('utf-8')
+        except UnicodeDecodeError as e:
+            return ("Non-UTF-8 code starting with '\\x%.2x' in file %s on line %d, but no "
+                    "encoding declared; see https://peps.python.org/pep-0263/ for details"
+                    % (line[e.start], filename, n))
+    return None
+class _runcell_primer:
+    # First in sys.meta_path until linecache is imported (a named script's job only): then
+    # the job's code goes in its cache as a lazy entry (what linecache keeps for a module
+    # whose loader has the source), so warnings and inspect quote the job's lines as they
+    # quote a script file's when that file is not there (one that is there is read first).
+    def __init__(self, filename, code):
+        self.entry = (filename, (lambda: _runcell_text(code),))
+    def find_spec(self, name, path=None, target=None):
+        if name != 'linecache':
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        for f in sys.meta_path:
+            find = getattr(f, 'find_spec', None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if isinstance(loader, _runcell_loader):
+            entry = self.entry
+            def exec_module(module):
+                del loader.exec_module
+                loader.exec_module(module)
+                module.cache.setdefault(*entry)
+            loader.exec_module = exec_module
+        return spec
 def _runcell_job():
     h = _runcell_read(32)
     if h[:8] != b'RCJOB1\0\0':
@@ -139,13 +221,14 @@ def _runcell_job():
         sys.stderr.flush()
         os.dup2(1, 2)
     if stack:
+        import resource
         # As `ulimit -s KIB`: soft and hard, or the hard limit when that is lower.
         try:
             resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
         except (ValueError, OSError):
             hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
             resource.setrlimit(resource.RLIMIT_STACK, (hard, hard))
-    m = types.ModuleType('__main__')
+    m = type(sys)('__main__')
     g = m.__dict__
     g['__builtins__'] = __builtins__
     if name == '-':
@@ -156,20 +239,29 @@ def _runcell_job():
         sys.path[0] = os.path.dirname(filename)
         g['__file__'] = filename
         g['__cached__'] = None
-        g['__loader__'] = importlib.machinery.SourceFileLoader('__main__', filename)
-        try:
-            enc = tokenize.detect_encoding(io.BytesIO(code).readline)[0]
-            lines = code.decode(enc, 'replace').splitlines(True)
-            linecache.cache[filename] = (len(code), None, lines, filename)
-        except BaseException:
-            pass
+        g['__loader__'] = _runcell_loader('__main__', filename)
+        primer = _runcell_primer(filename, code)
+        if 'linecache' in sys.modules:
+            sys.modules['linecache'].cache.setdefault(*primer.entry)
+        else:
+            sys.meta_path.insert(0, primer)
     sys.argv = [name] + args
     sys.modules['__main__'] = m
     # The runner's two frames below the job's: the job gets the depth a script gets.
     sys.setrecursionlimit(sys.getrecursionlimit() + 3)
     try:
         try:
-            exec(compile(code, filename, 'exec', dont_inherit=True), g)
+            try:
+                c = compile(code, filename, 'exec', dont_inherit=True)
+            except SyntaxError as e:
+                # The file tokenizer's words where compile() of bytes has its own.
+                msg = _runcell_non_utf8(code, filename)
+                if msg is None and e.lineno == 0 and str(e.msg).startswith('unknown encoding: '):
+                    msg = 'encoding problem: ' + e.msg[len('unknown encoding: '):]
+                if msg is None:
+                    raise
+                raise SyntaxError(msg) from None
+            exec(c, g)
             return 0
         finally:
             g.clear()
@@ -182,12 +274,23 @@ def _runcell_job():
         return 1
     except BaseException as e:
         e = e.with_traceback(e.__traceback__.tb_next)
-        if sys.excepthook is sys.__excepthook__:
-            # The same text as the built-in hook, with the lines from linecache (the built-in
-            # hook reads only files: the code came with the job).
-            traceback.print_exception(type(e), e, e.__traceback__)
-        else:
-            sys.excepthook(type(e), e, e.__traceback__)
+        hook = sys.excepthook
+        try:
+            if filename != '<stdin>':
+                import linecache
+                try:
+                    lines = _runcell_text(code).splitlines(True)
+                    linecache.cache[filename] = (len(code), None, lines, filename)
+                except BaseException:
+                    pass
+            if hook is sys.__excepthook__:
+                # The same text as the built-in hook, with the lines from linecache (the
+                # built-in hook reads only files: the code came with the job).
+                import traceback
+                hook = traceback.print_exception
+        except BaseException:
+            pass
+        hook(type(e), e, e.__traceback__)
         return 1
 _runcell_status = _runcell_job()
 import atexit
@@ -200,9 +303,8 @@ for _runcell_f in (sys.stdout, sys.stderr):
 os._exit(_runcell_status & 0xff)
 "#;
 
-/// The modules [`PYTHON_RUNNER`] uses, imported with the preload.
-const PYTHON_RUNNER_IMPORTS: &str =
-    "import sys, os, io, types, linecache, tokenize, traceback, resource, importlib.machinery\n";
+/// The modules [`PYTHON_RUNNER`] needs before any job, imported with the preload.
+const PYTHON_RUNNER_IMPORTS: &str = "import sys, os\n";
 
 /// The magic bytes that open a job frame.
 const FRAME_MAGIC: &[u8; 8] = b"RCJOB1\0\0";
@@ -703,9 +805,11 @@ impl std::fmt::Debug for WarmPool {
 /// Set up one cell, on a launcher thread.
 fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
     let timeout = cfg.setup_timeout;
-    // A job directory of its own: a fresh, empty workspace, bound where the cells work and
-    // given to host ids leased for this cell alone (its setup enters it as the working
-    // directory; the handover gives it the caller's files too).
+    // A job directory of its own: a fresh, empty workspace, bound where the cells work, for
+    // host ids leased for this cell alone. Until the handover it stays the host's (root's
+    // on a root host), mode 0711: the cell's setup can enter it as the working directory,
+    // nothing in the cell can create anything there before the caller's files; the
+    // handover gives the tree to the cell's ids.
     let workspace = match &cfg.workspace {
         Some(dst) => {
             let parent = cfg
@@ -713,8 +817,13 @@ fn make_cell(sb: &Sandbox, cfg: &WarmConfig) -> Result<Cell> {
                 .clone()
                 .unwrap_or_else(std::env::temp_dir);
             let ws = Workspace::new_in(sb, parent)?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                // The fresh directory under the pool's own 0700 one: nobody else reaches it.
+                std::fs::set_permissions(ws.path(), std::fs::Permissions::from_mode(0o711))
+                    .map_err(|e| Error::sys("chmod warm cell job directory", e))?;
+            }
             let ids = sb.lease_host_ids()?;
-            ws.hand_over(&ids)?;
             Some((ws, dst.clone(), ids))
         }
         None => None,
@@ -854,19 +963,6 @@ fn parent(pid: libc::pid_t) -> Option<libc::pid_t> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// CPU time used so far by every thread of host pid `pid`, in nanoseconds (schedstat).
-fn cpu_ns(pid: libc::pid_t) -> Option<u64> {
-    let mut total = 0u64;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
-        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
 /// Hand a preloaded cell its job: the CPU limit counts from now (the host lowers the
 /// program's `RLIMIT_CPU` to what it used plus the job's limit, and the report leaves out what
 /// it used), then the job's frame (framed cells) is written to its stdin, and the job's input
@@ -894,7 +990,18 @@ fn preload_handover(
     if !running(&pidfd) {
         return Err(ended());
     }
-    let used = cpu_ns(pid).unwrap_or(0);
+    // The whole process's CPU time, exited threads included (what RLIMIT_CPU counts; the
+    // live threads' schedstat would miss a thread the preload joined). The larger of the
+    // scheduler's runtime and user + system time (RLIMIT_CPU is checked against the latter,
+    // which is tick-sampled): the job gets at least its limit by either measure. Unreadable:
+    // the handover fails rather than guess.
+    let (sched, prof) = sys::process_cpu_ns_of(pid).map_err(|e| {
+        Error::sys(
+            "clock_gettime (process CPU clock of the preloaded program)",
+            spawn::os_err(e),
+        )
+    })?;
+    let used = sched.max(prof);
     let limit = Duration::from_nanos(used) + sb.limits().cpu_time;
     let soft = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
     // The program runs as the run's leased host uid, which owns its user namespace: a root
@@ -913,8 +1020,15 @@ fn preload_handover(
     if !running(&pidfd) {
         return Err(ended());
     }
-    started.cpu_before = Duration::from_nanos(used);
-    if let (Some(frame), Some(fd)) = (frame, &started.stdin) {
+    // The report (the cgroup's or the rusage's CPU time) leaves out what the preload used.
+    started.cpu_before = Duration::from_nanos(sched);
+    if let Some(frame) = frame {
+        // Without its stdin pipe the runner would take the program's own input for the job.
+        let Some(fd) = &started.stdin else {
+            return Err(preload_error(
+                "the preloaded program has no stdin pipe for its job frame".into(),
+            ));
+        };
         write_by(fd.as_raw_fd(), frame, deadline)?;
     }
     Ok(started)
@@ -1381,9 +1495,10 @@ impl WarmCell {
     /// The cell's own job directory (with [`WarmConfig::workspace`]): write the job's files
     /// here before the run ([`Workspace::write`]; host-side, beneath the directory, never
     /// through a symlink). Nothing else has written into it: it was created empty for this
-    /// cell, under a host-only 0700 directory, owned by host ids leased for this cell alone,
-    /// and the cell's processes have run nothing but runcell's setup (and, in a preloaded
-    /// cell, the pool's own preload command) in it.
+    /// cell, under a host-only 0700 directory, and stays the host's (mode 0711) until the
+    /// handover gives it to host ids leased for this cell alone; the cell's processes have
+    /// run nothing but runcell's setup (and, in a preloaded cell, the pool's own preload
+    /// command, which on a root host cannot write to it) in it.
     pub fn workspace(&self) -> Option<&Workspace> {
         self.cell.as_ref()?.workspace.as_ref()
     }
