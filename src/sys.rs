@@ -1044,6 +1044,17 @@ pub fn openat2_raw(
     flags: libc::c_int,
     resolve: u64,
 ) -> SysResult<RawFd> {
+    openat2_mode_raw(dirfd, path, flags, 0, resolve)
+}
+
+/// [`openat2_mode`] without libc (no `errno`).
+fn openat2_mode_raw(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+    resolve: u64,
+) -> SysResult<RawFd> {
     #[repr(C)]
     struct OpenHow {
         flags: u64,
@@ -1052,7 +1063,7 @@ pub fn openat2_raw(
     }
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
+        mode: u64::from(mode),
         resolve,
     };
     // The kernel reads the NUL-terminated path and `how` (of the size given) during the call.
@@ -1610,7 +1621,8 @@ pub fn openat2(dirfd: RawFd, path: &CStr, flags: libc::c_int, resolve: u64) -> S
     openat2_mode(dirfd, path, flags, 0, resolve)
 }
 
-/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})` (made without libc: the same
+/// call serves the setup process, which must not touch `errno`).
 pub fn openat2_mode(
     dirfd: RawFd,
     path: &CStr,
@@ -1618,72 +1630,19 @@ pub fn openat2_mode(
     mode: libc::mode_t,
     resolve: u64,
 ) -> SysResult<RawFd> {
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: u64::from(mode),
-        resolve,
-    };
-    // SAFETY: path is NUL-terminated and how a valid open_how of the given size.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    check_long(r).map(|fd| fd as RawFd)
+    openat2_mode_raw(dirfd, path, flags, mode, resolve)
 }
 
 /// `open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH)`: a
 /// detached copy of the mount tree at `fd` (an `O_PATH` descriptor).
 pub fn open_tree_clone(fd: RawFd) -> SysResult<RawFd> {
-    let flags = OPEN_TREE_CLONE
-        | libc::O_CLOEXEC as libc::c_uint
-        | libc::AT_RECURSIVE as libc::c_uint
-        | libc::AT_EMPTY_PATH as libc::c_uint;
-    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH; plain integers otherwise.
-    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
-    check_long(r).map(|fd| fd as RawFd)
+    open_tree_clone_raw(fd)
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})` on the mount at `fd`
 /// (attached or detached).
 pub fn mount_setattr_fd(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH; attr is a valid mount_attr of
-    // the given size.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd,
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    check_long(r).map(|_| ())
+    mount_setattr_fd_raw(fd, recursive, attr_set)
 }
 
 /// `move_mount(from, "", to, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attach the mount `from` (a
