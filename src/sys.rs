@@ -51,10 +51,7 @@ pub fn pipe(extra_flags: libc::c_int) -> SysResult<(RawFd, RawFd)> {
 
 /// `close(fd)`, ignoring errors (the fd is gone either way on Linux).
 pub fn close(fd: RawFd) {
-    // SAFETY: closing an fd number has no memory-safety implications; callers own `fd`.
-    unsafe {
-        libc::close(fd);
-    }
+    close_raw(fd)
 }
 
 /// `dup2(old, new)`; `dup3` cannot be used when old == new.
@@ -65,8 +62,7 @@ pub fn dup2(old: RawFd, new: RawFd) -> SysResult<()> {
 
 /// Set FD_CLOEXEC on `fd`.
 pub fn set_cloexec(fd: RawFd) -> SysResult<()> {
-    // SAFETY: plain fcntl on an fd.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) }).map(|_| ())
+    set_cloexec_raw(fd)
 }
 
 /// Duplicate `fd` onto the lowest free number >= `min` (without CLOEXEC).
@@ -125,15 +121,8 @@ pub fn write(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
 }
 
 /// Write all of `buf`, retrying on EINTR and short writes.
-pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
-    while !buf.is_empty() {
-        let n = retry(|| write(fd, buf))?;
-        if n == 0 {
-            return Err(libc::EIO);
-        }
-        buf = &buf[n..];
-    }
-    Ok(())
+pub fn write_all(fd: RawFd, buf: &[u8]) -> SysResult<()> {
+    write_all_raw(fd, buf)
 }
 
 /// `open` of a prepared C path.
@@ -756,8 +745,7 @@ pub fn write_nosigpipe(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
 
 /// `prctl` with integer arguments.
 pub fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> SysResult<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(|_| ())
+    prctl_raw(op, a, b)
 }
 
 /// `unshare(flags)`.
@@ -851,53 +839,19 @@ pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_
 /// A system call made without libc: the result is returned (negative errno on failure) and
 /// nothing is written to the calling thread's `errno`. A warm cell's program process uses it
 /// while it waits for its job: it runs on a launcher thread's TLS, which that thread keeps
-/// using meanwhile, so it must not touch `errno` (or anything else thread-local).
-#[cfg(target_arch = "x86_64")]
+/// using meanwhile, so it must not touch `errno` (or anything else thread-local). The unused
+/// argument registers are zero (see [`raw_syscall6`]).
 fn raw_syscall3(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
-    let ret: isize;
-    // SAFETY: the `syscall` instruction with the kernel's calling convention: rax holds the
-    // number and receives the result, rcx and r11 are clobbered; callers pass arguments valid
-    // for `nr` (documented at each caller).
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as isize => ret,
-            in("rdi") a,
-            in("rsi") b,
-            in("rdx") c,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    ret
+    raw_syscall6(nr, [a, b, c, 0, 0, 0])
 }
 
-/// See the x86_64 version.
-#[cfg(target_arch = "aarch64")]
-fn raw_syscall3(nr: libc::c_long, a: usize, b: usize, c: usize) -> isize {
-    let ret: isize;
-    // SAFETY: `svc 0` with the kernel's calling convention: x8 holds the number, x0 the first
-    // argument and the result; callers pass arguments valid for `nr`.
-    unsafe {
-        std::arch::asm!(
-            "svc 0",
-            in("x8") nr as usize,
-            inlateout("x0") a as isize => ret,
-            in("x1") b,
-            in("x2") c,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// [`raw_syscall3`] with up to six arguments.
+/// A system call with up to six arguments, made without libc (see [`raw_syscall3`]).
 #[cfg(target_arch = "x86_64")]
 fn raw_syscall6(nr: libc::c_long, args: [usize; 6]) -> isize {
     let ret: isize;
-    // SAFETY: as in `raw_syscall3`; the 4th to 6th arguments go in r10, r8, r9. Callers pass
-    // arguments valid for `nr` (documented at each caller).
+    // SAFETY: the `syscall` instruction with the kernel's calling convention: rax holds the
+    // number and receives the result, arguments in rdi, rsi, rdx, r10, r8, r9, rcx and r11
+    // are clobbered; callers pass arguments valid for `nr` (documented at each caller).
     unsafe {
         std::arch::asm!(
             "syscall",
@@ -920,7 +874,8 @@ fn raw_syscall6(nr: libc::c_long, args: [usize; 6]) -> isize {
 #[cfg(target_arch = "aarch64")]
 fn raw_syscall6(nr: libc::c_long, args: [usize; 6]) -> isize {
     let ret: isize;
-    // SAFETY: as in `raw_syscall3`; arguments in x0-x5. Callers pass arguments valid for `nr`.
+    // SAFETY: `svc 0` with the kernel's calling convention: x8 holds the number, arguments in
+    // x0-x5, x0 receives the result; callers pass arguments valid for `nr`.
     unsafe {
         std::arch::asm!(
             "svc 0",
@@ -950,7 +905,7 @@ fn raw_result(r: isize) -> SysResult<usize> {
 // the id maps meanwhile: until the setup process is released on its sync pipe, it makes its
 // calls through these wrappers, which never read or write `errno` (one location for both).
 
-/// [`write_all`] without libc (no `errno`).
+/// `write_all` made without libc: never reads or writes `errno` ([`write_all`] is this call).
 pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {
         let r = raw_syscall3(
@@ -985,7 +940,7 @@ pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     }
 }
 
-/// [`close`] without libc (no `errno`).
+/// `close` made without libc: never reads or writes `errno` ([`close`] is this call).
 pub fn close_raw(fd: RawFd) {
     let _ = raw_syscall3(libc::SYS_close, fd as usize, 0, 0);
 }
@@ -1011,7 +966,7 @@ pub fn dup2_raw(old: RawFd, new: RawFd) -> SysResult<()> {
     raw_result(r).map(|_| ())
 }
 
-/// [`set_cloexec`] without libc (no `errno`).
+/// `set_cloexec` made without libc: never reads or writes `errno` ([`set_cloexec`] is this call).
 pub fn set_cloexec_raw(fd: RawFd) -> SysResult<()> {
     let r = raw_syscall3(
         libc::SYS_fcntl,
@@ -1028,7 +983,7 @@ pub fn close_from_raw(first: u32) -> SysResult<()> {
     raw_result(r).map(|_| ())
 }
 
-/// [`prctl`] without libc (no `errno`).
+/// `prctl` made without libc: never reads or writes `errno` ([`prctl`] is this call).
 pub fn prctl_raw(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> SysResult<()> {
     let r = raw_syscall6(
         libc::SYS_prctl,
