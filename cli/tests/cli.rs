@@ -662,30 +662,67 @@ fn help_is_computed_whenever_it_is_printed() {
 
 /// The cgroup directories `runcell-<pid>-*` that the runcell process `pid` made in this
 /// process's own cgroups (the CLI's single-run leaves live there), on v1 and v2.
-fn cgroup_leaves_of(pid: u32) -> Vec<std::path::PathBuf> {
-    let prefix = format!("runcell-{pid}-");
-    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+/// The directories of this process's own cgroups, one per mounted hierarchy that carries the
+/// memory, pids or cpu controller (v1) or is the unified hierarchy (v2), found from
+/// `/proc/self/mountinfo` (mount point plus the cgroup path relative to the mount's root), so
+/// the test does not assume `/sys/fs/cgroup/<controller>` names.
+fn own_cgroup_dirs() -> Vec<std::path::PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    for line in own.lines() {
-        let mut it = line.splitn(3, ':');
-        let (_, controllers, path) = (it.next(), it.next(), it.next());
-        let (Some(controllers), Some(path)) = (controllers, path) else {
-            continue;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut dirs = Vec::new();
+    for m in mountinfo.lines() {
+        // id parent major:minor root mount-point options [optional...] - fstype source super
+        let (pre, post) = match m.split_once(" - ") {
+            Some(p) => p,
+            None => continue,
         };
-        let path = path.trim_start_matches('/');
-        for c in controllers.split(',') {
-            match c {
-                "memory" | "pids" | "cpu" => {
-                    dirs.push(std::path::Path::new("/sys/fs/cgroup").join(c).join(path))
-                }
-                "" => {
-                    dirs.push(std::path::Path::new("/sys/fs/cgroup").join(path));
-                    dirs.push(std::path::Path::new("/sys/fs/cgroup/unified").join(path));
-                }
-                _ => {}
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let (root, mount_point, fstype) = (pre[3], pre[4], post[0]);
+        let wanted: Vec<&str> = match fstype {
+            "cgroup2" => vec![""],
+            "cgroup" => post[2]
+                .split(',')
+                .filter(|o| matches!(*o, "memory" | "pids" | "cpu"))
+                .collect(),
+            _ => continue,
+        };
+        if wanted.is_empty() {
+            continue;
+        }
+        for line in own.lines() {
+            let mut it = line.splitn(3, ':');
+            let (_, controllers, path) = (it.next(), it.next(), it.next());
+            let (Some(controllers), Some(path)) = (controllers, path) else {
+                continue;
+            };
+            let matches = controllers.split(',').any(|c| wanted.contains(&c));
+            if !matches {
+                continue;
+            }
+            // The process's path is relative to the hierarchy's root; the mount shows the
+            // part of the hierarchy below its own root.
+            let Some(rel) = path.strip_prefix(root.trim_end_matches('/')) else {
+                continue;
+            };
+            if !(rel.is_empty() || rel.starts_with('/')) {
+                continue;
+            }
+            let dir = std::path::Path::new(mount_point).join(rel.trim_start_matches('/'));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
             }
         }
     }
+    dirs
+}
+
+fn cgroup_leaves_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("runcell-{pid}-");
+    let mut dirs = own_cgroup_dirs();
     if let Some(base) = std::env::var_os("RUNCELL_TEST_CGROUP_V2_BASE") {
         dirs.push(base.into());
     }
