@@ -850,9 +850,10 @@ fn warm_cells_answer_like_cold_runs() {
         json!({"source_code": "import atexit\natexit.register(print, 'at exit')\nprint('main', end='')"}),
         json!({"source_code": "raise KeyError('k') from ValueError('v')"}),
         json!({"source_code": "import os, sys, resource\nprint(sorted(os.environ.items()), sys.path, sys.flags, resource.getrlimit(resource.RLIMIT_STACK)[0])"}),
-        // Not for a warm cell (cold in both servers): quoted arguments, stderr into stdout.
+        // stderr into stdout: `exec 2>&1` cold, the job's own flag in a warm cell.
+        json!({"source_code": "import sys\nprint(1)\nprint(2, file=sys.stderr)\nprint(3)\nraise SystemExit('four')", "redirect_stderr_to_stdout": true}),
+        // Not for a warm cell (cold in both servers): quoted arguments.
         json!({"source_code": "import sys\nprint(sys.argv)", "command_line_arguments": "'a b' c*"}),
-        json!({"source_code": "import sys\nprint(1)\nprint(2, file=sys.stderr)", "redirect_stderr_to_stdout": true}),
     ];
     let fields = "stdout,stderr,status,exit_code,exit_signal,message,compile_output";
     for case in cases {
@@ -865,7 +866,7 @@ fn warm_cells_answer_like_cold_runs() {
         assert_eq!(a, b, "cold and warm differ for {case}");
     }
     assert!(
-        warm_runs(&warm) >= 10,
+        warm_runs(&warm) >= 11,
         "the plain cases ran in warm cells: {}",
         warm_runs(&warm)
     );
