@@ -444,6 +444,22 @@ fn a_full_queue_answers_503() {
     let (code, v) = s.post("/submissions", &body);
     assert_eq!(code, 503);
     assert_eq!(v, json!({"error": "queue is full"}));
+    // Judge0's order: a full queue is answered before the body is judged (an unknown
+    // language, malformed JSON), and with `wait=true` too.
+    let bad = json!({"source_code": "print(1)", "language_id": 99999});
+    assert_eq!(
+        s.post("/submissions", &bad),
+        (503, json!({"error": "queue is full"}))
+    );
+    let (code, _) = request(&s.addr, "POST", "/submissions", &[], b"{not json");
+    assert_eq!(code, 503);
+    assert_eq!(s.post("/submissions?wait=true", &body).0, 503);
+    // Once there is room, the same bodies get their own answers.
+    let roomy = Server::start("workers = 0\nmax_queue_size = 3\n");
+    assert_eq!(roomy.post("/submissions", &body).0, 201);
+    assert_eq!(roomy.post("/submissions", &bad).0, 422);
+    let (code, _) = request(&roomy.addr, "POST", "/submissions", &[], b"{not json");
+    assert_eq!(code, 400);
 }
 
 #[test]
