@@ -37,6 +37,7 @@ log of the POST), and what the client saw.
 cgroup of the highest weight, to measure on a shared machine as on one where only the
 benchmark runs: other users' processes then get only the CPU the benchmark leaves idle (the
 kernel threads, which do part of each sandbox's teardown, stay with them in the root group).
+A PostgreSQL server on this machine joins the group for the run (and leaves it after).
 
 Numbers depend on the machine: the script prints them, it asserts nothing.
 """
@@ -383,7 +384,9 @@ def throughput(n, postgres, extra, mode="wait"):
         try:
             scenario(addr, "wait", PROGRAMS["python"], 32, 64)  # warm-up
             threads0 = thread_cpu(server.pid)
-            cpu = Cpu(server.pid, postmaster_pid(url) if url else None)
+            db_pid = postmaster_pid(url) if url else None
+            join_high_share(db_pid)
+            cpu = Cpu(server.pid, db_pid)
             lat, _, el, used = scenario(addr, mode, PROGRAMS["python"], 32, n, cpu)
             threads1 = thread_cpu(server.pid)
             print(f"  {store:9} {n / el:6.1f} subs/s  median {statistics.median(lat) * 1000:.1f} ms"
@@ -401,6 +404,26 @@ def throughput(n, postgres, extra, mode="wait"):
 CPU_CGROUP = "/sys/fs/cgroup/cpu"
 
 
+HIGH_SHARE = None
+
+
+def join_high_share(pid):
+    """With --high-share, a PostgreSQL server on this machine (its postmaster and backends)
+    joins the benchmark's cpu group too: its work per submission is part of the service's."""
+    if not HIGH_SHARE or not pid:
+        return
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(os.path.join(HIGH_SHARE, "cgroup.procs"), "w") as f:
+                f.write(str(p))
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+
+
 def high_share():
     """Move this process (and so the server, its sandboxes and the clients, which inherit it)
     into a cgroup v1 cpu group of its own with the largest weight (`cpu.shares` 262144, 256
@@ -410,16 +433,26 @@ def high_share():
     import atexit
     if not os.path.exists(os.path.join(CPU_CGROUP, "cpu.shares")):
         raise SystemExit("--high-share needs the cgroup v1 cpu controller at " + CPU_CGROUP)
+    global HIGH_SHARE
     group = os.path.join(CPU_CGROUP, f"serve-bench-{os.getpid()}")
     os.mkdir(group)
+    HIGH_SHARE = group
     with open(os.path.join(group, "cpu.shares"), "w") as f:
         f.write("262144")
     with open(os.path.join(group, "cgroup.procs"), "w") as f:
         f.write(str(os.getpid()))
 
     def leave():
-        with open(os.path.join(CPU_CGROUP, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
+        # Everything still in the group (this process, a PostgreSQL server that joined)
+        # goes back to the root group.
+        with open(os.path.join(group, "cgroup.procs")) as f:
+            left = f.read().split()
+        for p in left:
+            try:
+                with open(os.path.join(CPU_CGROUP, "cgroup.procs"), "w") as f:
+                    f.write(p)
+            except OSError:
+                pass
         # The server's sandbox groups are gone with it; retry while the kernel lets go.
         for _ in range(50):
             try:
@@ -481,6 +514,7 @@ def main():
             fresh_database(url)
         server, addr = start_server(database, workdir, extra)
         db_pid = postmaster_pid(url) if url else None
+        join_high_share(db_pid)
         try:
             for prog in [a.only] if a.only else ("python", "cpp"):
                 program = PROGRAMS[prog]
