@@ -33,15 +33,21 @@ server's own records: the program's wall time in the sandbox (`wall_time`), the 
 run (`finished` log: job directory, sandbox spawn to reap, cleanup), the API request (`request`
 log of the POST), and what the client saw.
 
+`--high-share` (root, cgroup v1 cpu controller) runs everything the benchmark starts in a cpu
+cgroup of the highest weight, to measure on a shared machine as on one where only the
+benchmark runs: other users' processes then get only the CPU the benchmark leaves idle (the
+kernel threads, which do part of each sandbox's teardown, stay with them in the root group).
+A PostgreSQL server on this machine joins the group for the run (and leaves it after).
+
 Numbers depend on the machine: the script prints them, it asserts nothing.
 """
 
 import argparse
-import http.client
 import json
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -62,16 +68,49 @@ PROGRAMS = {
 
 
 class Client:
+    """A keep-alive HTTP/1.1 client on a plain socket. The benchmark's clients share the 2
+    cores with the service, so their own CPU is kept small: `http.client` parses every
+    response's headers with the `email` package, which cost the 32 clients ~0.5 ms of CPU per
+    submission; this one reads the status line and `Content-Length` only (~0.3 ms)."""
+
     def __init__(self, addr):
         host, port = addr.split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=600)
+        self.addr = (host, int(port))
+        self.sock = None
+        self.buf = b""
 
     def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        r = self.conn.getresponse()
-        raw = r.read()
-        return r.status, json.loads(raw) if raw else None
+        data = b"" if body is None else json.dumps(body).encode()
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.addr[0]}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
+        if self.sock is None:
+            self.sock = socket.create_connection(self.addr, timeout=600)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buf = b""
+        self.sock.sendall(head.encode() + data)
+        while b"\r\n\r\n" not in self.buf:
+            self._read()
+        raw_head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip()
+                   for k, v in (l.split(":", 1) for l in lines[1:] if ":" in l)}
+        if "content-length" not in headers:
+            raise RuntimeError(f"response without Content-Length: {lines}")
+        n = int(headers["content-length"])
+        while len(self.buf) < n:
+            self._read()
+        raw, self.buf = self.buf[:n], self.buf[n:]
+        if headers.get("connection", "").lower() == "close":
+            self.sock.close()
+            self.sock = None
+        return status, json.loads(raw) if raw else None
+
+    def _read(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed by the server")
+        self.buf += chunk
 
 
 def one(addr, mode, program, client, creates):
@@ -345,7 +384,9 @@ def throughput(n, postgres, extra, mode="wait"):
         try:
             scenario(addr, "wait", PROGRAMS["python"], 32, 64)  # warm-up
             threads0 = thread_cpu(server.pid)
-            cpu = Cpu(server.pid, postmaster_pid(url) if url else None)
+            db_pid = postmaster_pid(url) if url else None
+            join_high_share(db_pid)
+            cpu = Cpu(server.pid, db_pid)
             lat, _, el, used = scenario(addr, mode, PROGRAMS["python"], 32, n, cpu)
             threads1 = thread_cpu(server.pid)
             print(f"  {store:9} {n / el:6.1f} subs/s  median {statistics.median(lat) * 1000:.1f} ms"
@@ -358,6 +399,68 @@ def throughput(n, postgres, extra, mode="wait"):
             server.terminate()
             server.wait()
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+CPU_CGROUP = "/sys/fs/cgroup/cpu"
+
+
+HIGH_SHARE = None
+
+
+def join_high_share(pid):
+    """With --high-share, a PostgreSQL server on this machine (its postmaster and backends)
+    joins the benchmark's cpu group too: its work per submission is part of the service's."""
+    if not HIGH_SHARE or not pid:
+        return
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(os.path.join(HIGH_SHARE, "cgroup.procs"), "w") as f:
+                f.write(str(p))
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+
+
+def high_share():
+    """Move this process (and so the server, its sandboxes and the clients, which inherit it)
+    into a cgroup v1 cpu group of its own with the largest weight (`cpu.shares` 262144, 256
+    times a nice-0 process's): on a machine other users load, the benchmark then takes the
+    cores as if it ran alone, except the kernel's own threads (namespace teardown) and
+    interrupts, which stay in the root group. The group is left (and removed) at exit."""
+    import atexit
+    if not os.path.exists(os.path.join(CPU_CGROUP, "cpu.shares")):
+        raise SystemExit("--high-share needs the cgroup v1 cpu controller at " + CPU_CGROUP)
+    global HIGH_SHARE
+    group = os.path.join(CPU_CGROUP, f"serve-bench-{os.getpid()}")
+    os.mkdir(group)
+    HIGH_SHARE = group
+    with open(os.path.join(group, "cpu.shares"), "w") as f:
+        f.write("262144")
+    with open(os.path.join(group, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+
+    def leave():
+        # Everything still in the group (this process, a PostgreSQL server that joined)
+        # goes back to the root group.
+        with open(os.path.join(group, "cgroup.procs")) as f:
+            left = f.read().split()
+        for p in left:
+            try:
+                with open(os.path.join(CPU_CGROUP, "cgroup.procs"), "w") as f:
+                    f.write(p)
+            except OSError:
+                pass
+        # The server's sandbox groups are gone with it; retry while the kernel lets go.
+        for _ in range(50):
+            try:
+                os.rmdir(group)
+                return
+            except OSError:
+                time.sleep(0.1)
+    atexit.register(leave)
 
 
 def main():
@@ -375,11 +478,17 @@ def main():
                     help="with --throughput: create-then-poll clients instead of wait=true")
     ap.add_argument("--set", action="append", default=[], metavar="'KEY = VALUE'",
                     help="a line for the server's TOML config (repeatable)")
+    ap.add_argument("--high-share", action="store_true",
+                    help="run in a cgroup v1 cpu group with the highest weight (root; see "
+                         "the module's doc): other users' processes take (almost) no CPU "
+                         "from the benchmark")
     a = ap.parse_args()
     BIN = a.bin
     if not os.path.exists(BIN):
         raise SystemExit("build first: cargo build --release -p runcell-cli")
     extra = "".join(line + "\n" for line in a.set)
+    if a.high_share:
+        high_share()
     if a.breakdown:
         return breakdown(a.breakdown, extra)
     if a.throughput:
@@ -405,6 +514,7 @@ def main():
             fresh_database(url)
         server, addr = start_server(database, workdir, extra)
         db_pid = postmaster_pid(url) if url else None
+        join_high_share(db_pid)
         try:
             for prog in [a.only] if a.only else ("python", "cpp"):
                 program = PROGRAMS[prog]

@@ -444,6 +444,22 @@ fn a_full_queue_answers_503() {
     let (code, v) = s.post("/submissions", &body);
     assert_eq!(code, 503);
     assert_eq!(v, json!({"error": "queue is full"}));
+    // Judge0's order: a full queue is answered before the body is judged (an unknown
+    // language, malformed JSON), and with `wait=true` too.
+    let bad = json!({"source_code": "print(1)", "language_id": 99999});
+    assert_eq!(
+        s.post("/submissions", &bad),
+        (503, json!({"error": "queue is full"}))
+    );
+    let (code, _) = request(&s.addr, "POST", "/submissions", &[], b"{not json");
+    assert_eq!(code, 503);
+    assert_eq!(s.post("/submissions?wait=true", &body).0, 503);
+    // Once there is room, the same bodies get their own answers.
+    let roomy = Server::start("workers = 0\nmax_queue_size = 3\n");
+    assert_eq!(roomy.post("/submissions", &body).0, 201);
+    assert_eq!(roomy.post("/submissions", &bad).0, 422);
+    let (code, _) = request(&roomy.addr, "POST", "/submissions", &[], b"{not json");
+    assert_eq!(code, 400);
 }
 
 #[test]
@@ -850,9 +866,10 @@ fn warm_cells_answer_like_cold_runs() {
         json!({"source_code": "import atexit\natexit.register(print, 'at exit')\nprint('main', end='')"}),
         json!({"source_code": "raise KeyError('k') from ValueError('v')"}),
         json!({"source_code": "import os, sys, resource\nprint(sorted(os.environ.items()), sys.path, sys.flags, resource.getrlimit(resource.RLIMIT_STACK)[0])"}),
-        // Not for a warm cell (cold in both servers): quoted arguments, stderr into stdout.
+        // stderr into stdout: `exec 2>&1` cold, the job's own flag in a warm cell.
+        json!({"source_code": "import sys\nprint(1)\nprint(2, file=sys.stderr)\nprint(3)\nraise SystemExit('four')", "redirect_stderr_to_stdout": true}),
+        // Not for a warm cell (cold in both servers): quoted arguments.
         json!({"source_code": "import sys\nprint(sys.argv)", "command_line_arguments": "'a b' c*"}),
-        json!({"source_code": "import sys\nprint(1)\nprint(2, file=sys.stderr)", "redirect_stderr_to_stdout": true}),
     ];
     let fields = "stdout,stderr,status,exit_code,exit_signal,message,compile_output";
     for case in cases {
@@ -865,7 +882,7 @@ fn warm_cells_answer_like_cold_runs() {
         assert_eq!(a, b, "cold and warm differ for {case}");
     }
     assert!(
-        warm_runs(&warm) >= 10,
+        warm_runs(&warm) >= 11,
         "the plain cases ran in warm cells: {}",
         warm_runs(&warm)
     );

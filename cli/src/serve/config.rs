@@ -56,8 +56,9 @@ pub struct Config {
     /// Accept any certificate from https callback URLs (no verification). Off by default:
     /// only for receivers on a trusted network that cannot have a proper certificate.
     pub callbacks_insecure: bool,
-    /// Warm cells with a preloaded Python interpreter kept ready per process with workers
-    /// (0 = none: every run is cold). Python submissions with the default limits run in one.
+    /// Warm cells with a preloaded Python interpreter kept ready per process with workers, in
+    /// all (shared out among one pool per worker thread); 0 = none (every run is cold).
+    /// Python submissions with the default limits run in one.
     pub warm_python: usize,
     /// Judge0's settings, same names and units as /config_info.
     pub enable_wait_result: bool,

@@ -54,12 +54,19 @@ pub struct Executor {
     pub warm: Option<Arc<WarmPython>>,
 }
 
-/// A pool of warm cells with a preloaded Python interpreter (`warm_python` cells), built for
-/// the Python language's run step with the default limits. A submission runs in one when
-/// nothing about it needs what a cell does not have; it runs cold otherwise (and whenever no
-/// cell can be had), with the same result.
+/// Warm cells with a preloaded Python interpreter (`warm_python` cells), built for the Python
+/// language's run step with the default limits. A submission runs in one when nothing about
+/// it needs what a cell does not have; it runs cold otherwise (and whenever no cell can be
+/// had), with the same result.
+///
+/// One pool per worker thread (worker `i` takes its cells from pool `i` modulo their number):
+/// a pool sets its cells up one after another on its own refill thread (launch, then the
+/// interpreter's start, ~12 ms of CPU), so one pool for the whole process could not refill
+/// faster than about one cell per such setup, and the submissions beyond that rate set their
+/// cells up on the spot, on the worker. With a pool each, every worker has the setup of its
+/// next cell running while it runs its current job: a two-stage pipeline per worker.
 pub struct WarmPython {
-    pool: WarmPool,
+    pools: Vec<WarmPool>,
     /// Judge0 id of the language the cells run.
     language_id: i64,
     /// The run step's sandbox key the cells were built for (limits, stack limit included):
@@ -77,9 +84,24 @@ impl std::fmt::Debug for WarmPython {
 }
 
 impl WarmPython {
-    /// Ready cells, cells started, setup failures, warm and cold runs of the pool.
+    /// Ready cells, cells started, setup failures, warm and cold runs of the pools, summed
+    /// (the last setup error is one pool's).
     pub fn stats(&self) -> runcell::WarmStats {
-        self.pool.stats()
+        let mut all = runcell::WarmStats::default();
+        for p in &self.pools {
+            let st = p.stats();
+            all.ready += st.ready;
+            all.cells_started += st.cells_started;
+            all.setup_failures += st.setup_failures;
+            all.warm_runs += st.warm_runs;
+            all.cold_runs += st.cold_runs;
+            all.last_setup_error = all.last_setup_error.or(st.last_setup_error);
+            all.idle_memory = match (all.idle_memory, st.idle_memory) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        }
+        all
     }
 }
 
@@ -187,14 +209,14 @@ impl Executor {
         Ok(sb)
     }
 
-    /// Start the pool of `size` preloaded Python cells for `lang` with the run step of a
-    /// submission with these defaults (stack limit included). Refused (the caller runs
-    /// everything cold) when the first cell fails.
+    /// Start one pool of preloaded Python cells per entry of `sizes` (that many cells each)
+    /// for `lang` with the run step of a submission with these defaults (stack limit
+    /// included). Refused (the caller runs everything cold) when a pool's first cell fails.
     pub fn start_warm(
         &mut self,
         lang: &Language,
         defaults: &Submission,
-        size: usize,
+        sizes: &[usize],
     ) -> Result<(), String> {
         let step = run_step(defaults);
         // A cold run's program is exec'd by `bash -c`, which leaves PWD and SHLVL=0 in its
@@ -205,36 +227,43 @@ impl Executor {
             .map_err(|e| e.to_string())?;
         // The cells' own job directories are made in the work directory (named
         // runcell-ws-PID-..., removed by a later start if this process is killed).
-        let pool = sb
-            .warm_pool(
-                WarmConfig::new(size)
-                    .python(&[])
-                    .workspace_in("/box", &self.work_dir),
-            )
-            .map_err(|e| e.to_string())?;
+        let pools = sizes
+            .iter()
+            .map(|&size| {
+                sb.warm_pool(
+                    WarmConfig::new(size)
+                        .python(&[])
+                        .workspace_in("/box", &self.work_dir),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if pools.is_empty() {
+            return Err("no warm pool to start".into());
+        }
         self.warm = Some(Arc::new(WarmPython {
-            pool,
+            pools,
             language_id: lang.id,
             key: sandbox_key(lang, &step),
         }));
         Ok(())
     }
 
-    /// Run `s` in a warm cell if it can run in one (`None`: run it cold).
-    fn try_warm(&self, s: &Submission, lang: &Language) -> Option<RunResult> {
+    /// Run `s` in a warm cell of worker `slot`'s pool if it can run in one (`None`: run it
+    /// cold).
+    fn try_warm(&self, s: &Submission, lang: &Language, slot: usize) -> Option<RunResult> {
         let w = self.warm.as_ref()?;
         let eligible = w.language_id == lang.id
             && !lang.is_project
             && lang.compile_cmd.is_none()
             && s.additional_files.is_none()
             && s.number_of_runs <= 1
-            && !s.redirect_stderr_to_stdout
             && sandbox_key(lang, &run_step(s)) == w.key;
         if !eligible {
             return None;
         }
         let args = plain_words(&sanitize(s.command_line_arguments.as_deref().unwrap_or("")))?;
-        let cell = match w.pool.cell() {
+        let cell = match w.pools[slot % w.pools.len()].cell() {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "no warm cell: running cold");
@@ -247,7 +276,11 @@ impl Executor {
         {
             return Some(RunResult::internal(format!("warm cell: {e}")));
         }
-        let job = Job::new(source).script(&lang.source_file).args(args);
+        // `exec 2>&1` of a cold run: file descriptor 2 made a copy of 1 before the code runs.
+        let job = Job::new(source)
+            .script(&lang.source_file)
+            .args(args)
+            .stderr_to_stdout(s.redirect_stderr_to_stdout);
         let stdin = s.stdin.as_deref().unwrap_or_default();
         match cell.run_job(&job, stdin) {
             Ok(o) => {
@@ -297,12 +330,13 @@ impl Executor {
         b.build()
     }
 
-    /// Run a submission to its result. Never panics; setup failures are Internal Error.
-    pub fn execute(&self, s: &Submission) -> RunResult {
+    /// Run a submission to its result on worker `slot` (which warm pool it may take a cell
+    /// from). Never panics; setup failures are Internal Error.
+    pub fn execute(&self, s: &Submission, slot: usize) -> RunResult {
         let Some(lang) = self.langs.get(s.language_id) else {
             return RunResult::internal(format!("language {} is not configured", s.language_id));
         };
-        if let Some(r) = self.try_warm(s, lang) {
+        if let Some(r) = self.try_warm(s, lang, slot) {
             return r;
         }
         let dir = match self.prepare(s, lang) {

@@ -199,23 +199,36 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    if let Err(r) = queue_full(&app, 1).await {
-        return r;
-    }
-    let v = match parse_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let sub = match validate(&app, &v, base64) {
+    // Parsed and validated first (no store call), answered in Judge0's order: a full queue
+    // (503) before a malformed (400) or invalid (422) body.
+    let sub = match parse_body(&body)
+        .and_then(|v| validate(&app, &v, base64).map_err(|e| unprocessable(&e)))
+    {
         Ok(s) => s,
-        Err(e) => return unprocessable(&e),
+        Err(r) => {
+            if let Err(full) = queue_full(&app, 1).await {
+                return full;
+            }
+            return r;
+        }
     };
     let token = sub.token.clone();
     let waiter = wait.then(|| app.hub.watch(&token));
     // What `wait=true` answers if the store stops answering after the insert.
     let mut last = wait.then(|| sub.clone());
-    if let Err(r) = blocking(&app, move |s| s.insert(&[sub])).await {
-        return r;
+    // The queue's depth checked and the submission stored in one call off the async threads.
+    let max = app.cfg.max_queue_size as i64;
+    let stored = blocking(&app, move |s| {
+        if s.queue_depth()? + 1 > max {
+            return Ok(false);
+        }
+        s.insert(&[sub]).map(|()| true)
+    })
+    .await;
+    match stored {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::SERVICE_UNAVAILABLE, "queue is full"),
+        Err(r) => return r,
     }
     app.hub.jobs_added();
     if !wait {
@@ -223,6 +236,11 @@ async fn create(State(app): State<Shared>, q: Q, body: Bytes) -> Response {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(app.cfg.wait_timeout_secs);
     let poll = app.wait_poll;
+    // The job was queued a moment ago: wait for its wake-up (or the poll interval) before the
+    // first read rather than reading a row that is certainly still queued.
+    if let Some(w) = &waiter {
+        let _ = tokio::time::timeout(poll, w.finished()).await;
+    }
     loop {
         let t = token.clone();
         let store = app.store.clone();

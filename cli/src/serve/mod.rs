@@ -204,8 +204,8 @@ fn parts(cfg: &Config) -> Result<Parts, String> {
     })
 }
 
-/// Start the pool of preloaded Python cells (`warm_python`), for the submissions with the
-/// configured defaults; on failure every run stays cold (logged).
+/// Start the preloaded Python cells (`warm_python`, in all; one pool per worker thread) for
+/// the submissions with the configured defaults; on failure every run stays cold (logged).
 fn start_warm(cfg: &Config, langs: &Languages, exec: &mut Executor) {
     let Some(lang) = langs
         .all()
@@ -229,9 +229,16 @@ fn start_warm(cfg: &Config, langs: &Languages, exec: &mut Executor) {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    match exec.start_warm(lang, &defaults, cfg.warm_python) {
+    // The cells shared out among the workers' pools (a pool has at least one).
+    let (cells, workers) = (cfg.warm_python, cfg.worker_count());
+    let pools = workers.min(cells).max(1);
+    let sizes: Vec<usize> = (0..pools)
+        .map(|i| cells / pools + usize::from(i < cells % pools))
+        .collect();
+    match exec.start_warm(lang, &defaults, &sizes) {
         Ok(()) => tracing::info!(
-            cells = cfg.warm_python,
+            cells,
+            pools,
             language = lang.id,
             ms = started.elapsed().as_secs_f64() * 1000.0,
             "warm Python cells ready"

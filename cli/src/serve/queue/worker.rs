@@ -249,7 +249,7 @@ impl Pool {
                 let owner = format!("{id}/{i}");
                 std::thread::Builder::new()
                     .name(format!("runcell-worker-{i}"))
-                    .spawn(move || worker_loop(&sh, &owner))
+                    .spawn(move || worker_loop(&sh, &owner, i))
                     .map_err(|e| tracing::error!(error = %e, "cannot start worker thread"))
                     .ok()
             })
@@ -379,7 +379,7 @@ fn nap(sh: &Shared, d: Duration) {
     }
 }
 
-fn worker_loop(sh: &Arc<Shared>, owner: &str) {
+fn worker_loop(sh: &Arc<Shared>, owner: &str, slot: usize) {
     let mut seen = 0u64;
     // A shared store has workers elsewhere and no in-process wake-up for their queues: poll.
     let idle = if sh.store.shared() {
@@ -395,7 +395,7 @@ fn worker_loop(sh: &Arc<Shared>, owner: &str) {
         {
             Ok(Some(sub)) => {
                 backoff.succeeded();
-                run_job(sh, owner, sub);
+                run_job(sh, owner, slot, sub);
             }
             Ok(None) => {
                 backoff.succeeded();
@@ -439,14 +439,14 @@ fn store_result(sh: &Shared, owner: &str, token: &str, result: &RunResult) -> Op
     }
 }
 
-fn run_job(sh: &Arc<Shared>, owner: &str, sub: Submission) {
+fn run_job(sh: &Arc<Shared>, owner: &str, slot: usize, sub: Submission) {
     let key = (sub.token.clone(), owner.to_string());
     if let Ok(mut r) = sh.running.lock() {
         r.insert(key.clone());
     }
     let started = Instant::now();
     tracing::debug!(token = %sub.token, language = sub.language_id, "run");
-    let result = sh.exec.execute(&sub);
+    let result = sh.exec.execute(&sub, slot);
     let secs = started.elapsed().as_secs_f64();
     let written = store_result(sh, owner, &sub.token, &result);
     if let Ok(mut r) = sh.running.lock() {

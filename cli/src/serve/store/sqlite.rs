@@ -108,6 +108,8 @@ impl SqliteStore {
     pub fn open(path: &str) -> Result<SqliteStore> {
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        // Room for every statement of the hot paths (claim, finish, insert, get, ...).
+        conn.set_prepared_statement_cache_capacity(32);
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -245,11 +247,8 @@ impl Store for SqliteStore {
 
     fn queue_depth(&self) -> Result<i64> {
         self.with(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM submissions WHERE status_id = 1",
-                [],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT COUNT(*) FROM submissions WHERE status_id = 1")?
+                .query_row([], |r| r.get(0))
         })
     }
 
@@ -272,38 +271,35 @@ impl Store for SqliteStore {
         self.with(|c| {
             let now = now_micros();
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                &format!(
-                    "UPDATE submissions SET status_id = ?1, message = ?2, finished_at = ?3, \
-                     lease_owner = NULL, lease_until = NULL, {CALLBACK_PENDING} \
-                     WHERE status_id = 2 AND lease_until < ?3 AND attempts >= ?4"
-                ),
-                params![
-                    status::INTERNAL,
-                    exhausted_message(max_attempts),
-                    now,
-                    max_attempts
-                ],
-            )?;
+            // Cached statements: the hot ones are parsed once per connection, not per job.
+            tx.prepare_cached(&format!(
+                "UPDATE submissions SET status_id = ?1, message = ?2, finished_at = ?3, \
+                 lease_owner = NULL, lease_until = NULL, {CALLBACK_PENDING} \
+                 WHERE status_id = 2 AND lease_until < ?3 AND attempts >= ?4"
+            ))?
+            .execute(params![
+                status::INTERNAL,
+                exhausted_message(max_attempts),
+                now,
+                max_attempts
+            ])?;
             let id: Option<i64> = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM submissions WHERE status_id = 1 \
                      OR (status_id = 2 AND lease_until < ?1) ORDER BY id LIMIT 1",
-                    [now],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row([now], |r| r.get(0))
                 .optional()?;
             let sub = match id {
                 None => None,
-                Some(id) => Some(tx.query_row(
-                    &format!(
+                Some(id) => Some(
+                    tx.prepare_cached(&format!(
                         "UPDATE submissions SET status_id = 2, lease_owner = ?1, \
                          lease_until = ?2, attempts = attempts + 1 WHERE id = ?3 \
                          RETURNING {COLUMNS}"
-                    ),
-                    params![worker, now + micros(lease), id],
-                    row_to_submission,
-                )?),
+                    ))?
+                    .query_row(params![worker, now + micros(lease), id], row_to_submission)?,
+                ),
             };
             tx.commit()?;
             Ok(sub)
@@ -312,26 +308,26 @@ impl Store for SqliteStore {
 
     fn extend(&self, token: &str, worker: &str, lease: Duration) -> Result<bool> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE submissions SET lease_until = ?1 WHERE token = ?2 AND status_id = 2 \
                  AND lease_owner = ?3",
-                params![now_micros() + micros(lease), token, worker],
-            )
+            )?
+            .execute(params![now_micros() + micros(lease), token, worker])
             .map(|n| n > 0)
         })
     }
 
     fn finish(&self, token: &str, worker: &str, r: &RunResult) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute(
-                &format!(
+            let n = c
+                .prepare_cached(&format!(
                     "UPDATE submissions SET status_id = ?1, time = ?2, wall_time = ?3, \
                      memory = ?4, stdout = ?5, stderr = ?6, compile_output = ?7, \
                      exit_code = ?8, exit_signal = ?9, message = ?10, finished_at = ?11, \
                      lease_until = NULL, {CALLBACK_PENDING} \
                      WHERE token = ?12 AND status_id = 2 AND lease_owner = ?13"
-                ),
-                params![
+                ))?
+                .execute(params![
                     r.status_id,
                     r.time,
                     r.wall_time,
@@ -345,8 +341,7 @@ impl Store for SqliteStore {
                     now_micros(),
                     token,
                     worker
-                ],
-            )?;
+                ])?;
             if n > 0 {
                 return Ok(true);
             }
