@@ -194,8 +194,7 @@ pub(crate) fn analyze_raw(
     };
     let root = ast.root();
     let scopes = scope::Scopes::build(root, source);
-    let mut resolver = resolve::Resolver::new(source, scopes, rules.known_names());
-    resolver.outer = outer;
+    let resolver = resolve::Resolver::new(source, scopes, rules.known_names(), outer);
     let mut checker = check::Checker::new(&resolver, rules, nested);
     checker.run(root);
     let out = std::mem::take(&mut checker.out);
