@@ -670,6 +670,25 @@ fn constant_code_strings_are_analyzed_as_code() {
     }
 }
 
+/// A code string's own variables see the names of the code that runs it: they are solved
+/// with those names in view, not only the names the string uses directly.
+#[test]
+fn code_string_variables_see_the_running_code() {
+    for src in [
+        // Direct use of an outer alias, and through the string's own variables.
+        "import os as o\nexec(\"o.system('id')\")\n",
+        "import os as o\nexec(\"m = o\\nm.system('id')\")\n",
+        "import subprocess as sp\ndef run():\n    exec('p = sp\\np.call([\"id\"])')\nrun()\n",
+        "from os import system as s\nexec('g = [s]\\nh = g[0]\\nh(\"id\")')\n",
+        "import socket as k\nexec('m = k\\nm.create_connection((\"h\", 1))')\n",
+        "import os\nname = 'sys' + 'tem'\nexec('f = getattr(os, name)\\nf(\"id\")')\n",
+    ] {
+        assert_blocks(src);
+    }
+    // The outer names carry their meaning, not more: a harmless value stays harmless.
+    assert_clean("import math as o\nexec('f = o.sqrt\\nprint(f(4))')\n");
+}
+
 #[test]
 fn computed_code_strings_stay_dynamic_code() {
     for src in [

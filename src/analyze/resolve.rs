@@ -317,15 +317,22 @@ pub struct Resolver<'t> {
     /// Module and class names from the rules (see `KnownNames`).
     known: Arc<KnownNames>,
     /// For a code string: the names of the file it runs in, where it runs.
-    pub outer: Option<Outer>,
+    outer: Option<Outer>,
 }
 
 /// Names (and their values) visible where a code string runs, for its analysis.
 pub type Outer = std::collections::HashMap<String, ValSet>;
 
 impl<'t> Resolver<'t> {
-    /// Solves every variable of the file.
-    pub fn new(src: &'t str, scopes: Scopes<'t>, known: Arc<KnownNames>) -> Resolver<'t> {
+    /// Solves every variable of the file. `outer`: for a code string, the names visible
+    /// where it runs; given here because the string's own variables are solved with them
+    /// (`exec('m = os_alias\nm.system(...)')`).
+    pub fn new(
+        src: &'t str,
+        scopes: Scopes<'t>,
+        known: Arc<KnownNames>,
+        outer: Option<Outer>,
+    ) -> Resolver<'t> {
         let n = scopes.vars.len();
         let mut r = Resolver {
             src,
@@ -335,7 +342,7 @@ impl<'t> Resolver<'t> {
             memo: RefCell::new(FastMap::default()),
             reads: RefCell::new(None),
             known,
-            outer: None,
+            outer,
         };
         // Round 0 evaluates every source and records which variables it read; later rounds
         // re-evaluate only the sources that read a variable that changed since.

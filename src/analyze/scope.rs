@@ -164,6 +164,19 @@ pub struct Scopes<'t> {
     pub visits: Vec<Visit<'t>>,
     /// A part of the tree the binding pass does not read was nested too deep to record.
     pub visits_partial: bool,
+    /// Every name bound anywhere in the file, numbered (filled once the pass is done), so
+    /// that a name use hashes its text once, not once per enclosing scope.
+    syms: FastMap<String, u32>,
+    /// (scope, name number) -> variable, for every binding of every scope.
+    slots: FastMap<(ScopeId, usize), VarId>,
+    /// Each function's `return` pseudo-variable.
+    returns: Vec<Option<VarId>>,
+}
+
+/// The key of `slots`: a pair, so that [`FastHash`] mixes both (the same name bound in
+/// many function scopes must not share the low hash bits that pick a bucket).
+fn slot(scope: ScopeId, sym: u32) -> (ScopeId, usize) {
+    (scope, sym as usize)
 }
 
 /// One node for the checking pass, with what it needs to know about the node's place.
@@ -410,6 +423,9 @@ impl<'t> Scopes<'t> {
             // The checking pass acts on about a third of the nodes.
             visits: Vec::with_capacity(root.tree_len() / 3),
             visits_partial: false,
+            syms: FastMap::default(),
+            slots: FastMap::default(),
+            returns: Vec::new(),
         };
         let mut b = Builder {
             s: &mut s,
@@ -430,21 +446,42 @@ impl<'t> Scopes<'t> {
             .collect();
         stars.dedup();
         s.stars = stars;
+        s.index();
         s
+    }
+
+    /// Numbers the bound names and indexes every binding by (scope, number).
+    fn index(&mut self) {
+        let n: usize = self.scopes.iter().map(|sc| sc.names.len()).sum();
+        self.slots.reserve(n);
+        for (id, sc) in self.scopes.iter().enumerate() {
+            for (name, &var) in &sc.names {
+                let next = u32::try_from(self.syms.len()).unwrap_or(u32::MAX);
+                let sym = *self.syms.entry(name.clone()).or_insert(next);
+                self.slots.insert(slot(id, sym), var);
+            }
+        }
+        self.returns = self
+            .funcs
+            .iter()
+            .map(|f| self.scopes.get(f.scope)?.names.get(RETURN).copied())
+            .collect();
     }
 
     /// Finds the variable `name` refers to from `scope` (Python's LEGB without builtins):
     /// `None` means a free name (a builtin or a star import, or undefined).
     pub fn lookup(&self, scope: ScopeId, name: &str) -> Option<VarId> {
+        // A name bound nowhere is free whatever the scope (most builtins' uses).
+        let sym = *self.syms.get(name)?;
         let mut cur = scope;
         let mut first = true;
         loop {
             let sc = self.scopes.get(cur)?;
             if sc.globals.contains(name) {
-                return self.scopes.first()?.names.get(name).copied();
+                return self.slots.get(&slot(0, sym)).copied();
             }
             let visible = first || sc.kind != ScopeKind::Class;
-            match sc.names.get(name) {
+            match self.slots.get(&slot(cur, sym)) {
                 Some(v) if visible && !sc.nonlocals.contains(name) => return Some(*v),
                 _ => {}
             }
@@ -455,12 +492,13 @@ impl<'t> Scopes<'t> {
 
     /// The variable `name` bound directly in `scope`, if any.
     pub fn local(&self, scope: ScopeId, name: &str) -> Option<VarId> {
-        self.scopes.get(scope)?.names.get(name).copied()
+        let sym = *self.syms.get(name)?;
+        self.slots.get(&slot(scope, sym)).copied()
     }
 
     /// The `return` pseudo-variable of a function.
     pub fn return_var(&self, f: FuncId) -> Option<VarId> {
-        self.local(self.funcs.get(f)?.scope, RETURN)
+        self.returns.get(f).copied().flatten()
     }
 }
 

@@ -144,12 +144,19 @@ impl ValSet {
 
     /// A set with one value.
     pub fn one(v: Value) -> Self {
+        if matches!(v, Value::Unknown) {
+            return ValSet::unknown();
+        }
         ValSet(Some(Rc::new(vec![v.capped()])))
     }
 
-    /// `{Unknown}`.
+    /// `{Unknown}`: the most common value of all, one shared list per thread (a clone is a
+    /// reference count; a write copies it, as for any shared set).
     pub fn unknown() -> Self {
-        ValSet::one(Value::Unknown)
+        thread_local! {
+            static UNKNOWN: ValSet = ValSet(Some(Rc::new(vec![Value::Unknown])));
+        }
+        UNKNOWN.with(ValSet::clone)
     }
 
     fn values(&self) -> &[Value] {
@@ -176,6 +183,7 @@ impl ValSet {
         }
         match self.0.as_mut() {
             Some(rc) => Rc::make_mut(rc).push(v),
+            None if matches!(v, Value::Unknown) => *self = ValSet::unknown(),
             None => self.0 = Some(Rc::new(vec![v])),
         }
         true
