@@ -1199,6 +1199,32 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
     check(unsafe { libc::chdir(path.as_ptr()) }).map(|_| ())
 }
 
+/// What identifies the entry at `path` itself (no symlink followed): its device, inode and
+/// mount id (`statx`). Another entry put in its place, or a mount over it, changes it.
+pub fn entry_id(path: &CStr) -> SysResult<[u64; 3]> {
+    const STATX_MNT_ID: u32 = 0x1000;
+    // SAFETY: plain old data; zeroed is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st a valid out-pointer of the right size.
+    check(unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_INO | STATX_MNT_ID,
+            &mut st,
+        )
+    })?;
+    let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
+    Ok([dev, st.stx_ino, st.stx_mnt_id])
+}
+
+/// `chroot(path)`.
+pub fn chroot(path: &CStr) -> SysResult<()> {
+    // SAFETY: path is NUL-terminated.
+    check(unsafe { libc::chroot(path.as_ptr()) }).map(|_| ())
+}
+
 /// `mkdir(path, mode)`; an existing entry is not an error.
 pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.

@@ -226,6 +226,10 @@ pub(crate) struct ChildPlan<'a> {
     pub announce_ready: bool,
     /// The root to build.
     pub root: &'a RootPlan,
+    /// Cloned from the root's template mount namespace (`rootfs::template`): the static part
+    /// of the root is already there (no source to open, no pivot); only the per-run steps
+    /// are left.
+    pub template: bool,
     /// One descriptor slot per bind source of `root`, preallocated by the parent (taken once
     /// by the child).
     pub scratch: Cell<&'a mut [RawFd]>,
@@ -330,7 +334,9 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     // capabilities from the clone on; path permissions are checked against the caller's
     // host ids, mapped or not.
     let scratch = plan.scratch.take();
-    if let Err((step, e, i)) = rootfs::open_sources(plan.root, scratch) {
+    if !plan.template
+        && let Err((step, e, i)) = rootfs::open_sources(plan.root, scratch)
+    {
         unsynced(EXEC_FD, SYNC_FD, encode(REC_SETUP_ERROR, step as u32, e, i));
     }
 
@@ -378,7 +384,12 @@ pub(crate) fn run(plan: &ChildPlan<'_>) -> ! {
     or_fail(sys::setsid(), Step::Session);
 
     // 5. The root file system.
-    if let Err((step, e, i)) = rootfs::assemble(plan.root, scratch) {
+    let built = if plan.template {
+        rootfs::assemble_in_template(plan.root)
+    } else {
+        rootfs::assemble(plan.root, scratch)
+    };
+    if let Err((step, e, i)) = built {
         fail(step, e, i);
     }
 

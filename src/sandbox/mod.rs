@@ -456,8 +456,10 @@ impl SandboxBuilder {
     /// A hint that this sandbox will serve a single run (a command-line invocation): its
     /// cgroup is one leaf per hierarchy made directly in this process's own cgroup (or the
     /// v2 base) instead of a pool under a parent directory of its own, so `build()` and the
-    /// drop create and remove half as many cgroups. Limits and isolation are the same; more
-    /// runs still work (each gets a leaf of its own). Without cgroups it changes nothing.
+    /// drop create and remove half as many cgroups, and a root host builds each run's root
+    /// from its own mount tree instead of first making a template mount namespace for the
+    /// sandbox. Limits and isolation are the same; more runs still work (each gets a leaf of
+    /// its own).
     pub fn single_run(mut self, on: bool) -> Self {
         self.single_run = on;
         self
@@ -1074,6 +1076,12 @@ impl Sandbox {
     /// ready in time, i.e. made for nothing.
     pub(crate) fn netns_pool(&self) -> bool {
         self.builder.netns_pool && !self.builder.single_run
+    }
+
+    /// A single-run sandbox (a command-line invocation): its root is built from the host's,
+    /// not from a template mount namespace (making one costs about what it saves a run).
+    pub(crate) fn single_run(&self) -> bool {
+        self.builder.single_run
     }
 
     /// Whether the program may create namespaces of its own.

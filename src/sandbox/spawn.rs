@@ -523,6 +523,16 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     };
     // This thread alone, until just after the clone: the setup process inherits it.
     let joined = pooled_netns.as_ref().and_then(super::netns::Joined::enter);
+    // A root host clones the sandbox's mount namespace from the root's template (made by
+    // the first run), joined the same way, unless the run has mounts of its own.
+    let template = if host_root && exec.run_plan.is_none() && !sb.single_run() {
+        p.root.template.get(&p.root)
+    } else {
+        None
+    };
+    let in_template = template
+        .as_ref()
+        .and_then(super::rootfs::template::Joined::enter);
     let plan = ChildPlan {
         fds: ChildFds {
             stdin: raw[0],
@@ -541,6 +551,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         cgroup_join: &self_join,
         announce_ready,
         root,
+        template: in_template.is_some(),
         scratch: std::cell::Cell::new(&mut scratch),
         hostname: &p.hostname,
         // A pooled namespace comes with loopback as asked (the sandbox cannot change it).
@@ -592,7 +603,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         },
     };
     let back = window.as_mut().map_or(Ok(()), OwnerWindow::cloned);
-    // Back in this thread's own namespace; the sandbox holds the only references left.
+    // Back in this thread's own namespaces; the sandbox holds the only references left.
+    drop(in_template);
     drop(joined);
     drop(pooled_netns);
     let (pid, pidfd) = match cloned {

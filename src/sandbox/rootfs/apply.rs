@@ -108,32 +108,155 @@ pub(crate) fn assemble(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
 
     let rootfd = sys::open(ROOT, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
         .map_err(at(Step::Root))?;
-    let mut result = Ok(());
-    for (i, step) in root.steps.iter().enumerate() {
-        if let Err(e) = apply(rootfd, step, fds, early) {
-            result = Err((Step::Mount, e, i as u32));
-            break;
-        }
-    }
+    let result = steps(rootfd, root, fds, early, |_| true);
     for &fd in fds.iter().take(root.sources.len()) {
         sys::close(fd);
     }
     if early >= 0 {
         sys::close(early);
     }
-    result?;
-    let wd = sys::openat2(
-        rootfd,
-        &root.workdir,
-        libc::O_PATH | libc::O_DIRECTORY,
-        IN_ROOT,
-    )
-    .map_err(at(Step::Workdir));
+    enter_workdir(rootfd, root, result)
+}
+
+/// Run the steps of `root` that `pick` selects, in order, inside the root `rootfd`.
+fn steps(
+    rootfd: RawFd,
+    root: &RootPlan,
+    fds: &[RawFd],
+    early: RawFd,
+    pick: impl Fn(usize) -> bool,
+) -> Result<(), Failure> {
+    for (i, step) in root.steps.iter().enumerate() {
+        if !pick(i) {
+            continue;
+        }
+        apply(rootfd, step, fds, early).map_err(|e| (Step::Mount, e, i as u32))?;
+    }
+    Ok(())
+}
+
+/// After the steps (`result`): change to the working directory, resolved inside the root;
+/// `rootfd` is closed.
+fn enter_workdir(
+    rootfd: RawFd,
+    root: &RootPlan,
+    result: Result<(), Failure>,
+) -> Result<(), Failure> {
+    let at = |step: Step| move |e| (step, e, 0);
+    let wd = result.and_then(|()| {
+        sys::openat2(
+            rootfd,
+            &root.workdir,
+            libc::O_PATH | libc::O_DIRECTORY,
+            IN_ROOT,
+        )
+        .map_err(at(Step::Workdir))
+    });
     sys::close(rootfd);
     let wd = wd?;
     let r = sys::fchdir(wd);
     sys::close(wd);
     r.map_err(at(Step::Workdir))
+}
+
+/// The setup process of a run cloned from the template mount namespace (see `template`): its
+/// root, a private copy of the template's, already holds every static step, read-only and
+/// locked. Only the per-run steps are left: the fresh `/proc` of its own PID namespace (the
+/// template's `/proc`, of a dead and empty PID namespace, is what lets it be mounted), the
+/// private `/tmp`, `/dev/shm`, the working directory. Nothing is pivoted or detached: no host
+/// mount was ever in this namespace. Runs after the uid/gid switch, like [`assemble`].
+pub(crate) fn assemble_in_template(root: &RootPlan) -> Result<(), Failure> {
+    let Some(per_run) = root.per_run.as_deref() else {
+        return Err((Step::Root, libc::EINVAL, 0));
+    };
+    let rootfd = sys::open(ROOT, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .map_err(|e| (Step::Root, e, 0))?;
+    let result = steps(rootfd, root, &[], -1, |i| per_run.get(i) == Some(&true));
+    enter_workdir(rootfd, root, result)
+}
+
+/// Build the template's root in the calling thread's own (unshared) mount namespace: the same
+/// tmpfs root as a run's, pivoted into, the host's root detached, then every step of `root`
+/// that is not per run, with the sources `fds` (opened by [`open_sources`]), and last a procfs
+/// of a PID namespace that is dead before it is attached (it lists no process, ever) at
+/// `/proc`. `/` and `/dev` are read-only from their plan steps. Runs on a thread of the host
+/// (not a clone child): allocation is allowed, the calls are the same as a run's.
+pub(crate) fn build_template(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
+    let Some(per_run) = root.per_run.as_deref() else {
+        return Err((Step::Root, libc::EINVAL, 0));
+    };
+    let at = |step: Step| move |e| (step, e, 0);
+    sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(at(Step::MountPrivate))?;
+    sys::mount(
+        Some(TMPFS),
+        STAGING,
+        Some(TMPFS),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(ROOT_OPTS),
+    )
+    .map_err(at(Step::Root))?;
+    sys::mkdir(STAGING_OLD, 0o700).map_err(at(Step::Root))?;
+    sys::pivot_root(STAGING, STAGING_OLD).map_err(at(Step::Root))?;
+    sys::chdir(ROOT).map_err(at(Step::Root))?;
+    sys::umount2(OLD_ROOT, libc::MNT_DETACH).map_err(at(Step::Root))?;
+    sys::rmdir(OLD_ROOT).map_err(at(Step::Root))?;
+    let rootfd = sys::open(ROOT, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .map_err(at(Step::Root))?;
+    let mut result = steps(rootfd, root, fds, -1, |i| per_run.get(i) == Some(&false));
+    if result.is_ok() {
+        result = dead_proc(rootfd, root);
+    }
+    sys::close(rootfd);
+    result
+}
+
+/// Attach, at the plan's `/proc`, a procfs made by the first process of a new PID namespace,
+/// which exits right after: the namespace is dead and empty before the mount is reachable.
+fn dead_proc(rootfd: RawFd, root: &RootPlan) -> Result<(), Failure> {
+    let Some((i, fstype, options, attrs, dst)) =
+        root.steps.iter().enumerate().find_map(|(i, s)| match s {
+            RootStep::Fresh {
+                fstype,
+                options,
+                attrs,
+                dst,
+                early: true,
+            } => Some((i, fstype, options, *attrs, dst)),
+            _ => None,
+        })
+    else {
+        return Ok(());
+    };
+    let fail = |e| (Step::Mount, e, i as u32);
+    let stack = sys::Stack::new(64 << 10).map_err(fail)?;
+    // The child shares this memory and this thread's TLS; the thread only waits meanwhile.
+    let (_, pidfd) = sys::clone_vm(&stack, libc::CLONE_NEWPID, || {
+        let r = fresh(fstype, options, attrs).and_then(|mnt| {
+            let r = resolve(rootfd, dst, true).and_then(|target| {
+                let r = sys::move_mount_fd(mnt, target);
+                sys::close(target);
+                r
+            });
+            sys::close(mnt);
+            r
+        });
+        sys::exit(match r {
+            Ok(()) => 0,
+            Err(e) => e.clamp(1, 125),
+        })
+    })
+    .map_err(fail)?;
+    let status = sys::waitid_pidfd(pidfd);
+    sys::close(pidfd);
+    let (status, _) = status.map_err(fail)?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else if libc::WIFEXITED(status) {
+        Err(fail(libc::WEXITSTATUS(status)))
+    } else {
+        Err(fail(libc::ECHILD))
+    }
 }
 
 /// Open `path` inside the new root, following no symlink.
@@ -218,7 +341,10 @@ fn apply(rootfd: RawFd, step: &RootStep, fds: &[RawFd], early: RawFd) -> sys::Sy
             dst,
             early: is_early,
         } => {
-            let mnt = if *is_early {
+            // Made before the host's root was detached, or (from a template, whose /proc
+            // makes it possible) now.
+            let made_early = *is_early && early >= 0;
+            let mnt = if made_early {
                 early
             } else {
                 fresh(fstype, options, *attrs)?
@@ -228,7 +354,7 @@ fn apply(rootfd: RawFd, step: &RootStep, fds: &[RawFd], early: RawFd) -> sys::Sy
                 sys::close(target);
                 r
             });
-            if !*is_early {
+            if !made_early {
                 sys::close(mnt);
             }
             r

@@ -6,7 +6,8 @@
 
 pub(crate) mod apply;
 pub(crate) mod plan;
+pub(crate) mod template;
 
-pub(crate) use self::apply::{assemble, open_sources};
+pub(crate) use self::apply::{assemble, assemble_in_template, open_sources};
 pub(crate) use self::plan::{Access, FixedRoot, PathRule, RootPlan, identity_files};
 pub use self::plan::{Mount, MountKind};

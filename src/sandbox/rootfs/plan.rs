@@ -160,6 +160,14 @@ pub(crate) struct RootPlan {
     pub mounted: Vec<String>,
     /// The working directory (exists once the steps ran).
     pub workdir: CString,
+    /// Which steps a run makes itself when it starts from the template mount namespace (see
+    /// `template`): `per_run[i]` for the steps on or below a writable or per-run layer
+    /// (`/proc`, `/tmp`, `/dev/shm`, `/dev/pts`, a tmpfs, the working directory's tmpfs), the
+    /// others being the template's. `None`: the plan cannot use a template (a read-write bind,
+    /// or a bind below a per-run layer, whose source only the host's namespace reaches).
+    pub per_run: Option<Vec<bool>>,
+    /// The template mount namespace of this plan, made by its first run on a root host.
+    pub template: super::template::Slot,
     /// What the plan was built from (for [`RootPlan::with_extra`]).
     #[cfg_attr(not(test), allow(dead_code))]
     mounts: Vec<Mount>,
@@ -395,6 +403,10 @@ struct Builder {
     mounted: Vec<String>,
     layers: BTreeMap<PathBuf, Layer>,
     created: BTreeSet<PathBuf>,
+    /// Destinations of the layers every run makes itself (see [`RootPlan::per_run`]).
+    per_run_roots: Vec<Vec<u8>>,
+    /// A read-write bind: no template (its tree would be writable from every run).
+    no_template: bool,
 }
 
 fn split(p: &Path) -> Result<(CString, CString)> {
@@ -418,7 +430,54 @@ fn tmpfs_options(size: u64, mode: &str) -> Vec<FsOption> {
     ]
 }
 
+/// `path` is `root` or below it.
+fn at_or_below(path: &[u8], root: &[u8]) -> bool {
+    path.starts_with(root) && (path.len() == root.len() || path[root.len()] == b'/')
+}
+
 impl Builder {
+    /// Which steps are per run (see [`RootPlan::per_run`]), or `None` when the plan cannot
+    /// use a template.
+    fn split(&self) -> Option<Vec<bool>> {
+        if self.no_template {
+            return None;
+        }
+        let below = |p: &[u8]| {
+            self.per_run_roots
+                .iter()
+                .any(|r| p.len() > r.len() && at_or_below(p, r))
+        };
+        let on = |p: &[u8]| self.per_run_roots.iter().any(|r| at_or_below(p, r));
+        let mut mask = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let per_run = match step {
+                RootStep::Mkdir { parent, name }
+                | RootStep::Touch { parent, name }
+                | RootStep::Symlink { parent, name, .. }
+                | RootStep::WriteFile { parent, name, .. } => {
+                    let mut full = parent.to_bytes().to_vec();
+                    if full != b"/" {
+                        full.push(b'/');
+                    }
+                    full.extend_from_slice(name.to_bytes());
+                    // A mount point of a per-run layer is the template's; what is created on
+                    // that layer is the run's.
+                    below(&full)
+                }
+                RootStep::Fresh { dst, .. } | RootStep::SetAttr { dst, .. } => on(dst.to_bytes()),
+                RootStep::Attach { dst, .. } => {
+                    if on(dst.to_bytes()) {
+                        // Its source is a host path, which the template's copy cannot reach.
+                        return None;
+                    }
+                    false
+                }
+            };
+            mask.push(per_run);
+        }
+        Some(mask)
+    }
+
     fn push(&mut self, step: RootStep, what: String) {
         self.steps.push(step);
         self.what.push(what);
@@ -755,6 +814,7 @@ impl Builder {
             access: Access::ListDir,
         }];
         rules.append(&mut self.rules);
+        let per_run = self.split();
         Ok(RootPlan {
             sources: self.sources,
             steps: self.steps,
@@ -762,6 +822,8 @@ impl Builder {
             rules,
             mounted: self.mounted,
             workdir,
+            per_run,
+            template: Default::default(),
             mounts: mounts.to_vec(),
             fixed: fixed.clone(),
         })
@@ -782,6 +844,9 @@ impl Builder {
                 user,
             } => {
                 self.mountpoint(dst, true)?;
+                if !*dev {
+                    self.per_run_roots.push(c.to_bytes().to_vec());
+                }
                 let (attrs, access) = if *dev {
                     (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, Access::Devices)
                 } else {
@@ -820,6 +885,9 @@ impl Builder {
                 dev_node,
             } => {
                 self.mountpoint(dst, *dir)?;
+                if !*ro && !*dev_node {
+                    self.no_template = true;
+                }
                 let attrs = if *dev_node {
                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC
                 } else if *ro {
@@ -886,6 +954,7 @@ impl Builder {
             }
             Layer::Proc => {
                 self.mountpoint(dst, true)?;
+                self.per_run_roots.push(c.to_bytes().to_vec());
                 self.push(
                     RootStep::Fresh {
                         fstype: cs("proc"),
@@ -904,6 +973,7 @@ impl Builder {
             }
             Layer::Devpts => {
                 self.mountpoint(dst, true)?;
+                self.per_run_roots.push(c.to_bytes().to_vec());
                 self.push(
                     RootStep::Fresh {
                         fstype: cs("devpts"),

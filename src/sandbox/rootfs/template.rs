@@ -1,0 +1,373 @@
+//! The template mount namespace of a root plan (root hosts, DESIGN §3 step 1).
+//!
+//! Copying the host's mount tree into each run's namespace, pivoting into a new tmpfs, detaching
+//! the host's root (an expedited RCU grace period per run) and rebuilding the same static root
+//! every time is most of a cold run's setup. A root host instead builds the static part once
+//! per `Sandbox`, at its first run, in a mount namespace of its own (the *template*): the
+//! read-only root tmpfs, the read-only binds, the generated `/etc` files, the symlinks, the
+//! read-only `/dev` with its nodes, and the mount points of everything a run makes itself. Its
+//! `/proc` is a procfs of a PID namespace that died before the mount was attached (no process
+//! is listed there, ever): a run's fresh `/proc` can only be mounted in a user namespace when a
+//! fully visible procfs is already in its mount namespace (the kernel's `mount_too_revealing`).
+//!
+//! A launch joins the template on its launcher thread (`setns`, a per-thread change once the
+//! thread's `fs_struct` is its own), clones the setup process with `CLONE_NEWNS` (its namespace
+//! is a private copy of the small template, every mount locked, as the new user namespace is
+//! less privileged than the template's owner), and goes back to the host's namespace, root
+//! and working directory right after. The setup process then only adds the per-run layers
+//! ([`RootPlan::per_run`]).
+//!
+//! Properties:
+//! - Nothing in the template is writable: the root tmpfs and `/dev` are read-only, every bind
+//!   is a read-only one (a plan with a read-write bind has no template), device nodes write to
+//!   their devices. In a run's copy the read-only flags are locked and the mounts cannot be
+//!   taken apart; a run cannot change the template itself (it is not in its namespace).
+//! - A plan whose per-run layers hold a bind (its source is a host path, which the copy cannot
+//!   reach) has no template, nor does a run with mounts of its own (a `Command`'s binds, a warm
+//!   cell's job directory): those build their root from the host's as before.
+//! - Only a root host builds or joins one (an unprivileged host cannot `setns` into a mount
+//!   namespace from a multithreaded process); a forked copy of the host never joins its
+//!   parent's (the template is tied to the pid that made it).
+//! - The template is made once, when the first run needs it; it holds the binds as they were
+//!   then (a bind source replaced on the host later is not seen: the template holds the old
+//!   tree, as a running sandbox would). A failure to make it is not an error: every run of that
+//!   sandbox takes the path without a template.
+
+use std::cell::OnceCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::plan::RootPlan;
+use crate::sys;
+
+/// A plan's template (see the module documentation): made by the first run that needs it,
+/// made again when a bind source is no longer the entry it was made from.
+#[derive(Default)]
+pub(crate) struct Slot {
+    current: Mutex<Option<Arc<Template>>>,
+    /// The process that made the current template (0: none yet). Checked before the lock: a
+    /// forked copy of the host (whose lock another thread may have held at the fork) never
+    /// takes it.
+    maker: AtomicU32,
+    /// Making one failed: this plan's runs build their root from the host's.
+    failed: AtomicBool,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("maker", &self.maker.load(Ordering::Relaxed))
+            .field("failed", &self.failed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A template mount namespace, held as an nsfs descriptor.
+pub(crate) struct Template {
+    ns: OwnedFd,
+    /// What each bind source was (`sys::entry_id`) just before it was opened for this template.
+    sources: Vec<[u64; 3]>,
+}
+
+/// The identity of every bind source of `plan` as it is now; `None` when one cannot be read.
+fn source_ids(plan: &RootPlan) -> Option<Vec<[u64; 3]>> {
+    plan.sources
+        .iter()
+        .map(|s| sys::entry_id(&s.path).ok())
+        .collect()
+}
+
+impl Slot {
+    /// The template to clone this run from, made now if there is none or the one there is
+    /// stale (a bind source was replaced or mounted over since: a run always binds what is at
+    /// the source path when it starts, as without a template). `None`: the plan cannot use
+    /// one, this host is not root, this process is a fork of the one that made it, a source
+    /// cannot be read (the run reports it), or making one failed.
+    pub(crate) fn get(&self, plan: &RootPlan) -> Option<Arc<Template>> {
+        plan.per_run.as_ref()?;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 || self.failed.load(Ordering::Acquire) {
+            return None;
+        }
+        let me = std::process::id();
+        let maker = self.maker.load(Ordering::Acquire);
+        if maker != 0 && maker != me {
+            return None;
+        }
+        let ids = source_ids(plan)?;
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = cur.as_ref()
+            && t.sources == ids
+        {
+            return Some(t.clone());
+        }
+        match make(plan, ids) {
+            Ok(t) => {
+                let t = Arc::new(t);
+                *cur = Some(t.clone());
+                self.maker.store(me, Ordering::Release);
+                Some(t)
+            }
+            Err(_) => {
+                *cur = None;
+                self.failed.store(true, Ordering::Release);
+                None
+            }
+        }
+    }
+}
+
+/// Build the template on a thread of its own (its mount namespace and root change; the thread
+/// then ends, the descriptor keeps the namespace). `ids`: the sources as they were before.
+fn make(
+    plan: &RootPlan,
+    ids: Vec<[u64; 3]>,
+) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let step = crate::sandbox::child::Step::Root;
+            sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
+            let ns = sys::open(
+                c"/proc/thread-self/ns/mnt",
+                libc::O_RDONLY | libc::O_CLOEXEC,
+                0,
+            )
+            .map_err(|e| (step, e, 0))?;
+            // SAFETY: a descriptor just opened, owned by nothing else.
+            let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+            let mut fds = vec![-1; plan.sources.len()];
+            let opened = super::apply::open_sources(plan, &mut fds);
+            let built = opened.and_then(|()| super::apply::build_template(plan, &fds));
+            for fd in fds.into_iter().filter(|&fd| fd >= 0) {
+                sys::close(fd);
+            }
+            built?;
+            Ok(Template { ns, sources: ids })
+        })
+        .join()
+        .unwrap_or(Err((crate::sandbox::child::Step::Root, libc::EINVAL, 0)))
+    })
+}
+
+/// The mount namespace of the launcher threads (they are all started together, from one
+/// thread), which a launcher thread goes back to after each clone from a template: one
+/// descriptor for the process, opened by the first join. `None`: it cannot be opened, no
+/// thread joins a template.
+static HOME: OnceLock<Option<OwnedFd>> = OnceLock::new();
+
+thread_local! {
+    /// This thread's `fs_struct` is its own (`setns(CLONE_NEWNS)` needs a root and working
+    /// directory this thread alone uses): unshared at its first join, `false` if that failed.
+    static OWN_FS: OnceCell<bool> = const { OnceCell::new() };
+}
+
+fn home() -> Option<RawFd> {
+    HOME.get_or_init(|| {
+        let ns = sys::open(
+            c"/proc/thread-self/ns/mnt",
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0,
+        )
+        .ok()?;
+        // SAFETY: a descriptor just opened, owned by nothing else.
+        Some(unsafe { OwnedFd::from_raw_fd(ns) })
+    })
+    .as_ref()
+    .map(AsRawFd::as_raw_fd)
+}
+
+/// This thread inside a template (until dropped): a clone with `CLONE_NEWNS` now copies it.
+pub(crate) struct Joined {
+    home: RawFd,
+}
+
+impl Joined {
+    /// Join `t` on this thread (a launcher thread only: its `fs_struct` becomes its own on
+    /// the first call). `None`, nothing changed, when it cannot.
+    pub(crate) fn enter(t: &Arc<Template>) -> Option<Joined> {
+        let home = home()?;
+        if !OWN_FS.with(|o| *o.get_or_init(|| sys::unshare(libc::CLONE_FS).is_ok())) {
+            return None;
+        }
+        sys::setns(t.ns.as_raw_fd(), libc::CLONE_NEWNS).ok()?;
+        Some(Joined { home })
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        // Back to the host's namespace, then to the process's root and working directory
+        // (those of its main thread: `setns` left this thread at the namespace's root, and
+        // the host may have changed directory since this thread's fs_struct became its own).
+        // A launcher thread left in a template must not go on.
+        if sys::setns(self.home, libc::CLONE_NEWNS).is_err() {
+            std::process::abort();
+        }
+        // Best effort past this point (a main thread that has exited has no /proc/self/root):
+        // the thread stays at the host namespace's root then.
+        if sys::chdir(c"/proc/self/root").is_ok() {
+            let _ = sys::chroot(c".");
+        }
+        if sys::chdir(c"/proc/self/cwd").is_err() {
+            let _ = sys::chdir(c"/");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::rootfs::{FixedRoot, Mount, MountKind};
+    use std::path::PathBuf;
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    fn plan(mounts: &[Mount]) -> RootPlan {
+        let fixed = FixedRoot {
+            tmp_size: 1 << 20,
+            dev_shm: Some(1 << 20),
+            devpts: false,
+            workdir: PathBuf::from("/tmp"),
+            files: crate::sandbox::rootfs::identity_files("t", 1000, 1000, "/tmp".as_ref()),
+        };
+        RootPlan::build(mounts, &fixed).expect("plan")
+    }
+
+    fn usr() -> Vec<Mount> {
+        vec![Mount {
+            kind: MountKind::RoBind,
+            src: "/usr".into(),
+            dst: "/usr".into(),
+            optional: false,
+        }]
+    }
+
+    /// Run `f` in a forked child that joined `t`'s namespace; its exit code.
+    fn in_template(t: &Template, f: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child makes raw calls and std::fs reads (glibc makes malloc usable
+        // after fork) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = if sys::setns(t.ns.as_raw_fd(), libc::CLONE_NEWNS).is_ok() {
+                f()
+            } else {
+                99
+            };
+            // SAFETY: ends the forked child.
+            unsafe { libc::_exit(code) };
+        }
+        let mut st = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+        assert!(libc::WIFEXITED(st), "status {st:#x}");
+        libc::WEXITSTATUS(st)
+    }
+
+    #[test]
+    fn per_run_steps_are_the_writable_layers() {
+        let p = plan(&usr());
+        let mask = p.per_run.as_ref().expect("eligible");
+        for (i, what) in p.what.iter().enumerate() {
+            let want = what == "proc /proc"
+                || what.starts_with("tmpfs /tmp")
+                || what.starts_with("tmpfs /dev/shm");
+            assert_eq!(mask[i], want, "{what}");
+        }
+        // A read-write bind, or a bind on a per-run layer: no template.
+        let mut rw = usr();
+        rw.push(Mount {
+            kind: MountKind::Bind,
+            src: "/var/tmp".into(),
+            dst: "/data".into(),
+            optional: false,
+        });
+        assert!(plan(&rw).per_run.is_none());
+        let mut below = usr();
+        below.push(Mount {
+            kind: MountKind::RoBind,
+            src: "/usr/share".into(),
+            dst: "/tmp/share".into(),
+            optional: false,
+        });
+        assert!(plan(&below).per_run.is_none());
+    }
+
+    /// Root only: the template is read-only, holds the static root, and its /proc lists no
+    /// process at all (its PID namespace died before it was attached): nothing of the host's
+    /// processes is visible even where no run's /proc covers it.
+    #[test]
+    fn template_is_read_only_and_its_proc_is_empty() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let p = plan(&usr());
+        let t = p.template.get(&p).expect("template");
+        let code = in_template(&t, || {
+            let fail = |n: i32| n;
+            if !std::path::Path::new("/usr/bin").is_dir()
+                || !std::path::Path::new("/etc/passwd").is_file()
+            {
+                return fail(10);
+            }
+            for p in ["/x", "/etc/x", "/dev/x", "/tmp/x", "/usr/x"] {
+                match std::fs::write(p, b"x") {
+                    Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
+                    _ => return fail(11),
+                }
+            }
+            let Ok(entries) = std::fs::read_dir("/proc") else {
+                return fail(12);
+            };
+            let mut names = 0;
+            for e in entries.flatten() {
+                names += 1;
+                if e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                {
+                    return fail(13);
+                }
+            }
+            // It is a procfs (with its fixed entries), only without processes.
+            if names == 0 || !std::path::Path::new("/proc/sys/kernel").is_dir() {
+                return fail(14);
+            }
+            if std::fs::read_link("/proc/self").is_ok() {
+                return fail(15);
+            }
+            0
+        });
+        assert_eq!(code, 0);
+    }
+
+    /// Root only: a forked copy of the host does not use its parent's template.
+    #[test]
+    fn a_forked_host_does_not_use_the_parents_template() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let p = plan(&usr());
+        assert!(p.template.get(&p).is_some());
+        // SAFETY: the child only calls `get` (no lock is taken once the cell is set) and
+        // leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = if p.template.get(&p).is_none() { 0 } else { 1 };
+            // SAFETY: ends the forked child.
+            unsafe { libc::_exit(code) };
+        }
+        let mut st = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "{st:#x}");
+    }
+}

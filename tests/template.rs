@@ -1,0 +1,243 @@
+//! Runs cloned from a root plan's template mount namespace (root hosts; DESIGN §3 step 1), on
+//! the real kernel, as root and as an unprivileged host (the test binary re-runs itself as uid
+//! 65534, which never uses a template):
+//!
+//! - which path a run took: from the template its `/proc` lies over the template's own (of a
+//!   dead PID namespace), so /proc/self/mountinfo shows two procfs mounts there;
+//! - the template's part of the root cannot be written, and nothing a run writes or tries to
+//!   change is seen by the next run;
+//! - a `Command`'s own mounts (not in the template) still work (those runs build their root
+//!   from the host's);
+//! - a bind source replaced on the host after the template was made is what the next run sees.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use runcell::{Command, Profile, Sandbox, SandboxBuilder, Verdict};
+
+fn builder() -> SandboxBuilder {
+    Sandbox::builder()
+        .profile(Profile::named("python").expect("python profile"))
+        .wall_time(Duration::from_secs(20))
+}
+
+/// Run `f` as this host (root) and then, re-executed as uid 65534, unprivileged.
+fn as_root_and_unprivileged(test: &str, f: fn()) {
+    if std::env::var_os("RUNCELL_UNPRIV_CHILD").is_some() || !is_root() {
+        if is_root() {
+            // SAFETY: the re-run test process runs this one test on one thread.
+            unsafe {
+                assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+                assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
+                assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
+            }
+        }
+        f();
+        println!("UNPRIV-DONE");
+        return;
+    }
+    f();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("RUNCELL_UNPRIV_CHILD", "1")
+        .env("TMPDIR", "/tmp")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "unprivileged run failed:\n{text}");
+    assert!(text.contains("UNPRIV-DONE"), "{text}");
+}
+
+/// How many procfs mounts are at /proc in the run of `sb`.
+fn procs_at_proc(sb: &Sandbox, cmd: Command) -> usize {
+    let o = sb.run(&cmd.arg("/proc/self/mountinfo"), b"").expect("run");
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.get(4) == Some(&"/proc") && l.contains(" - proc ")
+        })
+        .count()
+}
+
+const WRITER: &str = r#"
+import os, errno
+res = []
+def attempt(name, f):
+    try:
+        f()
+        res.append(name + ":ok")
+    except OSError as e:
+        res.append(name + ":" + errno.errorcode[e.errno])
+def write(p):
+    with open(p, "w") as fh:
+        fh.write("left by run 1")
+attempt("root-file", lambda: write("/left"))
+attempt("etc-file", lambda: write("/etc/left"))
+attempt("etc-passwd", lambda: write("/etc/passwd"))
+attempt("dev-file", lambda: write("/dev/left"))
+attempt("usr-file", lambda: write("/usr/left"))
+attempt("root-mkdir", lambda: os.mkdir("/leftdir"))
+attempt("root-chmod", lambda: os.chmod("/", 0o777))
+attempt("etc-chmod", lambda: os.chmod("/etc/hosts", 0o666))
+attempt("root-symlink", lambda: os.symlink("/tmp", "/leftlink"))
+attempt("tmp-file", lambda: write("/tmp/left"))
+attempt("shm-file", lambda: write("/dev/shm/left"))
+print(" ".join(res))
+"#;
+
+const LOOKER: &str = r#"
+import os
+seen = []
+for p in ["/left", "/etc/left", "/dev/left", "/usr/left", "/leftdir", "/leftlink", "/tmp/left",
+          "/dev/shm/left"]:
+    if os.path.lexists(p):
+        seen.append(p)
+print("seen:" + ",".join(seen))
+print("passwd-mode:%o" % (os.stat("/etc/passwd").st_mode & 0o777))
+print("root-mode:%o" % (os.stat("/").st_mode & 0o777))
+print("passwd-has-sandbox:%s" % ("sandbox:" in open("/etc/passwd").read()))
+print("tmp:" + ",".join(sorted(os.listdir("/tmp"))))
+print("root:" + ",".join(sorted(os.listdir("/"))))
+"#;
+
+fn nothing_reaches_the_next_run() {
+    let sb = builder().build().expect("build");
+    let cat = || Command::new("cat");
+    // The path taken: root hosts clone from the template (two procfs at /proc), others not.
+    let want = if is_root() { 2 } else { 1 };
+    assert_eq!(procs_at_proc(&sb, cat()), want);
+    let before = sb
+        .run(&Command::new("python3").arg("-"), LOOKER.as_bytes())
+        .expect("run");
+    assert_eq!(before.verdict, Verdict::Ok, "{}", stderr(&before));
+    let w = sb
+        .run(&Command::new("python3").arg("-"), WRITER.as_bytes())
+        .expect("run");
+    assert_eq!(w.verdict, Verdict::Ok, "{}", stderr(&w));
+    let got = stdout(&w);
+    for name in [
+        "root-file",
+        "etc-file",
+        "etc-passwd",
+        "dev-file",
+        "usr-file",
+        "root-mkdir",
+        "root-chmod",
+        "etc-chmod",
+        "root-symlink",
+    ] {
+        assert!(
+            got.contains(&format!("{name}:EROFS")) || got.contains(&format!("{name}:EPERM")),
+            "{name} was not refused: {got}"
+        );
+    }
+    // The run's own writable layers work.
+    assert!(
+        got.contains("tmp-file:ok") && got.contains("shm-file:ok"),
+        "{got}"
+    );
+    let after = sb
+        .run(&Command::new("python3").arg("-"), LOOKER.as_bytes())
+        .expect("run");
+    assert_eq!(after.verdict, Verdict::Ok, "{}", stderr(&after));
+    assert_eq!(stdout(&after), stdout(&before));
+    assert!(stdout(&after).contains("seen:\n"), "{}", stdout(&after));
+    assert!(stdout(&after).contains("passwd-has-sandbox:True"));
+    assert_eq!(procs_at_proc(&sb, cat()), want);
+}
+
+#[test]
+fn nothing_reaches_the_next_run_as_root_and_unprivileged() {
+    as_root_and_unprivileged(
+        "nothing_reaches_the_next_run_as_root_and_unprivileged",
+        nothing_reaches_the_next_run,
+    );
+}
+
+fn own_mounts_of_a_command() {
+    let sb = builder().build().expect("build");
+    let d = tempfile::Builder::new()
+        .prefix("runcell-template-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    std::fs::write(d.path().join("f"), "per-run").unwrap();
+    // A Command's own bind (not in the template): the run builds its root from the host's.
+    let o = sb
+        .run(
+            &Command::new("cat")
+                .arg("/inputs/f")
+                .ro_bind(d.path(), "/inputs"),
+            b"",
+        )
+        .expect("run");
+    assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "per-run");
+    assert_eq!(
+        procs_at_proc(&sb, Command::new("cat").ro_bind(d.path(), "/inputs")),
+        1
+    );
+    // And the runs without one go on from the template.
+    let want = if is_root() { 2 } else { 1 };
+    assert_eq!(procs_at_proc(&sb, Command::new("cat")), want);
+    let o = sb
+        .run(&Command::new("sh").arg("-c").arg("ls /inputs"), b"")
+        .expect("run");
+    assert_ne!(
+        o.verdict,
+        Verdict::Ok,
+        "the earlier run's bind is still there"
+    );
+}
+
+#[test]
+fn own_mounts_of_a_command_as_root_and_unprivileged() {
+    as_root_and_unprivileged(
+        "own_mounts_of_a_command_as_root_and_unprivileged",
+        own_mounts_of_a_command,
+    );
+}
+
+fn replaced_source_is_seen() {
+    let d = tempfile::Builder::new()
+        .prefix("runcell-template-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let data = d.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("f"), "first").unwrap();
+    let sb = builder().ro_bind(&data, "/data").build().expect("build");
+    let read = |sb: &Sandbox| {
+        let o = sb
+            .run(&Command::new("cat").arg("/data/f"), b"")
+            .expect("run");
+        assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+        stdout(&o)
+    };
+    assert_eq!(read(&sb), "first");
+    // Replaced as a whole (the way a deployment swaps a directory): the next run binds the
+    // new one, as it would without a template.
+    let new = d.path().join("new");
+    std::fs::create_dir(&new).unwrap();
+    std::fs::write(new.join("f"), "second").unwrap();
+    std::fs::rename(&data, d.path().join("old")).unwrap();
+    std::fs::rename(&new, &data).unwrap();
+    assert_eq!(read(&sb), "second");
+    // Changed in place: seen as well (the bind is of the directory itself).
+    std::fs::write(data.join("f"), "third").unwrap();
+    assert_eq!(read(&sb), "third");
+    assert!(Path::new(&d.path().join("old/f")).exists());
+}
+
+#[test]
+fn replaced_source_is_seen_as_root_and_unprivileged() {
+    as_root_and_unprivileged(
+        "replaced_source_is_seen_as_root_and_unprivileged",
+        replaced_source_is_seen,
+    );
+}
