@@ -974,6 +974,8 @@ R('canary', ex(lambda: R('content', open('/canary/secret').read())))
 fn read_only_bind_rejects_writes() {
     let (dir, file) = canary_dir("original");
     let code = r#"
+R('truncate', ex(lambda: os.truncate('/canary/secret', 0)))
+R('open_trunc', ex(lambda: os.open('/canary/secret', os.O_RDONLY | os.O_TRUNC)))
 R('write', ex(lambda: open('/canary/secret', 'w').write('pwned')))
 R('append', ex(lambda: open('/canary/secret', 'a').write('pwned')))
 R('create', ex(lambda: open('/canary/new', 'w')))
@@ -990,6 +992,8 @@ R('etc_create', ex(lambda: open('/etc/passwd', 'w')))
         ("create", "EROFS"),
         ("unlink", "EROFS"),
         ("rename", "EROFS"),
+        ("truncate", "EROFS"),
+        ("open_trunc", "EROFS"),
         ("usr_create", "EROFS"),
         ("root_create", "EROFS"),
         ("etc_create", "EROFS"),

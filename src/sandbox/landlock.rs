@@ -152,7 +152,16 @@ fn plan_for_abi(
     }
 
     let read = AccessFs::from_read(abi);
-    let exec_read = read;
+    // Read-only binds (the only `ReadExec` rules) also carry Truncate and IoctlDev. Landlock
+    // checks those two "optional" rights on every open, so without them no rule on the path
+    // satisfies the whole request and every open walks on past the bind to the sandbox's root
+    // (an open+close under /usr: 1.37 us over bare, 0.93 us with them). They grant nothing
+    // there: the bind is read-only (truncate(2) and O_TRUNC fail with EROFS before landlock is
+    // asked, ftruncate needs a writable descriptor) and nodev (no device node opens, so no
+    // device ioctl). A rule attaches to the inode, but every writable mount of the sandbox
+    // (tmpfs, read-write bind) has an all-rights rule at its own root, so a path through one
+    // was already granted both.
+    let exec_read = read | ((AccessFs::Truncate | AccessFs::IoctlDev) & all_fs);
     let read_only = read & !AccessFs::Execute;
     let devices =
         (read_only | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev) & all_fs;
@@ -240,6 +249,47 @@ mod tests {
             scope: true,
         };
         assert!(plan_for_abi(3, &rules(), false, strict, false).is_err());
+    }
+
+    #[test]
+    fn read_only_binds_satisfy_the_optional_open_rights() {
+        let mut rs = rules();
+        rs.push(PathRule {
+            path: PathBuf::from("/proc"),
+            is_dir: true,
+            access: mounts::Access::Read,
+        });
+        let optional = AccessFs::Truncate as u64 | AccessFs::IoctlDev as u64;
+        let (p, _) = plan_for_abi(6, &rs, false, LandlockRequire::default(), false).unwrap();
+        let p = p.unwrap();
+        let access = |path: &str| {
+            p.rules
+                .iter()
+                .find(|(c, _)| c.as_bytes() == path.as_bytes())
+                .unwrap()
+                .1
+        };
+        // Read-only binds (directory and file) carry both, so an open stops its walk there.
+        assert_eq!(access("/usr") & optional, optional);
+        assert_eq!(access("/etc/ld.so.cache") & optional, optional);
+        // Never write or make rights; /proc (a writable mount with a read rule) gets neither.
+        for path in ["/usr", "/etc/ld.so.cache", "/proc"] {
+            let a = access(path);
+            for right in [AccessFs::WriteFile, AccessFs::MakeReg, AccessFs::RemoveFile] {
+                assert_eq!(a & right as u64, 0, "{path}");
+            }
+        }
+        assert_eq!(access("/proc") & optional, 0);
+        // An ABI without IoctlDev (4) or Truncate (2) is not asked for them.
+        let (p, _) = plan_for_abi(2, &rs, false, LandlockRequire::default(), false).unwrap();
+        let usr = p
+            .unwrap()
+            .rules
+            .iter()
+            .find(|(c, _)| c.as_bytes() == b"/usr")
+            .unwrap()
+            .1;
+        assert_eq!(usr & optional, 0);
     }
 
     #[test]
