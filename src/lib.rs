@@ -89,7 +89,8 @@
 //!
 //! # Embedding in a synchronous host
 //!
-//! [`Sandbox::run`] blocks the calling thread until the whole sandbox is gone; a `Sandbox` is
+//! [`Sandbox::run`] blocks the calling thread until every process of the program is gone (the
+//! namespaces' teardown finishes on the sandbox's reaper thread); a `Sandbox` is
 //! shared by reference or cheap clone between worker threads:
 //!
 //! ```

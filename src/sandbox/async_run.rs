@@ -119,6 +119,11 @@ pub(super) async fn supervise(
     deadline: Instant,
 ) -> Result<Outcome> {
     started.reap_off_thread = true;
+    // The run is over at init's exit record; init's own exit and the namespaces' teardown
+    // are the reaper's (a warm cell's pool has its own).
+    if started.reaper.is_none() {
+        started.reaper = sb.reaper();
+    }
     let cap = sb.limits().output;
     let take = |fd: Option<OwnedFd>, interest, what| fd.map(|f| register(f, interest, what));
     let mut input = take(
@@ -192,9 +197,9 @@ pub(super) async fn supervise(
                 Ok(0) | Err(_) => status = None,
                 Ok(n) => {
                     records.extend_from_slice(&status_buf[..n]);
-                    // A warm cell's init has reported the program's exit, which it does once
-                    // every process of the job is reaped: the job is over; init's own exit and
-                    // the namespaces' teardown are the pool's reaper's.
+                    // init has reported the program's exit, which it does once every process
+                    // of the sandbox is reaped: the run is over; init's own exit and the
+                    // namespaces' teardown are the reaper's.
                     if !exited && started.reaper.is_some() && has_exit(&records) {
                         exited = true;
                         status = None;

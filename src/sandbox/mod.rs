@@ -15,6 +15,7 @@ mod launcher;
 mod limits;
 mod netns;
 mod outcome;
+mod reaper;
 pub(crate) mod rootfs;
 pub mod seccomp;
 mod spawn;
@@ -781,6 +782,7 @@ impl SandboxBuilder {
             seccomp_listener,
             root: plan,
             enforced,
+            reaper: (!self.single_run).then(reaper::Reaper::default),
         };
         if self.netns_pool && !self.single_run {
             // Start making this sandbox's kind of network namespace now (root hosts only).
@@ -815,6 +817,10 @@ pub(crate) struct Prepared {
     pub enforced: Enforced,
     /// The sandbox's pool of cgroups (removed when the last clone of the sandbox is dropped).
     pub cgroups: Option<cgroup::Pool>,
+    /// Finishes runs in the background once their outcome is known (see `reaper`); joined
+    /// when the last clone of the sandbox is dropped. `None` for a `single_run` sandbox,
+    /// whose process usually exits right after its run: it reaps before returning.
+    pub reaper: Option<reaper::Reaper>,
 }
 
 // A Sandbox is shared between threads: keep it that way at compile time.
@@ -995,7 +1001,11 @@ impl Sandbox {
     }
 
     /// Run `cmd` with `stdin` as its standard input, capturing stdout and stderr (each up to
-    /// the output limit). Blocks until the whole sandbox is gone.
+    /// the output limit). Blocks until every process of the program has exited and runcell-init
+    /// has reported (it does so only after killing and reaping all of them); init's own exit,
+    /// the kernel's teardown of the namespaces and the return of the run's cgroup and host
+    /// ids finish on the sandbox's reaper thread, which dropping the last clone of the sandbox
+    /// waits for. A [`single_run`](SandboxBuilder::single_run) sandbox reaps before returning.
     pub fn run(&self, cmd: &Command, stdin: &[u8]) -> Result<Outcome> {
         spawn::run(
             self,
@@ -1065,6 +1075,13 @@ impl Sandbox {
     /// ```
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
         spawn::spawn(self, cmd)
+    }
+
+    /// A queue to this sandbox's reaper thread (started by the first run that asks), or
+    /// `None` when the run reaps itself before returning (a `single_run` sandbox, or no
+    /// thread could be started).
+    pub(super) fn reaper(&self) -> Option<std::sync::mpsc::Sender<reaper::Reap>> {
+        self.prepared.reaper.as_ref()?.sender().ok()
     }
 
     pub(crate) fn prepared(&self) -> &Prepared {

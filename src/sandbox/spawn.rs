@@ -229,9 +229,10 @@ pub(super) struct Started {
     pub(super) armed: Option<OwnedFd>,
     /// CPU time used before the job was handed over (a warm cell's own setup), not reported.
     pub(super) cpu_before: Duration,
-    /// A warm cell's pool: once init has reported, the final reap (which waits for the kernel
-    /// to tear the namespaces down) and the lease's return are sent there on drop.
-    pub(super) reaper: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    /// The sandbox's (or a warm cell's pool's) reaper: once init has reported the program's
+    /// exit, the final reap (which waits for the kernel to tear the namespaces down) and the
+    /// leases' return are sent there on drop (see `reaper`).
+    pub(super) reaper: Option<std::sync::mpsc::Sender<super::reaper::Reap>>,
     /// The run's host ids; released when this is dropped, after the reap.
     pub(super) ids: Option<HostIdLease>,
     /// Keeps the host's memory non-dumpable (see `OwnerWindow`) while a process of this launch
@@ -358,7 +359,7 @@ impl Drop for Started {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
                     drop((lease, ids, window));
                 });
-                // A pool being dropped has no reaper any more: reap here.
+                // A reaper being shut down takes nothing more: reap here.
                 match reaper.send(reap) {
                     Ok(()) => return,
                     Err(std::sync::mpsc::SendError(reap)) => {
@@ -992,6 +993,11 @@ pub(super) fn run_started(
         Err(e) if is_setup_timeout(&e) => return Ok(timed_out_in_setup(sb, begin.elapsed())),
         Err(e) => return Err(e),
     };
+    // The run is over at init's exit record; init's own exit and the namespaces' teardown
+    // are the reaper's (a warm cell's pool has its own).
+    if started.reaper.is_none() {
+        started.reaper = sb.reaper();
+    }
     let cap = limits.output;
 
     let stdin_fd = started.stdin.take();
@@ -1108,9 +1114,9 @@ pub(super) fn run_started(
                 Ok(0) | Err(_) => status_open = false,
                 Ok(n) => status_buf.extend_from_slice(&scratch[..n]),
             }
-            // A warm cell's init has reported the program's exit, which it does once every
-            // process of the job is reaped: the job is over; init's own exit and the
-            // namespaces' teardown are left to the pool's reaper (see `finish`).
+            // init has reported the program's exit, which it does once every process of the
+            // sandbox is reaped: the run is over; init's own exit and the namespaces' teardown
+            // are left to the reaper (see `finish`).
             if !exited && started.reaper.is_some() && has_exit(&status_buf) {
                 exited = true;
                 status_open = false;
@@ -1136,7 +1142,8 @@ pub(super) fn run_started(
     }
     drop(feeder);
     // A warm job handed over without waiting for its exec: its program process has exec'd or
-    // is gone by now (the job is over), so nothing runs on the launch's stack any more.
+    // is gone by now (the job is over), so nothing runs on the launch's stack any more (a cold
+    // launch returned only after both execs: nothing changes).
     if started.reaper.is_some() {
         started.launched();
     }
@@ -1196,8 +1203,8 @@ pub(super) fn finish(
     output_killed: bool,
     streams: [Captured; 2],
 ) -> Result<Outcome> {
-    // With init's exit record in, a warm cell is reaped by its pool's reaper thread (the
-    // kernel tears the namespaces down meanwhile); otherwise here.
+    // With init's exit record in, PID 1 is reaped by the reaper thread (the kernel tears the
+    // namespaces down meanwhile); otherwise here.
     let reaped = if started.reaper.is_some() && has_exit(records) {
         None
     } else {

@@ -110,6 +110,7 @@ use std::time::{Duration, Instant};
 
 use super::child::{self, RECORD_LEN};
 use super::outcome::Outcome;
+use super::reaper::{Reap, Reaper};
 use super::spawn::{self, ExecData, Input, Output, Started};
 use super::{Command, Sandbox, Workspace};
 use crate::error::{Error, Result};
@@ -762,23 +763,18 @@ struct Shared {
     config: WarmConfig,
     state: Mutex<State>,
     changed: Condvar,
-    /// The reaper thread's queue: a finished job's cell is reaped there (its namespaces'
-    /// teardown is not the caller's wait). Taken when the pool is dropped.
-    reaper: Mutex<Option<Reaper>>,
+    /// The pool's reaper: a finished job's cell is reaped there (its namespaces' teardown is
+    /// not the caller's wait). Shut down when the pool is dropped.
+    reaper: Reaper,
 }
-
-type Reaper = std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn reaper(&self) -> Option<Reaper> {
-        self.reaper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn reaper(&self) -> Option<std::sync::mpsc::Sender<Reap>> {
+        self.reaper.running()
     }
 }
 
@@ -790,7 +786,6 @@ impl Shared {
 pub struct WarmPool {
     shared: Arc<Shared>,
     filler: Option<JoinHandle<()>>,
-    reaper: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for WarmPool {
@@ -1147,15 +1142,7 @@ impl Sandbox {
             None => self.clone(),
         };
         let first = make_cell(&cells_from, &config)?;
-        let (reap_tx, reap_rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let reaper = std::thread::Builder::new()
-            .name("runcell-reap".into())
-            .spawn(move || {
-                while let Ok(reap) = reap_rx.recv() {
-                    reap();
-                }
-            })
-            .map_err(|e| Error::sys("spawn warm-pool thread", e))?;
+        let reaper = Reaper::started()?;
         let first_memory = first.memory.unwrap_or(0);
         let mut stats = WarmStats {
             cells_started: 1,
@@ -1173,7 +1160,7 @@ impl Sandbox {
                 stats,
             }),
             changed: Condvar::new(),
-            reaper: Mutex::new(Some(reap_tx)),
+            reaper,
         });
         let s = shared.clone();
         let filler = std::thread::Builder::new()
@@ -1183,7 +1170,6 @@ impl Sandbox {
         Ok(WarmPool {
             shared,
             filler: Some(filler),
-            reaper: Some(reaper),
         })
     }
 }
@@ -1848,15 +1834,6 @@ impl Drop for WarmPool {
             let _ = t.join();
         }
         // Every finished job's cell reaped before the pool is gone.
-        drop(
-            self.shared
-                .reaper
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
-        if let Some(t) = self.reaper.take() {
-            let _ = t.join();
-        }
+        self.shared.reaper.shutdown();
     }
 }
