@@ -305,24 +305,6 @@ fn spawn_async_interactive_and_drop() {
     });
 }
 
-/// Host pids of this process's children that are a sandbox's runcell-init.
-fn sandbox_inits() -> Vec<u32> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<u32>().ok())
-        {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() == "runcell-init" {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
 fn assert_send<T: Send>(_: &T) {}
 
 /// The warm pool's async API: plain and preloaded cells, a cell's own job directory, several

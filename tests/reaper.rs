@@ -11,24 +11,6 @@ use runcell::{Command, Verdict};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Host pids of this process's children that are a sandbox's runcell-init.
-fn sandbox_inits() -> Vec<u32> {
-    let mut out = Vec::new();
-    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<u32>().ok())
-        {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() == "runcell-init" {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
 /// A program that leaves processes behind (a background sleeper, a double-forked daemon) is
 /// over, all of them, by the time `run` returns, every time; dropping the sandbox then leaves
 /// no runcell-init and no zombie.
@@ -49,7 +31,7 @@ fn a_run_returns_only_once_every_program_process_is_gone() {
         assert_eq!(host_pids_with(&marker), Vec::<u32>::new(), "run {i}");
     }
     drop(sb);
-    assert_eq!(sandbox_inits(), Vec::<u32>::new());
+    assert_eq!(sandbox_inits(), Default::default());
     // No zombie either: the reaper reaped every init before the sandbox was gone.
     let mut status = 0;
     // SAFETY: waitpid with WNOHANG on any child.
@@ -88,5 +70,5 @@ fn many_threads_then_drop_leaves_nothing() {
     });
     assert_eq!(host_pids_with("30.5678"), Vec::<u32>::new());
     drop(sb);
-    assert_eq!(sandbox_inits(), Vec::<u32>::new());
+    assert_eq!(sandbox_inits(), Default::default());
 }

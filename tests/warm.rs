@@ -18,28 +18,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Host pids of this process's children that are a sandbox's runcell-init (warm cells and
-/// runs).
-fn cell_inits() -> BTreeSet<u32> {
-    let mut out = BTreeSet::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<u32>().ok())
-        {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim() == "runcell-init" {
-                out.insert(pid);
-            }
-        }
-    }
-    out
-}
-
 /// Every process below `pid` (its children, theirs, ...), `pid` included.
 fn tree(pid: u32) -> BTreeSet<u32> {
     let mut out = BTreeSet::from([pid]);
@@ -309,10 +287,10 @@ fn concurrent_takes() {
 #[test]
 fn drop_leaves_no_process_and_no_cgroup() {
     let _g = serial();
-    let before = cell_inits();
+    let before = sandbox_inits();
     let sb = builder().wall_time(BACKSTOP_WALL_TIME).build().unwrap();
     let pool = ready_pool(&sb, 3);
-    let cells: BTreeSet<u32> = cell_inits().difference(&before).copied().collect();
+    let cells: BTreeSet<u32> = sandbox_inits().difference(&before).copied().collect();
     assert_eq!(cells.len(), 3, "{cells:?}");
     let mut all: BTreeSet<u32> = cells.iter().flat_map(|&p| tree(p)).collect();
     // Each cell: runcell-init and the program's process waiting for its job.
@@ -321,7 +299,7 @@ fn drop_leaves_no_process_and_no_cgroup() {
     for _ in 0..3 {
         let o = pool.run(&sh_cmd("sleep 0.01 & echo $$"), b"").unwrap();
         assert_eq!(o.stdout, b"2\n");
-        all.extend(cell_inits().difference(&before).flat_map(|&p| tree(p)));
+        all.extend(sandbox_inits().difference(&before).flat_map(|&p| tree(p)));
     }
     let groups: BTreeSet<PathBuf> = cells.iter().filter_map(|&p| memory_cgroup(p)).collect();
     drop(pool);
@@ -432,7 +410,7 @@ fn cells_die_with_a_killed_host() {
     if std::env::var_os("RUNCELL_WARM_DOOMED").is_some() {
         let sb = Sandbox::builder().build().unwrap();
         let pool = ready_pool(&sb, 3);
-        let all: Vec<String> = cell_inits()
+        let all: Vec<String> = sandbox_inits()
             .iter()
             .flat_map(|&p| tree(p))
             .map(|p| p.to_string())
@@ -508,7 +486,7 @@ fn unprivileged_child() {
         .wall_time(BACKSTOP_WALL_TIME)
         .build()
         .unwrap();
-    let before = cell_inits();
+    let before = sandbox_inits();
     let pool = ready_pool(&sb, 2);
     let o = pool
         .run(
@@ -563,7 +541,7 @@ fn unprivileged_child() {
     let o = wpool.run(&sh_cmd("ls -A; echo END"), b"").unwrap();
     assert_eq!(stdout(&o), "END\n", "{o:?}");
     drop(wpool);
-    let all: BTreeSet<u32> = cell_inits()
+    let all: BTreeSet<u32> = sandbox_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))
         .collect();
@@ -592,7 +570,7 @@ fn python_sandbox(cpu: Duration) -> Sandbox {
 fn preloaded_python_cells() {
     let _g = serial();
     let sb = python_sandbox(Duration::from_secs(10));
-    let before = cell_inits();
+    let before = sandbox_inits();
     let pool = sb
         .warm_pool(WarmConfig::new(2).python(&["json", "decimal"]))
         .unwrap();
@@ -658,7 +636,7 @@ fn preloaded_python_cells() {
     let stats = pool.stats();
     assert_eq!(stats.cold_runs, 1, "{stats:?}");
     assert_eq!(stats.warm_runs + stats.cold_runs, 9, "{stats:?}");
-    let all: BTreeSet<u32> = cell_inits()
+    let all: BTreeSet<u32> = sandbox_inits()
         .difference(&before)
         .flat_map(|&p| tree(p))
         .collect();
@@ -1098,10 +1076,10 @@ fn a_preload_cannot_write_the_job_directory_before_its_job() {
 fn a_dead_preloaded_program_gets_no_job() {
     let _g = serial();
     let sb = python_sandbox(Duration::from_secs(10));
-    let before = cell_inits();
+    let before = sandbox_inits();
     let pool = sb.warm_pool(WarmConfig::new(1).python(&[])).unwrap();
     assert!(pool.wait_ready(1, HANG));
-    let cells: Vec<u32> = cell_inits().difference(&before).copied().collect();
+    let cells: Vec<u32> = sandbox_inits().difference(&before).copied().collect();
     assert_eq!(cells.len(), 1, "{cells:?}");
     let program = *tree(cells[0])
         .iter()

@@ -119,6 +119,28 @@ pub fn host_pids_with(needle: &str) -> Vec<u32> {
     out
 }
 
+/// Host pids of this process's children that are a sandbox's runcell-init (cold runs still
+/// being reaped, warm cells).
+pub fn sandbox_inits() -> std::collections::BTreeSet<u32> {
+    let mut out = std::collections::BTreeSet::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "runcell-init" {
+                out.insert(pid);
+            }
+        }
+    }
+    out
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
