@@ -1051,8 +1051,14 @@ pub fn open_tree_clone_raw(fd: RawFd) -> SysResult<RawFd> {
     raw_result(r).map(|fd| fd as RawFd)
 }
 
-/// [`mount_setattr_fd`] without libc (no `errno`).
-pub fn mount_setattr_fd_raw(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
+/// [`mount_setattr_fd`] without libc (no `errno`), also setting the propagation type
+/// (`MS_PRIVATE` and the like; 0: unchanged).
+pub fn mount_setattr_fd_raw(
+    fd: RawFd,
+    recursive: bool,
+    attr_set: u64,
+    propagation: u64,
+) -> SysResult<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -1063,7 +1069,7 @@ pub fn mount_setattr_fd_raw(fd: RawFd, recursive: bool, attr_set: u64) -> SysRes
     let attr = MountAttr {
         attr_set,
         attr_clr: 0,
-        propagation: 0,
+        propagation,
         userns_fd: 0,
     };
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
@@ -1623,7 +1629,7 @@ pub fn open_tree_clone(fd: RawFd) -> SysResult<RawFd> {
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})` on the mount at `fd`
 /// (attached or detached).
 pub fn mount_setattr_fd(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
-    mount_setattr_fd_raw(fd, recursive, attr_set)
+    mount_setattr_fd_raw(fd, recursive, attr_set, 0)
 }
 
 /// `move_mount(from, "", to, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attach the mount `from` (a

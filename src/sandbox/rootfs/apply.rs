@@ -4,7 +4,8 @@
 //! - [`open_sources`] runs with the caller's credentials, so a bind source inside a private
 //!   0700 directory (every temp-dir API's default) opens as it did for `build()`. Each source is
 //!   opened without following a symlink, copied as a detached mount tree (`open_tree`) and made
-//!   read-only / nosuid / nodev recursively on that copy (`mount_setattr`).
+//!   read-only / nosuid / nodev and private (no propagation to or from the host's mounts)
+//!   recursively on that copy (`mount_setattr`).
 //! - [`assemble`] builds the new root: a tmpfs, pivoted into, the host's root detached right
 //!   away, then every step of the plan inside the new root, each path resolved with
 //!   `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` from the new root,
@@ -62,7 +63,10 @@ pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(),
         sys::close_raw(path);
         let tree = tree.map_err(fail)?;
         *slot = tree;
-        sys::mount_setattr_fd_raw(tree, true, src.attrs).map_err(fail)?;
+        // Private, every mount of the copy: the clone of a shared (or slave) host mount would
+        // stay in its peer group, and a host mount made below the source later (or a mount
+        // this root attaches on the copy) would propagate across, in either direction.
+        sys::mount_setattr_fd_raw(tree, true, src.attrs, libc::MS_PRIVATE).map_err(fail)?;
     }
     Ok(())
 }

@@ -128,6 +128,11 @@ fn make(
         s.spawn(|| {
             let step = crate::sandbox::child::Step::Root;
             sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
+            // This namespace is a full copy of the host's, shared mounts still peers of the
+            // host's (a systemd host's `/` is shared): private before any source is cloned
+            // from it, or a clone (and anything mounted on it) stays a peer of a host mount.
+            sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+                .map_err(|e| (crate::sandbox::child::Step::MountPrivate, e, 0))?;
             let ns = sys::open(
                 c"/proc/thread-self/ns/mnt",
                 libc::O_RDONLY | libc::O_CLOEXEC,
