@@ -1231,6 +1231,13 @@ pub fn chroot(path: &CStr) -> SysResult<()> {
     check(unsafe { libc::chroot(path.as_ptr()) }).map(|_| ())
 }
 
+/// `umask(mask)`: the calling thread's file mode creation mask (shared with every thread of
+/// its `fs_struct`); returns the previous one.
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask has no preconditions and cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
 /// `mkdir(path, mode)`; an existing entry is not an error.
 pub fn mkdir(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.

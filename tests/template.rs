@@ -385,3 +385,51 @@ fn binds_do_not_propagate_to_or_from_a_shared_host_root() {
     let _ = std::fs::remove_dir_all(&base);
     println!("SHARED-DONE");
 }
+
+/// Root: run `test` of this binary again with `var` set in its environment (the caller then
+/// runs the test's body in that process alone); true when this is that re-run.
+fn rerun_alone(test: &str, var: &str) -> bool {
+    if std::env::var_os(var).is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(var, "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "re-run failed:\n{text}");
+    assert!(text.contains("RERUN-DONE"), "{text}");
+    false
+}
+
+/// Root: a host whose umask is 077 when the template is made still gets working runs (the
+/// template's entries keep the plan's modes; they belong to host root, `nobody` in a run).
+#[test]
+fn a_strict_host_umask_does_not_close_the_template() {
+    if !is_root()
+        || !rerun_alone(
+            "a_strict_host_umask_does_not_close_the_template",
+            "RUNCELL_UMASK_CHILD",
+        )
+    {
+        return;
+    }
+    // SAFETY: this re-run process runs this one test; umask cannot fail.
+    unsafe { libc::umask(0o077) };
+    let sb = builder().build().unwrap();
+    for _ in 0..2 {
+        let o = sb
+            .run(
+                &Command::new("python3")
+                    .arg("-c")
+                    .arg("print(open('/etc/passwd').read().count(':') > 0)"),
+                b"",
+            )
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), "True", "{}", stderr(&o));
+    }
+    println!("RERUN-DONE");
+}

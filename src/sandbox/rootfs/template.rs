@@ -128,6 +128,9 @@ fn make(
         s.spawn(|| {
             let step = crate::sandbox::child::Step::Root;
             sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
+            // The template's files and directories belong to host root (`nobody` in a run):
+            // their modes are the plan's (0755 / 0644), whatever the host's umask is.
+            sys::umask(0o022);
             // This namespace is a full copy of the host's, shared mounts still peers of the
             // host's (a systemd host's `/` is shared): private before any source is cloned
             // from it, or a clone (and anything mounted on it) stays a peer of a host mount.
