@@ -27,7 +27,8 @@
 //!   cell's job directory): those build their root from the host's as before.
 //! - Only a root host builds or joins one (an unprivileged host cannot `setns` into a mount
 //!   namespace from a multithreaded process); a forked copy of the host never joins its
-//!   parent's (the template is tied to the pid that made it).
+//!   parent's (the template is tied to the pid that first asked for it, claimed before the
+//!   slot's lock is first taken: a fork never waits on a lock its parent's thread held).
 //! - The template is made once, when the first run needs it; it holds the binds as they were
 //!   then (a bind source replaced on the host later is not seen: the template holds the old
 //!   tree, as a running sandbox would). A failure to make it is not an error: every run of that
@@ -46,9 +47,10 @@ use crate::sys;
 #[derive(Default)]
 pub(crate) struct Slot {
     current: Mutex<Option<Arc<Template>>>,
-    /// The process that made the current template (0: none yet). Checked before the lock: a
-    /// forked copy of the host (whose lock another thread may have held at the fork) never
-    /// takes it.
+    /// The process this slot belongs to (0: none yet), claimed before the lock is first
+    /// taken: the lock is only ever taken by that process, so a forked copy of the host
+    /// (whose lock another thread may have held at the fork, making the first template)
+    /// never waits on it.
     maker: AtomicU32,
     /// Making one failed: this plan's runs build their root from the host's.
     failed: AtomicBool,
@@ -91,9 +93,13 @@ impl Slot {
             return None;
         }
         let me = std::process::id();
-        let maker = self.maker.load(Ordering::Acquire);
-        if maker != 0 && maker != me {
-            return None;
+        match self
+            .maker
+            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {}
+            Err(owner) if owner == me => {}
+            Err(_) => return None,
         }
         let ids = source_ids(plan)?;
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,7 +112,6 @@ impl Slot {
             Ok(t) => {
                 let t = Arc::new(t);
                 *cur = Some(t.clone());
-                self.maker.store(me, Ordering::Release);
                 Some(t)
             }
             Err(_) => {
@@ -353,6 +358,54 @@ mod tests {
             0
         });
         assert_eq!(code, 0);
+    }
+
+    /// Root only: a fork taken while another thread holds the slot's lock, making the first
+    /// template, does not wait on that lock (it would forever: the holder is not in the fork).
+    #[test]
+    fn a_fork_during_the_first_make_does_not_wait() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        for _ in 0..50 {
+            let p = Arc::new(plan(&usr()));
+            let maker = p.clone();
+            let h = std::thread::spawn(move || maker.template.get(&maker).is_some());
+            let mut locked = false;
+            while !h.is_finished() {
+                if let Err(std::sync::TryLockError::WouldBlock) = p.template.current.try_lock() {
+                    locked = true;
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            if !locked {
+                assert!(h.join().unwrap());
+                continue;
+            }
+            // SAFETY: the child only calls `get` (the hang ceiling is an alarm, whose default
+            // action kills it) and leaves with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                // SAFETY: alarm has no preconditions.
+                unsafe { libc::alarm(60) };
+                let code = if p.template.get(&p).is_none() { 0 } else { 1 };
+                // SAFETY: ends the forked child.
+                unsafe { libc::_exit(code) };
+            }
+            let mut st = 0;
+            // SAFETY: waits for the child just forked.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+            assert!(h.join().unwrap());
+            assert!(
+                libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+                "forked child: status {st:#x} (SIGALRM: it waited on the lock)"
+            );
+            return;
+        }
+        panic!("50 makes, never one caught holding the lock: nothing was tested");
     }
 
     /// Root only: a forked copy of the host does not use its parent's template.
