@@ -433,3 +433,62 @@ fn a_strict_host_umask_does_not_close_the_template() {
     }
     println!("RERUN-DONE");
 }
+
+/// Root: after runs from the template on every launcher thread (each then has a root, working
+/// directory and umask of its own), the host changes directory and umask: a `Command`'s
+/// relative bind source is resolved from the new directory, and the program gets the new
+/// umask, on whichever launcher thread it starts.
+#[test]
+fn launcher_threads_follow_the_hosts_directory_and_umask() {
+    if !is_root()
+        || !rerun_alone(
+            "launcher_threads_follow_the_hosts_directory_and_umask",
+            "RUNCELL_CWD_CHILD",
+        )
+    {
+        return;
+    }
+    let base = format!("/tmp/runcell-cwd-{}", std::process::id());
+    for d in ["A", "B"] {
+        std::fs::create_dir_all(format!("{base}/{d}/rel")).unwrap();
+        std::fs::write(format!("{base}/{d}/rel/f"), d).unwrap();
+    }
+    std::env::set_current_dir(format!("{base}/A")).unwrap();
+    let sb = builder().build().unwrap();
+    let many = |cmd: &Command| -> Vec<String> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..4)
+                            .map(|_| {
+                                let o = sb.run(cmd, b"").unwrap();
+                                assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
+                                stdout(&o)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        })
+    };
+    // Runs from the template, in parallel, so that every launcher thread joins it.
+    let first = many(&Command::new("sh").arg("-c").arg("umask"));
+    assert!(first.iter().all(|u| u.trim() == "0022"), "{first:?}");
+    std::env::set_current_dir(format!("{base}/B")).unwrap();
+    // SAFETY: this re-run process runs this one test; umask cannot fail.
+    unsafe { libc::umask(0o027) };
+    let seen = many(
+        &Command::new("sh")
+            .arg("-c")
+            .arg("cat /d/f; echo \" $(umask)\"")
+            .ro_bind("rel", "/d"),
+    );
+    // SAFETY: as above.
+    unsafe { libc::umask(0o022) };
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(seen.iter().all(|s| s.trim() == "B 0027"), "{seen:?}");
+    println!("RERUN-DONE");
+}

@@ -211,21 +211,45 @@ impl Joined {
 impl Drop for Joined {
     fn drop(&mut self) {
         // Back to the host's namespace, then to the process's root and working directory
-        // (those of its main thread: `setns` left this thread at the namespace's root, and
-        // the host may have changed directory since this thread's fs_struct became its own).
-        // A launcher thread left in a template must not go on.
+        // (`setns` left this thread at the namespace's root). A launcher thread left in a
+        // template must not go on.
         if sys::setns(self.home, libc::CLONE_NEWNS).is_err() {
             std::process::abort();
         }
-        // Best effort past this point (a main thread that has exited has no /proc/self/root):
-        // the thread stays at the host namespace's root then.
-        if sys::chdir(c"/proc/self/root").is_ok() {
-            let _ = sys::chroot(c".");
-        }
-        if sys::chdir(c"/proc/self/cwd").is_err() {
-            let _ = sys::chdir(c"/");
-        }
+        follow_process_fs();
     }
+}
+
+/// On a thread whose `fs_struct` is its own (one that joined a template): take the process's
+/// current root, working directory and umask again (those of its main thread, which the host
+/// may have changed since this thread's were last set). A launcher calls it before each job,
+/// so a launch sees them as a thread sharing the process's `fs_struct` would; nothing to do on
+/// any other thread.
+pub(crate) fn resync_fs() {
+    if OWN_FS.with(|o| o.get() == Some(&true)) {
+        follow_process_fs();
+    }
+}
+
+fn follow_process_fs() {
+    // Best effort (a main thread that has exited has no /proc/self/root): the thread stays at
+    // the host namespace's root then, with the umask it had.
+    if sys::chdir(c"/proc/self/root").is_ok() {
+        let _ = sys::chroot(c".");
+    }
+    if sys::chdir(c"/proc/self/cwd").is_err() {
+        let _ = sys::chdir(c"/");
+    }
+    if let Some(mask) = process_umask() {
+        sys::umask(mask);
+    }
+}
+
+/// The umask of the process's main thread (`Umask:` of /proc/self/status, Linux 4.7+).
+fn process_umask() -> Option<libc::mode_t> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    libc::mode_t::from_str_radix(line.trim(), 8).ok()
 }
 
 #[cfg(test)]
