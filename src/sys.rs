@@ -1206,21 +1206,34 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
 }
 
 /// What identifies the entry at `path` itself (no symlink followed): its device, inode and
-/// mount id (`statx`). Another entry put in its place, or a mount over it, changes it.
+/// mount id (`statx`). Another entry put in its place, or a mount over it, changes it. A
+/// kernel that does not report the mount id (before 5.8) is an error (`EOPNOTSUPP`).
 pub fn entry_id(path: &CStr) -> SysResult<[u64; 3]> {
+    entry_id_at(libc::AT_FDCWD, path, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+/// [`entry_id`] of the object `fd` refers to (an `O_PATH` descriptor works).
+pub fn entry_id_fd(fd: RawFd) -> SysResult<[u64; 3]> {
+    entry_id_at(fd, c"", libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
+}
+
+fn entry_id_at(dirfd: RawFd, path: &CStr, flags: libc::c_int) -> SysResult<[u64; 3]> {
     const STATX_MNT_ID: u32 = 0x1000;
     // SAFETY: plain old data; zeroed is a valid value.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: path is NUL-terminated and st a valid out-pointer of the right size.
     check(unsafe {
         libc::statx(
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
+            flags,
             libc::STATX_INO | STATX_MNT_ID,
             &mut st,
         )
     })?;
+    if st.stx_mask & (libc::STATX_INO | STATX_MNT_ID) != libc::STATX_INO | STATX_MNT_ID {
+        return Err(libc::EOPNOTSUPP);
+    }
     let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
     Ok([dev, st.stx_ino, st.stx_mnt_id])
 }

@@ -43,7 +43,22 @@ pub(crate) type Failure = (Step, Errno, u32);
 /// Open every bind source as a detached, attribute-restricted mount tree; `scratch[i]` receives
 /// the tree of `root.sources[i]`. Runs before the uid/gid switch.
 pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(), Failure> {
-    if scratch.len() < root.sources.len() {
+    open_sources_noting(root, scratch, None)
+}
+
+/// [`open_sources`], noting in `ids[i]` what source `i` was when it was opened (its
+/// `sys::entry_id`, taken on the very descriptor the tree is cloned from). Not in a clone
+/// child: the ids are read through libc.
+pub(crate) fn open_sources_noting(
+    root: &RootPlan,
+    scratch: &mut [RawFd],
+    mut ids: Option<&mut [[u64; 3]]>,
+) -> Result<(), Failure> {
+    if scratch.len() < root.sources.len()
+        || ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() < root.sources.len())
+    {
         return Err((Step::BindSource, libc::EINVAL, scratch.len() as u32));
     }
     for (i, (src, slot)) in root.sources.iter().zip(scratch.iter_mut()).enumerate() {
@@ -59,6 +74,15 @@ pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(),
             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         )
         .map_err(fail)?;
+        if let Some(id) = ids.as_deref_mut().and_then(|ids| ids.get_mut(i)) {
+            match sys::entry_id_fd(path) {
+                Ok(v) => *id = v,
+                Err(e) => {
+                    sys::close_raw(path);
+                    return Err(fail(e));
+                }
+            }
+        }
         let tree = sys::open_tree_clone_raw(path);
         sys::close_raw(path);
         let tree = tree.map_err(fail)?;

@@ -68,7 +68,8 @@ impl std::fmt::Debug for Slot {
 /// A template mount namespace, held as an nsfs descriptor.
 pub(crate) struct Template {
     ns: OwnedFd,
-    /// What each bind source was (`sys::entry_id`) just before it was opened for this template.
+    /// What each bind source was (`sys::entry_id`) when it was opened for this template, read
+    /// on the descriptor its tree was cloned from.
     sources: Vec<[u64; 3]>,
 }
 
@@ -108,7 +109,7 @@ impl Slot {
         {
             return Some(t.clone());
         }
-        match make(plan, ids) {
+        match make(plan) {
             Ok(t) => {
                 let t = Arc::new(t);
                 *cur = Some(t.clone());
@@ -124,39 +125,47 @@ impl Slot {
 }
 
 /// Build the template on a thread of its own (its mount namespace and root change; the thread
-/// then ends, the descriptor keeps the namespace). `ids`: the sources as they were before.
-fn make(
-    plan: &RootPlan,
-    ids: Vec<[u64; 3]>,
-) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
+/// then ends, the descriptor keeps the namespace).
+fn make(plan: &RootPlan) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
     std::thread::scope(|s| {
         s.spawn(|| {
             let step = crate::sandbox::child::Step::Root;
-            sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
-            // The template's files and directories belong to host root (`nobody` in a run):
-            // their modes are the plan's (0755 / 0644), whatever the host's umask is.
-            sys::umask(0o022);
-            // This namespace is a full copy of the host's, shared mounts still peers of the
-            // host's (a systemd host's `/` is shared): private before any source is cloned
-            // from it, or a clone (and anything mounted on it) stays a peer of a host mount.
-            sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-                .map_err(|e| (crate::sandbox::child::Step::MountPrivate, e, 0))?;
-            let ns = sys::open(
-                c"/proc/thread-self/ns/mnt",
-                libc::O_RDONLY | libc::O_CLOEXEC,
-                0,
-            )
-            .map_err(|e| (step, e, 0))?;
-            // SAFETY: a descriptor just opened, owned by nothing else.
-            let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+            // The sources first, in the host's namespace: their ids (device, inode, mount id)
+            // are read on the very descriptors the trees are cloned from, comparable with
+            // what `get` reads on the host's paths later (a mount id in a copy of the host's
+            // namespace would be another). Each tree is private as soon as it is cloned.
             let mut fds = vec![-1; plan.sources.len()];
-            let opened = super::apply::open_sources(plan, &mut fds);
-            let built = opened.and_then(|()| super::apply::build_template(plan, &fds));
+            let mut ids = vec![[0; 3]; plan.sources.len()];
+            let built =
+                super::apply::open_sources_noting(plan, &mut fds, Some(&mut ids)).and_then(|()| {
+                    sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
+                    // The template's files and directories belong to host root (`nobody` in a
+                    // run): their modes are the plan's (0755 / 0644), whatever the host's
+                    // umask is.
+                    sys::umask(0o022);
+                    // This namespace is a full copy of the host's, shared mounts still peers
+                    // of the host's (a systemd host's `/` is shared): private before anything
+                    // is mounted in it.
+                    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+                        .map_err(|e| (crate::sandbox::child::Step::MountPrivate, e, 0))?;
+                    let ns = sys::open(
+                        c"/proc/thread-self/ns/mnt",
+                        libc::O_RDONLY | libc::O_CLOEXEC,
+                        0,
+                    )
+                    .map_err(|e| (step, e, 0))?;
+                    // SAFETY: a descriptor just opened, owned by nothing else.
+                    let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+                    super::apply::build_template(plan, &fds)?;
+                    Ok(ns)
+                });
             for fd in fds.into_iter().filter(|&fd| fd >= 0) {
                 sys::close(fd);
             }
-            built?;
-            Ok(Template { ns, sources: ids })
+            Ok(Template {
+                ns: built?,
+                sources: ids,
+            })
         })
         .join()
         .unwrap_or(Err((crate::sandbox::child::Step::Root, libc::EINVAL, 0)))
@@ -430,6 +439,26 @@ mod tests {
             return;
         }
         panic!("50 makes, never one caught holding the lock: nothing was tested");
+    }
+
+    /// Root only: the ids a template notes (read on the descriptors it cloned, in the host's
+    /// namespace) are those the host's paths give, so a second run reuses it; an O_PATH
+    /// descriptor and its path give the same id.
+    #[test]
+    fn the_template_notes_the_sources_as_the_host_sees_them() {
+        let fd = sys::open(c"/usr", libc::O_PATH | libc::O_CLOEXEC, 0).unwrap();
+        let by_fd = sys::entry_id_fd(fd);
+        sys::close(fd);
+        assert_eq!(by_fd, sys::entry_id(c"/usr"));
+        if !is_root() {
+            eprintln!("rest skipped: needs root");
+            return;
+        }
+        let p = plan(&usr());
+        let t = p.template.get(&p).expect("template");
+        assert_eq!(Some(t.sources.clone()), source_ids(&p));
+        let again = p.template.get(&p).expect("template");
+        assert!(Arc::ptr_eq(&t, &again), "made again for unchanged sources");
     }
 
     /// Root only: a forked copy of the host does not use its parent's template.
