@@ -29,10 +29,13 @@
 //!   namespace from a multithreaded process); a forked copy of the host never joins its
 //!   parent's (the template is tied to the pid that first asked for it, claimed before the
 //!   slot's lock is first taken: a fork never waits on a lock its parent's thread held).
-//! - The template is made once, when the first run needs it; it holds the binds as they were
-//!   then (a bind source replaced on the host later is not seen: the template holds the old
-//!   tree, as a running sandbox would). A failure to make it is not an error: every run of that
-//!   sandbox takes the path without a template.
+//! - The template is made when the first run needs it, and again when a bind source was
+//!   replaced or mounted over since (checked before each join). A failure to make it is not an
+//!   error, but turns the template off for that sandbox: every later run takes the path without
+//!   a template.
+//! - Concurrent runs cloned from one template share its inodes (the generated `/etc` files, the
+//!   directories, the mount points): read-only, but a lock or an inotify watch on one is seen
+//!   by the others, as on any read-only bind of a host directory.
 
 use std::cell::OnceCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
