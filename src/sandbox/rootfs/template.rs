@@ -130,15 +130,16 @@ impl Slot {
 /// Build the template on a thread of its own (its mount namespace and root change; the thread
 /// then ends, the descriptor keeps the namespace).
 fn make(plan: &RootPlan) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
-    std::thread::scope(|s| {
+    let step = crate::sandbox::child::Step::Root;
+    let (fds, ids, ns, built) = std::thread::scope(|s| {
         s.spawn(|| {
-            let step = crate::sandbox::child::Step::Root;
             // The sources first, in the host's namespace: their ids (device, inode, mount id)
             // are read on the very descriptors the trees are cloned from, comparable with
             // what `get` reads on the host's paths later (a mount id in a copy of the host's
             // namespace would be another). Each tree is private as soon as it is cloned.
             let mut fds = vec![-1; plan.sources.len()];
             let mut ids = vec![[0; 3]; plan.sources.len()];
+            let mut ns: RawFd = -1;
             let built =
                 super::apply::open_sources_noting(plan, &mut fds, Some(&mut ids)).and_then(|()| {
                     sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
@@ -151,27 +152,36 @@ fn make(plan: &RootPlan) -> Result<Template, (crate::sandbox::child::Step, sys::
                     // is mounted in it.
                     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
                         .map_err(|e| (crate::sandbox::child::Step::MountPrivate, e, 0))?;
-                    let ns = sys::open(
+                    ns = sys::open(
                         c"/proc/thread-self/ns/mnt",
                         libc::O_RDONLY | libc::O_CLOEXEC,
                         0,
                     )
                     .map_err(|e| (step, e, 0))?;
-                    // SAFETY: a descriptor just opened, owned by nothing else.
-                    let ns = unsafe { OwnedFd::from_raw_fd(ns) };
-                    super::apply::build_template(plan, &fds)?;
-                    Ok(ns)
+                    // From here the descriptors this thread opens are in a table of its own
+                    // (dropped when it ends): a fork or spawn of the host meanwhile copies none
+                    // of them. One held open for writing on the root tmpfs by such a child
+                    // would make the read-only remount fail (EBUSY), and the template with it.
+                    // The source trees and `ns` are in both tables: closed in the process's
+                    // by the caller.
+                    sys::unshare(libc::CLONE_FILES).map_err(|e| (step, e, 0))?;
+                    super::apply::build_template(plan, &fds)
                 });
-            for fd in fds.into_iter().filter(|&fd| fd >= 0) {
-                sys::close(fd);
-            }
-            Ok(Template {
-                ns: built?,
-                sources: ids,
-            })
+            (fds, ids, ns, built)
         })
         .join()
-        .unwrap_or(Err((crate::sandbox::child::Step::Root, libc::EINVAL, 0)))
+        .unwrap_or((Vec::new(), Vec::new(), -1, Err((step, libc::EINVAL, 0))))
+    });
+    for fd in fds.into_iter().filter(|&fd| fd >= 0) {
+        sys::close(fd);
+    }
+    // SAFETY: a descriptor of the process's table that the builder opened, owned by nothing
+    // else (its copy in the builder's own table ended with the builder).
+    let ns = (ns >= 0).then(|| unsafe { OwnedFd::from_raw_fd(ns) });
+    built?;
+    Ok(Template {
+        ns: ns.ok_or((step, libc::EBADF, 0))?,
+        sources: ids,
     })
 }
 
@@ -462,6 +472,50 @@ mod tests {
         assert_eq!(Some(t.sources.clone()), source_ids(&p));
         let again = p.template.get(&p).expect("template");
         assert!(Arc::ptr_eq(&t, &again), "made again for unchanged sources");
+    }
+
+    /// Root only: a host that forks while a template is being made (each child living a
+    /// little, as a spawned process does until it execs) does not make it fail: no child holds
+    /// a copy of a descriptor the builder opened for writing on the template's root (the
+    /// read-only remount would fail with EBUSY).
+    #[test]
+    fn a_forking_host_does_not_break_the_make() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let mut children = Vec::new();
+        for round in 0..100 {
+            let p = Arc::new(plan(&usr()));
+            let maker = p.clone();
+            let h = std::thread::spawn(move || maker.template.get(&maker).is_some());
+            // Fork (again and again) while the maker holds the lock, i.e. is making it.
+            while !h.is_finished() {
+                if let Err(std::sync::TryLockError::WouldBlock) = p.template.current.try_lock() {
+                    // SAFETY: the child only sleeps (raw nanosleep) and leaves with _exit.
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0);
+                    if pid == 0 {
+                        let ts = libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 200_000_000,
+                        };
+                        // SAFETY: a valid timespec; ends the forked child.
+                        unsafe {
+                            libc::nanosleep(&ts, std::ptr::null_mut());
+                            libc::_exit(0);
+                        }
+                    }
+                    children.push(pid);
+                }
+            }
+            assert!(h.join().unwrap(), "round {round}: the template failed");
+        }
+        for pid in children {
+            let mut st = 0;
+            // SAFETY: waits for a child forked above.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+        }
     }
 
     /// Root only: a forked copy of the host does not use its parent's template.
