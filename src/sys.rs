@@ -1051,8 +1051,14 @@ pub fn open_tree_clone_raw(fd: RawFd) -> SysResult<RawFd> {
     raw_result(r).map(|fd| fd as RawFd)
 }
 
-/// [`mount_setattr_fd`] without libc (no `errno`).
-pub fn mount_setattr_fd_raw(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
+/// [`mount_setattr_fd`] without libc (no `errno`), also setting the propagation type
+/// (`MS_PRIVATE` and the like; 0: unchanged).
+pub fn mount_setattr_fd_raw(
+    fd: RawFd,
+    recursive: bool,
+    attr_set: u64,
+    propagation: u64,
+) -> SysResult<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -1063,7 +1069,7 @@ pub fn mount_setattr_fd_raw(fd: RawFd, recursive: bool, attr_set: u64) -> SysRes
     let attr = MountAttr {
         attr_set,
         attr_clr: 0,
-        propagation: 0,
+        propagation,
         userns_fd: 0,
     };
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
@@ -1200,21 +1206,34 @@ pub fn chdir(path: &CStr) -> SysResult<()> {
 }
 
 /// What identifies the entry at `path` itself (no symlink followed): its device, inode and
-/// mount id (`statx`). Another entry put in its place, or a mount over it, changes it.
+/// mount id (`statx`). Another entry put in its place, or a mount over it, changes it. A
+/// kernel that does not report the mount id (before 5.8) is an error (`EOPNOTSUPP`).
 pub fn entry_id(path: &CStr) -> SysResult<[u64; 3]> {
+    entry_id_at(libc::AT_FDCWD, path, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+/// [`entry_id`] of the object `fd` refers to (an `O_PATH` descriptor works).
+pub fn entry_id_fd(fd: RawFd) -> SysResult<[u64; 3]> {
+    entry_id_at(fd, c"", libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
+}
+
+fn entry_id_at(dirfd: RawFd, path: &CStr, flags: libc::c_int) -> SysResult<[u64; 3]> {
     const STATX_MNT_ID: u32 = 0x1000;
     // SAFETY: plain old data; zeroed is a valid value.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: path is NUL-terminated and st a valid out-pointer of the right size.
     check(unsafe {
         libc::statx(
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
+            flags,
             libc::STATX_INO | STATX_MNT_ID,
             &mut st,
         )
     })?;
+    if st.stx_mask & (libc::STATX_INO | STATX_MNT_ID) != libc::STATX_INO | STATX_MNT_ID {
+        return Err(libc::EOPNOTSUPP);
+    }
     let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
     Ok([dev, st.stx_ino, st.stx_mnt_id])
 }
@@ -1223,6 +1242,13 @@ pub fn entry_id(path: &CStr) -> SysResult<[u64; 3]> {
 pub fn chroot(path: &CStr) -> SysResult<()> {
     // SAFETY: path is NUL-terminated.
     check(unsafe { libc::chroot(path.as_ptr()) }).map(|_| ())
+}
+
+/// `umask(mask)`: the calling thread's file mode creation mask (shared with every thread of
+/// its `fs_struct`); returns the previous one.
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask has no preconditions and cannot fail.
+    unsafe { libc::umask(mask) }
 }
 
 /// `mkdir(path, mode)`; an existing entry is not an error.
@@ -1623,7 +1649,7 @@ pub fn open_tree_clone(fd: RawFd) -> SysResult<RawFd> {
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})` on the mount at `fd`
 /// (attached or detached).
 pub fn mount_setattr_fd(fd: RawFd, recursive: bool, attr_set: u64) -> SysResult<()> {
-    mount_setattr_fd_raw(fd, recursive, attr_set)
+    mount_setattr_fd_raw(fd, recursive, attr_set, 0)
 }
 
 /// `move_mount(from, "", to, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attach the mount `from` (a

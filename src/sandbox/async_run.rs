@@ -70,7 +70,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 /// runtime, until its program runs. A future dropped meanwhile leaves the launch to finish
 /// there, where the unclaimed sandbox is killed and reaped.
 async fn start(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started> {
-    let (sb, cmd) = (sb.clone(), cmd.clone());
+    let (sb, cmd) = (sb.clone(), spawn::absolute_sources(cmd));
     let mut started = super::launcher::call_async(move || {
         let exec = ExecData::new(&sb, &cmd)?;
         spawn::start(&sb, &exec, deadline)

@@ -69,6 +69,10 @@ fn serve(pool: &Pool) {
                 q = pool.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
+        // A thread that joined a template has its own root, working directory and umask:
+        // the process's current ones again, which a launch (the program's umask, a path the
+        // job resolves) must see.
+        crate::sandbox::rootfs::template::resync_fs();
         // A panic in a launch is a bug, but must not take the launcher down with it.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }

@@ -398,11 +398,27 @@ impl Drop for Started {
 /// [`start`] on a launcher thread (see `launcher`): the sandbox lives as long as the process,
 /// whichever thread asked for it.
 fn start_on_launcher(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started> {
-    let (sb, cmd) = (sb.clone(), cmd.clone());
+    let (sb, cmd) = (sb.clone(), absolute_sources(cmd));
     super::launcher::call(move || {
         let exec = ExecData::new(&sb, &cmd)?;
         start(&sb, &exec, deadline)
     })
+}
+
+/// `cmd` with its relative bind sources made absolute from this (the calling) thread's working
+/// directory: a launcher thread's may differ (see `launcher`). A source whose directory cannot
+/// be read is left as it is (the launch reports it).
+pub(super) fn absolute_sources(cmd: &Command) -> Command {
+    let mut cmd = cmd.clone();
+    let relative = |m: &super::rootfs::Mount| !m.src.as_os_str().is_empty() && m.src.is_relative();
+    if cmd.mounts.iter().any(relative)
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        for m in cmd.mounts.iter_mut().filter(|m| relative(m)) {
+            m.src = cwd.join(&m.src);
+        }
+    }
+    cmd
 }
 
 /// Launch and wait until the program runs. Only on a launcher thread.

@@ -4,7 +4,8 @@
 //! - [`open_sources`] runs with the caller's credentials, so a bind source inside a private
 //!   0700 directory (every temp-dir API's default) opens as it did for `build()`. Each source is
 //!   opened without following a symlink, copied as a detached mount tree (`open_tree`) and made
-//!   read-only / nosuid / nodev recursively on that copy (`mount_setattr`).
+//!   read-only / nosuid / nodev and private (no propagation to or from the host's mounts)
+//!   recursively on that copy (`mount_setattr`).
 //! - [`assemble`] builds the new root: a tmpfs, pivoted into, the host's root detached right
 //!   away, then every step of the plan inside the new root, each path resolved with
 //!   `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` from the new root,
@@ -42,7 +43,22 @@ pub(crate) type Failure = (Step, Errno, u32);
 /// Open every bind source as a detached, attribute-restricted mount tree; `scratch[i]` receives
 /// the tree of `root.sources[i]`. Runs before the uid/gid switch.
 pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(), Failure> {
-    if scratch.len() < root.sources.len() {
+    open_sources_noting(root, scratch, None)
+}
+
+/// [`open_sources`], noting in `ids[i]` what source `i` was when it was opened (its
+/// `sys::entry_id`, taken on the very descriptor the tree is cloned from). Not in a clone
+/// child: the ids are read through libc.
+pub(crate) fn open_sources_noting(
+    root: &RootPlan,
+    scratch: &mut [RawFd],
+    mut ids: Option<&mut [[u64; 3]]>,
+) -> Result<(), Failure> {
+    if scratch.len() < root.sources.len()
+        || ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() < root.sources.len())
+    {
         return Err((Step::BindSource, libc::EINVAL, scratch.len() as u32));
     }
     for (i, (src, slot)) in root.sources.iter().zip(scratch.iter_mut()).enumerate() {
@@ -58,11 +74,23 @@ pub(crate) fn open_sources(root: &RootPlan, scratch: &mut [RawFd]) -> Result<(),
             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         )
         .map_err(fail)?;
+        if let Some(id) = ids.as_deref_mut().and_then(|ids| ids.get_mut(i)) {
+            match sys::entry_id_fd(path) {
+                Ok(v) => *id = v,
+                Err(e) => {
+                    sys::close_raw(path);
+                    return Err(fail(e));
+                }
+            }
+        }
         let tree = sys::open_tree_clone_raw(path);
         sys::close_raw(path);
         let tree = tree.map_err(fail)?;
         *slot = tree;
-        sys::mount_setattr_fd_raw(tree, true, src.attrs).map_err(fail)?;
+        // Private, every mount of the copy: the clone of a shared (or slave) host mount would
+        // stay in its peer group, and a host mount made below the source later (or a mount
+        // this root attaches on the copy) would propagate across, in either direction.
+        sys::mount_setattr_fd_raw(tree, true, src.attrs, libc::MS_PRIVATE).map_err(fail)?;
     }
     Ok(())
 }

@@ -27,11 +27,15 @@
 //!   cell's job directory): those build their root from the host's as before.
 //! - Only a root host builds or joins one (an unprivileged host cannot `setns` into a mount
 //!   namespace from a multithreaded process); a forked copy of the host never joins its
-//!   parent's (the template is tied to the pid that made it).
-//! - The template is made once, when the first run needs it; it holds the binds as they were
-//!   then (a bind source replaced on the host later is not seen: the template holds the old
-//!   tree, as a running sandbox would). A failure to make it is not an error: every run of that
-//!   sandbox takes the path without a template.
+//!   parent's (the template is tied to the pid that first asked for it, claimed before the
+//!   slot's lock is first taken: a fork never waits on a lock its parent's thread held).
+//! - The template is made when the first run needs it, and again when a bind source was
+//!   replaced or mounted over since (checked before each join). A failure to make it is not an
+//!   error, but turns the template off for that sandbox: every later run takes the path without
+//!   a template.
+//! - Concurrent runs cloned from one template share its inodes (the generated `/etc` files, the
+//!   directories, the mount points): read-only, but a lock or an inotify watch on one is seen
+//!   by the others, as on any read-only bind of a host directory.
 
 use std::cell::OnceCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -46,9 +50,10 @@ use crate::sys;
 #[derive(Default)]
 pub(crate) struct Slot {
     current: Mutex<Option<Arc<Template>>>,
-    /// The process that made the current template (0: none yet). Checked before the lock: a
-    /// forked copy of the host (whose lock another thread may have held at the fork) never
-    /// takes it.
+    /// The process this slot belongs to (0: none yet), claimed before the lock is first
+    /// taken: the lock is only ever taken by that process, so a forked copy of the host
+    /// (whose lock another thread may have held at the fork, making the first template)
+    /// never waits on it.
     maker: AtomicU32,
     /// Making one failed: this plan's runs build their root from the host's.
     failed: AtomicBool,
@@ -66,7 +71,8 @@ impl std::fmt::Debug for Slot {
 /// A template mount namespace, held as an nsfs descriptor.
 pub(crate) struct Template {
     ns: OwnedFd,
-    /// What each bind source was (`sys::entry_id`) just before it was opened for this template.
+    /// What each bind source was (`sys::entry_id`) when it was opened for this template, read
+    /// on the descriptor its tree was cloned from.
     sources: Vec<[u64; 3]>,
 }
 
@@ -91,9 +97,13 @@ impl Slot {
             return None;
         }
         let me = std::process::id();
-        let maker = self.maker.load(Ordering::Acquire);
-        if maker != 0 && maker != me {
-            return None;
+        match self
+            .maker
+            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {}
+            Err(owner) if owner == me => {}
+            Err(_) => return None,
         }
         let ids = source_ids(plan)?;
         let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,11 +112,10 @@ impl Slot {
         {
             return Some(t.clone());
         }
-        match make(plan, ids) {
+        match make(plan) {
             Ok(t) => {
                 let t = Arc::new(t);
                 *cur = Some(t.clone());
-                self.maker.store(me, Ordering::Release);
                 Some(t)
             }
             Err(_) => {
@@ -119,34 +128,60 @@ impl Slot {
 }
 
 /// Build the template on a thread of its own (its mount namespace and root change; the thread
-/// then ends, the descriptor keeps the namespace). `ids`: the sources as they were before.
-fn make(
-    plan: &RootPlan,
-    ids: Vec<[u64; 3]>,
-) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
-    std::thread::scope(|s| {
+/// then ends, the descriptor keeps the namespace).
+fn make(plan: &RootPlan) -> Result<Template, (crate::sandbox::child::Step, sys::Errno, u32)> {
+    let step = crate::sandbox::child::Step::Root;
+    let (fds, ids, ns, built) = std::thread::scope(|s| {
         s.spawn(|| {
-            let step = crate::sandbox::child::Step::Root;
-            sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
-            let ns = sys::open(
-                c"/proc/thread-self/ns/mnt",
-                libc::O_RDONLY | libc::O_CLOEXEC,
-                0,
-            )
-            .map_err(|e| (step, e, 0))?;
-            // SAFETY: a descriptor just opened, owned by nothing else.
-            let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+            // The sources first, in the host's namespace: their ids (device, inode, mount id)
+            // are read on the very descriptors the trees are cloned from, comparable with
+            // what `get` reads on the host's paths later (a mount id in a copy of the host's
+            // namespace would be another). Each tree is private as soon as it is cloned.
             let mut fds = vec![-1; plan.sources.len()];
-            let opened = super::apply::open_sources(plan, &mut fds);
-            let built = opened.and_then(|()| super::apply::build_template(plan, &fds));
-            for fd in fds.into_iter().filter(|&fd| fd >= 0) {
-                sys::close(fd);
-            }
-            built?;
-            Ok(Template { ns, sources: ids })
+            let mut ids = vec![[0; 3]; plan.sources.len()];
+            let mut ns: RawFd = -1;
+            let built =
+                super::apply::open_sources_noting(plan, &mut fds, Some(&mut ids)).and_then(|()| {
+                    sys::unshare(libc::CLONE_FS | libc::CLONE_NEWNS).map_err(|e| (step, e, 0))?;
+                    // The template's files and directories belong to host root (`nobody` in a
+                    // run): their modes are the plan's (0755 / 0644), whatever the host's
+                    // umask is.
+                    sys::umask(0o022);
+                    // This namespace is a full copy of the host's, shared mounts still peers
+                    // of the host's (a systemd host's `/` is shared): private before anything
+                    // is mounted in it.
+                    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+                        .map_err(|e| (crate::sandbox::child::Step::MountPrivate, e, 0))?;
+                    ns = sys::open(
+                        c"/proc/thread-self/ns/mnt",
+                        libc::O_RDONLY | libc::O_CLOEXEC,
+                        0,
+                    )
+                    .map_err(|e| (step, e, 0))?;
+                    // From here the descriptors this thread opens are in a table of its own
+                    // (dropped when it ends): a fork or spawn of the host meanwhile copies none
+                    // of them. One held open for writing on the root tmpfs by such a child
+                    // would make the read-only remount fail (EBUSY), and the template with it.
+                    // The source trees and `ns` are in both tables: closed in the process's
+                    // by the caller.
+                    sys::unshare(libc::CLONE_FILES).map_err(|e| (step, e, 0))?;
+                    super::apply::build_template(plan, &fds)
+                });
+            (fds, ids, ns, built)
         })
         .join()
-        .unwrap_or(Err((crate::sandbox::child::Step::Root, libc::EINVAL, 0)))
+        .unwrap_or((Vec::new(), Vec::new(), -1, Err((step, libc::EINVAL, 0))))
+    });
+    for fd in fds.into_iter().filter(|&fd| fd >= 0) {
+        sys::close(fd);
+    }
+    // SAFETY: a descriptor of the process's table that the builder opened, owned by nothing
+    // else (its copy in the builder's own table ended with the builder).
+    let ns = (ns >= 0).then(|| unsafe { OwnedFd::from_raw_fd(ns) });
+    built?;
+    Ok(Template {
+        ns: ns.ok_or((step, libc::EBADF, 0))?,
+        sources: ids,
     })
 }
 
@@ -198,21 +233,45 @@ impl Joined {
 impl Drop for Joined {
     fn drop(&mut self) {
         // Back to the host's namespace, then to the process's root and working directory
-        // (those of its main thread: `setns` left this thread at the namespace's root, and
-        // the host may have changed directory since this thread's fs_struct became its own).
-        // A launcher thread left in a template must not go on.
+        // (`setns` left this thread at the namespace's root). A launcher thread left in a
+        // template must not go on.
         if sys::setns(self.home, libc::CLONE_NEWNS).is_err() {
             std::process::abort();
         }
-        // Best effort past this point (a main thread that has exited has no /proc/self/root):
-        // the thread stays at the host namespace's root then.
-        if sys::chdir(c"/proc/self/root").is_ok() {
-            let _ = sys::chroot(c".");
-        }
-        if sys::chdir(c"/proc/self/cwd").is_err() {
-            let _ = sys::chdir(c"/");
-        }
+        follow_process_fs();
     }
+}
+
+/// On a thread whose `fs_struct` is its own (one that joined a template): take the process's
+/// current root, working directory and umask again (those of its main thread, which the host
+/// may have changed since this thread's were last set). A launcher calls it before each job,
+/// so a launch sees them as a thread sharing the process's `fs_struct` would; nothing to do on
+/// any other thread.
+pub(crate) fn resync_fs() {
+    if OWN_FS.with(|o| o.get() == Some(&true)) {
+        follow_process_fs();
+    }
+}
+
+fn follow_process_fs() {
+    // Best effort (a main thread that has exited has no /proc/self/root): the thread stays at
+    // the host namespace's root then, with the umask it had.
+    if sys::chdir(c"/proc/self/root").is_ok() {
+        let _ = sys::chroot(c".");
+    }
+    if sys::chdir(c"/proc/self/cwd").is_err() {
+        let _ = sys::chdir(c"/");
+    }
+    if let Some(mask) = process_umask() {
+        sys::umask(mask);
+    }
+}
+
+/// The umask of the process's main thread (`Umask:` of /proc/self/status, Linux 4.7+).
+fn process_umask() -> Option<libc::mode_t> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    libc::mode_t::from_str_radix(line.trim(), 8).ok()
 }
 
 #[cfg(test)]
@@ -345,6 +404,118 @@ mod tests {
             0
         });
         assert_eq!(code, 0);
+    }
+
+    /// Root only: a fork taken while another thread holds the slot's lock, making the first
+    /// template, does not wait on that lock (it would forever: the holder is not in the fork).
+    #[test]
+    fn a_fork_during_the_first_make_does_not_wait() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        for _ in 0..50 {
+            let p = Arc::new(plan(&usr()));
+            let maker = p.clone();
+            let h = std::thread::spawn(move || maker.template.get(&maker).is_some());
+            let mut locked = false;
+            while !h.is_finished() {
+                if let Err(std::sync::TryLockError::WouldBlock) = p.template.current.try_lock() {
+                    locked = true;
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            if !locked {
+                assert!(h.join().unwrap());
+                continue;
+            }
+            // SAFETY: the child only calls `get` (the hang ceiling is an alarm, whose default
+            // action kills it) and leaves with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                // SAFETY: alarm has no preconditions.
+                unsafe { libc::alarm(60) };
+                let code = if p.template.get(&p).is_none() { 0 } else { 1 };
+                // SAFETY: ends the forked child.
+                unsafe { libc::_exit(code) };
+            }
+            let mut st = 0;
+            // SAFETY: waits for the child just forked.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+            assert!(h.join().unwrap());
+            assert!(
+                libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+                "forked child: status {st:#x} (SIGALRM: it waited on the lock)"
+            );
+            return;
+        }
+        panic!("50 makes, never one caught holding the lock: nothing was tested");
+    }
+
+    /// Root only: the ids a template notes (read on the descriptors it cloned, in the host's
+    /// namespace) are those the host's paths give, so a second run reuses it; an O_PATH
+    /// descriptor and its path give the same id.
+    #[test]
+    fn the_template_notes_the_sources_as_the_host_sees_them() {
+        let fd = sys::open(c"/usr", libc::O_PATH | libc::O_CLOEXEC, 0).unwrap();
+        let by_fd = sys::entry_id_fd(fd);
+        sys::close(fd);
+        assert_eq!(by_fd, sys::entry_id(c"/usr"));
+        if !is_root() {
+            eprintln!("rest skipped: needs root");
+            return;
+        }
+        let p = plan(&usr());
+        let t = p.template.get(&p).expect("template");
+        assert_eq!(Some(t.sources.clone()), source_ids(&p));
+        let again = p.template.get(&p).expect("template");
+        assert!(Arc::ptr_eq(&t, &again), "made again for unchanged sources");
+    }
+
+    /// Root only: a host that forks while a template is being made (each child living a
+    /// little, as a spawned process does until it execs) does not make it fail: no child holds
+    /// a copy of a descriptor the builder opened for writing on the template's root (the
+    /// read-only remount would fail with EBUSY).
+    #[test]
+    fn a_forking_host_does_not_break_the_make() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let mut children = Vec::new();
+        for round in 0..100 {
+            let p = Arc::new(plan(&usr()));
+            let maker = p.clone();
+            let h = std::thread::spawn(move || maker.template.get(&maker).is_some());
+            // Fork (again and again) while the maker holds the lock, i.e. is making it.
+            while !h.is_finished() {
+                if let Err(std::sync::TryLockError::WouldBlock) = p.template.current.try_lock() {
+                    // SAFETY: the child only sleeps (raw nanosleep) and leaves with _exit.
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0);
+                    if pid == 0 {
+                        let ts = libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 200_000_000,
+                        };
+                        // SAFETY: a valid timespec; ends the forked child.
+                        unsafe {
+                            libc::nanosleep(&ts, std::ptr::null_mut());
+                            libc::_exit(0);
+                        }
+                    }
+                    children.push(pid);
+                }
+            }
+            assert!(h.join().unwrap(), "round {round}: the template failed");
+        }
+        for pid in children {
+            let mut st = 0;
+            // SAFETY: waits for a child forked above.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+        }
     }
 
     /// Root only: a forked copy of the host does not use its parent's template.
