@@ -117,8 +117,20 @@ pub struct HostState {
     pub mounts: usize,
     /// runcell's cgroup directories of this process.
     pub cgroups: Vec<String>,
-    /// Entries in the host's /tmp that runcell could have left.
-    pub tmp_entries: usize,
+    /// Entries in the host's /tmp that runcell could have left (by name: other processes
+    /// on the machine, other runcell users among them, create and remove such entries
+    /// meanwhile, so a leak is a name that was not there before, not a different count).
+    pub tmp_entries: std::collections::BTreeSet<String>,
+}
+
+impl HostState {
+    /// Nothing was left behind: the same descriptors, threads, mounts and cgroups, and no
+    /// /tmp entry that was not there before.
+    pub fn nothing_left_since(&self, before: &HostState) -> bool {
+        (self.fds, self.threads, self.mounts, &self.cgroups)
+            == (before.fds, before.threads, before.mounts, &before.cgroups)
+            && self.tmp_entries.is_subset(&before.tmp_entries)
+    }
 }
 
 fn count(path: &str) -> usize {
@@ -217,14 +229,11 @@ impl HostState {
             tmp_entries: std::fs::read_dir("/tmp")
                 .map(|d| {
                     d.flatten()
-                        .filter(|e| {
-                            let n = e.file_name();
-                            let n = n.to_string_lossy();
-                            n.starts_with(".oldroot") || n.contains("runcell")
-                        })
-                        .count()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with(".oldroot") || n.contains("runcell"))
+                        .collect()
                 })
-                .unwrap_or(0),
+                .unwrap_or_default(),
         }
     }
 }
@@ -422,7 +431,7 @@ impl Soak {
     pub fn ok(&self, rss_slack_kib: u64) -> bool {
         self.tally.wrong.is_empty()
             && self.survivors.is_empty()
-            && self.before == self.after
+            && self.after.nothing_left_since(&self.before)
             && self.rss_after <= self.rss_before + rss_slack_kib
     }
 
@@ -445,8 +454,8 @@ impl Soak {
             a.mounts,
             b.cgroups.len(),
             a.cgroups.len(),
-            b.tmp_entries,
-            a.tmp_entries
+            b.tmp_entries.len(),
+            a.tmp_entries.len()
         );
         println!(
             "host RSS {} KiB -> {} KiB; surviving sandbox processes: {}",
