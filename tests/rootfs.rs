@@ -58,34 +58,6 @@ fn tree(dir: &Path) -> BTreeSet<String> {
     out
 }
 
-/// Run `f` as root and as an unprivileged host (uid 65534, re-running this test binary).
-fn as_root_and_unprivileged(test: &str, f: fn()) {
-    if std::env::var_os("RUNCELL_UNPRIV_CHILD").is_some() || !is_root() {
-        if is_root() {
-            // SAFETY: the re-run test process runs this one test on one thread.
-            unsafe {
-                assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
-                assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
-                assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
-            }
-        }
-        f();
-        println!("UNPRIV-DONE");
-        return;
-    }
-    f();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("RUNCELL_UNPRIV_CHILD", "1")
-        .env("TMPDIR", "/tmp")
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "unprivileged run failed:\n{text}");
-    assert!(text.contains("UNPRIV-DONE"), "{text}");
-}
-
 const CHECKS: &str = r#"
 import json, os, errno
 res = {}

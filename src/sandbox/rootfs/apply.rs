@@ -95,15 +95,15 @@ pub(crate) fn open_sources_noting(
     Ok(())
 }
 
-/// Build the new root and enter it; `fds` are the trees [`open_sources`] prepared. Runs after
-/// the uid/gid switch (every file created belongs to the sandbox user). On return the process
-/// is inside the finished, read-only root, in its working directory, and `fds` are closed.
-pub(crate) fn assemble(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
+/// Make every mount of this (new, unshared) mount namespace private, mount the new root's
+/// tmpfs on the staging point and pivot into it: afterwards `/` is the empty tmpfs, the
+/// working directory is `/`, and the host's root sits at the old-root point, still attached
+/// (the caller detaches it). Shared by a run's root and the template's.
+fn enter_tmpfs_root() -> Result<(), Failure> {
     let at = |step: Step| move |e| (step, e, 0);
     sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None)
         .map_err(at(Step::MountPrivate))?;
-    // The new root: a tmpfs on the host's /tmp in this private namespace, made `/`; the host's
-    // root is detached before anything inside the new root is looked up.
+    // A tmpfs on the host's /tmp in this private namespace, made `/`.
     sys::mount(
         Some(TMPFS),
         STAGING,
@@ -114,7 +114,16 @@ pub(crate) fn assemble(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
     .map_err(at(Step::Root))?;
     sys::mkdir(STAGING_OLD, 0o700).map_err(at(Step::Root))?;
     sys::pivot_root(STAGING, STAGING_OLD).map_err(at(Step::Root))?;
-    sys::chdir(ROOT).map_err(at(Step::Root))?;
+    sys::chdir(ROOT).map_err(at(Step::Root))
+}
+
+/// Build the new root and enter it; `fds` are the trees [`open_sources`] prepared. Runs after
+/// the uid/gid switch (every file created belongs to the sandbox user). On return the process
+/// is inside the finished, read-only root, in its working directory, and `fds` are closed.
+pub(crate) fn assemble(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failure> {
+    let at = |step: Step| move |e| (step, e, 0);
+    // The host's root is detached before anything inside the new root is looked up.
+    enter_tmpfs_root()?;
     // A fresh procfs may only be created while a fully visible one is in this namespace
     // (the kernel's mount_too_revealing): make it now, attach it in its turn below.
     let mut early: RawFd = -1;
@@ -214,19 +223,7 @@ pub(crate) fn build_template(root: &RootPlan, fds: &[RawFd]) -> Result<(), Failu
         return Err((Step::Root, libc::EINVAL, 0));
     };
     let at = |step: Step| move |e| (step, e, 0);
-    sys::mount(None, ROOT, None, libc::MS_REC | libc::MS_PRIVATE, None)
-        .map_err(at(Step::MountPrivate))?;
-    sys::mount(
-        Some(TMPFS),
-        STAGING,
-        Some(TMPFS),
-        libc::MS_NOSUID | libc::MS_NODEV,
-        Some(ROOT_OPTS),
-    )
-    .map_err(at(Step::Root))?;
-    sys::mkdir(STAGING_OLD, 0o700).map_err(at(Step::Root))?;
-    sys::pivot_root(STAGING, STAGING_OLD).map_err(at(Step::Root))?;
-    sys::chdir(ROOT).map_err(at(Step::Root))?;
+    enter_tmpfs_root()?;
     sys::umount2(OLD_ROOT, libc::MNT_DETACH).map_err(at(Step::Root))?;
     sys::rmdir(OLD_ROOT).map_err(at(Step::Root))?;
     let rootfd = sys::open(ROOT, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
