@@ -24,6 +24,21 @@ fn builder() -> SandboxBuilder {
         .wall_time(Duration::from_secs(20))
 }
 
+/// Mount a tmpfs at `path` in this test's own mount namespace.
+fn mount_tmpfs(path: &std::ffi::CStr) {
+    // SAFETY: NUL-terminated strings.
+    let r = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            path.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            c"mode=1777".as_ptr().cast(),
+        )
+    };
+    assert_eq!(r, 0, "mount tmpfs {path:?}");
+}
+
 /// How many procfs mounts are at /proc in the run of `sb`.
 fn procs_at_proc(sb: &Sandbox, cmd: Command) -> usize {
     let o = sb.run(&cmd.arg("/proc/self/mountinfo"), b"").expect("run");
@@ -291,17 +306,7 @@ fn binds_do_not_propagate_to_or_from_a_shared_host_root() {
 
     // A host mount below the read-only source /outer, after the template was made.
     let sub = std::ffi::CString::new(format!("{base}/outer/sub")).unwrap();
-    // SAFETY: NUL-terminated strings; mounts a tmpfs in this test's own mount namespace.
-    let r = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            sub.as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-            c"mode=1777".as_ptr().cast(),
-        )
-    };
-    assert_eq!(r, 0);
+    mount_tmpfs(&sub);
     std::fs::write(format!("{base}/outer/sub/host-file"), "x").unwrap();
     let o = sb
         .run(
@@ -334,17 +339,7 @@ fn binds_do_not_propagate_to_or_from_a_shared_host_root() {
         wait_until("the run to start", || {
             Path::new(&format!("{base}/w/ready")).exists()
         });
-        // SAFETY: as above.
-        let r = unsafe {
-            libc::mount(
-                c"tmpfs".as_ptr(),
-                sub.as_ptr(),
-                c"tmpfs".as_ptr(),
-                0,
-                c"mode=1777".as_ptr().cast(),
-            )
-        };
-        assert_eq!(r, 0);
+        mount_tmpfs(&sub);
         std::fs::write(format!("{base}/outer/sub/host-file"), "x").unwrap();
         std::fs::write(format!("{base}/outer/go"), "").unwrap();
         run.join().unwrap().unwrap()

@@ -238,7 +238,9 @@ impl Drop for Joined {
         if sys::setns(self.home, libc::CLONE_NEWNS).is_err() {
             std::process::abort();
         }
-        follow_process_fs();
+        // The umask waits for the next job's `resync_fs`: nothing of this launch creates a
+        // file after the clone, which took the thread's umask with it.
+        follow_process_root_and_cwd();
     }
 }
 
@@ -249,21 +251,22 @@ impl Drop for Joined {
 /// any other thread.
 pub(crate) fn resync_fs() {
     if OWN_FS.with(|o| o.get() == Some(&true)) {
-        follow_process_fs();
+        follow_process_root_and_cwd();
+        // Best effort (no /proc/self/status): the thread keeps the umask it had.
+        if let Some(mask) = process_umask() {
+            sys::umask(mask);
+        }
     }
 }
 
-fn follow_process_fs() {
+fn follow_process_root_and_cwd() {
     // Best effort (a main thread that has exited has no /proc/self/root): the thread stays at
-    // the host namespace's root then, with the umask it had.
+    // the host namespace's root then.
     if sys::chdir(c"/proc/self/root").is_ok() {
         let _ = sys::chroot(c".");
     }
     if sys::chdir(c"/proc/self/cwd").is_err() {
         let _ = sys::chdir(c"/");
-    }
-    if let Some(mask) = process_umask() {
-        sys::umask(mask);
     }
 }
 
