@@ -72,3 +72,50 @@ fn many_threads_then_drop_leaves_nothing() {
     drop(sb);
     assert_eq!(sandbox_inits(), Default::default());
 }
+
+/// A host that forks after its sandbox's reaper started: the child has no copy of the thread,
+/// so its runs reap before returning (before, the child's runs queued their reaps to a thread
+/// that does not exist in it: its inits stayed unreaped, and dropping the sandbox there waited
+/// for that thread forever).
+#[test]
+fn a_forked_host_reaps_its_own_runs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let sb = builder().build().unwrap();
+    assert!(sb.run(&Command::new("true"), b"").unwrap().success());
+    // Fork once the parent's reaper has reaped that run: a fork taken while the reaper
+    // thread holds one of the sandbox's locks (returning the run's cgroup leaf or host ids)
+    // would leave the child that lock held forever (see the closing note: pthread_atfork
+    // handlers for those locks are not done).
+    wait_until("the first run reaped", || sandbox_inits().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: the child runs a sandbox (glibc makes malloc usable after fork; runcell's
+    // launcher and reaper threads are made anew there) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: a hang ends the child with SIGALRM instead of the test run.
+        unsafe { libc::alarm(60) };
+        let ok = (0..3).all(|_| {
+            sb.run(&Command::new("sh").args(["-c", "echo hi"]), b"")
+                .is_ok_and(|o| o.success() && o.stdout == b"hi\n")
+        });
+        let code = if ok && sandbox_inits().is_empty() {
+            0
+        } else {
+            1
+        };
+        // Not dropped here: a cgroup pool dropped in a forked child removes its parent's
+        // cgroup directories (a fork hazard of the pool, noted and left for now).
+        std::mem::forget(sb);
+        // SAFETY: ends the forked child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked host's runs or drop failed (status {status:#x})"
+    );
+    assert!(sb.run(&Command::new("true"), b"").unwrap().success());
+}

@@ -13,6 +13,7 @@
 //! clone of a sandbox (or its pool) is gone, nothing of any of its runs is left.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
@@ -22,8 +23,15 @@ use crate::error::{Error, Result};
 pub(crate) type Reap = Box<dyn FnOnce() + Send>;
 
 /// A queue to a `runcell-reap` thread, started on first use.
+///
+/// The thread belongs to the process that started it: in a forked child (which has no copy of
+/// it) the reaper hands out no sender, so the child's runs reap before returning, and its
+/// shutdown waits for no thread that is not there. The child never takes the lock a thread of
+/// its parent may have held at the fork.
 #[derive(Default)]
 pub(crate) struct Reaper {
+    /// The pid of the process the thread runs in (0: not started).
+    owner: AtomicU32,
     thread: Mutex<Option<(Sender<Reap>, JoinHandle<()>)>>,
 }
 
@@ -36,8 +44,20 @@ impl Reaper {
         Ok(r)
     }
 
+    /// Whether this is a forked child of the process that started the thread.
+    fn forked(&self) -> bool {
+        let owner = self.owner.load(Ordering::Acquire);
+        owner != 0 && owner != std::process::id()
+    }
+
     /// A sender to the reaper thread, starting the thread if it is not running.
     pub(crate) fn sender(&self) -> Result<Sender<Reap>> {
+        if self.forked() {
+            return Err(Error::sys(
+                "reaper thread",
+                std::io::Error::other("started by the parent of this forked process"),
+            ));
+        }
         let mut t = self.thread.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((tx, _)) = &*t {
             return Ok(tx.clone());
@@ -52,11 +72,16 @@ impl Reaper {
             })
             .map_err(|e| Error::sys("spawn reaper thread", e))?;
         *t = Some((tx.clone(), handle));
+        self.owner.store(std::process::id(), Ordering::Release);
         Ok(tx)
     }
 
-    /// The sender, if the thread runs (it is never started again after [`Reaper::shutdown`]).
+    /// The sender, if the thread runs in this process (it is never started again after
+    /// [`Reaper::shutdown`]).
     pub(crate) fn running(&self) -> Option<Sender<Reap>> {
+        if self.forked() {
+            return None;
+        }
         let t = self.thread.lock().unwrap_or_else(|e| e.into_inner());
         t.as_ref().map(|(tx, _)| tx.clone())
     }
@@ -65,6 +90,16 @@ impl Reaper {
     /// until they are dropped (a run holds one only while it ends). Called from the reaper
     /// thread itself (the last reference dropped by a reap), it only lets the thread end.
     pub(crate) fn shutdown(&self) {
+        if self.forked() {
+            // The thread is the parent's: nothing to join (and the handle is not this
+            // process's to detach).
+            if let Ok(mut t) = self.thread.try_lock()
+                && let Some((_, handle)) = t.take()
+            {
+                std::mem::forget(handle);
+            }
+            return;
+        }
         let t = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((tx, handle)) = t {
             drop(tx);
