@@ -141,9 +141,14 @@ fn an_exhausted_range_is_a_clear_error_that_leaves_nothing_behind() {
         "{err}"
     );
     assert!(err.to_string().contains("97000-97001"), "{err}");
-    // Nothing started, nothing held.
-    assert_eq!(fd_count(), fds);
-    assert_eq!(children(), before);
+    // Nothing started, nothing held. (Fewer is another test's run finishing on its
+    // sandbox's reaper thread meanwhile: it closes descriptors and reaps its init.)
+    assert!(fd_count() <= fds, "{} > {fds}", fd_count());
+    assert!(
+        children().iter().all(|c| before.contains(c)),
+        "{:?} not within {before:?}",
+        children()
+    );
     // The same with a lease asked for explicitly.
     assert!(matches!(
         sb.lease_host_ids(),
