@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::fork;
 use crate::error::Error;
 
 /// Whether a sandbox uses cgroups.
@@ -651,6 +652,9 @@ struct State {
 }
 
 struct Inner {
+    /// The process that made this pool ([`fork::process_key`]): only it creates, resets or
+    /// removes its cgroups. A forked copy of the host makes a pool of its own (see [`Pool`]).
+    owner: u64,
     fs: &'static dyn CgFs,
     layout: Layout,
     /// A flat pool: the parents are the process's own cgroups (never created nor removed
@@ -664,17 +668,49 @@ struct Inner {
 
 /// A pool of leaf cgroups for one sandbox. Cheap to clone, shareable between threads; the
 /// cgroups are removed when the last clone and the last [`Lease`] are gone.
+///
+/// A pool belongs to the process that made it. In a forked copy of the host (which holds
+/// copies of the sandbox's handles) the first run makes a pool of the child's own, as
+/// `Pool::new` would have there: its own parents `runcell-<childpid>-…` (v1 lazily, at that
+/// run) and leaves, removed when the child's last copy of the handle is dropped (or, if the
+/// child exits without dropping it, by the sweep of the next pool made on the host, or by
+/// the parent's pool when it is dropped). The child never takes the parent's pool's lock, never
+/// hands out, resets or removes one of its leaves, and never removes its parents.
 #[derive(Clone)]
 pub(crate) struct Pool {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of a [`Pool`] share.
+struct Shared {
+    /// This process's pool: the one made by `new`, or in a forked copy of the host the one
+    /// its first run made. A copy inherited from the parent is never used nor dropped here.
+    own: fork::PerProcess<Arc<Inner>>,
+    /// How a forked copy makes its own: the arguments `new` was given.
+    recipe: Recipe,
+}
+
+/// The arguments of [`Pool::with_fs_flat`].
+struct Recipe {
+    detected: Detected,
+    settings: Settings,
+    fs: &'static dyn CgFs,
+    flat: bool,
+    lazy: bool,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parents: Vec<PathBuf> = self
+            .shared
+            .own
+            .latest()
+            .map(|i| i.layout.parents().iter().map(|p| p.to_path_buf()).collect())
+            .unwrap_or_default();
         f.debug_struct("Pool")
             .field("mechanism", &self.mechanism())
-            .field("parents", &self.inner.layout.parents())
-            .field("settings", &self.inner.settings)
+            .field("parents", &parents)
+            .field("settings", &self.shared.recipe.settings)
             .field("swap_capped", &self.swap_capped())
             .finish()
     }
@@ -757,6 +793,38 @@ impl Pool {
         flat: bool,
         lazy: bool,
     ) -> Result<Pool, Error> {
+        let inner = Self::make(d, s, fs, flat, lazy)?;
+        Ok(Pool {
+            shared: Arc::new(Shared {
+                own: fork::PerProcess::with(inner),
+                recipe: Recipe {
+                    detected: d.clone(),
+                    settings: *s,
+                    fs,
+                    flat,
+                    lazy,
+                },
+            }),
+        })
+    }
+
+    /// The pool of the calling process: in a forked copy of the host, one of its own, made
+    /// now by its first run (see [`Pool`]).
+    fn current(&self) -> Result<&Arc<Inner>, Error> {
+        let r = &self.shared.recipe;
+        self.shared
+            .own
+            .get_or_try_init(|| Self::make(&r.detected, &r.settings, r.fs, r.flat, r.lazy))
+    }
+
+    /// The pool's state for [`Pool::with_fs_flat`].
+    fn make(
+        d: &Detected,
+        s: &Settings,
+        fs: &'static dyn CgFs,
+        flat: bool,
+        lazy: bool,
+    ) -> Result<Arc<Inner>, Error> {
         if s.cpu_quota.is_some() && !d.cpu() {
             return Err(Error::Unsupported {
                 feature: format!("the cgroup cpu controller ({})", d.mechanism()),
@@ -856,7 +924,7 @@ impl Pool {
         s: &Settings,
         fs: &'static dyn CgFs,
         lazy: bool,
-    ) -> Result<Pool, Error> {
+    ) -> Result<Arc<Inner>, Error> {
         // Known before any leaf exists where the files say so: v1 from detection, a v2
         // pool's own parent (a non-root cgroup with `memory` enabled) has
         // `memory.swap.max` exactly when swap accounting exists. A flat v2 pool's parent
@@ -867,23 +935,22 @@ impl Pool {
             Layout::V2 { .. } => false,
         };
         let parents = !(lazy && flat.is_none() && matches!(layout, Layout::V1 { .. }));
-        let pool = Pool {
-            inner: Arc::new(Inner {
-                fs,
-                layout,
-                flat,
-                settings: *s,
-                state: Mutex::new(State {
-                    parents,
-                    ..State::default()
-                }),
-                swap_uncapped: AtomicBool::new(swap_uncapped),
+        let pool = Arc::new(Inner {
+            owner: fork::process_key(),
+            fs,
+            layout,
+            flat,
+            settings: *s,
+            state: Mutex::new(State {
+                parents,
+                ..State::default()
             }),
-        };
+            swap_uncapped: AtomicBool::new(swap_uncapped),
+        });
         if !lazy {
             // On error, dropping the pool removes the parents.
-            let leaf = pool.inner.new_leaf()?;
-            pool.inner.lock().idle.push(leaf);
+            let leaf = pool.new_leaf()?;
+            pool.lock().idle.push(leaf);
         }
         Ok(pool)
     }
@@ -938,30 +1005,30 @@ impl Pool {
 
     /// `"cgroup_v1"` or `"cgroup_v2"`.
     pub fn mechanism(&self) -> &'static str {
-        match self.inner.layout {
-            Layout::V1 { .. } => "cgroup_v1",
-            Layout::V2 { .. } => "cgroup_v2",
-        }
+        self.shared.recipe.detected.mechanism()
     }
 
     /// Whether the leaves' swap is limited too (v1 `memory.memsw.limit_in_bytes`, v2
     /// `memory.swap.max = 0`). False when the kernel has no swap accounting: then the memory
     /// limit does not stop a sandbox from filling the host's swap.
     pub fn swap_capped(&self) -> bool {
-        !self.inner.swap_uncapped.load(Ordering::Relaxed)
+        // A forked copy's own pool once it has one, else the inherited copy of the parent's
+        // (only read: the same host and settings).
+        let inner = self.shared.own.get().or_else(|| self.shared.own.latest());
+        inner.is_none_or(|i| !i.swap_uncapped.load(Ordering::Relaxed))
     }
 
     /// A leaf for one run: an idle one whose leftover charge is small (peak and failure
     /// counters reset, OOM and limit baselines taken now), or a new one with the limits
     /// written. Idle leaves with too much still charged are removed on the way.
     pub fn acquire(&self) -> Result<Lease, Error> {
-        let inner = &self.inner;
+        let inner = self.current()?;
         loop {
             let Some(mut leaf) = inner.lock().idle.pop() else {
                 break;
             };
             if inner.prepare(&mut leaf) {
-                return Ok(self.lease(leaf));
+                return Ok(Self::lease(inner, leaf));
             }
             inner.discard(leaf);
         }
@@ -975,13 +1042,13 @@ impl Pool {
             inner.lock().retired.extend(still);
         }
         let leaf = inner.new_leaf()?;
-        Ok(self.lease(leaf))
+        Ok(Self::lease(inner, leaf))
     }
 
-    fn lease(&self, mut leaf: Leaf) -> Lease {
+    fn lease(inner: &Arc<Inner>, mut leaf: Leaf) -> Lease {
         leaf.used = true;
         Lease {
-            pool: self.inner.clone(),
+            pool: inner.clone(),
             leaf: Some(leaf),
             tainted: AtomicBool::new(false),
         }
@@ -991,7 +1058,9 @@ impl Pool {
     /// then the parents'.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let inner = &self.inner;
+        let Some(inner) = self.shared.own.get() else {
+            return Vec::new();
+        };
         let (created, parents): (Vec<u32>, bool) = {
             let st = inner.lock();
             (st.created.iter().copied().collect(), st.parents)
@@ -1004,6 +1073,12 @@ impl Pool {
             v.extend(inner.layout.parents().into_iter().map(Path::to_path_buf));
         }
         v
+    }
+
+    /// This process's pool (made now in a forked copy). Tests only.
+    #[cfg(test)]
+    fn inner(&self) -> &Arc<Inner> {
+        self.current().expect("this process's pool")
     }
 }
 
@@ -1373,6 +1448,14 @@ impl Drop for Inner {
     /// Remove every leaf and the parents; v2 kills what still runs in a leaf first. Failures
     /// are ignored: a drop cannot report them and must not panic.
     fn drop(&mut self) {
+        if self.owner != fork::process_key() {
+            // Not reached (a forked copy never drops the pool it inherited, see `Pool`), but
+            // if it were: the cgroups are the parent's, and the state may have been changed
+            // half-way by a thread of the parent at the fork. Left alone.
+            let st = std::mem::take(self.state.get_mut().unwrap_or_else(|e| e.into_inner()));
+            std::mem::forget(st);
+            return;
+        }
         let deadline = Instant::now() + Duration::from_millis(500);
         let (created, parents): (Vec<u32>, bool) = {
             let mut st = self.lock();
@@ -1393,6 +1476,11 @@ impl Drop for Inner {
         if self.flat.is_none() && parents {
             for p in self.layout.parents().into_iter().rev() {
                 self.rmdir_retry(p, deadline);
+                // What dead processes left beside it: a forked copy of this host that exited
+                // without dropping its handles leaves its own pool's (empty) cgroups.
+                if let Some(own) = p.parent() {
+                    sweep_stale(self.fs, own);
+                }
             }
         }
     }
@@ -1457,6 +1545,10 @@ impl Lease {
     /// Kill everything in the leaf (v2 `cgroup.kill`). v1 has no such file and returns false:
     /// there the PID namespace's end kills the tree.
     pub fn kill(&self) -> bool {
+        if self.pool.owner != fork::process_key() {
+            // A forked copy of the host dropping a run of its parent's: not its leaf.
+            return false;
+        }
         match (&self.pool.layout, self.dirs().first()) {
             (Layout::V2 { .. }, Some(d)) => self.pool.fs.write(&d.join("cgroup.kill"), "1").is_ok(),
             _ => false,
@@ -1499,6 +1591,11 @@ impl Drop for Lease {
             return;
         };
         let pool = &self.pool;
+        if pool.owner != fork::process_key() {
+            // A lease of the parent's pool dropped in a forked copy of the host: the leaf is
+            // the parent's to reuse or remove (only this copy's descriptors are closed).
+            return;
+        }
         if !self.tainted.load(Ordering::Relaxed) && leaf.reusable && pool.is_empty(&leaf) {
             let mut st = pool.lock();
             if st.idle.len() < MAX_IDLE {

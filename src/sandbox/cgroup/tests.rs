@@ -1253,7 +1253,7 @@ fn v1_real_lazy_pool_makes_nothing_at_build() {
     let Some(d) = real_v1() else { return };
     let pool = Pool::new(&d, &settings(None)).unwrap();
     let parents: Vec<PathBuf> = pool
-        .inner
+        .inner()
         .layout
         .parents()
         .into_iter()
@@ -1393,13 +1393,13 @@ fn v1_real_join_limits_teardown() {
     assert_eq!(cat(dirs[0].join("cgroup.procs")), pid.to_string());
     let leaf = lease.leaf.as_ref().unwrap();
     assert!(
-        !pool.inner.is_empty(leaf),
+        !pool.inner().is_empty(leaf),
         "reads through the kept descriptors are fresh"
     );
     assert!(!lease.kill(), "v1 has no cgroup.kill");
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(pool.inner.is_empty(leaf));
+    assert!(pool.inner().is_empty(leaf));
     drop(lease);
     // Reused: the same leaf comes back.
     let lease = pool.acquire().unwrap();
@@ -1507,7 +1507,7 @@ fn v1_real_pool_reuse_and_timing() {
             t.elapsed().as_secs_f64() * 1e6
         })
         .collect();
-    let inner = &pool.inner;
+    let inner = pool.inner();
     let fresh: Vec<f64> = (0..n)
         .map(|i| {
             let leaf_n = 10_000 + i;
@@ -1777,4 +1777,97 @@ fn flat_pool_v2_fake_leaves_base_alone() {
     drop(pool);
     assert!(base.path().exists());
     assert!(!leaf.exists());
+}
+
+// ---- a host that forks ----
+
+/// Wait for forked child `pid`; true when it exited with 0.
+fn child_succeeded(pid: libc::pid_t) -> bool {
+    let mut status = 0;
+    // SAFETY: waits for a child this test forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// A forked copy of the host (a worker forked after the sandbox was built and ran) runs in a
+/// pool of its own, named after its own pid, and its drop removes only that: before, its
+/// runs took the parent's idle leaves and its drop removed the parent's parents and leaves
+/// (the parent's next run failed with `Cgroup { what: "create", NotFound }` on v1).
+#[test]
+fn a_forked_copy_runs_in_a_pool_of_its_own() {
+    let (t, d) = fake_v1(true, &[]);
+    let before = tree(t.path());
+    let pool = lazy_pool(&d, &settings(None)).unwrap();
+    let first = pool.acquire().unwrap().dirs().to_vec();
+    let parents_dirs = pool.dirs();
+    assert_eq!(parents_dirs.len(), 4, "{parents_dirs:?}");
+    // SAFETY: the child uses the pool (glibc makes malloc usable after fork) and leaves with
+    // _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: a hang ends the child.
+        unsafe { libc::alarm(30) };
+        let me = format!("runcell-{}-", std::process::id());
+        let ok = (|| {
+            let lease = pool.acquire().ok()?;
+            let own = pool.dirs();
+            let mine = |d: &PathBuf| d.to_string_lossy().contains(&me);
+            let fresh = lease.dirs().iter().all(mine) && own.len() == 4 && own.iter().all(mine);
+            drop(lease);
+            drop(pool);
+            // Its own are gone with its last handle; the parent's are all there.
+            Some(
+                fresh && own.iter().all(|d| !d.exists()) && parents_dirs.iter().all(|d| d.exists()),
+            )
+        })();
+        // SAFETY: ends the forked child without running the parent's destructors.
+        unsafe { libc::_exit(if ok == Some(true) { 0 } else { 1 }) };
+    }
+    assert!(
+        child_succeeded(pid),
+        "the forked copy used or removed the parent's cgroups"
+    );
+    assert!(parents_dirs.iter().all(|d| d.exists()));
+    assert_eq!(pool.acquire().unwrap().dirs(), first.as_slice(), "reused");
+    drop(pool);
+    assert_eq!(tree(t.path()), before, "nothing left behind");
+}
+
+/// A fork taken while another thread holds the pool's lock: the child's runs never wait on
+/// it (before, the child's first acquire waited for ever). The child exits without dropping
+/// its handles (a thread of the parent held another one): what it made is removed with the
+/// parent's pool, by the sweep of dead processes' leftovers.
+#[test]
+fn a_fork_while_the_pool_is_locked_does_not_hang_the_child() {
+    let (t, d) = fake_v1(true, &[]);
+    let before = tree(t.path());
+    let pool = lazy_pool(&d, &settings(None)).unwrap();
+    drop(pool.acquire().unwrap());
+    let (held, hold) = std::sync::mpsc::channel::<()>();
+    let (done, finish) = std::sync::mpsc::channel::<()>();
+    let theirs = pool.clone();
+    let holder = std::thread::spawn(move || {
+        let g = theirs.inner().lock();
+        held.send(()).unwrap();
+        let _ = finish.recv();
+        drop(g);
+        theirs
+    });
+    hold.recv().unwrap();
+    let status = fork::in_forked_child(30, || {
+        let me = format!("runcell-{}-", std::process::id());
+        (0..3).all(|_| {
+            pool.acquire()
+                .is_ok_and(|l| l.dirs().iter().all(|d| d.to_string_lossy().contains(&me)))
+        })
+    });
+    done.send(()).unwrap();
+    let theirs = holder.join().unwrap();
+    assert_eq!(
+        status, 0,
+        "the child hung on its parent's lock or used its cgroups"
+    );
+    drop((pool, theirs));
+    assert_eq!(tree(t.path()), before, "the child's leftovers were swept");
 }
