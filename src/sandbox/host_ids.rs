@@ -15,9 +15,10 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use super::fork::PerProcess;
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -252,18 +253,25 @@ pub(crate) fn lease(ids: &HostIds) -> Result<HostIdLease> {
 /// thread that leases again never starts before its previous uid).
 static CURSOR: AtomicU64 = AtomicU64::new(0);
 
-fn lease_dir() -> Result<&'static OwnedFd> {
-    static DIR: OnceLock<OwnedFd> = OnceLock::new();
-    static INIT: Mutex<()> = Mutex::new(());
-    if let Some(d) = DIR.get() {
-        return Ok(d);
-    }
-    let _g = INIT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(d) = DIR.get() {
-        return Ok(d);
-    }
-    let dir = open_lease_dir()?;
-    Ok(DIR.get_or_init(|| dir))
+/// The lease directory, opened by the first lease of the process (kept open for its life; a
+/// forked copy of the host uses the same open directory). Without a lock: threads racing to
+/// open it keep the first descriptor published and close theirs, so a fork taken while
+/// another thread opens it leaves the child nothing to wait for.
+fn lease_dir() -> Result<std::os::fd::BorrowedFd<'static>> {
+    static DIR: AtomicI32 = AtomicI32::new(-1);
+    let fd = match DIR.load(Ordering::Acquire) {
+        -1 => {
+            let dir = open_lease_dir()?;
+            match DIR.compare_exchange(-1, dir.as_raw_fd(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => std::os::fd::IntoRawFd::into_raw_fd(dir),
+                // Another thread's is kept; this one is closed.
+                Err(published) => published,
+            }
+        }
+        fd => fd,
+    };
+    // SAFETY: a published descriptor is never closed (the process keeps it).
+    Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
 }
 
 /// Open (creating) the lease directory, refusing one that is not a root-owned directory that
@@ -367,18 +375,46 @@ pub(crate) struct OwnerWindow {
     switched: bool,
 }
 
-/// (open windows, the host's dumpable setting before the first opened).
-static WINDOWS: Mutex<(u32, libc::c_int)> = Mutex::new((0, 1));
+/// (open windows, the host's dumpable setting before the first opened), of this process: a
+/// forked copy of the host gets a count of its own (its parent's windows are not its own; a
+/// fork taken while a thread of the parent held this lock must not leave the child waiting
+/// on it, see `fork`).
+static WINDOWS: PerProcess<Mutex<(u32, libc::c_int)>> = PerProcess::new();
+
+/// The host's dumpable setting while a window is open (-1: none open). Written under the
+/// process's `WINDOWS` lock, set before any credential change clears the setting and reset
+/// only after it was put back, so whenever the setting may be cleared by a window this holds
+/// what it was; read without a lock by [`restore_dumpable`] in a forked child.
+static SAVED_DUMPABLE: AtomicI32 = AtomicI32::new(-1);
+
+/// `pthread_atfork` child handler: a child forked while a window of the parent was open
+/// inherits the cleared setting, but shares its memory with no setup process: it gets the
+/// host's own setting back (async-signal-safe: an atomic and a raw `prctl`).
+extern "C" fn restore_dumpable() {
+    let saved = SAVED_DUMPABLE.swap(-1, Ordering::AcqRel);
+    if saved >= 0 {
+        let _ = sys::prctl_raw(libc::PR_SET_DUMPABLE, saved as libc::c_ulong, 0);
+    }
+}
+
+fn windows() -> &'static Mutex<(u32, libc::c_int)> {
+    static HANDLER: AtomicBool = AtomicBool::new(false);
+    if !HANDLER.swap(true, Ordering::AcqRel) {
+        sys::at_fork_child(restore_dumpable);
+    }
+    WINDOWS.get_or_init(|| Mutex::new((0, 1)))
+}
 
 impl OwnerWindow {
     /// Open a window around a launch. `owner`: the uid to own the new user namespace (only for
     /// a root host; `None` only keeps the dumpable setting).
     pub(crate) fn open(owner: Option<u32>) -> Result<OwnerWindow> {
         {
-            let mut w = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = windows().lock().unwrap_or_else(|e| e.into_inner());
             if w.0 == 0 {
                 // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
                 w.1 = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+                SAVED_DUMPABLE.store(w.1, Ordering::Release);
             }
             w.0 += 1;
         }
@@ -422,10 +458,11 @@ impl Drop for OwnerWindow {
                 std::process::abort();
             }
         }
-        let mut w = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut w = windows().lock().unwrap_or_else(|e| e.into_inner());
         w.0 -= 1;
         if w.0 == 0 {
             let _ = sys::prctl(libc::PR_SET_DUMPABLE, w.1.max(0) as libc::c_ulong, 0);
+            SAVED_DUMPABLE.store(-1, Ordering::Release);
         }
     }
 }
@@ -484,6 +521,50 @@ mod tests {
             check_mapped(HostIdRange::DEFAULT).unwrap();
             check_mapped(HostIdRange::new(4_000_000_000, 1000).unwrap()).unwrap();
         }
+    }
+
+    /// A fork taken while another thread holds the window count's lock (a launch opening or
+    /// closing its window, or the reaper closing one): the child's windows use a count of
+    /// their own (before, the child's next run waited for that lock for ever).
+    #[test]
+    fn a_fork_while_a_window_is_locked_does_not_hang_the_child() {
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let (done, finish) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _g = windows().lock().unwrap_or_else(|e| e.into_inner());
+            held.send(()).unwrap();
+            let _ = finish.recv();
+        });
+        hold.recv().unwrap();
+        // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+        let status = crate::sandbox::fork::in_forked_child(30, || {
+            (0..3).all(|_| OwnerWindow::open(None).is_ok())
+                // SAFETY: as above.
+                && unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == dumpable
+        });
+        done.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(status, 0, "the child hung on its parent's lock");
+    }
+
+    /// A child forked while a window of the parent is open (its memory not dumpable) gets
+    /// the host's setting back: no setup process shares its memory.
+    #[test]
+    fn a_child_forked_in_a_window_is_dumpable_as_the_host() {
+        // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+        let w = OwnerWindow::open(None).unwrap();
+        // As a launch's credential change would.
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
+        let status = crate::sandbox::fork::in_forked_child(30, || {
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_GET_DUMPABLE) == dumpable }
+        });
+        drop(w);
+        assert_eq!(status, 0, "the child kept its parent's cleared setting");
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }, dumpable);
     }
 
     #[test]
