@@ -13,10 +13,11 @@
 //! clone of a sandbox (or its pool) is gone, nothing of any of its runs is left.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
+use super::fork;
 use crate::error::{Error, Result};
 
 /// The rest of a finished run: wait for PID 1, then release what it held.
@@ -27,11 +28,12 @@ pub(crate) type Reap = Box<dyn FnOnce() + Send>;
 /// The thread belongs to the process that started it: in a forked child (which has no copy of
 /// it) the reaper hands out no sender, so the child's runs reap before returning, and its
 /// shutdown waits for no thread that is not there. The child never takes the lock a thread of
-/// its parent may have held at the fork.
+/// its parent may have held at the fork: the process is claimed (`owner`) before the lock is
+/// first taken, and only that process ever takes it.
 #[derive(Default)]
 pub(crate) struct Reaper {
-    /// The pid of the process the thread runs in (0: not started).
-    owner: AtomicU32,
+    /// The process the thread runs in ([`fork::process_key`]; 0: none claimed yet).
+    owner: AtomicU64,
     thread: Mutex<Option<(Sender<Reap>, JoinHandle<()>)>>,
 }
 
@@ -47,16 +49,24 @@ impl Reaper {
     /// Whether this is a forked child of the process that started the thread.
     fn forked(&self) -> bool {
         let owner = self.owner.load(Ordering::Acquire);
-        owner != 0 && owner != std::process::id()
+        owner != 0 && owner != fork::process_key()
     }
 
     /// A sender to the reaper thread, starting the thread if it is not running.
     pub(crate) fn sender(&self) -> Result<Sender<Reap>> {
-        if self.forked() {
-            return Err(Error::sys(
-                "reaper thread",
-                std::io::Error::other("started by the parent of this forked process"),
-            ));
+        let me = fork::process_key();
+        match self
+            .owner
+            .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {}
+            Err(owner) if owner == me => {}
+            Err(_) => {
+                return Err(Error::sys(
+                    "reaper thread",
+                    std::io::Error::other("started by the parent of this forked process"),
+                ));
+            }
         }
         let mut t = self.thread.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((tx, _)) = &*t {
@@ -72,14 +82,14 @@ impl Reaper {
             })
             .map_err(|e| Error::sys("spawn reaper thread", e))?;
         *t = Some((tx.clone(), handle));
-        self.owner.store(std::process::id(), Ordering::Release);
         Ok(tx)
     }
 
     /// The sender, if the thread runs in this process (it is never started again after
     /// [`Reaper::shutdown`]).
     pub(crate) fn running(&self) -> Option<Sender<Reap>> {
-        if self.forked() {
+        if self.owner.load(Ordering::Acquire) != fork::process_key() {
+            // Never claimed (no thread), or claimed by the parent of this forked process.
             return None;
         }
         let t = self.thread.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,6 +100,10 @@ impl Reaper {
     /// until they are dropped (a run holds one only while it ends). Called from the reaper
     /// thread itself (the last reference dropped by a reap), it only lets the thread end.
     pub(crate) fn shutdown(&self) {
+        if self.owner.load(Ordering::Acquire) == 0 {
+            // Never started.
+            return;
+        }
         if self.forked() {
             // The thread is the parent's: nothing to join (and the handle is not this
             // process's to detach).
