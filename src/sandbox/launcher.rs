@@ -9,11 +9,13 @@
 //! launch: never a runtime thread of an async host, never a thread whose signal handlers the
 //! host relies on. Launcher threads keep every signal blocked for their whole life.
 //!
-//! A host that forks gets a fresh pool in the child process (threads do not survive fork).
+//! A host that forks gets a fresh pool in the child process (threads do not survive fork),
+//! found without taking a lock of the parent's.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 
+use super::fork::PerProcess;
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -26,8 +28,13 @@ struct Pool {
 }
 
 fn pool() -> Result<Arc<Pool>> {
-    static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
-    let mut current = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    // Per process (see `fork`): a fork taken while another thread held this lock must not
+    // leave the child waiting on it.
+    static POOL: PerProcess<Mutex<Option<Arc<Pool>>>> = PerProcess::new();
+    let mut current = POOL
+        .get_or_init(|| Mutex::new(None))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let pid = std::process::id();
     if let Some(p) = current.as_ref()
         && p.pid == pid
