@@ -247,6 +247,21 @@ mod tests {
         assert_eq!(status, 0);
     }
 
+    /// What finding the current process's value costs (a run does it about six times: the
+    /// launcher pool, two windows, the cgroup pool, its lease, the reaper), measured, not
+    /// asserted. `cargo test --lib fork::tests::cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn cost() {
+        static V: PerProcess<u64> = PerProcess::new();
+        let n = 1_000_000u32;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(V.get_or_init(|| 1));
+        }
+        println!("PerProcess::get_or_init: {:?}", t.elapsed() / n);
+    }
+
     #[test]
     fn a_forked_child_has_another_key() {
         let parent = process_key();
