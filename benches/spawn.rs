@@ -11,6 +11,7 @@
 //! `runcell_python_preloaded_job_dir`: a framed job with its source written to the cell's own
 //! job directory, the service's path), `import numpy` preloaded at most 15 ms.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
@@ -87,6 +88,8 @@ fn spawn_latency(c: &mut Criterion) {
     drop(pool);
     g.finish();
 
+    ratio_true(c, &sb, &t);
+
     let mut g = c.benchmark_group("spawn_python_hello");
     g.sample_size(60);
     g.bench_function("bare_python3_stdin", |b| {
@@ -144,6 +147,85 @@ fn spawn_latency(c: &mut Criterion) {
     drop(pool);
     g.finish();
     numpy(c);
+}
+
+/// Per-run wall times of both sides of `ratio_true`, one entry each per pair.
+#[derive(Default)]
+struct Pairs {
+    bare: Vec<f64>,
+    runcell: Vec<f64>,
+}
+
+/// `iters` pairs of one bare and one sandboxed `/bin/true`, the order swapped every pair (so
+/// neither side always runs right after the other's teardown); returns the time of the side
+/// `time_runcell` picks and records both.
+fn pairs(
+    sb: &Sandbox,
+    t: &Command,
+    iters: u64,
+    time_runcell: bool,
+    rec: &RefCell<Pairs>,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut rec = rec.borrow_mut();
+    for i in 0..iters {
+        let (mut tb, mut tr) = (Duration::ZERO, Duration::ZERO);
+        for runcell in [i % 2 == 0, i % 2 != 0] {
+            let t0 = Instant::now();
+            if runcell {
+                let o = sb.run(black_box(t), b"").expect("run");
+                tr = t0.elapsed();
+                assert_eq!(o.verdict, Verdict::Ok);
+            } else {
+                bare("/bin/true", &[], None);
+                tb = t0.elapsed();
+            }
+        }
+        rec.bare.push(tb.as_secs_f64());
+        rec.runcell.push(tr.as_secs_f64());
+        total += if time_runcell { tr } else { tb };
+    }
+    total
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// `ratio_true`: the `/bin/true` goal (runcell at most 3.0x bare) with both sides in the same
+/// machine state. Each function times its own side of alternating pairs; the medians over
+/// every pair either function took (warm-up included) and their ratio are printed after the
+/// group, beside the median of the per-pair ratios.
+fn ratio_true(c: &mut Criterion, sb: &Sandbox, t: &Command) {
+    let rec = RefCell::new(Pairs::default());
+    let mut g = c.benchmark_group("ratio_true");
+    g.sample_size(100);
+    g.bench_function("bare_fork_exec_wait", |b| {
+        b.iter_custom(|iters| pairs(sb, t, iters, false, &rec))
+    });
+    g.bench_function("runcell_default", |b| {
+        b.iter_custom(|iters| pairs(sb, t, iters, true, &rec))
+    });
+    g.finish();
+    let Pairs {
+        mut bare,
+        mut runcell,
+    } = rec.into_inner();
+    if bare.is_empty() {
+        return;
+    }
+    let mut ratios: Vec<f64> = runcell.iter().zip(&bare).map(|(r, b)| r / b).collect();
+    let (mb, mr) = (median(&mut bare), median(&mut runcell));
+    println!(
+        "ratio_true: {} alternating pairs: bare {:.3} ms, runcell {:.3} ms (medians); \
+         ratio of the medians {:.2}x, median per-pair ratio {:.2}x (goal <= 3.00x)",
+        ratios.len(),
+        mb * 1e3,
+        mr * 1e3,
+        mr / mb,
+        median(&mut ratios)
+    );
 }
 
 /// `import numpy` with numpy preloaded, from a venv whose path is in

@@ -84,6 +84,42 @@ const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER
 /// Stack of the setup process (it also holds the program's process's stack until it execs).
 const SETUP_STACK: usize = 256 * 1024;
 
+/// Setup stacks of finished launches, kept for later ones: a fresh mapping costs an `mmap`, an
+/// `mprotect` for the guard page, the setup and program processes' first-touch page faults
+/// (~20 in all) and an `munmap` whose TLB shootdown interrupts every CPU running a host thread
+/// (~0.05 ms CPU per run together). What a stack holds from an earlier launch is host memory
+/// that only the host and its own setup processes ever see. At most [`STACKS_KEPT`] (one per
+/// launcher thread is all a process uses at once). Only `try_lock`ed: a host forked while
+/// another thread held the lock never waits on it in the child (it maps a fresh stack).
+static STACKS: std::sync::Mutex<Vec<sys::Stack>> = std::sync::Mutex::new(Vec::new());
+const STACKS_KEPT: usize = 8;
+
+/// A setup stack that goes back to [`STACKS`] when dropped (unmapped if the pool is full or
+/// busy). Dropped only once no process runs on it, as a [`sys::Stack`].
+struct KeptStack(Option<sys::Stack>);
+
+impl KeptStack {
+    fn take() -> Result<KeptStack> {
+        let kept = STACKS.try_lock().ok().and_then(|mut v| v.pop());
+        let stack = match kept {
+            Some(s) => s,
+            None => sys::Stack::new(SETUP_STACK).map_err(|e| Error::sys("mmap", os_err(e)))?,
+        };
+        Ok(KeptStack(Some(stack)))
+    }
+}
+
+impl Drop for KeptStack {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take()
+            && let Ok(mut v) = STACKS.try_lock()
+            && v.len() < STACKS_KEPT
+        {
+            v.push(s);
+        }
+    }
+}
+
 pub(super) fn os_err(e: sys::Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e)
 }
@@ -212,9 +248,10 @@ pub(super) struct Started {
     /// Kept open for the whole run: the child checks it for a hang-up to learn whether the
     /// host died before the parent-death signal was armed.
     sync: OwnedFd,
-    /// The setup process's stack, in the host's memory: unmapped only once no process of the
-    /// sandbox can be running on it (both have exec'd, or the sandbox was reaped).
-    stack: Option<sys::Stack>,
+    /// The setup process's stack, in the host's memory: given back (to [`STACKS`], or
+    /// unmapped) only once no process of the sandbox can be running on it (both have exec'd,
+    /// or the sandbox was reaped).
+    stack: Option<KeptStack>,
     /// The host thread's signal mask, blocked from the clone until both execs (the setup
     /// process runs on this thread's TLS meanwhile, so no handler may run here).
     mask: Option<libc::sigset_t>,
@@ -591,7 +628,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
 
     let shared_vm = dumpable || host_root;
     let stack = if shared_vm {
-        Some(sys::Stack::new(SETUP_STACK).map_err(|e| Error::sys("mmap", os_err(e)))?)
+        Some(KeptStack::take()?)
     } else {
         None
     };
@@ -612,7 +649,9 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     };
     let old_mask = sys::block_all_signals();
     let cloned = match &stack {
-        Some(stack) => sys::clone_vm(stack, flags, || child::run(&plan)),
+        // (`KeptStack` holds its stack until dropped.)
+        Some(KeptStack(Some(stack))) => sys::clone_vm(stack, flags, || child::run(&plan)),
+        Some(KeptStack(None)) => Err(libc::EINVAL),
         None => match sys::clone_pidfd(flags as u64) {
             Ok(None) => child::run(&plan),
             Ok(Some(v)) => Ok(v),
