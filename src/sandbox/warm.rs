@@ -1462,7 +1462,7 @@ fn run_cell(
     });
     drop(after);
     match exec {
-        Some(exec) => exec_result(sb, exec, exec_pipe, o),
+        Some(exec) => exec_result(sb, exec, exec_pipe, shared.reaper(), o),
         None => o,
     }
 }
@@ -1830,11 +1830,17 @@ fn exec_result(
     sb: &Sandbox,
     exec: &ExecData,
     pending: Option<Pending>,
+    reaper: Option<std::sync::mpsc::Sender<Reap>>,
     outcome: Result<Outcome>,
 ) -> Result<Outcome> {
-    let Some(Pending { exec: fd, .. }) = pending else {
+    let Some(Pending { exec: fd, _slot }) = pending else {
         return outcome;
     };
+    // The job's room (320 KiB) is freed on the pool's reaper: freeing it here gave memory back
+    // to the kernel (madvise, a TLB shootdown) on the caller's path.
+    if let (Some(slot), Some(r)) = (_slot, reaper) {
+        let _ = r.send(Box::new(move || drop(slot)));
+    }
     let mut rec = [0u8; RECORD_LEN];
     // Non-blocking: nothing holds the pipe's other end any more (it closed at the exec).
     let got = sys::set_nonblocking(fd.as_raw_fd(), true)
