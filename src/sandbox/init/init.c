@@ -237,8 +237,14 @@ static int reap(long payload, int block)
         long pid = SC(__NR_wait4, -1, &st, (block ? 0 : WNOHANG) | WALL, 0, 0, 0);
         if (pid == -EINTR)
             continue;
-        if (pid == 0)
+        if (pid == 0) {
+            /* The program is gone and something it left behind still runs: kill it all. */
+            if (payload_done && !killing) {
+                kill_all();
+                continue;
+            }
             return 0;
+        }
         if (pid < 0)
             return 1; /* ECHILD: nothing left */
         if (pid == payload) {
@@ -247,8 +253,13 @@ static int reap(long payload, int block)
                 have_status = 1;
                 status = st;
             }
-            /* The program is gone: so is everything it left behind. */
-            kill_all();
+            /* The program is gone: so is everything it left behind. Killed above once a
+             * wait finds a child still running; when none is left (ECHILD), nothing is to be
+             * killed (kill(-1) walks every process of the host: a few microseconds between
+             * the program's exit and the report). A blocking wait never finds one running:
+             * kill now. */
+            if (block && !killing)
+                kill_all();
         } else if (killing) {
             /* A process that forked between two kills: kill again. */
             SC(__NR_kill, -1, SIGKILL, 0, 0, 0, 0);
