@@ -252,6 +252,9 @@ pub(super) struct Started {
     /// unmapped) only once no process of the sandbox can be running on it (both have exec'd,
     /// or the sandbox was reaped).
     stack: Option<KeptStack>,
+    /// Nothing runs on `stack` any more (a warm job is over), but it is still held: it goes
+    /// back with the final reap, on the reaper (see [`Started::over`]).
+    stack_idle: bool,
     /// The host thread's signal mask, blocked from the clone until both execs (the setup
     /// process runs on this thread's TLS meanwhile, so no handler may run here).
     mask: Option<libc::sigset_t>,
@@ -370,6 +373,17 @@ impl Started {
         self.release_signals();
     }
 
+    /// A warm job handed over without waiting for its exec is over (init reported every process
+    /// reaped): its program's process has exec'd or is gone, so nothing runs on the stack or
+    /// this thread's TLS any more. As [`Started::launched`], but the stack is given back with
+    /// the final reap on the reaper: unmapping it here (when [`STACKS`] is full: a TLB
+    /// shootdown across the cores that ran the host's threads) was on the caller's path.
+    pub(super) fn over(&mut self) {
+        self.stack_idle = true;
+        self.window = None;
+        self.release_signals();
+    }
+
     fn release_signals(&mut self) {
         if let Some(old) = self.mask.take() {
             sys::restore_signals(&old);
@@ -383,7 +397,7 @@ impl Drop for Started {
         if !self.reaped {
             self.kill();
             if let Some(reaper) = self.reaper.take()
-                && self.stack.is_none()
+                && (self.stack.is_none() || self.stack_idle)
                 && let Ok(pidfd) = self.pidfd.try_clone()
             {
                 // The leases go back only after the reap (the kernel's counts charged to
@@ -391,10 +405,11 @@ impl Drop for Started {
                 let lease = self.lease.take();
                 let ids = self.ids.take();
                 let window = self.window.take();
+                let stack = self.stack.take();
                 self.reaped = true;
                 let reap: Box<dyn FnOnce() + Send> = Box::new(move || {
                     let _ = sys::waitid_pidfd(pidfd.as_raw_fd());
-                    drop((lease, ids, window));
+                    drop((lease, ids, window, stack));
                 });
                 // A reaper being shut down takes nothing more: reap here.
                 match reaper.send(reap) {
@@ -683,6 +698,7 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
         status: status_r,
         sync: sync_w,
         reaped: false,
+        stack_idle: false,
         lease,
         armed: None,
         cpu_before: Duration::ZERO,
@@ -1197,10 +1213,11 @@ pub(super) fn run_started(
     }
     drop(feeder);
     // A warm job handed over without waiting for its exec: its program process has exec'd or
-    // is gone by now (the job is over), so nothing runs on the launch's stack any more (a cold
-    // launch returned only after both execs: nothing changes).
+    // is gone by now (the job is over), so nothing runs on the launch's stack any more; it is
+    // given back with the final reap (a cold launch returned only after both execs: nothing
+    // changes).
     if started.reaper.is_some() {
-        started.launched();
+        started.over();
     }
     let [out, err] = streams;
     finish(

@@ -9,12 +9,14 @@
  * Freestanding and static: no libc, raw system calls only, a few KiB. Built by build.rs.
  *
  * Inherited descriptors (set up by src/sandbox/child.rs):
- *   5  STATUS_FD  write end of the status pipe: one record with the program's wait status, or
- *                 a violation record
+ *   5  STATUS_FD  write end of the status pipe: a violation record (if any), then the usage
+ *                 record and the program's wait status together, in one write
  *   7  READY_FD   write end of the ready pipe: one byte once this program runs, which releases
  *                 the program's own process to finish its setup and exec
  *   8  SOCK_FD    (only when argv[2] is "1") a unix socket on which the program's process
  *                 sends its seccomp user-notification listener
+ *   1, 2          the program's stdout and stderr, never written: closed just before the final
+ *                 report, so the host sees their end and the report together (one wake-up)
  * SIGUSR1 from the host (a sender outside the namespace) asks init to end the run: kill every
  * process of the namespace and reap them, so their usage is counted, then report and exit.
  * argv[1] is the program's pid (in the sandbox's PID namespace).
@@ -133,16 +135,21 @@ static void put32(unsigned char *b, u32 v)
     memcpy(b, &v, 4);
 }
 
-static void send_record(const unsigned char *rec);
+static void send_records(const unsigned char *rec, size_t len);
 
-static void report(u32 kind, int value, u32 index)
+static void fill_record(unsigned char *rec, u32 kind, int value, u32 index)
 {
-    unsigned char rec[16];
     put32(rec, kind);
     put32(rec + 4, 0);
     put32(rec + 8, (u32)value);
     put32(rec + 12, index);
-    send_record(rec);
+}
+
+static void report(u32 kind, int value, u32 index)
+{
+    unsigned char rec[16];
+    fill_record(rec, kind, value, index);
+    send_records(rec, 16);
 }
 
 /* struct rusage: ru_utime, ru_stime (struct timeval: two longs each), ru_maxrss (long, KiB),
@@ -152,26 +159,25 @@ struct rusage { struct timeval utime; struct timeval stime; long maxrss; long re
 
 /* The usage of every process of the sandbox: all of them were our children (or orphans
  * reparented to us) and we reaped them all. Record: kind, peak RSS in KiB (u32), CPU time in
- * microseconds (u64). */
-static void report_usage(void)
+ * microseconds (u64). Returns its length, 0 when there is none. */
+static size_t usage_record(unsigned char *rec)
 {
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     if (SC(__NR_getrusage, -1 /* RUSAGE_CHILDREN */, &ru, 0, 0, 0, 0) != 0)
-        return;
+        return 0;
     u64 us = (u64)(ru.utime.sec + ru.stime.sec) * 1000000ULL + (u64)(ru.utime.usec + ru.stime.usec);
-    unsigned char rec[16];
     put32(rec, REC_USAGE);
     put32(rec + 4, ru.maxrss > 0xffffffffL ? 0xffffffffU : (u32)ru.maxrss);
     memcpy(rec + 8, &us, 8);
-    send_record(rec);
+    return 16;
 }
 
-static void send_record(const unsigned char *rec)
+static void send_records(const unsigned char *rec, size_t len)
 {
     size_t off = 0;
-    while (off < 16) {
-        long r = SC(__NR_write, STATUS_FD, rec + off, 16 - off, 0, 0, 0);
+    while (off < len) {
+        long r = SC(__NR_write, STATUS_FD, rec + off, len - off, 0, 0, 0);
         if (r == -EINTR)
             continue;
         if (r <= 0)
@@ -231,8 +237,14 @@ static int reap(long payload, int block)
         long pid = SC(__NR_wait4, -1, &st, (block ? 0 : WNOHANG) | WALL, 0, 0, 0);
         if (pid == -EINTR)
             continue;
-        if (pid == 0)
+        if (pid == 0) {
+            /* The program is gone and something it left behind still runs: kill it all. */
+            if (payload_done && !killing) {
+                kill_all();
+                continue;
+            }
             return 0;
+        }
         if (pid < 0)
             return 1; /* ECHILD: nothing left */
         if (pid == payload) {
@@ -241,8 +253,13 @@ static int reap(long payload, int block)
                 have_status = 1;
                 status = st;
             }
-            /* The program is gone: so is everything it left behind. */
-            kill_all();
+            /* The program is gone: so is everything it left behind. Killed above once a
+             * wait finds a child still running; when none is left (ECHILD), nothing is to be
+             * killed (kill(-1) walks every process of the host: a few microseconds between
+             * the program's exit and the report). A blocking wait never finds one running:
+             * kill now. */
+            if (block && !killing)
+                kill_all();
         } else if (killing) {
             /* A process that forked between two kills: kill again. */
             SC(__NR_kill, -1, SIGKILL, 0, 0, 0, 0);
@@ -328,8 +345,14 @@ __attribute__((noreturn, used)) void start_c(long *sp)
         SC(__NR_close, SOCK_FD, 0, 0, 0, 0, 0);
     }
     supervise(payload, listener);
-    report_usage();
-    /* No child was ever seen exit as the program (cannot happen): a plain status. */
-    report(REC_EXIT_STATUS, have_status ? status : 0, 0);
+    /* Usage, then the exit status, in one write (32 bytes, under PIPE_BUF: one piece), so the
+     * host wakes once for both. No child was ever seen exit as the program (cannot happen): a
+     * plain status. */
+    unsigned char end[32];
+    size_t n = usage_record(end);
+    SC(__NR_close, 1, 0, 0, 0, 0, 0);
+    SC(__NR_close, 2, 0, 0, 0, 0, 0);
+    fill_record(end + n, REC_EXIT_STATUS, have_status ? status : 0, 0);
+    send_records(end, n + 16);
     die(0);
 }
