@@ -536,6 +536,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     // `netns`); otherwise, or when none is ready, the clone makes its own.
     let pooled_netns = if host_root && sb.netns_pool() {
         super::netns::take(loopback)
+    } else if host_root {
+        p.netns_ahead.as_ref().and_then(super::netns::Ahead::take)
     } else {
         None
     };
