@@ -789,6 +789,8 @@ fn cgroup_check(problems: &mut Vec<Problem>) -> CgroupCheck {
     let can_create = match Sandbox::builder()
         .cgroups(CgroupMode::Require)
         .single_run(true)
+        // Nothing runs: no network namespace made ahead for it.
+        .network_namespace_pool(false)
         .landlock_best_effort(true)
         .seccomp("none")
         .build()

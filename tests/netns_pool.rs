@@ -100,29 +100,39 @@ fn pooled_namespace_without_loopback_keeps_it_down() {
 
 #[test]
 fn pool_off_or_unprivileged_the_sandbox_makes_its_own() {
-    // The sandbox's own user namespace owns the namespace its clone made. A single-run
-    // sandbox (the CLI's) does not use the pool either.
-    for b in [
-        python_builder().network_namespace_pool(false),
-        python_builder().single_run(true),
-    ] {
-        own_namespace_every_run(b);
-    }
+    // The sandbox's own user namespace owns the namespace its clone made.
+    own_namespace_every_run(python_builder().network_namespace_pool(false), 0);
+    // A single-run sandbox (the CLI's) does not use the pool either; a root host's build()
+    // makes its first run's namespace ahead, on a thread of its own (the host's user
+    // namespace owns it, as a pooled one), and later runs make their own.
+    own_namespace_every_run(python_builder().single_run(true), usize::from(is_root()));
+    // Asked not to, it makes none ahead.
+    own_namespace_every_run(
+        python_builder()
+            .single_run(true)
+            .network_namespace_pool(false),
+        0,
+    );
     if !is_root() {
         let out = stdout(&py(PROBE));
         assert_eq!(field(&out, "owner"), "own", "{out}");
     }
 }
 
-fn own_namespace_every_run(b: runcell::SandboxBuilder) {
+/// Three runs of `b`'s sandbox: the first `ahead` of them in a namespace made before the run
+/// (out of the sandbox's reach), the others in one their clone made.
+fn own_namespace_every_run(b: runcell::SandboxBuilder, ahead: usize) {
     let sb = b.build().expect("build");
-    for _ in 0..3 {
+    let host = host_netns().to_string();
+    for i in 0..3 {
         let o = sb
             .run(&Command::new("python3").arg("-"), PROBE.as_bytes())
             .expect("run");
         assert_eq!(o.verdict, Verdict::Ok, "{}", stderr(&o));
         let out = stdout(&o);
-        assert_eq!(field(&out, "owner"), "own", "{out}");
+        let owner = if i < ahead { "EPERM" } else { "own" };
+        assert_eq!(field(&out, "owner"), owner, "run {i}: {out}");
+        assert_ne!(field(&out, "ino"), host, "{out}");
         assert_eq!(field(&out, "lo"), "up", "{out}");
         // The program holds no capability there either.
         assert_eq!(field(&out, "flags"), "EPERM", "{out}");

@@ -460,8 +460,10 @@ impl SandboxBuilder {
     /// v2 base) instead of a pool under a parent directory of its own, so `build()` and the
     /// drop create and remove half as many cgroups, and a root host builds each run's root
     /// from its own mount tree instead of first making a template mount namespace for the
-    /// sandbox. Limits and isolation are the same; more runs still work (each gets a leaf of
-    /// its own).
+    /// sandbox. On a root host `build()` starts making the first run's network namespace on a
+    /// thread of its own (see [`network_namespace_pool`](Self::network_namespace_pool)), and
+    /// [`Sandbox::run`] launches on the calling thread instead of a launcher thread. Limits
+    /// and isolation are the same; more runs still work (each gets a leaf of its own).
     pub fn single_run(mut self, on: bool) -> Self {
         self.single_run = on;
         self
@@ -556,9 +558,10 @@ impl SandboxBuilder {
     /// Whether a root host may give this sandbox's runs network namespaces made ahead of time
     /// on a background thread (default: yes). Each is used by exactly one run and belongs to
     /// the host's user namespace, so the sandbox has no capability over it; loopback is up
-    /// when the profile asks for it. Off, on an unprivileged host, for a
-    /// [`single_run`](Self::single_run) sandbox, or when none is ready, each run's clone
-    /// creates its namespace (`CLONE_NEWNET`), which costs the launch more.
+    /// when the profile asks for it. A [`single_run`](Self::single_run) sandbox takes none
+    /// from the pool: `build()` starts one thread that makes its first run's namespace while
+    /// the build goes on. Off, on an unprivileged host, or when none is ready, each run's
+    /// clone creates its namespace (`CLONE_NEWNET`), which costs the launch more.
     pub fn network_namespace_pool(mut self, on: bool) -> Self {
         self.netns_pool = on;
         self
@@ -600,6 +603,13 @@ impl SandboxBuilder {
         init::fd()?;
         let effective = self.effective_profile();
         let p = &effective;
+        // A single run's network namespace, made on a thread of its own while the rest of
+        // the build goes on (see `netns::Ahead`).
+        let netns_ahead = if self.single_run && self.netns_pool {
+            netns::Ahead::start(p.network == Network::Loopback)
+        } else {
+            None
+        };
         p.limits.validate()?;
         if p.uid == 0 || p.gid == 0 {
             return Err(Error::config(
@@ -784,6 +794,7 @@ impl SandboxBuilder {
             root: plan,
             enforced,
             reaper: (!self.single_run).then(reaper::Reaper::default),
+            netns_ahead,
         };
         if self.netns_pool && !self.single_run {
             // Start making this sandbox's kind of network namespace now (root hosts only).
@@ -822,6 +833,8 @@ pub(crate) struct Prepared {
     /// when the last clone of the sandbox is dropped. `None` for a `single_run` sandbox,
     /// whose process usually exits right after its run: it reaps before returning.
     pub reaper: Option<reaper::Reaper>,
+    /// A `single_run` sandbox's network namespace, being made since `build()` (root hosts).
+    pub netns_ahead: Option<netns::Ahead>,
 }
 
 // A Sandbox is shared between threads: keep it that way at compile time.
@@ -1091,7 +1104,8 @@ impl Sandbox {
 
     /// Whether a root host's runs may join pre-made network namespaces (see `netns`). Not for
     /// a single run: the namespace would be made beside the run and, most often, not be
-    /// ready in time, i.e. made for nothing.
+    /// ready in time, i.e. made for nothing (it gets one made by `build()` instead, see
+    /// `netns::Ahead`).
     pub(crate) fn netns_pool(&self) -> bool {
         self.builder.netns_pool && !self.builder.single_run
     }

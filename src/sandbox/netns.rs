@@ -123,8 +123,7 @@ fn pool() -> Option<&'static Pool> {
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
-    static ATFORK: Once = Once::new();
-    ATFORK.call_once(|| sys::at_fork_child(close_inherited));
+    register_fork_handler();
     let pid = std::process::id();
     let current = POOL.load(Ordering::Acquire);
     // SAFETY: a non-null POOL points to a leaked Box, never freed.
@@ -159,6 +158,83 @@ fn pool() -> Option<&'static Pool> {
         return None;
     }
     Some(p)
+}
+
+/// A network namespace being made for the one run of a `single_run` sandbox (the CLI), on a
+/// thread of its own started by `build()`, so that its cost overlaps the rest of the build
+/// instead of adding to the launch's clone. The same kind of namespace as the pool's (the
+/// host's user namespace owns it, loopback up when asked, registered in [`OPEN`]), handed
+/// to at most one launch, which waits for it: a single run would otherwise most often find
+/// the pool empty. A forked copy of the host never waits for it (the thread is its
+/// parent's) and clones its own.
+pub(crate) struct Ahead {
+    pid: u32,
+    maker: Mutex<Option<std::thread::JoinHandle<Option<PoolNs>>>>,
+}
+
+impl Ahead {
+    /// Start making one (root hosts only; `None` elsewhere or when no thread can start).
+    pub(crate) fn start(loopback: bool) -> Option<Ahead> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        register_fork_handler();
+        let maker = std::thread::Builder::new()
+            .name("runcell-netns".into())
+            .stack_size(64 << 10)
+            .spawn(move || {
+                let _ = sys::block_all_signals();
+                // This thread only, and it ends right after: no need to go back home.
+                sys::unshare(libc::CLONE_NEWNET).ok()?;
+                let ns = own_netns().ok()?;
+                if loopback {
+                    sys::loopback_up().ok()?;
+                }
+                PoolNs::register(ns)
+            })
+            .ok()?;
+        Some(Ahead {
+            pid: std::process::id(),
+            maker: Mutex::new(Some(maker)),
+        })
+    }
+
+    /// The namespace, once made (waits for the thread); `None` after the first call, in a
+    /// forked copy of the host, or when making it failed: the clone then makes its own.
+    pub(crate) fn take(&self) -> Option<PoolNs> {
+        if self.pid != std::process::id() {
+            return None;
+        }
+        let maker = self
+            .maker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        maker.join().ok().flatten()
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        let maker = self
+            .maker
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if self.pid != std::process::id() {
+            // A forked copy: the thread is not there to be joined (its descriptor was closed
+            // by the fork handler).
+            std::mem::forget(maker);
+        }
+        // Otherwise dropping the handle detaches the thread; its namespace is closed when
+        // it ends.
+    }
+}
+
+fn register_fork_handler() {
+    static ATFORK: Once = Once::new();
+    ATFORK.call_once(|| sys::at_fork_child(close_inherited));
 }
 
 /// Start keeping namespaces of this kind ready (a sandbox that will want them was built).
@@ -363,6 +439,56 @@ mod tests {
             std::mem::forget(ns);
         }
         assert_eq!(taken, 6, "the pool never made a namespace");
+    }
+
+    /// Whether `lo` is up in this thread's network namespace.
+    fn loopback_is_up() -> bool {
+        // SAFETY: plain socket call.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket");
+        // SAFETY: ifreq is plain old data; zeroed is valid.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: req is a valid ifreq for SIOCGIFFLAGS.
+        let r = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) };
+        sys::close(fd);
+        assert_eq!(r, 0, "SIOCGIFFLAGS");
+        // SAFETY: the union member SIOCGIFFLAGS filled in.
+        let flags = unsafe { req.ifr_ifru.ifru_flags };
+        flags & libc::IFF_UP as libc::c_short != 0
+    }
+
+    /// Root only: a namespace made ahead for a single run is a new one (not the host's, not
+    /// the calling thread's), with loopback as asked, handed out once; the thread that made
+    /// it is gone and the caller never left its own namespace.
+    #[test]
+    fn a_namespace_made_ahead_is_fresh_and_handed_out_once() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let host = thread_netns();
+        let mut seen = std::collections::BTreeSet::new();
+        for loopback in [false, true] {
+            let ahead = Ahead::start(loopback).expect("a thread for the namespace");
+            let ns = ahead.take().expect("a namespace");
+            assert!(ahead.take().is_none(), "handed out twice");
+            let ino = inode(&ns);
+            assert_ne!(ino, host);
+            assert!(seen.insert(ino), "the same namespace twice");
+            assert_eq!(thread_netns(), host);
+            {
+                let _j = Joined::enter(&ns).expect("join");
+                assert_eq!(thread_netns(), ino);
+                assert_eq!(loopback_is_up(), loopback);
+            }
+            assert_eq!(thread_netns(), host);
+            // Kept open: the kernel may not hand out the inode of a live namespace again.
+            std::mem::forget(ns);
+        }
     }
 
     /// Root only: a forked copy of the host holds no descriptor of a pool namespace (the

@@ -473,7 +473,8 @@ pub(super) fn absolute_sources(cmd: &Command) -> Command {
     cmd
 }
 
-/// Launch and wait until the program runs. Only on a launcher thread.
+/// Launch and wait until the program runs. Only on a launcher thread, or on the calling
+/// thread of a `single_run` sandbox's [`run`] (see [`start_here`]).
 pub(super) fn start(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     launch(sb, exec, deadline)
 }
@@ -587,6 +588,8 @@ fn launch(sb: &Sandbox, exec: &ExecData, deadline: Instant) -> Result<Started> {
     // `netns`); otherwise, or when none is ready, the clone makes its own.
     let pooled_netns = if host_root && sb.netns_pool() {
         super::netns::take(loopback)
+    } else if host_root {
+        p.netns_ahead.as_ref().and_then(super::netns::Ahead::take)
     } else {
         None
     };
@@ -1040,8 +1043,25 @@ pub(crate) fn run(
 ) -> Result<Outcome> {
     check_stdio(input, out, err)?;
     run_started(sb, input, out, err, |deadline| {
-        start_on_launcher(sb, cmd, deadline)
+        if sb.single_run() {
+            start_here(sb, cmd, deadline)
+        } else {
+            start_on_launcher(sb, cmd, deadline)
+        }
     })
+}
+
+/// [`start`] on the calling thread, for a `single_run` sandbox's [`run`] (the CLI): no
+/// launcher thread to start and hand the job to. The reasons for launcher threads do not
+/// apply to a run that is over before it returns: the calling thread stays blocked in `run`
+/// until the sandbox is reaped (so the parent-death signal, tied to it, cannot fire early),
+/// and `launch` blocks every signal on it from the clone until both processes have exec'd
+/// (no host signal handler runs on the TLS the setup process borrows), as on a launcher
+/// thread. A template is never joined (`single_run` builds its root from the host's), so the
+/// thread's root, working directory and umask stay its own.
+fn start_here(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started> {
+    let exec = ExecData::new(sb, cmd)?;
+    start(sb, &exec, deadline)
 }
 
 /// [`run`] of a sandbox that `start` starts (a cold launch, or a warm cell's handover), the
