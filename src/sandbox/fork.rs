@@ -58,8 +58,9 @@ pub(crate) struct PerProcess<T> {
     /// replaced by a process that does not own it, and an entry replaced is never freed, so
     /// a reference handed out stays valid as long as `self`.
     slot: AtomicPtr<Entry<T>>,
-    /// Owns a `T` (Send and Sync as `T` is).
-    _owns: PhantomData<T>,
+    /// Owns a `T` that any thread may make, read or drop: Send as `T` is, Sync only when
+    /// `T` is Send and Sync (as `OnceLock<T>`).
+    _owns: PhantomData<std::sync::OnceLock<T>>,
 }
 
 impl<T> PerProcess<T> {
@@ -180,7 +181,13 @@ pub(crate) fn in_forked_child(secs: u32, child: impl FnOnce() -> bool) -> libc::
     if pid == 0 {
         // SAFETY: a hang ends the child instead of the test run.
         unsafe { libc::alarm(secs) };
-        let code = if child() { 0 } else { 1 };
+        // A panic must not unwind into the test harness's thread: it would end, and with it
+        // the child's only thread, with exit status 0.
+        let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)) {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(_) => 3,
+        };
         // SAFETY: ends the forked child without running the parent's destructors.
         unsafe { libc::_exit(code) };
     }

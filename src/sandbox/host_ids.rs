@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::fork::PerProcess;
+use super::fork::{PerProcess, process_key};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -371,8 +371,12 @@ fn lease_from(range: HostIdRange) -> Result<HostIdLease> {
 /// setup process, which shares the host's memory until it execs, changes its credentials
 /// too): the host's own setting is saved when the first window of the process opens and put
 /// back when the last one closes, after the setup process has exec'd.
+/// A window inherited by a forked copy of the host (a warm cell's, dropped with the copy's
+/// `Sandbox`) is not one of that process's windows: its drop changes nothing there.
 pub(crate) struct OwnerWindow {
     switched: bool,
+    /// The process that opened it ([`process_key`]).
+    process: u64,
 }
 
 /// (open windows, the host's dumpable setting before the first opened), of this process: a
@@ -418,7 +422,10 @@ impl OwnerWindow {
             }
             w.0 += 1;
         }
-        let mut window = OwnerWindow { switched: false };
+        let mut window = OwnerWindow {
+            switched: false,
+            process: process_key(),
+        };
         if let Some(uid) = owner {
             if let Err(e) = sys::thread_owner_set(uid) {
                 // Whatever part of the switch happened is undone by the drop.
@@ -452,6 +459,11 @@ impl OwnerWindow {
 
 impl Drop for OwnerWindow {
     fn drop(&mut self) {
+        if self.process != process_key() {
+            // Opened by an ancestor: the count here is this process's own, and a switched
+            // thread (only ever the launching one, mid-clone) is not in this process.
+            return;
+        }
         if self.switched {
             // A launcher thread that cannot become root again must not launch anything else.
             if sys::thread_owner_reset().is_err() {
@@ -523,9 +535,22 @@ mod tests {
         }
     }
 
+    /// What a forked test child's status says, for the assertion messages.
+    fn child_said(status: libc::c_int) -> String {
+        if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGALRM {
+            "it hung (SIGALRM)".into()
+        } else if libc::WIFEXITED(status) {
+            format!("its check failed (exit {})", libc::WEXITSTATUS(status))
+        } else {
+            format!("status {status:#x}")
+        }
+    }
+
     /// A fork taken while another thread holds the window count's lock (a launch opening or
     /// closing its window, or the reaper closing one): the child's windows use a count of
-    /// their own (before, the child's next run waited for that lock for ever).
+    /// their own (before, the child's next run waited for that lock for ever). The child
+    /// compares against its own reading: other tests' launches change the process's
+    /// dumpable setting while this one runs.
     #[test]
     fn a_fork_while_a_window_is_locked_does_not_hang_the_child() {
         let (held, hold) = std::sync::mpsc::channel::<()>();
@@ -536,53 +561,80 @@ mod tests {
             let _ = finish.recv();
         });
         hold.recv().unwrap();
-        // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
-        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
         let status = crate::sandbox::fork::in_forked_child(30, || {
+            // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+            let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
             (0..3).all(|_| OwnerWindow::open(None).is_ok())
                 // SAFETY: as above.
                 && unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == dumpable
         });
         done.send(()).unwrap();
         holder.join().unwrap();
-        assert_eq!(status, 0, "the child hung on its parent's lock");
+        assert_eq!(status, 0, "the child: {}", child_said(status));
     }
 
     /// A child forked while a window of the parent is open (its memory not dumpable) gets
-    /// the host's setting back: no setup process shares its memory.
+    /// the host's setting back: no setup process shares its memory. The host's setting is
+    /// the one the open window saved (other tests' launches change the current one).
     #[test]
     fn a_child_forked_in_a_window_is_dumpable_as_the_host() {
-        // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
-        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
         let w = OwnerWindow::open(None).unwrap();
+        // Set when the first window opened and kept until the last closes: ours is open.
+        let host = SAVED_DUMPABLE.load(Ordering::Acquire);
+        assert!(host >= 0, "an open window saves the host's setting");
         // As a launch's credential change would.
         let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0, 0);
         let status = crate::sandbox::fork::in_forked_child(30, || {
-            // SAFETY: as above.
-            unsafe { libc::prctl(libc::PR_GET_DUMPABLE) == dumpable }
+            // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+            unsafe { libc::prctl(libc::PR_GET_DUMPABLE) == host }
         });
         drop(w);
-        assert_eq!(status, 0, "the child kept its parent's cleared setting");
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }, dumpable);
+        assert_eq!(
+            status,
+            0,
+            "the child kept its parent's cleared setting: {}",
+            child_said(status)
+        );
     }
 
+    /// A forked child that drops a window its parent opened (a warm cell of an inherited
+    /// `Sandbox`) leaves its own count alone: its windows open and close as before (the
+    /// count underflowed here before: a panic in a debug build).
+    #[test]
+    fn a_window_inherited_by_a_fork_is_not_the_childs() {
+        let inherited = OwnerWindow::open(None).unwrap();
+        let status = crate::sandbox::fork::in_forked_child(30, move || {
+            drop(inherited);
+            (0..2).all(|_| OwnerWindow::open(None).is_ok())
+                && windows().lock().is_ok_and(|w| w.0 == 0)
+        });
+        assert_eq!(status, 0, "the child: {}", child_said(status));
+    }
+
+    /// In a forked child (one thread: no other test's launch changes the process's dumpable
+    /// setting there): the switch and its undoing leave the credentials and the setting as
+    /// they were.
     #[test]
     fn the_window_leaves_the_thread_as_it_was() {
         if !host_is_root() {
             return;
         }
-        // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
-        let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
-        {
-            let mut w = OwnerWindow::open(Some(97_801)).unwrap();
+        let status = crate::sandbox::fork::in_forked_child(30, || {
+            // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+            let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) };
+            let Ok(mut w) = OwnerWindow::open(Some(97_801)) else {
+                return false;
+            };
             // SAFETY: plain getters.
-            assert_eq!(unsafe { (libc::geteuid(), libc::getuid()) }, (97_801, 0));
-            w.cloned().unwrap();
+            let switched = unsafe { (libc::geteuid(), libc::getuid()) } == (97_801, 0);
+            let back = w.cloned().is_ok();
             // SAFETY: plain getter.
-            assert_eq!(unsafe { libc::geteuid() }, 0);
-        }
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) }, dumpable);
+            let root = unsafe { libc::geteuid() } == 0;
+            drop(w);
+            // SAFETY: as above.
+            let same = unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } == dumpable;
+            switched && back && root && same
+        });
+        assert_eq!(status, 0, "the child: {}", child_said(status));
     }
 }
