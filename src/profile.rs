@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::sandbox::CgroupMode;
 use crate::sandbox::LandlockRequire;
+use crate::sandbox::fork::PerProcess;
 use crate::sandbox::{HostIdRange, HostIds};
 use crate::sandbox::{Limits, parse_secs, parse_size, secs_f64};
 use crate::sandbox::{Mount, MountKind};
@@ -259,8 +260,14 @@ impl Profile {
     /// crate; no file is read.
     pub fn named(name: &str) -> Result<Profile> {
         // Parsed once per process: every default `Sandbox::builder()` starts from `default`.
-        static PARSED: std::sync::Mutex<Vec<(String, Profile)>> = std::sync::Mutex::new(Vec::new());
-        let lock = || PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        // Per process: a forked copy of the host never waits on its parent's lock.
+        static PARSED: PerProcess<std::sync::Mutex<Vec<(String, Profile)>>> = PerProcess::new();
+        let lock = || {
+            PARSED
+                .get_or_init(|| std::sync::Mutex::new(Vec::new()))
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        };
         if let Some((_, p)) = lock().iter().find(|(n, _)| n == name) {
             return Ok(p.clone());
         }

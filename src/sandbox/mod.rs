@@ -8,7 +8,7 @@
 mod async_run;
 pub(crate) mod cgroup;
 pub(crate) mod child;
-mod fork;
+pub(crate) mod fork;
 mod host_ids;
 mod init;
 mod landlock;

@@ -46,7 +46,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+
+use super::fork::PerProcess;
 
 use bpf::CmpOp;
 
@@ -263,27 +265,31 @@ pub struct SeccompPolicy {
 /// policy value cannot be changed except through [`SeccompPolicy::with_kill_process`] (a key
 /// of the cache), so every `build()` of a sandbox with a built-in policy would redo the same
 /// work: parsing the TOML and compiling it was ~25% of a `build()` without cgroups.
+///
+/// Both are per process ([`PerProcess`]): a forked copy of the host never waits on a lock
+/// (or a one-time initialisation) that a thread of its parent held at the fork.
 struct Builtin {
-    parsed: OnceLock<SeccompPolicy>,
-    compiled: Mutex<Vec<(bool, KillMode, CompiledSeccomp)>>,
+    parsed: PerProcess<SeccompPolicy>,
+    compiled: PerProcess<Mutex<Vec<(bool, KillMode, CompiledSeccomp)>>>,
 }
 
 impl Builtin {
     const fn new() -> Builtin {
         Builtin {
-            parsed: OnceLock::new(),
-            compiled: Mutex::new(Vec::new()),
+            parsed: PerProcess::new(),
+            compiled: PerProcess::new(),
         }
     }
 
     /// The parsed policy (parsed on first use; a parse error is returned, never cached).
     fn policy(&'static self, text: &str, origin: &str) -> Result<SeccompPolicy, SeccompError> {
-        if let Some(p) = self.parsed.get() {
-            return Ok(p.clone());
-        }
-        let mut p = SeccompPolicy::from_toml_str(text, origin)?;
-        p.builtin = Some(BuiltinRef(self));
-        Ok(self.parsed.get_or_init(|| p).clone())
+        self.parsed
+            .get_or_try_init(|| {
+                let mut p = SeccompPolicy::from_toml_str(text, origin)?;
+                p.builtin = Some(BuiltinRef(self));
+                Ok(p)
+            })
+            .cloned()
     }
 }
 
@@ -1076,7 +1082,13 @@ impl SeccompPolicy {
             return self.compile_with(network, self.kill_mode);
         };
         let key = (network, self.kill_mode);
-        let lock = || cache.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = || {
+            cache
+                .compiled
+                .get_or_init(|| Mutex::new(Vec::new()))
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        };
         if let Some((.., c)) = lock().iter().find(|(n, k, _)| (*n, *k) == key) {
             return Ok(c.clone());
         }

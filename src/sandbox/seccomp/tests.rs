@@ -1923,3 +1923,32 @@ fn seccomp_attach_and_syscall_cost() {
         }
     }
 }
+
+/// A fork taken while another thread holds a built-in policy's compile cache (another
+/// thread's `build()`): the child parses and compiles with a cache of its own (before, it
+/// waited on its parent's lock for ever).
+#[test]
+fn a_fork_while_the_compile_cache_is_locked_does_not_hang_the_child() {
+    let (held, hold) = std::sync::mpsc::channel::<()>();
+    let (done, finish) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _g = DEFAULT_BUILTIN
+            .compiled
+            .get_or_init(|| Mutex::new(Vec::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        held.send(()).unwrap();
+        let _ = finish.recv();
+    });
+    hold.recv().unwrap();
+    let status = crate::sandbox::fork::in_forked_child(30, || {
+        (0..2).all(|_| {
+            SeccompPolicy::named("default")
+                .and_then(|p| p.compile(false))
+                .is_ok_and(|c| c.programs.len() == 1)
+        })
+    });
+    done.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(status, 0, "the child (SIGALRM {}: it hung)", libc::SIGALRM);
+}
