@@ -49,6 +49,21 @@ pub fn pipe(extra_flags: libc::c_int) -> SysResult<(RawFd, RawFd)> {
     Ok((fds[0], fds[1]))
 }
 
+/// Whether a process `pid` exists in this process's PID namespace (`kill(pid, 0)`: only
+/// ESRCH says it does not; EPERM is a process this one may not signal). Unlike a look at
+/// `/proc/<pid>`, right whichever PID namespace the mounted /proc belongs to.
+pub fn pid_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only checks that the target exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || errno() != libc::ESRCH
+}
+
 /// `close(fd)`, ignoring errors (the fd is gone either way on Linux).
 pub fn close(fd: RawFd) {
     close_raw(fd)

@@ -465,8 +465,16 @@ static POOL_SEQ: AtomicU64 = AtomicU64::new(0);
 /// parent names, so that [`sweep_stale`] only judges parents whose creator's pid it can look
 /// up: a pid of another namespace says nothing about liveness here.
 fn pid_ns() -> u64 {
-    static NS: OnceLock<u64> = OnceLock::new();
-    *NS.get_or_init(|| fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino()))
+    // An atomic, not a `OnceLock`: a forked copy of the host never waits on an
+    // initialisation its parent's thread had under way at the fork.
+    static NS: AtomicU64 = AtomicU64::new(0);
+    let ns = NS.load(Ordering::Relaxed);
+    if ns != 0 {
+        return ns;
+    }
+    let ns = fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino());
+    NS.store(ns, Ordering::Relaxed);
+    ns
 }
 
 /// The creator's pid and PID namespace from a parent name `runcell-<pid>-<seq>-<pidns>`.
@@ -491,11 +499,7 @@ fn sweep_stale(fs: &dyn CgFs, dir: &Path) {
         let Some((pid, pns)) = e.file_name().to_str().and_then(parse_parent_name) else {
             continue;
         };
-        if ns == 0
-            || pns != ns
-            || pid == std::process::id()
-            || Path::new(&format!("/proc/{pid}")).exists()
-        {
+        if ns == 0 || pns != ns || pid == std::process::id() || crate::sys::pid_exists(pid) {
             continue;
         }
         let parent = e.path();

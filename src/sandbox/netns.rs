@@ -12,7 +12,7 @@
 //! Properties:
 //! - Each namespace is handed out once (popped from the queue under the lock) and its
 //!   descriptor closed after that clone: never reused, never shared by two runs. A forked
-//!   copy of the host never uses the pool of its parent (the queue is keyed by pid) and
+//!   copy of the host never uses the pool of its parent (the queue is keyed by the process, see `fork`) and
 //!   holds none of its descriptors (closed by a `pthread_atfork` child handler).
 //! - The namespace belongs to the host's user namespace, not to the sandbox's: the sandbox
 //!   has no capability over it at all (no interface, address, route or sysctl change, even
@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
+use super::fork::process_key;
 use crate::sys;
 
 /// Namespaces kept ready per kind (loopback down, loopback up).
@@ -88,7 +89,8 @@ impl Drop for PoolNs {
 }
 
 struct Pool {
-    pid: u32,
+    /// The process it belongs to ([`process_key`]).
+    pid: u64,
     state: Mutex<State>,
     wake: Condvar,
 }
@@ -112,7 +114,7 @@ impl Pool {
 
 /// The current process's pool, found without a lock (a `fork()` taken while another thread
 /// held a lock must not deadlock the child). One per process, never freed: a forked child
-/// makes its own (the queue is keyed by pid) and leaves its parent's copy alone, whose
+/// makes its own (the queue is keyed by the process, see `fork`) and leaves its parent's copy alone, whose
 /// descriptors the fork handler has closed.
 static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
 
@@ -124,7 +126,7 @@ fn pool() -> Option<&'static Pool> {
         return None;
     }
     register_fork_handler();
-    let pid = std::process::id();
+    let pid = process_key();
     let current = POOL.load(Ordering::Acquire);
     // SAFETY: a non-null POOL points to a leaked Box, never freed.
     if let Some(p) = unsafe { current.as_ref() }
@@ -168,7 +170,8 @@ fn pool() -> Option<&'static Pool> {
 /// the pool empty. A forked copy of the host never waits for it (the thread is its
 /// parent's) and clones its own.
 pub(crate) struct Ahead {
-    pid: u32,
+    /// The process that made it ([`process_key`]).
+    pid: u64,
     maker: Mutex<Option<std::thread::JoinHandle<Option<PoolNs>>>>,
 }
 
@@ -195,7 +198,7 @@ impl Ahead {
             })
             .ok()?;
         Some(Ahead {
-            pid: std::process::id(),
+            pid: process_key(),
             maker: Mutex::new(Some(maker)),
         })
     }
@@ -203,7 +206,7 @@ impl Ahead {
     /// The namespace, once made (waits for the thread); `None` after the first call, in a
     /// forked copy of the host, or when making it failed: the clone then makes its own.
     pub(crate) fn take(&self) -> Option<PoolNs> {
-        if self.pid != std::process::id() {
+        if self.pid != process_key() {
             return None;
         }
         let maker = self
@@ -222,7 +225,7 @@ impl Drop for Ahead {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if self.pid != std::process::id() {
+        if self.pid != process_key() {
             // A forked copy: the thread is not there to be joined (its descriptor was closed
             // by the fork handler).
             std::mem::forget(maker);

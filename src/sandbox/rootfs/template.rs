@@ -39,10 +39,11 @@
 
 use std::cell::OnceCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::plan::RootPlan;
+use crate::sandbox::fork::process_key;
 use crate::sys;
 
 /// A plan's template (see the module documentation): made by the first run that needs it,
@@ -50,11 +51,11 @@ use crate::sys;
 #[derive(Default)]
 pub(crate) struct Slot {
     current: Mutex<Option<Arc<Template>>>,
-    /// The process this slot belongs to (0: none yet), claimed before the lock is first
+    /// The process this slot belongs to ([`process_key`]; 0: none yet), claimed before the lock is first
     /// taken: the lock is only ever taken by that process, so a forked copy of the host
     /// (whose lock another thread may have held at the fork, making the first template)
     /// never waits on it.
-    maker: AtomicU32,
+    maker: AtomicU64,
     /// Making one failed: this plan's runs build their root from the host's.
     failed: AtomicBool,
 }
@@ -96,7 +97,7 @@ impl Slot {
         if unsafe { libc::geteuid() } != 0 || self.failed.load(Ordering::Acquire) {
             return None;
         }
-        let me = std::process::id();
+        let me = process_key();
         match self
             .maker
             .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
