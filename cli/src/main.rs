@@ -148,6 +148,9 @@ fn main() -> ExitCode {
         .iter()
         .skip(1)
         .any(|a| a == "--help" || a == "-h" || a == "help");
+    if sub == Some("run") && !wants_help {
+        run::prewarm(&argv);
+    }
     let mut command = Cli::command();
     if wants_help {
         command = command.mut_subcommand("run", |c| c.after_long_help(run::long_help()));
