@@ -111,6 +111,13 @@ pub enum Error {
         range: crate::sandbox::HostIdRange,
     },
 
+    /// The run was cancelled by its caller (the `cancel` descriptor of
+    /// [`Sandbox::run_with_cancel`](crate::Sandbox::run_with_cancel) or
+    /// [`WarmPool::run_with_cancel`](crate::sandbox::WarmPool::run_with_cancel) became readable
+    /// or hung up): its whole process tree was killed and reaped, its cgroup removed.
+    #[error("the run was cancelled by its caller; its processes were killed")]
+    Cancelled,
+
     /// A seccomp policy could not be loaded or compiled.
     #[error(transparent)]
     Seccomp(#[from] crate::sandbox::seccomp::SeccompError),

@@ -25,6 +25,7 @@ mod workspace;
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1027,6 +1028,7 @@ impl Sandbox {
             Input::Bytes(stdin),
             Output::Capture,
             Output::Capture,
+            None,
         )
     }
 
@@ -1059,7 +1061,43 @@ impl Sandbox {
         stdout: Output<'_>,
         stderr: Output<'_>,
     ) -> Result<Outcome> {
-        spawn::run(self, cmd, stdin, stdout, stderr)
+        spawn::run(self, cmd, stdin, stdout, stderr, None)
+    }
+
+    /// [`Sandbox::run_with`] that the caller can cancel: as soon as `cancel` polls readable,
+    /// hung up or in error while the program runs, the whole process tree is killed (as at the
+    /// wall-time limit), reaped and cleaned up, and the run returns [`Error::Cancelled`]. A
+    /// server passes the connection of the client the run is for, which it expects nothing
+    /// more from: the client going away (its socket closing) ends the run at once instead of
+    /// at its wall-time limit. A `cancel` that fires after the program's exit changes nothing.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use runcell::{Command, Error, Input, Output, Sandbox};
+    ///
+    /// let sandbox = Sandbox::builder().build()?;
+    /// let (client, server_end) = UnixStream::pair().unwrap();
+    /// drop(client); // the client is gone before the run even started
+    /// let r = sandbox.run_with_cancel(
+    ///     &Command::new("sleep").arg("60"),
+    ///     Input::Bytes(b""),
+    ///     Output::Capture,
+    ///     Output::Capture,
+    ///     server_end.as_fd(),
+    /// );
+    /// assert!(matches!(r, Err(Error::Cancelled)));
+    /// # Ok::<(), runcell::Error>(())
+    /// ```
+    pub fn run_with_cancel(
+        &self,
+        cmd: &Command,
+        stdin: Input<'_>,
+        stdout: Output<'_>,
+        stderr: Output<'_>,
+        cancel: BorrowedFd<'_>,
+    ) -> Result<Outcome> {
+        spawn::run(self, cmd, stdin, stdout, stderr, Some(cancel))
     }
 
     /// Start `cmd` and return a handle with its pipes, for interactive use. The wall-time limit

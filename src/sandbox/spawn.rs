@@ -1040,9 +1040,10 @@ pub(crate) fn run(
     input: Input<'_>,
     out: Output<'_>,
     err: Output<'_>,
+    cancel: Option<BorrowedFd<'_>>,
 ) -> Result<Outcome> {
     check_stdio(input, out, err)?;
-    run_started(sb, input, out, err, |deadline| {
+    run_started(sb, input, out, err, cancel, |deadline| {
         if sb.single_run() {
             start_here(sb, cmd, deadline)
         } else {
@@ -1065,12 +1066,15 @@ fn start_here(sb: &Sandbox, cmd: &Command, deadline: Instant) -> Result<Started>
 }
 
 /// [`run`] of a sandbox that `start` starts (a cold launch, or a warm cell's handover), the
-/// wall time counted from the call.
+/// wall time counted from the call. `cancel`: once it polls readable, hung up or in error
+/// before the program's exit, the whole tree is killed as at the wall-time limit, reaped and
+/// cleaned up as usual, and the run returns [`Error::Cancelled`].
 pub(super) fn run_started(
     sb: &Sandbox,
     input: Input<'_>,
     out: Output<'_>,
     err: Output<'_>,
+    cancel: Option<BorrowedFd<'_>>,
     start: impl FnOnce(Instant) -> Result<Started>,
 ) -> Result<Outcome> {
     let begin = Instant::now();
@@ -1121,6 +1125,7 @@ pub(super) fn run_started(
     let mut exited = false;
     let mut wall_killed = false;
     let mut output_killed = false;
+    let mut cancelled = false;
     let mut drain_deadline: Option<Instant> = None;
 
     loop {
@@ -1141,8 +1146,8 @@ pub(super) fn run_started(
             // Something outside the sandbox still holds a pipe end; stop waiting for it.
             break;
         }
-        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(6);
-        let mut slots: [Option<usize>; 6] = [None; 6];
+        let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(7);
+        let mut slots: [Option<usize>; 7] = [None; 7];
         let mut add =
             |slot: usize, fd: RawFd, events: libc::c_short, pfds: &mut Vec<libc::pollfd>| {
                 slots[slot] = Some(pfds.len());
@@ -1170,6 +1175,10 @@ pub(super) fn run_started(
             }
             if want_src && let Input::Fd(src) = feeder.input {
                 add(5, src.as_raw_fd(), libc::POLLIN, &mut pfds);
+            }
+            // Polled until it fires once (a hung-up descriptor stays ready).
+            if !cancelled && let Some(c) = cancel {
+                add(6, c.as_raw_fd(), libc::POLLIN, &mut pfds);
             }
         }
         let timeout = match (exited || wall_killed, drain_deadline) {
@@ -1225,6 +1234,10 @@ pub(super) fn run_started(
                 feeder.push();
             }
         }
+        if ready(6) != 0 && !exited && !cancelled {
+            started.end()?;
+            cancelled = true;
+        }
         if ready(0) != 0 {
             exited = true;
             feeder.close();
@@ -1240,7 +1253,7 @@ pub(super) fn run_started(
         started.over();
     }
     let [out, err] = streams;
-    finish(
+    let outcome = finish(
         sb,
         &mut started,
         &status_buf,
@@ -1248,7 +1261,11 @@ pub(super) fn run_started(
         wall_killed,
         output_killed,
         [out.got, err.got],
-    )
+    )?;
+    if cancelled {
+        return Err(Error::Cancelled);
+    }
+    Ok(outcome)
 }
 
 pub(super) fn is_setup_timeout(e: &Error) -> bool {

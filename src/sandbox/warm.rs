@@ -101,7 +101,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -1217,28 +1217,60 @@ impl WarmPool {
         out: Output<'_>,
         err: Output<'_>,
     ) -> Result<Outcome> {
+        self.run_cancellable(cmd, input, out, err, None)
+    }
+
+    /// [`WarmPool::run_with`] that the caller can cancel: see [`Sandbox::run_with_cancel`]
+    /// (`runcell warm` passes each client's connection).
+    pub fn run_with_cancel(
+        &self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+        cancel: BorrowedFd<'_>,
+    ) -> Result<Outcome> {
+        self.run_cancellable(cmd, input, out, err, Some(cancel))
+    }
+
+    fn run_cancellable(
+        &self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+        cancel: Option<BorrowedFd<'_>>,
+    ) -> Result<Outcome> {
         let sb = &self.shared.sandbox;
         spawn::check_stdio(input, out, err)?;
         // A job with host ids its caller leased (files handed over to them, e.g. a workspace)
         // must run as those ids, not as a cell's: it runs cold.
         if cmd.host_ids.is_some() {
             self.shared.lock().stats.cold_runs += 1;
-            return spawn::run(sb, cmd, input, out, err);
+            return spawn::run(sb, cmd, input, out, err, cancel);
         }
         if let Some(pre) = &self.shared.config.preload {
             if pre != cmd {
                 self.shared.lock().stats.cold_runs += 1;
-                return spawn::run(sb, cmd, input, out, err);
+                return spawn::run(sb, cmd, input, out, err, cancel);
             }
-            return self.cell()?.run_with(cmd, input, out, err);
+            return self.cell()?.run_cancellable(cmd, input, out, err, cancel);
         }
         let job = plain_job(&self.shared, cmd)?;
         let cell = job.as_ref().and_then(|_| self.take());
         let (Some(cell), Some((exec, job))) = (cell, job) else {
             self.shared.lock().stats.cold_runs += 1;
-            return spawn::run(sb, cmd, input, out, err);
+            return spawn::run(sb, cmd, input, out, err, cancel);
         };
-        run_cell(&self.shared, cell, Work::Exec(&exec, &job), input, out, err)
+        run_cell(
+            &self.shared,
+            cell,
+            Work::Exec(&exec, &job),
+            input,
+            out,
+            err,
+            cancel,
+        )
     }
 
     /// Run `job` in a framed preloaded cell ([`WarmConfig::python`]) with `stdin` as the
@@ -1260,7 +1292,7 @@ impl WarmPool {
         spawn::check_stdio(input, out, err)?;
         let frame = job_frame(&self.shared, job)?;
         self.cell()?
-            .run_cell(Work::Preloaded(Some(&frame)), input, out, err)
+            .run_cell(Work::Preloaded(Some(&frame)), input, out, err, None)
     }
 
     /// Take one cell for a job of the caller's making: a ready one, or one set up now (at a
@@ -1437,6 +1469,7 @@ fn run_cell(
     input: Input<'_>,
     out: Output<'_>,
     err: Output<'_>,
+    cancel: Option<BorrowedFd<'_>>,
 ) -> Result<Outcome> {
     let sb = &shared.sandbox;
     let after = AfterJob::new(shared, &mut cell);
@@ -1446,7 +1479,7 @@ fn run_cell(
         Work::Exec(exec, _) => Some(*exec),
         Work::Preloaded(_) => None,
     };
-    let o = spawn::run_started(sb, input, out, err, |deadline| {
+    let o = spawn::run_started(sb, input, out, err, cancel, |deadline| {
         give(
             sb,
             cell,
@@ -1535,6 +1568,17 @@ impl WarmCell {
         out: Output<'_>,
         err: Output<'_>,
     ) -> Result<Outcome> {
+        self.run_cancellable(cmd, input, out, err, None)
+    }
+
+    fn run_cancellable(
+        self,
+        cmd: &Command,
+        input: Input<'_>,
+        out: Output<'_>,
+        err: Output<'_>,
+        cancel: Option<BorrowedFd<'_>>,
+    ) -> Result<Outcome> {
         spawn::check_stdio(input, out, err)?;
         let shared = self.shared.clone();
         match &shared.config.preload {
@@ -1550,11 +1594,19 @@ impl WarmCell {
                     ));
                 };
                 let frame = Job::new(code).frame()?;
-                self.run_cell(Work::Preloaded(Some(&frame)), Input::Bytes(b""), out, err)
+                self.run_cell(
+                    Work::Preloaded(Some(&frame)),
+                    Input::Bytes(b""),
+                    out,
+                    err,
+                    cancel,
+                )
             }
-            Some(_) => self.run_cell(Work::Preloaded(None), input, out, err),
+            Some(_) => self.run_cell(Work::Preloaded(None), input, out, err, cancel),
             None => match plain_job(&shared, cmd)? {
-                Some((exec, job)) => self.run_cell(Work::Exec(&exec, &job), input, out, err),
+                Some((exec, job)) => {
+                    self.run_cell(Work::Exec(&exec, &job), input, out, err, cancel)
+                }
                 None => Err(Error::config(
                     "warm cell: the command needs mounts, host ids or a working directory of \
                      its own, or is over the job bounds",
@@ -1578,7 +1630,7 @@ impl WarmCell {
     ) -> Result<Outcome> {
         spawn::check_stdio(input, out, err)?;
         let frame = job_frame(&self.shared, job)?;
-        self.run_cell(Work::Preloaded(Some(&frame)), input, out, err)
+        self.run_cell(Work::Preloaded(Some(&frame)), input, out, err, None)
     }
 
     fn run_cell(
@@ -1587,11 +1639,12 @@ impl WarmCell {
         input: Input<'_>,
         out: Output<'_>,
         err: Output<'_>,
+        cancel: Option<BorrowedFd<'_>>,
     ) -> Result<Outcome> {
         let Some(cell) = self.cell.take() else {
             return Err(Error::sys("warm cell", spawn::os_err(libc::EINVAL)));
         };
-        run_cell(&self.shared, cell, work, input, out, err)
+        run_cell(&self.shared, cell, work, input, out, err, cancel)
     }
 }
 
