@@ -14,6 +14,7 @@ mod profile;
 mod run;
 mod serve;
 mod units;
+mod warm;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,8 @@ enum Cmd {
     Serve(serve::ServeArgs),
     /// Run queued submissions from a shared database (a worker of a fleet).
     Worker(serve::WorkerArgs),
+    /// Keep warm cells for `runcell run --warm PATH` behind a local socket (one per job).
+    Warm(warm::WarmArgs),
 }
 
 fn dispatch(cmd: Cmd) -> ExitCode {
@@ -67,6 +70,7 @@ fn dispatch(cmd: Cmd) -> ExitCode {
         Cmd::Aggregate(a) => aggregate::main(&a),
         Cmd::Serve(a) => serve::serve(&a),
         Cmd::Worker(a) => serve::worker(&a),
+        Cmd::Warm(a) => warm::serve(&a),
     }
 }
 
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
         if let Some((_, sub)) = m.subcommand() {
             match &mut cli.cmd {
                 Cmd::Run(a) => a.opts.group_binds(sub),
+                Cmd::Warm(a) => a.opts.group_binds(sub),
                 #[cfg(feature = "aggregate")]
                 Cmd::Aggregate(a) => a.opts.group_binds(sub),
                 _ => {}

@@ -19,6 +19,10 @@ use crate::{RUNCELL_FAILED, units};
 pub struct RunArgs {
     #[command(flatten)]
     pub opts: RunOpts,
+    /// Run in a warm cell of the `runcell warm` server listening at PATH (its profile and
+    /// options apply: no sandbox option may be given here, --report may).
+    #[arg(long, value_name = "PATH", help_heading = "Profile")]
+    pub warm: Option<PathBuf>,
     /// The program and its arguments (after `--`; any bytes, not only UTF-8).
     #[arg(required = true, last = true, value_name = "PROGRAM", value_parser = clap::value_parser!(OsString))]
     pub program: Vec<OsString>,
@@ -26,7 +30,7 @@ pub struct RunArgs {
 
 /// Options shared by `run` and `aggregate` (each also settable in a profile). Unset options
 /// keep the profile's value.
-#[derive(Args, Clone, Default)]
+#[derive(Args, Clone, Default, PartialEq)]
 pub struct RunOpts {
     /// A built-in profile name (see `runcell profile list`) or a profile file: a path
     /// containing `/` or ending in `.toml` (e.g. ./mine.toml). [default: default]
@@ -434,6 +438,10 @@ fn builtin_profile_arg(argv: &[OsString]) -> Option<String> {
         if a == "--" {
             break;
         }
+        if a == "--warm" || a.starts_with("--warm=") {
+            // The server has parsed its own.
+            return None;
+        }
         if a == "--profile" {
             name = it.next()?.to_str()?.to_string();
         } else if let Some(v) = a.strip_prefix("--profile=") {
@@ -448,6 +456,20 @@ fn builtin_profile_arg(argv: &[OsString]) -> Option<String> {
 pub fn main(args: &RunArgs) -> ExitCode {
     let opts = &args.opts;
     let report = opts.report.as_deref();
+    if let Some(path) = &args.warm {
+        let sandbox_opts = RunOpts {
+            report: None,
+            ..opts.clone()
+        };
+        if sandbox_opts != RunOpts::default() {
+            return fail(
+                report,
+                &"--warm takes no sandbox options: the server's profile and options apply \
+                  (see runcell warm --help)",
+            );
+        }
+        return crate::warm::client(path, &args.program, report);
+    }
     // One run per invocation: a single cgroup leaf, no pool (see `single_run`).
     let sandbox = match opts
         .builder("default")
@@ -514,5 +536,7 @@ mod tests {
         assert_eq!(got(&["--profile", "./mine.toml", "--", "x"]), None);
         assert_eq!(got(&["--profile", "nosuch", "--", "x"]), None);
         assert_eq!(got(&["--profile"]), None);
+        assert_eq!(got(&["--warm", "/run/w.sock", "--", "x"]), None);
+        assert_eq!(got(&["--warm=/run/w.sock", "--", "x"]), None);
     }
 }

@@ -793,3 +793,362 @@ fn no_cgroup_is_left_behind_by_a_run_or_a_killed_runcell() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A `runcell warm` server on a socket in a fresh temp dir (under /tmp); SIGTERM and wait on
+/// drop.
+struct Warm {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Warm {
+    fn start(args: &[&str]) -> Warm {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("warm.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .arg("warm")
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn runcell warm");
+        let w = Warm {
+            child,
+            socket,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !w.socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "runcell warm never listened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        w
+    }
+
+    fn sock(&self) -> &str {
+        self.socket.to_str().expect("utf-8 temp path")
+    }
+
+    /// `runcell run --warm SOCKET [extra] -- program...`
+    fn run(&self, extra: &[&str], program: &[&str], stdin: &[u8]) -> (i32, String, String) {
+        let mut args = vec!["run", "--warm", self.sock()];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(program);
+        runcell(&args, stdin)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().expect("wait runcell warm")
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.stop();
+        }
+    }
+}
+
+#[test]
+fn warm_jobs_use_the_clients_streams_and_exit_status() {
+    let w = Warm::start(&[]);
+    assert_eq!(
+        w.run(&[], &["/bin/echo", "hello", "warm"], b""),
+        (0, "hello warm\n".into(), String::new())
+    );
+    // stdin is the client's; stdout and stderr stay apart.
+    let (code, out, err) = w.run(
+        &[],
+        &["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"],
+        b"quiet\n",
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "QUIET\n", "oops\n"));
+    // A large stdin streams through (the server reads the client's descriptor).
+    let big = vec![b'x'; 3 << 20];
+    let (code, out, err) = w.run(&[], &["wc", "-c"], &big);
+    assert_eq!((code, out.trim()), (0, "3145728"), "{err}");
+    // Killed by a signal: 128 + N, as `run`.
+    let (code, ..) = w.run(&[], &["sh", "-c", "kill -9 $$"], b"");
+    assert_eq!(code, 137);
+    // Arguments arrive byte for byte (spaces, empty ones, non-ASCII).
+    let (code, out, _) = w.run(&[], &["printf", "[%s]", "a b", "", "é"], b"");
+    assert_eq!((code, out.as_str()), (0, "[a b][][é]"));
+    // A limit of the server's profile: the wall time kills the whole tree.
+    let quick = Warm::start(&["--wall-time", "0.5"]);
+    let (code, ..) = quick.run(&[], &["sleep", "30"], b"");
+    assert_eq!(code, 137);
+}
+
+#[test]
+fn warm_report_and_usage_errors() {
+    let w = Warm::start(&["--profile", "python"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("r.json");
+    let (code, out, err) = w.run(
+        &["--report", report.to_str().unwrap()],
+        &["python3", "-c", "print(6 * 7)"],
+        b"",
+    );
+    assert_eq!((code, out.as_str()), (0, "42\n"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_eq!(r["verdict"], "ok");
+    assert_eq!(r["exit_code"], 0);
+    // Sandbox options belong to the server.
+    let (code, _, err) = w.run(&["--memory", "64M"], &["true"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("--warm takes no sandbox options"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // No server there.
+    let (code, _, err) = runcell(&["run", "--warm", "/nonexistent/w.sock", "--", "true"], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("cannot connect"), "{err}");
+    // A program the server's sandbox does not have: runcell's own failure, 125.
+    let (code, _, err) = w.run(&[], &["no-such-program-here"], b"");
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn warm_socket_path_is_checked() {
+    let w = Warm::start(&[]);
+    // A second server on a live socket fails and leaves the first one serving.
+    let (code, _, err) = runcell(&["warm", "--socket", w.sock()], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("already listening"), "{err}");
+    assert_eq!(w.run(&[], &["true"], b"").0, 0);
+    // Only the server's user may connect: the socket is 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&w.socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    // Something other than a socket at the path is never removed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, b"keep").unwrap();
+    let (code, _, err) = runcell(&["warm", "--socket", file.to_str().unwrap()], b"");
+    assert_eq!(code, 125);
+    assert!(err.contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    // A stale socket file (nobody listening) is replaced.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["warm", "--socket", stale.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn runcell warm");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let served = loop {
+        let (code, out, _) = runcell(
+            &["run", "--warm", stale.to_str().unwrap(), "--", "echo", "ok"],
+            b"",
+        );
+        if code == 0 {
+            break out;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(served, "ok\n");
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    assert!(!stale.exists(), "the socket outlived its server");
+}
+
+#[test]
+fn warm_server_serves_only_its_own_user() {
+    // SAFETY: plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test switches users: run the suite as root (as CI does)");
+    }
+    use std::os::unix::process::CommandExt;
+    let w = Warm::start(&[]);
+    let as_nobody = |socket: &str| {
+        Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .args(["run", "--warm", socket, "--", "echo", "served"])
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn as nobody")
+    };
+    // The socket's mode keeps other users out...
+    let o = as_nobody(w.sock());
+    assert_eq!(o.status.code(), Some(125));
+    assert!(o.stdout.is_empty());
+    // ...and so does the server's peer check, behind a socket anyone may open (a directory
+    // or mode a deployment got wrong).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        w.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&w.socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = as_nobody(w.sock());
+    assert_eq!(o.status.code(), Some(125));
+    assert!(o.stdout.is_empty(), "served a job for another user");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("runs jobs for uid 0 only"), "{err}");
+    // The server's own user is still served.
+    assert_eq!(w.run(&[], &["echo", "ok"], b"").1, "ok\n");
+}
+
+#[test]
+fn consecutive_warm_jobs_do_not_see_each_other() {
+    let w = Warm::start(&["--cells", "1"]);
+    let (code, out, err) = w.run(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo secret > /tmp/left; echo secret > /dev/shm/left; export LEFT=1; \
+             (setsid sleep 300 >/dev/null 2>&1 &); echo done",
+        ],
+        b"",
+    );
+    assert_eq!((code, out.as_str()), (0, "done\n"), "{err}");
+    let (code, out, err) = w.run(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "ls -A /tmp /dev/shm; echo \"env=${LEFT:-unset}\"; \
+             for p in /proc/[0-9]*; do cat $p/comm; done",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("left"),
+        "a previous job's file is visible:\n{out}"
+    );
+    assert!(out.contains("env=unset"), "{out}");
+    assert!(
+        !out.contains("sleep"),
+        "a previous job's process is visible:\n{out}"
+    );
+}
+
+/// Is a process whose command line contains `needle` alive on the host?
+fn process_with_arg(needle: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| c.split(|&b| b == 0).any(|a| a == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+}
+
+#[test]
+fn a_killed_warm_client_ends_its_job() {
+    use std::io::{BufRead, BufReader};
+    let w = Warm::start(&["--wall-time", "600"]);
+    let marker = format!("300.{}", std::process::id());
+    let mut client = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["run", "--warm", w.sock(), "--", "sh", "-c"])
+        .arg(format!("echo started; exec sleep {marker}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn client");
+    let mut line = String::new();
+    BufReader::new(client.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "started\n");
+    // `exec sleep` follows the echo: wait until it shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !process_with_arg(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never showed as running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    client.kill().unwrap();
+    client.wait().unwrap();
+    // The job goes with its client (at once; the bound only keeps a broken build from
+    // hanging the suite, the job's own wall time is 600 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while process_with_arg(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job outlived its client"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The server goes on serving.
+    assert_eq!(w.run(&[], &["echo", "ok"], b"").1, "ok\n");
+}
+
+#[test]
+fn stopping_the_warm_server_kills_its_running_jobs() {
+    use std::io::{BufRead, BufReader};
+    let mut w = Warm::start(&["--wall-time", "600"]);
+    let marker = format!("301.{}", std::process::id());
+    let mut client = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["run", "--warm", w.sock(), "--", "sh", "-c"])
+        .arg(format!("echo started; exec sleep {marker}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client");
+    let mut line = String::new();
+    BufReader::new(client.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "started\n");
+    // The job's 600 s wall time is not waited for: SIGTERM kills it, the client is told.
+    assert!(w.stop().success());
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server stopped"), "{err}");
+    assert!(!process_with_arg(&marker), "the job outlived its server");
+}
+
+#[test]
+fn warm_jobs_run_concurrently_and_the_server_stops_cleanly() {
+    let mut w = Warm::start(&["--cells", "2"]);
+    let server_pid = w.child.id();
+    let sock = w.sock().to_string();
+    let jobs: Vec<_> = (0..12)
+        .map(|i| {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                let input = format!("job {i}\n");
+                runcell(&["run", "--warm", &sock, "--", "cat"], input.as_bytes())
+            })
+        })
+        .collect();
+    for (i, j) in jobs.into_iter().enumerate() {
+        let (code, out, err) = j.join().unwrap();
+        assert_eq!((code, out), (0, format!("job {i}\n")), "{err}");
+    }
+    assert!(w.stop().success());
+    assert!(!w.socket.exists(), "the socket outlived its server");
+    // Its cells and their cgroups went with it.
+    assert_eq!(
+        cgroup_leaves_of(server_pid),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

@@ -1,0 +1,454 @@
+//! `runcell warm --socket PATH` (a resident pool of warm cells on a local socket) and its
+//! client, `runcell run --warm PATH -- PROGRAM...` (DESIGN §5).
+//!
+//! A one-shot `runcell run` pays for a whole sandbox setup on every invocation (profile and
+//! policies parsed, cgroup made and removed, namespaces, mounts). The server does all of that
+//! ahead of time in warm cells (`runcell::WarmPool`): each job takes a cell that was set up in
+//! the background for it alone and is destroyed after it, never reused. The client only
+//! connects, hands over its standard streams and the program's argv, and waits for the exit
+//! status; the program reads and writes the client's own descriptors directly.
+//!
+//! Protocol (one connection per job, stream socket, native byte order, both ends this binary):
+//! - request: `RCW1`, flags (u32; bit 0: send the JSON report), argv length (u32), with the
+//!   client's stdin, stdout and stderr attached (`SCM_RIGHTS`, in the first bytes); then the
+//!   argv, each argument followed by a NUL byte. After it the client sends nothing: anything
+//!   readable on the connection (more bytes, or its end when the client exits or is killed)
+//!   cancels the job, which is killed at once (`WarmPool::run_with_cancel`).
+//! - reply: `RCR1`, kind (u32: 0 outcome, 1 error), status (i32: the shell status of `run`),
+//!   text length (u32), then the text (the report when asked for, or the error message).
+//!
+//! The socket is made mode 0600 and the server serves only connections whose peer has its own
+//! effective uid (`SO_PEERCRED`), so the server never runs a job for anyone its own user could
+//! not run it for. The jobs run in the server's configuration (its profile and options, chosen
+//! at `runcell warm`); the client takes no sandbox options.
+
+use std::ffi::OsString;
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Args;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, getsockopt, recvmsg, sendmsg,
+    sockopt::PeerCredentials,
+};
+use runcell::{Command, Input, Output, WarmConfig, WarmPool};
+
+use crate::RUNCELL_FAILED;
+use crate::run::{RunOpts, fail, write_report};
+
+const REQUEST: [u8; 4] = *b"RCW1";
+const REPLY: [u8; 4] = *b"RCR1";
+/// Request flag: send the JSON report with the outcome.
+const WANT_REPORT: u32 = 1;
+/// Largest argv a request may carry (Linux's own limit for one argument string is 128 KiB,
+/// for all of them 1/4 of the stack limit; a job over this is refused, not truncated).
+const MAX_ARGV: usize = 1 << 20;
+/// Largest reply text the client accepts.
+const MAX_TEXT: usize = 16 << 20;
+/// Jobs served at once: twice the cells (a job that finds no ready cell runs cold), at least 8.
+fn job_threads(cells: u16) -> usize {
+    (usize::from(cells) * 2).max(8)
+}
+
+#[derive(Args)]
+pub struct WarmArgs {
+    /// The socket to listen on (created mode 0600; a stale socket file at the path is
+    /// replaced, anything else is an error).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Cells kept set up ahead of time (each serves one job, then is replaced).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub cells: u16,
+    #[command(flatten)]
+    pub opts: RunOpts,
+}
+
+/// `runcell warm`: serve jobs until SIGTERM, SIGINT or SIGHUP, then stop accepting, remove
+/// the socket, kill the running jobs (their clients exit 125: the server stopped), tear the
+/// cells down and exit 0.
+pub fn serve(args: &WarmArgs) -> ExitCode {
+    let report = args.opts.report.as_deref();
+    if report.is_some() {
+        return fail(
+            None,
+            &"--report belongs to the client (runcell run --warm PATH --report FILE)",
+        );
+    }
+    // Before any thread exists: every thread of the process inherits the blocked set, so the
+    // signals wait for `sigwait` below instead of killing the process with its cells.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(s);
+    }
+    if let Err(e) = signals.thread_block() {
+        return fail(None, &format!("blocking signals: {e}"));
+    }
+    let listener = match listen(&args.socket) {
+        Ok(l) => l,
+        Err(e) => return fail(None, &format!("{}: {e}", args.socket.display())),
+    };
+    let pool = match args
+        .opts
+        .builder("default")
+        .and_then(|b| b.build())
+        .and_then(|sb| sb.warm_pool(WarmConfig::new(usize::from(args.cells))))
+    {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            let _ = std::fs::remove_file(&args.socket);
+            return fail(None, &e);
+        }
+    };
+    eprintln!(
+        "runcell warm: serving {} (profile {}, {} cells)",
+        args.socket.display(),
+        args.opts.profile.as_deref().unwrap_or("default"),
+        args.cells
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let active: Arc<Active> = Arc::default();
+    let mut threads = Vec::new();
+    for _ in 0..job_threads(args.cells) {
+        let (pool, stop, active) = (pool.clone(), stop.clone(), active.clone());
+        let listener = match listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => return fail(None, &e),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("runcell-warm-job".into())
+            .stack_size(256 << 10)
+            .spawn(move || accept_loop(&listener, &pool, &active, &stop));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => return fail(None, &format!("starting a job thread: {e}")),
+        }
+    }
+    let signal = signals.wait();
+    stop.store(true, Ordering::SeqCst);
+    // Wake the job threads: shutting the listening socket down makes accept() fail at once.
+    let _ = nix::sys::socket::shutdown(listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    let _ = std::fs::remove_file(&args.socket);
+    // The jobs still running are killed: their connections' reading side shut down is their
+    // cancel (their clients are told the server stopped).
+    for (_, c) in lock(&active).iter() {
+        let _ = c.shutdown(std::net::Shutdown::Read);
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    drop(pool);
+    if let Ok(s) = signal {
+        eprintln!("runcell warm: stopped ({s})");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Bind `path` (mode 0600). A socket file nobody listens on is replaced; a live server's, or
+/// any other file, is an error.
+fn listen(path: &Path) -> std::io::Result<UnixListener> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a socket",
+            ));
+        }
+        match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "a server is already listening there",
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // The process is still single-threaded here: the umask applies to this bind alone.
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let l = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    l
+}
+
+/// One of the server's job threads: accept a connection, serve its job, again; ends when the
+/// listening socket is shut down. Several take turns on the one socket (the kernel hands each
+/// connection to one waiting thread): no thread is started per job, and a connection beyond
+/// the threads waits in the listen backlog until one is free.
+fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: &AtomicBool) {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    loop {
+        let conn = match listener.accept() {
+            Ok((c, _)) => c,
+            Err(_) if stop.load(Ordering::SeqCst) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("runcell warm: accept: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        match getsockopt(&conn, PeerCredentials) {
+            Ok(c) if c.uid() == euid => serve_one(&conn, pool, active, stop),
+            _ => {
+                let msg = format!("this server runs jobs for uid {euid} only");
+                let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
+            }
+        }
+    }
+}
+
+/// The connections whose jobs run now (a second handle on each): stopping the server shuts
+/// their reading side down, which cancels their jobs.
+type Active = Mutex<Vec<(u64, UnixStream)>>;
+
+/// One job: read the request, run it in a warm cell, send the reply.
+fn serve_one(conn: &UnixStream, pool: &WarmPool, active: &Active, stop: &AtomicBool) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    match conn.try_clone() {
+        Ok(c) => lock(active).push((id, c)),
+        Err(e) => {
+            let _ = reply(conn, 1, RUNCELL_FAILED.into(), e.to_string().as_bytes());
+            return;
+        }
+    }
+    // Registered before this check: a stop that came in between is seen here or shuts this
+    // connection down.
+    if !stop.load(Ordering::SeqCst) {
+        run_one(conn, pool, stop);
+    } else {
+        let _ = reply(
+            conn,
+            1,
+            RUNCELL_FAILED.into(),
+            b"the warm server is stopping",
+        );
+    }
+    lock(active).retain(|(i, _)| *i != id);
+}
+
+fn lock(active: &Active) -> std::sync::MutexGuard<'_, Vec<(u64, UnixStream)>> {
+    active.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run_one(conn: &UnixStream, pool: &WarmPool, stop: &AtomicBool) {
+    let (flags, fds, argv) = match read_request(conn) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = reply(conn, 1, RUNCELL_FAILED.into(), e.as_bytes());
+            return;
+        }
+    };
+    let Some((prog, rest)) = argv.split_first() else {
+        let _ = reply(conn, 1, RUNCELL_FAILED.into(), b"no program given");
+        return;
+    };
+    let cmd = Command::new(prog).args(rest);
+    let [stdin, stdout, stderr] = &fds;
+    match pool.run_with_cancel(
+        &cmd,
+        Input::Fd(stdin.as_fd()),
+        Output::Fd(stdout.as_fd()),
+        Output::Fd(stderr.as_fd()),
+        conn.as_fd(),
+    ) {
+        Ok(o) => {
+            let text = if flags & WANT_REPORT != 0 {
+                o.report_json().into_bytes()
+            } else {
+                Vec::new()
+            };
+            let _ = reply(conn, 0, o.shell_status(), &text);
+        }
+        Err(runcell::Error::Cancelled) if stop.load(Ordering::SeqCst) => {
+            let _ = reply(
+                conn,
+                1,
+                RUNCELL_FAILED.into(),
+                b"the warm server stopped; the job was killed",
+            );
+        }
+        // The client is gone: nobody to tell.
+        Err(runcell::Error::Cancelled) => {}
+        Err(e) => {
+            let _ = reply(conn, 1, RUNCELL_FAILED.into(), e.to_string().as_bytes());
+        }
+    }
+}
+
+type Request = (u32, [OwnedFd; 3], Vec<OsString>);
+
+fn read_request(conn: &UnixStream) -> Result<Request, String> {
+    let mut head = [0u8; 12];
+    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let (got, fds) = {
+        let mut iov = [IoSliceMut::new(&mut head)];
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| format!("reading the request: {e}"))?;
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for c in msg
+            .cmsgs()
+            .map_err(|e| format!("reading the request: {e}"))?
+        {
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: SCM_RIGHTS installed these descriptors in this process just now;
+                // nothing else owns them.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+            return Err("the request carried more than three descriptors".into());
+        }
+        (msg.bytes, fds)
+    };
+    let Ok(fds) = <[OwnedFd; 3]>::try_from(fds) else {
+        return Err(
+            "the request must carry exactly three descriptors (stdin, stdout, stderr)".into(),
+        );
+    };
+    let mut r: &UnixStream = conn;
+    if got < head.len() {
+        r.read_exact(&mut head[got..])
+            .map_err(|e| format!("reading the request: {e}"))?;
+    }
+    if head[..4] != REQUEST {
+        return Err("not a runcell warm request (or another version of runcell)".into());
+    }
+    let flags = u32::from_ne_bytes([head[4], head[5], head[6], head[7]]);
+    let len = u32::from_ne_bytes([head[8], head[9], head[10], head[11]]) as usize;
+    if len > MAX_ARGV {
+        return Err(format!("the arguments exceed {MAX_ARGV} bytes"));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)
+        .map_err(|e| format!("reading the request: {e}"))?;
+    let Some(body) = body.strip_suffix(b"\0") else {
+        return Err("malformed arguments".into());
+    };
+    let argv = body
+        .split(|&b| b == 0)
+        .map(|a| OsString::from_vec(a.to_vec()))
+        .collect();
+    Ok((flags, fds, argv))
+}
+
+fn reply(conn: &UnixStream, kind: u32, status: i32, text: &[u8]) -> std::io::Result<()> {
+    let mut msg = Vec::with_capacity(16 + text.len());
+    msg.extend_from_slice(&REPLY);
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&status.to_ne_bytes());
+    msg.extend_from_slice(&(text.len() as u32).to_ne_bytes());
+    msg.extend_from_slice(text);
+    let mut w: &UnixStream = conn;
+    w.write_all(&msg)
+}
+
+/// `runcell run --warm PATH -- PROGRAM...`: the job in a cell of the server at PATH, with this
+/// process's standard streams; exits with the program's shell status, as `run` does.
+pub fn client(path: &Path, program: &[OsString], report: Option<&str>) -> ExitCode {
+    match request(path, program, report.is_some()) {
+        Ok((0, status, text)) => {
+            if report.is_some() {
+                write_report(report, &String::from_utf8_lossy(&text));
+            }
+            ExitCode::from(status.clamp(0, 255) as u8)
+        }
+        Ok((_, _, text)) => fail(
+            report,
+            &format!(
+                "warm server {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&text)
+            ),
+        ),
+        Err(e) => fail(report, &format!("warm server {}: {e}", path.display())),
+    }
+}
+
+fn request(
+    path: &Path,
+    program: &[OsString],
+    want_report: bool,
+) -> Result<(u32, i32, Vec<u8>), String> {
+    let conn = UnixStream::connect(path).map_err(|e| format!("cannot connect: {e}"))?;
+    let mut argv = Vec::new();
+    for a in program {
+        if a.as_bytes().contains(&0) {
+            return Err("an argument contains a NUL byte".into());
+        }
+        argv.extend_from_slice(a.as_bytes());
+        argv.push(0);
+    }
+    if argv.len() > MAX_ARGV {
+        return Err(format!("the arguments exceed {MAX_ARGV} bytes"));
+    }
+    let mut head = Vec::with_capacity(12);
+    head.extend_from_slice(&REQUEST);
+    head.extend_from_slice(&u32::from(want_report).to_ne_bytes());
+    head.extend_from_slice(&(argv.len() as u32).to_ne_bytes());
+    let std_fds = [0, 1, 2];
+    let sent = sendmsg::<()>(
+        conn.as_raw_fd(),
+        &[IoSlice::new(&head)],
+        &[ControlMessage::ScmRights(&std_fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| format!("sending the request: {e}"));
+    let mut w: &UnixStream = &conn;
+    let sent = sent.and_then(|n| {
+        w.write_all(&head[n..])
+            .and_then(|()| w.write_all(&argv))
+            .map_err(|e| format!("sending the request: {e}"))
+    });
+    let mut r: &UnixStream = &conn;
+    if let Err(e) = sent {
+        // A server that refused the request may have said why before closing.
+        return read_reply(&mut r).map_err(|_| e);
+    }
+    read_reply(&mut r)
+}
+
+fn read_reply(r: &mut &UnixStream) -> Result<(u32, i32, Vec<u8>), String> {
+    let mut h = [0u8; 16];
+    r.read_exact(&mut h).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection without a result (it stopped?)".to_string()
+        }
+        _ => format!("reading the result: {e}"),
+    })?;
+    if h[..4] != REPLY {
+        return Err("not a runcell warm reply (another version of runcell?)".into());
+    }
+    let kind = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+    let status = i32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+    let len = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as usize;
+    if len > MAX_TEXT {
+        return Err("the reply is too large".into());
+    }
+    let mut text = vec![0u8; len];
+    r.read_exact(&mut text)
+        .map_err(|e| format!("reading the result: {e}"))?;
+    Ok((kind, status, text))
+}
