@@ -6,7 +6,8 @@
 //! ahead of time in warm cells (`runcell::WarmPool`): each job takes a cell that was set up in
 //! the background for it alone and is destroyed after it, never reused. The client only
 //! connects, hands over its standard streams and the program's argv, and waits for the exit
-//! status; the program reads and writes the client's own descriptors directly.
+//! status. The server copies between the client's descriptors and the cell's pipes, as `run`
+//! does with its own (a terminal is never handed to the sandbox; the output limit holds).
 //!
 //! Protocol (one connection per job, stream socket, native byte order, both ends this binary):
 //! - request: `RCW1`, flags (u32; bit 0: send the JSON report), argv length (u32), with the
@@ -364,8 +365,62 @@ fn reply(conn: &UnixStream, kind: u32, status: i32, text: &[u8]) -> std::io::Res
     w.write_all(&msg)
 }
 
-/// `runcell run --warm PATH -- PROGRAM...`: the job in a cell of the server at PATH, with this
-/// process's standard streams; exits with the program's shell status, as `run` does.
+/// `runcell run --warm PATH [--report FILE] -- PROGRAM [ARGS...]` (each option also as
+/// `--opt=VALUE`, in either order, at most once), read without clap: `(PATH, FILE, program)`.
+/// `None` for anything else, which clap then parses (and reports errors of) as usual: so this
+/// accepts nothing clap would not, with the same meaning (a value never starts with `-`, the
+/// program is everything after `--`, not empty).
+pub fn fast_args(argv: &[OsString]) -> Option<(PathBuf, Option<&str>, &[OsString])> {
+    if argv.get(1)?.as_bytes() != b"run" {
+        return None;
+    }
+    let (mut warm, mut report) = (None, None);
+    let mut i = 2;
+    loop {
+        let a = argv.get(i)?.as_bytes();
+        if a == b"--" {
+            break;
+        }
+        let (name, inline) = match a.iter().position(|&c| c == b'=') {
+            Some(eq) => (&a[..eq], Some(&a[eq + 1..])),
+            None => (a, None),
+        };
+        let value: &[u8] = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                argv.get(i)?.as_bytes()
+            }
+        };
+        // `-` alone is a value (`--report -`: stderr); clap takes nothing else with a dash.
+        if value.is_empty() || (value.starts_with(b"-") && value != b"-") {
+            return None;
+        }
+        let slot = match name {
+            b"--warm" => &mut warm,
+            b"--report" => &mut report,
+            _ => return None,
+        };
+        if slot.replace(value).is_some() {
+            return None;
+        }
+        i += 1;
+    }
+    let program = &argv[i + 1..];
+    if program.is_empty() {
+        return None;
+    }
+    let warm = PathBuf::from(OsString::from_vec(warm?.to_vec()));
+    let report = match report {
+        Some(r) => Some(std::str::from_utf8(r).ok()?),
+        None => None,
+    };
+    Some((warm, report, program))
+}
+
+/// `runcell run --warm PATH -- PROGRAM...`: the job in a cell of the server at PATH, on this
+/// process's standard streams (the server copies them); exits with the program's shell
+/// status, as `run` does.
 pub fn client(path: &Path, program: &[OsString], report: Option<&str>) -> ExitCode {
     match request(path, program, report.is_some()) {
         Ok((0, status, text)) => {

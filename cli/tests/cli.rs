@@ -886,9 +886,13 @@ fn warm_jobs_use_the_clients_streams_and_exit_status() {
     let (code, out, _) = w.run(&[], &["printf", "[%s]", "a b", "", "é"], b"");
     assert_eq!((code, out.as_str()), (0, "[a b][][é]"));
     // A limit of the server's profile: the wall time kills the whole tree.
-    let quick = Warm::start(&["--wall-time", "0.5"]);
+    let quick = Warm::start(&["--wall-time", "0.5", "--output-limit", "1K"]);
     let (code, ..) = quick.run(&[], &["sleep", "30"], b"");
     assert_eq!(code, 137);
+    // The server copies the output, so the output limit holds for the client's stdout.
+    let (code, out, _) = quick.run(&[], &["sh", "-c", "yes | head -c 100000"], b"");
+    assert_eq!(code, 137);
+    assert!(out.len() <= 1024, "{} bytes through a 1K limit", out.len());
 }
 
 #[test]
