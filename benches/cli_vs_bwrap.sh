@@ -6,6 +6,8 @@
 #   benches/cli_vs_bwrap.sh [ROUNDS]          (default 200 rounds; needs root or userns)
 #
 # Environment: RUNCELL=path to a runcell binary (default: builds target/release/runcell);
+# STATIC=1 builds and measures the statically linked CLI instead (see `.ci/static-cli.sh`:
+# no dynamic loader, libgcc_s or libm to map and relocate at every start);
 # RUNCELL_BASE=another runcell binary (e.g. a build of the previous commit) adds the variant
 # base_true, interleaved like the others, for before/after comparisons in one run;
 # NO_INSTALL=1 to fail instead of installing bubblewrap from apt when it is missing;
@@ -19,10 +21,19 @@
 #   runcell_true   runcell run -- /bin/true                         (the default profile)
 #   bare_python    $PYTHON - <<< "print('hello')"
 #   runcell_python runcell run --profile python -- $PYTHON - <<< "print('hello')"
+#   warm_true      runcell run --warm SOCKET -- /bin/true   (a `runcell warm` server of the
+#                  default profile, started by this script: the job runs in a cell set up
+#                  ahead of time, the client only hands over its stdio and argv)
+#   warm_python    runcell run --warm SOCKET -- $PYTHON - <<< "print('hello')"   (a server of
+#                  the python profile)
+#   The warm variants' CPU is the client's alone: the server's setup of the cell that
+#   replaces the one a job used (~2 ms of CPU, after the job) is not on the client's path and
+#   is not counted; the loop lets it finish before timing the next variant.
 #
 # Prints the median and p90 wall time and the mean CPU time (user + system of the invocation's
 # whole process tree) of each in milliseconds, then the ratios the speed issue tracks:
-# bwrap_true / runcell_true (goal >= 1.5) and runcell_python - bare_python (goal <= 3 ms).
+# bwrap_true / runcell_true (goal >= 1.5) and runcell_python - bare_python (goal <= 3 ms), and
+# the same two for the warm server's variants.
 set -euo pipefail
 [[ -n ${EPOCHREALTIME:-} ]] || { echo "needs bash >= 5 (\$EPOCHREALTIME)" >&2; exit 1; }
 
@@ -40,7 +51,9 @@ if ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 runcell=${RUNCELL:-}
-if [[ -z $runcell ]]; then
+if [[ -z $runcell && ${STATIC:-0} == 1 ]]; then
+    runcell=$(cd "$here" && bash .ci/static-cli.sh --build-only)
+elif [[ -z $runcell ]]; then
     (cd "$here" && cargo build --release -p runcell-cli >&2)
     runcell=$here/target/release/runcell
 fi
@@ -59,7 +72,7 @@ bwrap_args+=(--proc /proc --dev /dev --tmpfs /tmp)
 
 python=${PYTHON:-/usr/bin/python3}
 hello=$'print(\'hello\')\n'
-variants=(bare_true bwrap_true runcell_true bare_python runcell_python)
+variants=(bare_true bwrap_true runcell_true bare_python runcell_python warm_true warm_python)
 base=${RUNCELL_BASE:-}
 if [[ -n $base ]]; then
     [[ -x $base ]] || { echo "no runcell binary at $base" >&2; exit 1; }
@@ -73,8 +86,29 @@ run_variant() {
     bare_python) "$python" - <<<"$hello" >/dev/null ;;
     runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
     base_true) "$base" run -- /bin/true ;;
+    warm_true) "$runcell" run --warm "$tmp/warm.sock" -- /bin/true ;;
+    warm_python) "$runcell" run --warm "$tmp/warm-python.sock" -- "$python" - <<<"$hello" >/dev/null ;;
     esac
 }
+
+tmp=$(mktemp -d)
+servers=()
+cleanup() {
+    if [[ ${#servers[@]} -gt 0 ]]; then
+        kill -TERM "${servers[@]}" 2>/dev/null || true
+        wait "${servers[@]}" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+"$runcell" warm --socket "$tmp/warm.sock" 2>"$tmp/warm.log" &
+servers+=($!)
+"$runcell" warm --profile python --socket "$tmp/warm-python.sock" 2>"$tmp/warm-python.log" &
+servers+=($!)
+for s in warm warm-python; do
+    for ((i = 0; i < 200; i++)); do [[ -S $tmp/$s.sock ]] && break; sleep 0.05; done
+    [[ -S $tmp/$s.sock ]] || { echo "runcell warm ($s) did not start:" >&2; cat "$tmp/$s.log" >&2; exit 1; }
+done
 
 # Every variant must work before anything is timed.
 for v in "${variants[@]}"; do
@@ -85,8 +119,6 @@ for v in "${variants[@]}"; do
     fi
 done
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 for ((i = 0; i < 5; i++)); do for v in "${variants[@]}"; do run_variant "$v" >/dev/null 2>&1; done; done
 
 # Timestamps from bash itself ($EPOCHREALTIME, microseconds): a `$(date +%s%N)` after each
@@ -101,6 +133,9 @@ for ((i = 0; i < rounds; i++)); do
         { time run_variant "$v" >/dev/null 2>&1; } 2>>"$tmp/$v.cpu"
         t1=$EPOCHREALTIME
         echo $(((${t1//[.,]/} - ${t0//[.,]/}) * 1000)) >>"$tmp/$v"
+        # A warm job's server sets a new cell up after it (~2 ms of CPU): let it finish
+        # before the next variant is timed, so that it slows none of them.
+        [[ $v != warm_* ]] || sleep 0.02
     done
 done
 
@@ -131,6 +166,11 @@ awk -v b="${med[bwrap_true]}" -v r="${med[runcell_true]}" -v bt="${med[bare_true
     printf "bwrap_true / runcell_true:       %.2fx  (goal >= 1.5x: runcell faster)\n", b / r
     printf "runcell_true / bare_true:        %.2fx\n", r / bt
     printf "runcell_python - bare_python:    %+.2f ms (goal <= +3 ms)\n", rp - bp
+}'
+awk -v b="${med[bwrap_true]}" -v r="${med[warm_true]}" -v bp="${med[bare_python]}" \
+    -v rp="${med[warm_python]}" 'BEGIN {
+    printf "bwrap_true / warm_true:          %.2fx  (goal >= 1.5x, with a runcell warm server)\n", b / r
+    printf "warm_python - bare_python:       %+.2f ms (goal <= +3 ms, with a runcell warm server)\n", rp - bp
 }'
 awk -v b="${cpums[bwrap_true]}" -v r="${cpums[runcell_true]}" -v bp="${cpums[bare_python]}" \
     -v rp="${cpums[runcell_python]}" 'BEGIN {
