@@ -28,7 +28,8 @@
 #                  the python profile)
 #   The warm variants' CPU is the client's alone: the server's setup of the cell that
 #   replaces the one a job used (~2 ms of CPU, after the job) is not on the client's path and
-#   is not counted; the loop lets it finish before timing the next variant.
+#   is not counted; the loop pauses 20 ms after every variant (so it finishes before the
+#   next is timed, and every variant starts from the same idle machine).
 #
 # Prints the median and p90 wall time and the mean CPU time (user + system of the invocation's
 # whole process tree) of each in milliseconds, then the ratios the speed issue tracks:
@@ -133,9 +134,12 @@ for ((i = 0; i < rounds; i++)); do
         { time run_variant "$v" >/dev/null 2>&1; } 2>>"$tmp/$v.cpu"
         t1=$EPOCHREALTIME
         echo $(((${t1//[.,]/} - ${t0//[.,]/}) * 1000)) >>"$tmp/$v"
-        # A warm job's server sets a new cell up after it (~2 ms of CPU): let it finish
-        # before the next variant is timed, so that it slows none of them.
-        [[ $v != warm_* ]] || sleep 0.02
+        # A warm job's server sets a new cell up after it (~2 ms of CPU), and bubblewrap's
+        # network namespace is freed by a kernel worker after it exits: let such work finish
+        # before the next variant is timed. Every variant gets the same pause, so each starts
+        # from the same idle machine (a pause only before some would slow those: idle vCPUs
+        # take longer to wake).
+        sleep 0.02
     done
 done
 
