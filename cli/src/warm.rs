@@ -53,6 +53,8 @@ const WANT_REPORT: u32 = 1;
 /// Largest argv a request may carry (Linux's own limit for one argument string is 128 KiB,
 /// for all of them 1/4 of the stack limit; a job over this is refused, not truncated).
 const MAX_ARGV: usize = 1 << 20;
+/// How long a connection may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest reply text the client accepts.
 const MAX_TEXT: usize = 16 << 20;
 /// Jobs served at once: twice the cells (a job that finds no ready cell runs cold), at least 8.
@@ -246,7 +248,12 @@ fn lock(active: &Active) -> std::sync::MutexGuard<'_, Vec<(u64, UnixStream)>> {
 }
 
 fn run_one(conn: &UnixStream, pool: &WarmPool, stop: &AtomicBool) {
-    let (flags, fds, argv) = match read_request(conn) {
+    // A client sends its request right after connecting: one that does not is not let hold
+    // a job thread (the read fails after the timeout, the connection is answered and closed).
+    let _ = conn.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let request = read_request(conn);
+    let _ = conn.set_read_timeout(None);
+    let (flags, fds, argv) = match request {
         Ok(r) => r,
         Err(e) => {
             let _ = reply(conn, 1, RUNCELL_FAILED.into(), e.as_bytes());

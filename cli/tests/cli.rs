@@ -1131,6 +1131,27 @@ fn stopping_the_warm_server_kills_its_running_jobs() {
 }
 
 #[test]
+fn idle_warm_connections_do_not_hold_the_server() {
+    // As many silent connections as the server has job threads (max(2 x cells, 8)): each is
+    // answered and closed once its request is overdue, and a real job is served after them.
+    let w = Warm::start(&["--cells", "1"]);
+    let idle: Vec<_> = (0..8)
+        .map(|_| std::os::unix::net::UnixStream::connect(&w.socket).expect("connect"))
+        .collect();
+    let (code, out, err) = w.run(&[], &["echo", "served"], b"");
+    assert_eq!((code, out.as_str()), (0, "served\n"), "{err}");
+    for mut c in idle {
+        let mut reply = Vec::new();
+        use std::io::Read;
+        c.read_to_end(&mut reply).expect("read");
+        assert!(
+            String::from_utf8_lossy(&reply).contains("reading the request"),
+            "{reply:?}"
+        );
+    }
+}
+
+#[test]
 fn warm_jobs_run_concurrently_and_the_server_stops_cleanly() {
     let mut w = Warm::start(&["--cells", "2"]);
     let server_pid = w.child.id();
