@@ -405,10 +405,10 @@ pub fn fail(report: Option<&str>, e: &dyn std::fmt::Display) -> ExitCode {
 }
 
 /// Parse the run's built-in profile and its built-in seccomp policy, and compile the policy,
-/// on a thread of their own while the main thread parses the arguments: each is parsed once
-/// per process (the library caches them; a build that needs the seccomp policy first waits
-/// for this thread rather than parsing it twice), and a one-shot `runcell run` otherwise
-/// pays for them in series (~0.3 ms of TOML on a fresh process). Only built-in names: a
+/// on a thread of their own while the main thread parses the arguments: the library caches
+/// each per process, and a one-shot `runcell run` otherwise pays for them in series (~0.3 ms
+/// of TOML on a fresh process). The caches never wait: a build that gets there first parses
+/// again itself (the same result, the work done twice), so this can only save time. Only built-in names: a
 /// profile file is read by the run itself, after its arguments were checked.
 pub fn prewarm(argv: &[OsString]) {
     let Some(name) = builtin_profile_arg(argv) else {
@@ -428,8 +428,8 @@ pub fn prewarm(argv: &[OsString]) {
 }
 
 /// The built-in profile `runcell run` ARGV asks for: the last `--profile NAME` or
-/// `--profile=NAME` before `--` (clap keeps the last), `default` without one; `None` for a
-/// profile file or an unknown name.
+/// `--profile=NAME` before `--` (clap refuses a second one, so any pick is fine then),
+/// `default` without one; `None` for a profile file or an unknown name.
 fn builtin_profile_arg(argv: &[OsString]) -> Option<String> {
     let mut name = "default".to_string();
     let mut it = argv.iter().skip(2);
@@ -522,7 +522,7 @@ mod tests {
             Some("python")
         );
         assert_eq!(got(&["--profile=node", "--", "x"]).as_deref(), Some("node"));
-        // The last one wins, as with clap.
+        // Two are a usage error for clap; prewarming either is harmless.
         assert_eq!(
             got(&["--profile", "c", "--profile=java", "--", "x"]).as_deref(),
             Some("java")

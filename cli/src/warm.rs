@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use nix::sys::signal::{SigSet, Signal};
@@ -99,6 +99,9 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(None, &format!("{}: {e}", args.socket.display())),
     };
+    // The socket file this server made: only that one is removed when it stops (the path
+    // may name another server's by then).
+    let socket_id = file_id(&args.socket);
     let pool = match args
         .opts
         .builder("default")
@@ -107,7 +110,7 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
     {
         Ok(p) => Arc::new(p),
         Err(e) => {
-            let _ = std::fs::remove_file(&args.socket);
+            remove_own_socket(&args.socket, socket_id);
             return fail(None, &e);
         }
     };
@@ -136,10 +139,13 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
         }
     }
     let signal = signals.wait();
+    // A second Ctrl-C (or SIGTERM) ends the process at once, as without runcell: the signals
+    // are unblocked on this thread, which the kernel then delivers them to.
+    let _ = signals.thread_unblock();
     stop.store(true, Ordering::SeqCst);
     // Wake the job threads: shutting the listening socket down makes accept() fail at once.
     let _ = nix::sys::socket::shutdown(listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
-    let _ = std::fs::remove_file(&args.socket);
+    remove_own_socket(&args.socket, socket_id);
     // The jobs still running are killed: their connections' reading side shut down is their
     // cancel (their clients are told the server stopped).
     for (_, c) in lock(&active).iter() {
@@ -153,6 +159,21 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
         eprintln!("runcell warm: stopped ({s})");
     }
     ExitCode::SUCCESS
+}
+
+/// The device and inode of the file at `path` (not following a symlink).
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Remove the socket file at `path` if it is still the one this server made.
+fn remove_own_socket(path: &Path, id: Option<(u64, u64)>) {
+    if id.is_some() && file_id(path) == id {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Bind `path` (mode 0600). A socket file nobody listens on is replaced; a live server's, or
@@ -204,9 +225,18 @@ fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: 
             }
         };
         match getsockopt(&conn, PeerCredentials) {
-            Ok(c) if c.uid() == euid => serve_one(&conn, pool, active, stop),
-            _ => {
+            Ok(c) if c.uid() != euid => {
                 let msg = format!("this server runs jobs for uid {euid} only");
+                let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
+            }
+            Ok(c) if !in_own_user_namespace(c.pid()) => {
+                let msg = "this server runs no jobs for processes of other user namespaces \
+                           (a sandbox's own jobs included)";
+                let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
+            }
+            Ok(_) => serve_one(&conn, pool, active, stop),
+            Err(e) => {
+                let msg = format!("cannot identify the peer: {e}");
                 let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
             }
         }
@@ -216,6 +246,25 @@ fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: 
 /// The connections whose jobs run now (a second handle on each): stopping the server shuts
 /// their reading side down, which cancels their jobs.
 type Active = Mutex<Vec<(u64, UnixStream)>>;
+
+/// Whether the connecting process `pid` (as `SO_PEERCRED` gave it, in this process's PID
+/// namespace) is in this process's user namespace. An unprivileged server's sandboxes run as
+/// its own uid seen from here, so the uid check alone would let a job whose sandbox can reach
+/// the socket (a bind of the directory holding it) start jobs of its own, outside its limits;
+/// every sandbox is in a user namespace of its own. A peer that is gone (or not visible) is
+/// refused. The pid is read right after `accept`: for it to name another process, the peer
+/// would have to exit and its pid be reused by then.
+fn in_own_user_namespace(pid: libc::pid_t) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    match (
+        ns(&format!("/proc/{pid}/ns/user")),
+        ns("/proc/self/ns/user"),
+    ) {
+        (Ok(theirs), Ok(ours)) => theirs == ours,
+        _ => false,
+    }
+}
 
 /// One job: read the request, run it in a warm cell, send the reply.
 fn serve_one(conn: &UnixStream, pool: &WarmPool, active: &Active, stop: &AtomicBool) {
@@ -228,6 +277,16 @@ fn serve_one(conn: &UnixStream, pool: &WarmPool, active: &Active, stop: &AtomicB
             return;
         }
     }
+    /// Takes the connection out of the registry however the job ends (a panic included:
+    /// a stop must not shut down a later connection through a stale entry, nor keep this
+    /// one's client waiting).
+    struct Registered<'a>(&'a Active, u64);
+    impl Drop for Registered<'_> {
+        fn drop(&mut self) {
+            lock(self.0).retain(|(i, _)| *i != self.1);
+        }
+    }
+    let _registered = Registered(active, id);
     // Registered before this check: a stop that came in between is seen here or shuts this
     // connection down.
     if !stop.load(Ordering::SeqCst) {
@@ -240,7 +299,6 @@ fn serve_one(conn: &UnixStream, pool: &WarmPool, active: &Active, stop: &AtomicB
             b"the warm server is stopping",
         );
     }
-    lock(active).retain(|(i, _)| *i != id);
 }
 
 fn lock(active: &Active) -> std::sync::MutexGuard<'_, Vec<(u64, UnixStream)>> {
@@ -249,8 +307,7 @@ fn lock(active: &Active) -> std::sync::MutexGuard<'_, Vec<(u64, UnixStream)>> {
 
 fn run_one(conn: &UnixStream, pool: &WarmPool, stop: &AtomicBool) {
     // A client sends its request right after connecting: one that does not is not let hold
-    // a job thread (the read fails after the timeout, the connection is answered and closed).
-    let _ = conn.set_read_timeout(Some(REQUEST_TIMEOUT));
+    // a job thread (the reads fail at the deadline, the connection is answered and closed).
     let request = read_request(conn);
     let _ = conn.set_read_timeout(None);
     let (flags, fds, argv) = match request {
@@ -300,8 +357,14 @@ fn run_one(conn: &UnixStream, pool: &WarmPool, stop: &AtomicBool) {
 type Request = (u32, [OwnedFd; 3], Vec<OsString>);
 
 fn read_request(conn: &UnixStream) -> Result<Request, String> {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let err = |e: &dyn std::fmt::Display| format!("reading the request: {e}");
     let mut head = [0u8; 12];
-    let mut space = nix::cmsg_space!([RawFd; 3]);
+    // Room for the most descriptors one message can carry (SCM_MAX_FD): the control data is
+    // never truncated, so every descriptor received is owned below and closed if unwanted
+    // (with a truncated buffer nix returns no message at all, and those would leak).
+    let mut space = nix::cmsg_space!([RawFd; 253]);
+    set_timeout(conn, deadline).map_err(|e| err(&e))?;
     let (got, fds) = {
         let mut iov = [IoSliceMut::new(&mut head)];
         let msg = recvmsg::<()>(
@@ -310,12 +373,9 @@ fn read_request(conn: &UnixStream) -> Result<Request, String> {
             Some(&mut space),
             MsgFlags::MSG_CMSG_CLOEXEC,
         )
-        .map_err(|e| format!("reading the request: {e}"))?;
+        .map_err(|e| err(&e))?;
         let mut fds: Vec<OwnedFd> = Vec::new();
-        for c in msg
-            .cmsgs()
-            .map_err(|e| format!("reading the request: {e}"))?
-        {
+        for c in msg.cmsgs().map_err(|e| err(&e))? {
             if let ControlMessageOwned::ScmRights(raw) = c {
                 // SAFETY: SCM_RIGHTS installed these descriptors in this process just now;
                 // nothing else owns them.
@@ -325,9 +385,6 @@ fn read_request(conn: &UnixStream) -> Result<Request, String> {
                 );
             }
         }
-        if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
-            return Err("the request carried more than three descriptors".into());
-        }
         (msg.bytes, fds)
     };
     let Ok(fds) = <[OwnedFd; 3]>::try_from(fds) else {
@@ -335,10 +392,8 @@ fn read_request(conn: &UnixStream) -> Result<Request, String> {
             "the request must carry exactly three descriptors (stdin, stdout, stderr)".into(),
         );
     };
-    let mut r: &UnixStream = conn;
     if got < head.len() {
-        r.read_exact(&mut head[got..])
-            .map_err(|e| format!("reading the request: {e}"))?;
+        read_until(conn, &mut head[got..], deadline).map_err(|e| err(&e))?;
     }
     if head[..4] != REQUEST {
         return Err("not a runcell warm request (or another version of runcell)".into());
@@ -349,8 +404,7 @@ fn read_request(conn: &UnixStream) -> Result<Request, String> {
         return Err(format!("the arguments exceed {MAX_ARGV} bytes"));
     }
     let mut body = vec![0u8; len];
-    r.read_exact(&mut body)
-        .map_err(|e| format!("reading the request: {e}"))?;
+    read_until(conn, &mut body, deadline).map_err(|e| err(&e))?;
     let Some(body) = body.strip_suffix(b"\0") else {
         return Err("malformed arguments".into());
     };
@@ -359,6 +413,31 @@ fn read_request(conn: &UnixStream) -> Result<Request, String> {
         .map(|a| OsString::from_vec(a.to_vec()))
         .collect();
     Ok((flags, fds, argv))
+}
+
+/// The socket's receive timeout: what is left until `deadline` (SO_RCVTIMEO restarts with
+/// every read, so it is set again before each one: the whole request has one deadline).
+fn set_timeout(conn: &UnixStream, deadline: Instant) -> std::io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::ErrorKind::TimedOut.into());
+    }
+    conn.set_read_timeout(Some(left))
+}
+
+/// Fill `buf` from `conn` by `deadline`.
+fn read_until(conn: &UnixStream, mut buf: &mut [u8], deadline: Instant) -> std::io::Result<()> {
+    let mut r: &UnixStream = conn;
+    while !buf.is_empty() {
+        set_timeout(conn, deadline)?;
+        match r.read(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn reply(conn: &UnixStream, kind: u32, status: i32, text: &[u8]) -> std::io::Result<()> {
@@ -469,7 +548,18 @@ fn request(
     head.extend_from_slice(&REQUEST);
     head.extend_from_slice(&u32::from(want_report).to_ne_bytes());
     head.extend_from_slice(&(argv.len() as u32).to_ne_bytes());
-    let std_fds = [0, 1, 2];
+    // stdin: handed over as it is only when reading it can never block or take input meant
+    // for someone else (a regular file, /dev/null); a terminal, a pipe or a socket goes
+    // through a pipe of this job's own that this process fills, so the server never reads a
+    // descriptor others read too (a terminal: the shell's input; a shared pipe: a read that
+    // blocks the server's loop) and job control still applies to this process.
+    let relay = if stdin_is_plain() {
+        None
+    } else {
+        Some(std::io::pipe().map_err(|e| format!("making the stdin pipe: {e}"))?)
+    };
+    let stdin_fd = relay.as_ref().map_or(0, |(r, _)| r.as_raw_fd());
+    let std_fds = [stdin_fd, 1, 2];
     let sent = sendmsg::<()>(
         conn.as_raw_fd(),
         &[IoSlice::new(&head)],
@@ -489,7 +579,99 @@ fn request(
         // A server that refused the request may have said why before closing.
         return read_reply(&mut r).map_err(|_| e);
     }
+    if let Some((read_end, write_end)) = relay {
+        // The server has its own copy of the read end.
+        drop(read_end);
+        relay_stdin(&conn, write_end);
+    }
     read_reply(&mut r)
+}
+
+/// Is stdin a regular file or a character device other than a terminal (reads never block)?
+fn stdin_is_plain() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let stdin = std::io::stdin();
+    let Ok(meta) = std::fs::File::from(match stdin.as_fd().try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(_) => return false,
+    })
+    .metadata() else {
+        return false;
+    };
+    let t = meta.file_type();
+    // SAFETY: isatty only queries the descriptor.
+    t.is_file() || (t.is_char_device() && unsafe { libc::isatty(0) } == 0)
+}
+
+/// Copy stdin into the job's pipe until stdin ends, the job stops reading (EPIPE), or the
+/// server's reply is readable on `conn`. stdin is read through a descriptor of its own
+/// (`/proc/self/fd/0` reopened non-blocking) where it can be, so that another reader taking
+/// the input first never leaves this process blocked in a read while the reply waits.
+fn relay_stdin(conn: &UnixStream, pipe: std::io::PipeWriter) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::unix::fs::OpenOptionsExt;
+    let own = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/proc/self/fd/0")
+        .ok();
+    let stdin = std::io::stdin();
+    let src = own.as_ref().map_or_else(|| stdin.as_fd(), |f| f.as_fd());
+    let pipe = OwnedFd::from(pipe);
+    if nix::fcntl::fcntl(
+        &pipe,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .is_err()
+    {
+        return;
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let (mut start, mut end) = (0, 0);
+    let mut src_open = true;
+    loop {
+        let want_src = src_open && start == end;
+        let mut fds = vec![PollFd::new(conn.as_fd(), PollFlags::POLLIN)];
+        if want_src {
+            fds.push(PollFd::new(src, PollFlags::POLLIN));
+        } else if start < end {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLOUT));
+        } else {
+            // stdin ended and everything was written: only the reply is left.
+            return;
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+        if fds[0].any().unwrap_or(true) {
+            // The reply (or the server's end): the job is over.
+            return;
+        }
+        if !fds[1].any().unwrap_or(false) {
+            continue;
+        }
+        if want_src {
+            match nix::unistd::read(src, &mut buf) {
+                Ok(0) => src_open = false,
+                Ok(n) => (start, end) = (0, n),
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                Err(_) => src_open = false,
+            }
+            if !src_open {
+                // End of input: the job's stdin ends when this end is closed.
+                return;
+            }
+        } else {
+            match nix::unistd::write(&pipe, &buf[start..end]) {
+                Ok(n) => start += n,
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                // EPIPE: the job closed its stdin (or ended); the rest is not wanted.
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 fn read_reply(r: &mut &UnixStream) -> Result<(u32, i32, Vec<u8>), String> {

@@ -1131,6 +1131,95 @@ fn stopping_the_warm_server_kills_its_running_jobs() {
 }
 
 #[test]
+fn warm_clients_stdin_of_every_kind() {
+    use std::io::Write as _;
+    let w = Warm::start(&["--wall-time", "2"]);
+    let client = |stdin: Stdio, program: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .args(["run", "--warm", w.sock(), "--"])
+            .args(program)
+            .stdin(stdin)
+            .output()
+            .expect("spawn client")
+    };
+    // A regular file is handed over as it is.
+    let mut f = tempfile::tempfile().unwrap();
+    f.write_all(b"from a file\n").unwrap();
+    use std::io::Seek;
+    f.rewind().unwrap();
+    let o = client(Stdio::from(f), &["cat"]);
+    assert_eq!(
+        (o.status.code(), &o.stdout[..]),
+        (Some(0), &b"from a file\n"[..])
+    );
+    // /dev/null too.
+    let o = client(Stdio::null(), &["cat"]);
+    assert_eq!((o.status.code(), &o.stdout[..]), (Some(0), &b""[..]));
+    // A pipe that never ends (its writer stays open, silent) does not keep a job that does
+    // not read it from finishing, nor its client from exiting...
+    let (reader, writer) = std::io::pipe().unwrap();
+    let o = client(Stdio::from(reader.try_clone().unwrap()), &["echo", "done"]);
+    assert_eq!((o.status.code(), &o.stdout[..]), (Some(0), &b"done\n"[..]));
+    // ...and a job that waits for it ends at its wall time.
+    let o = client(Stdio::from(reader), &["cat"]);
+    assert_eq!(o.status.code(), Some(137));
+    drop(writer);
+}
+
+#[test]
+fn warm_server_refuses_other_user_namespaces() {
+    // The uid alone would not tell a sandboxed job of an unprivileged server from its user:
+    // a client in another user namespace (here root mapped to root, so the socket's mode
+    // lets it connect) is refused by the server.
+    let w = Warm::start(&[]);
+    let o = Command::new("unshare")
+        .args([
+            "--user",
+            "--map-current-user",
+            env!("CARGO_BIN_EXE_runcell"),
+        ])
+        .args(["run", "--warm", w.sock(), "--", "echo", "served"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "served a job for another user namespace"
+    );
+    assert!(err.contains("other user namespaces"), "{err}");
+}
+
+#[test]
+fn a_warm_server_removes_only_its_own_socket() {
+    let mut first = Warm::start(&[]);
+    // Another server takes over the path (the first one's file removed by hand)...
+    std::fs::remove_file(&first.socket).unwrap();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        .args(["warm", "--socket", first.sock()])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn runcell warm");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // ...and stopping the first leaves the second's socket in place.
+    assert!(first.stop().success());
+    assert!(
+        first.socket.exists(),
+        "the first server removed the second's socket"
+    );
+    assert_eq!(first.run(&[], &["echo", "second"], b"").1, "second\n");
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    assert!(second.wait().unwrap().success());
+    assert!(!first.socket.exists());
+}
+
+#[test]
 fn idle_warm_connections_do_not_hold_the_server() {
     // As many silent connections as the server has job threads (max(2 x cells, 8)): each is
     // answered and closed once its request is overdue, and a real job is served after them.
