@@ -1061,16 +1061,16 @@ fn process_with_arg(needle: &str) -> bool {
         })
 }
 
-#[test]
-fn a_killed_warm_client_ends_its_job() {
+/// A client of `w` whose job prints `started`, then execs `sleep MARKER`; returned once that
+/// sleep shows on the host (stdout read up to `started`; stderr piped).
+fn sleeping_warm_client(w: &Warm, marker: &str) -> std::process::Child {
     use std::io::{BufRead, BufReader};
-    let w = Warm::start(&["--wall-time", "600"]);
-    let marker = format!("300.{}", std::process::id());
     let mut client = Command::new(env!("CARGO_BIN_EXE_runcell"))
         .args(["run", "--warm", w.sock(), "--", "sh", "-c"])
         .arg(format!("echo started; exec sleep {marker}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn client");
     let mut line = String::new();
@@ -1080,13 +1080,21 @@ fn a_killed_warm_client_ends_its_job() {
     assert_eq!(line, "started\n");
     // `exec sleep` follows the echo: wait until it shows.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !process_with_arg(&marker) {
+    while !process_with_arg(marker) {
         assert!(
             std::time::Instant::now() < deadline,
             "the job never showed as running"
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    client
+}
+
+#[test]
+fn a_killed_warm_client_ends_its_job() {
+    let w = Warm::start(&["--wall-time", "600"]);
+    let marker = format!("300.{}", std::process::id());
+    let mut client = sleeping_warm_client(&w, &marker);
     client.kill().unwrap();
     client.wait().unwrap();
     // The job goes with its client (at once; the bound only keeps a broken build from
@@ -1105,22 +1113,9 @@ fn a_killed_warm_client_ends_its_job() {
 
 #[test]
 fn stopping_the_warm_server_kills_its_running_jobs() {
-    use std::io::{BufRead, BufReader};
     let mut w = Warm::start(&["--wall-time", "600"]);
     let marker = format!("301.{}", std::process::id());
-    let mut client = Command::new(env!("CARGO_BIN_EXE_runcell"))
-        .args(["run", "--warm", w.sock(), "--", "sh", "-c"])
-        .arg(format!("echo started; exec sleep {marker}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let mut line = String::new();
-    BufReader::new(client.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line, "started\n");
+    let client = sleeping_warm_client(&w, &marker);
     // The job's 600 s wall time is not waited for: SIGTERM kills it, the client is told.
     assert!(w.stop().success());
     let out = client.wait_with_output().unwrap();
