@@ -176,8 +176,11 @@ fn remove_own_socket(path: &Path, id: Option<(u64, u64)>) {
     }
 }
 
-/// Bind `path` (mode 0600). A socket file nobody listens on is replaced; a live server's, or
-/// any other file, is an error.
+/// Listen at `path` (mode 0600). A socket file nobody listens on is replaced; a live
+/// server's, or any other file, is an error. The socket is bound and listening under a
+/// temporary name in the same directory first, then renamed over `path`: a client never
+/// finds a socket there that is not listening yet (a connection between `bind` and `listen`
+/// would be refused), and a stale one is replaced in one step.
 fn listen(path: &Path) -> std::io::Result<UnixListener> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -193,17 +196,27 @@ fn listen(path: &Path) -> std::io::Result<UnixListener> {
                     "a server is already listening there",
                 ));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                std::fs::remove_file(path)?;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
             Err(e) => return Err(e),
         }
     }
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
     // The process is still single-threaded here: the umask applies to this bind alone.
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-    let l = UnixListener::bind(path);
+    let l = UnixListener::bind(&tmp);
     nix::sys::stat::umask(old);
-    l
+    let l = l?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(l)
 }
 
 /// One of the server's job threads: accept a connection, serve its job, again; ends when the

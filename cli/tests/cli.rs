@@ -794,6 +794,21 @@ fn no_cgroup_is_left_behind_by_a_run_or_a_killed_runcell() {
     }
 }
 
+/// Wait until a server accepts connections at `socket`: the file appears at `bind`, a moment
+/// before `listen`, and a connection in between is refused. The probe connection is closed at
+/// once (the server answers its missing request and goes on).
+fn wait_listening(socket: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "runcell warm never listened at {}",
+            socket.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// A `runcell warm` server on a socket in a fresh temp dir (under /tmp); SIGTERM and wait on
 /// drop.
 struct Warm {
@@ -821,14 +836,7 @@ impl Warm {
             socket,
             _dir: dir,
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !w.socket.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "runcell warm never listened"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_listening(&w.socket);
         w
     }
 
@@ -1196,11 +1204,7 @@ fn a_warm_server_removes_only_its_own_socket() {
         .stdin(Stdio::null())
         .spawn()
         .expect("spawn runcell warm");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !first.socket.exists() {
-        assert!(std::time::Instant::now() < deadline, "never listened");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_listening(&first.socket);
     // ...and stopping the first leaves the second's socket in place.
     assert!(first.stop().success());
     assert!(
