@@ -408,8 +408,8 @@ pub fn fail(report: Option<&str>, e: &dyn std::fmt::Display) -> ExitCode {
 /// on a thread of their own while the main thread parses the arguments: the library caches
 /// each per process, and a one-shot `runcell run` otherwise pays for them in series (~0.3 ms
 /// of TOML on a fresh process). The caches never wait: a build that gets there first parses
-/// again itself (the same result, the work done twice), so this can only save time. Only built-in names: a
-/// profile file is read by the run itself, after its arguments were checked.
+/// again itself (the same result, the work done twice), so this can only save time. Only
+/// built-in names: a profile file is read by the run itself, after its arguments were checked.
 pub fn prewarm(argv: &[OsString]) {
     let Some(name) = builtin_profile_arg(argv) else {
         return;

@@ -41,6 +41,7 @@ use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, getsockopt, recvmsg, sendmsg,
     sockopt::PeerCredentials,
 };
+use nix::sys::stat::SFlag;
 use runcell::{Command, Input, Output, WarmConfig, WarmPool};
 
 use crate::RUNCELL_FAILED;
@@ -127,7 +128,10 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
         let (pool, stop, active) = (pool.clone(), stop.clone(), active.clone());
         let listener = match listener.try_clone() {
             Ok(l) => l,
-            Err(e) => return fail(None, &e),
+            Err(e) => {
+                remove_own_socket(&args.socket, socket_id);
+                return fail(None, &e);
+            }
         };
         let spawned = std::thread::Builder::new()
             .name("runcell-warm-job".into())
@@ -135,7 +139,10 @@ pub fn serve(args: &WarmArgs) -> ExitCode {
             .spawn(move || accept_loop(&listener, &pool, &active, &stop));
         match spawned {
             Ok(t) => threads.push(t),
-            Err(e) => return fail(None, &format!("starting a job thread: {e}")),
+            Err(e) => {
+                remove_own_socket(&args.socket, socket_id);
+                return fail(None, &format!("starting a job thread: {e}"));
+            }
         }
     }
     let signal = signals.wait();
@@ -226,6 +233,7 @@ fn listen(path: &Path) -> std::io::Result<UnixListener> {
 fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: &AtomicBool) {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
+    let own_ns = user_namespace("self");
     loop {
         let conn = match listener.accept() {
             Ok((c, _)) => c,
@@ -242,7 +250,7 @@ fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: 
                 let msg = format!("this server runs jobs for uid {euid} only");
                 let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
             }
-            Ok(c) if !in_own_user_namespace(c.pid()) => {
+            Ok(c) if own_ns.is_none() || user_namespace(&c.pid().to_string()) != own_ns => {
                 let msg = "this server runs no jobs for processes of other user namespaces \
                            (a sandbox's own jobs included)";
                 let _ = reply(&conn, 1, RUNCELL_FAILED.into(), msg.as_bytes());
@@ -260,23 +268,21 @@ fn accept_loop(listener: &UnixListener, pool: &WarmPool, active: &Active, stop: 
 /// their reading side down, which cancels their jobs.
 type Active = Mutex<Vec<(u64, UnixStream)>>;
 
-/// Whether the connecting process `pid` (as `SO_PEERCRED` gave it, in this process's PID
-/// namespace) is in this process's user namespace. An unprivileged server's sandboxes run as
-/// its own uid seen from here, so the uid check alone would let a job whose sandbox can reach
-/// the socket (a bind of the directory holding it) start jobs of its own, outside its limits;
-/// every sandbox is in a user namespace of its own. A peer that is gone (or not visible) is
-/// refused. The pid is read right after `accept`: for it to name another process, the peer
-/// would have to exit and its pid be reused by then.
-fn in_own_user_namespace(pid: libc::pid_t) -> bool {
+/// The user namespace of process `pid` ("self" or a number in this process's PID namespace)
+/// as the device and inode of `/proc/<pid>/ns/user`; `None` if it is gone or not visible.
+///
+/// A connecting peer (`SO_PEERCRED`'s pid) must be in the server's own user namespace. An
+/// unprivileged server's sandboxes run as its own uid seen from here, so the uid check alone
+/// would let a job whose sandbox can reach the socket (a bind of the directory holding it)
+/// start jobs of its own, outside its limits; every sandbox is in a user namespace of its
+/// own. A peer that is gone (or not visible) is refused. The pid is read right after
+/// `accept`: for it to name another process, the peer would have to exit and its pid be
+/// reused by then.
+fn user_namespace(pid: &str) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let ns = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
-    match (
-        ns(&format!("/proc/{pid}/ns/user")),
-        ns("/proc/self/ns/user"),
-    ) {
-        (Ok(theirs), Ok(ours)) => theirs == ours,
-        _ => false,
-    }
+    std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// One job: read the request, run it in a warm cell, send the reply.
@@ -602,18 +608,16 @@ fn request(
 
 /// Is stdin a regular file or a character device other than a terminal (reads never block)?
 fn stdin_is_plain() -> bool {
-    use std::os::unix::fs::FileTypeExt;
+    use std::io::IsTerminal;
     let stdin = std::io::stdin();
-    let Ok(meta) = std::fs::File::from(match stdin.as_fd().try_clone_to_owned() {
-        Ok(fd) => fd,
-        Err(_) => return false,
-    })
-    .metadata() else {
+    let Ok(st) = nix::sys::stat::fstat(&stdin) else {
         return false;
     };
-    let t = meta.file_type();
-    // SAFETY: isatty only queries the descriptor.
-    t.is_file() || (t.is_char_device() && unsafe { libc::isatty(0) } == 0)
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFREG => true,
+        SFlag::S_IFCHR => !stdin.is_terminal(),
+        _ => false,
+    }
 }
 
 /// Copy stdin into the job's pipe until stdin ends, the job stops reading (EPIPE), or the
