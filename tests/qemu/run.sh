@@ -113,7 +113,7 @@ done
 # --- one guest --------------------------------------------------------------------------------
 failed=0
 summary=()
-unfinished=()
+consoles=()
 failed_logs=()
 # Boots guest $1 and runs the plan in it; sets kver, qrc, boot and took.
 boot_guest() {
@@ -191,20 +191,26 @@ boot_guest() {
 	log "guest $guest: qemu exit $qrc, $took s in all, booted in ${boot:-?} s (guest uptime)"
 }
 
-# Why a guest that did not finish stopped, from its console: a kernel panic or oops, or init's
-# own failure; empty when the console names none (QEMU itself died, or the guest was cut off).
-guest_death() {
-	grep -m1 -E 'Kernel panic|BUG:|Oops|general protection fault|GUEST-INIT-FAILED' "$1" | tr -d '\r' || true
+# The first kernel fault on console $1, a kernel message ("[seconds] " first) naming an oops
+# (6.12 prefixes every one with "Oops:"; 6.1 names the trap: "invalid opcode:", "general
+# protection fault", "BUG: unable to handle"), a BUG() or a panic. A fault fails the guest even when its plan finished: a sandbox's helper or
+# teardown can die in the kernel while every test still reports ok. Memory-cgroup OOM kills
+# (the tests cause them) and lockup or stall reports (TCG on a loaded host) are not faults.
+kernel_fault() {
+	grep -m1 -E '\[ *[0-9]+\.[0-9]+\] .*(Oops|Kernel panic|kernel BUG at|BUG: unable to handle|invalid opcode:|general protection fault)' "$1" |
+		tr -d '\r' || true
 }
 
 # Runs guest $1 and records its verdicts.
 run_guest() {
-	local guest=$1 qrc boot took kver why gw=$work/$1
+	local guest=$1 qrc boot took kver fault gw=$work/$1
 	boot_guest "$guest"
+	fault=$(kernel_fault "$gw/console.log")
 	if [ ! -f "$gw/job/out/done" ]; then
-		why=$(guest_death "$gw/console.log")
-		log "guest $guest: FAILED: the guest did not finish (qemu exit $qrc; timeout ${timeout_s} s; ${why:-no kernel or init failure on its console})"
+		log "guest $guest: FAILED: the guest did not finish (qemu exit $qrc; timeout ${timeout_s} s; ${fault:-no kernel fault on its console})"
 		[ -f "$gw/job/out/init-failed" ] && log "guest init: $(cat "$gw/job/out/init-failed")"
+	elif [ -n "$fault" ]; then
+		log "guest $guest: FAILED: a kernel fault during the run: $fault"
 	fi
 
 	# Verdicts: every planned test must have run and passed. One line per test binary; every
@@ -212,7 +218,10 @@ run_guest() {
 	local guest_failed=0
 	if [ ! -f "$gw/job/out/done" ]; then
 		guest_failed=1
-		summary+=("$(printf '%-4s %-5s %-16s %s' "$guest" "" "" "DID NOT FINISH (qemu exit $qrc): ${why:-its console says no more}")")
+		summary+=("$(printf '%-4s %-5s %-16s %s' "$guest" "" "" "DID NOT FINISH (qemu exit $qrc): ${fault:-no kernel fault on its console}")")
+	elif [ -n "$fault" ]; then
+		guest_failed=1
+		summary+=("$(printf '%-4s %-5s %-16s %s' "$guest" "" "" "KERNEL FAULT: $fault")")
 	fi
 	local cfg2 path tnames bin lg rc n res passed total
 	while read -r cfg2 path tnames; do
@@ -241,7 +250,7 @@ run_guest() {
 		fi
 	done <"$gw/job/plan"
 	summary+=("$(printf '%-4s %-5s %-16s %-55s %s' "$guest" "" "" "(kernel; boot s; guest total s)" "$kver; ${boot:-?}; $took")")
-	[ -f "$gw/job/out/done" ] || unfinished+=("$guest")
+	if [ ! -f "$gw/job/out/done" ] || [ -n "$fault" ]; then consoles+=("$guest"); fi
 	[ $guest_failed = 0 ] || failed=1
 }
 
@@ -252,15 +261,25 @@ log "summary (guest, configuration, test binary, test, result)"
 printf '%s\n' "${summary[@]}"
 if [ $failed != 0 ]; then
 	# What failed, last in the output, where a CI page that shows only the end still has it:
-	# the end of each failing test binary's log and of each unfinished guest's console.
+	# the end of each failing test binary's log and the console of each guest that did not
+	# finish or had a kernel fault.
 	for f in "${failed_logs[@]}"; do
 		read -r g c b lg <<<"$f"
 		log "--- $g $c $b: the end of its log ($lg) ---"
 		tail -n 40 "$lg" 2>/dev/null || echo "(no log)"
 	done
-	for g in "${unfinished[@]}"; do
-		log "--- guest $g: the end of its console ($work/$g/console.log) ---"
-		tail -n 40 "$work/$g/console.log" | tr -d '\r' | sed "s/^/[$g] /"
+	for g in "${consoles[@]}"; do
+		c=$work/$g/console.log
+		at=$(kernel_fault "$c")
+		if [ -n "$at" ]; then
+			# From a little before the first fault: the oops and its call trace.
+			first=$(grep -n -m1 -F -- "$at" <(tr -d '\r' <"$c") | cut -d: -f1)
+			log "--- guest $g: its console from the first kernel fault ($c) ---"
+			tr -d '\r' <"$c" | sed -n "$((first > 5 ? first - 5 : 1)),$((first + 40))p" | sed "s/^/[$g] /"
+		else
+			log "--- guest $g: the end of its console ($c) ---"
+			tail -n 40 "$c" | tr -d '\r' | sed "s/^/[$g] /"
+		fi
 	done
 	log "FAILED"
 	exit 1
