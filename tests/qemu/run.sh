@@ -191,11 +191,12 @@ boot_guest() {
 	log "guest $guest: qemu exit $qrc, $took s in all, booted in ${boot:-?} s (guest uptime)"
 }
 
-# The first kernel fault on console $1, a kernel message ("[seconds] " first) naming an oops
-# (6.12 prefixes every one with "Oops:"; 6.1 names the trap: "invalid opcode:", "general
-# protection fault", "BUG: unable to handle"), a BUG() or a panic. A fault fails the guest even when its plan finished: a sandbox's helper or
-# teardown can die in the kernel while every test still reports ok. Memory-cgroup OOM kills
-# (the tests cause them) and lockup or stall reports (TCG on a loaded host) are not faults.
+# The first kernel fault on console $1, a kernel message ("[seconds] " first) naming an oops (6.12
+# prefixes every one with "Oops:"; 6.1 names the trap: "invalid opcode:", "general protection
+# fault", "BUG: unable to handle"), a BUG() or a panic. A fault fails the guest even when its plan
+# finished: a sandbox's helper or teardown can die in the kernel while every test still reports
+# ok. Memory-cgroup OOM kills (the tests cause them) and lockup or stall reports (TCG on a loaded
+# host) are not faults.
 kernel_fault() {
 	grep -m1 -E '\[ *[0-9]+\.[0-9]+\] .*(Oops|Kernel panic|kernel BUG at|BUG: unable to handle|invalid opcode:|general protection fault)' "$1" |
 		tr -d '\r' || true
