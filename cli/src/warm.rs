@@ -552,21 +552,23 @@ fn request(
     want_report: bool,
 ) -> Result<(u32, i32, Vec<u8>), String> {
     let conn = UnixStream::connect(path).map_err(|e| format!("cannot connect: {e}"))?;
-    let mut argv = Vec::new();
+    // The whole request in one buffer: the header, then the argv, sent at once.
+    let mut msg = Vec::with_capacity(12 + program.iter().map(|a| a.len() + 1).sum::<usize>());
+    msg.extend_from_slice(&REQUEST);
+    msg.extend_from_slice(&u32::from(want_report).to_ne_bytes());
+    msg.extend_from_slice(&[0; 4]);
     for a in program {
         if a.as_bytes().contains(&0) {
             return Err("an argument contains a NUL byte".into());
         }
-        argv.extend_from_slice(a.as_bytes());
-        argv.push(0);
+        msg.extend_from_slice(a.as_bytes());
+        msg.push(0);
     }
-    if argv.len() > MAX_ARGV {
+    let argv_len = msg.len() - 12;
+    if argv_len > MAX_ARGV {
         return Err(format!("the arguments exceed {MAX_ARGV} bytes"));
     }
-    let mut head = Vec::with_capacity(12);
-    head.extend_from_slice(&REQUEST);
-    head.extend_from_slice(&u32::from(want_report).to_ne_bytes());
-    head.extend_from_slice(&(argv.len() as u32).to_ne_bytes());
+    msg[8..12].copy_from_slice(&(argv_len as u32).to_ne_bytes());
     // stdin: handed over as it is only when reading it can never block or take input meant
     // for someone else (a regular file, /dev/null); a terminal, a pipe or a socket goes
     // through a pipe of this job's own that this process fills, so the server never reads a
@@ -579,20 +581,19 @@ fn request(
     };
     let stdin_fd = relay.as_ref().map_or(0, |(r, _)| r.as_raw_fd());
     let std_fds = [stdin_fd, 1, 2];
+    // The descriptors go with the first byte; a request larger than the socket buffer is
+    // sent in parts after it.
+    let mut w: &UnixStream = &conn;
     let sent = sendmsg::<()>(
         conn.as_raw_fd(),
-        &[IoSlice::new(&head)],
+        &[IoSlice::new(&msg)],
         &[ControlMessage::ScmRights(&std_fds)],
         MsgFlags::empty(),
         None,
     )
+    .map_err(std::io::Error::from)
+    .and_then(|n| w.write_all(&msg[n..]))
     .map_err(|e| format!("sending the request: {e}"));
-    let mut w: &UnixStream = &conn;
-    let sent = sent.and_then(|n| {
-        w.write_all(&head[n..])
-            .and_then(|()| w.write_all(&argv))
-            .map_err(|e| format!("sending the request: {e}"))
-    });
     let mut r: &UnixStream = &conn;
     if let Err(e) = sent {
         // A server that refused the request may have said why before closing.
