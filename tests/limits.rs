@@ -145,6 +145,23 @@ fn stdout_flood_gets_output_limit() {
     assert!(o.stdout.starts_with(b"runcell\nruncell\n"));
 }
 
+/// A run cut at the output limit has the kill's status (137) whoever wins the race between
+/// the cut and the program's own exit: `head` here exits as soon as its 5000 bytes are in
+/// the pipe, usually before the supervisor has read past the limit.
+#[test]
+fn an_output_limit_has_the_kill_status_even_if_the_program_exited_first() {
+    let sb = Sandbox::builder().output_limit(1000).build().unwrap();
+    for _ in 0..10 {
+        let o = sb
+            .run(&Command::new("head").args(["-c", "5000", "/dev/zero"]), b"")
+            .unwrap();
+        let ended = (o.exit_code, o.signal);
+        assert_eq!(o.verdict, Verdict::OutputLimit, "{ended:?}");
+        assert_eq!(o.stdout.len(), 1000);
+        assert_eq!(o.shell_status(), 128 + libc::SIGKILL, "{ended:?}");
+    }
+}
+
 #[test]
 fn stderr_has_its_own_cap() {
     let sb = Sandbox::builder().output_limit(1000).build().unwrap();

@@ -371,7 +371,8 @@ pub fn long_help() -> String {
          default`; a file may `extends = \"NAME\"` a built-in. SIZE takes K, M, G, T (binary); \
          SECS takes decimals (0.5).\n\
          \nExit status: the program's exit code; 128+N when it was killed by signal N (a \
-         limit kills with SIGKILL: 137); 125 when runcell itself failed (bad flag, bad \
+         limit kills with SIGKILL: 137, also for a run ended at the wall-time or output limit \
+         whose program exited on its own as the kill was sent); 125 when runcell itself failed (bad flag, bad \
          profile, setup error), with a one-line error on stderr. --report gives the verdict \
          (ok, exit_nonzero, signaled, wall_time_limit, cpu_time_limit, memory_limit, \
          output_limit, security_violation, setup_error).\n\

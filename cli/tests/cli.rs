@@ -139,9 +139,26 @@ fn run_options() {
         ],
         b"",
     );
-    // A program that keeps writing is killed at the cap (one that already exited is not).
+    // A program that keeps writing is killed at the cap.
     assert_eq!(code, 128 + 9);
     assert_eq!(out, "0123456789");
+    // One that wrote past the cap and exited at once has the same status, every time.
+    for _ in 0..5 {
+        let (code, out, _) = runcell(
+            &[
+                "run",
+                "--output-limit",
+                "1K",
+                "--",
+                "head",
+                "-c",
+                "70000",
+                "/dev/zero",
+            ],
+            b"",
+        );
+        assert_eq!((code, out.len()), (137, 1024));
+    }
     let (code, out, err) = runcell(
         &["run", "--network", "loopback", "--profile", "python", "--", "python3", "-"],
         b"import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\nc = socket.create_connection(s.getsockname())\nprint('loopback ok')\n",

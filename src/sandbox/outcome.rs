@@ -235,12 +235,29 @@ impl Outcome {
         self.verdict == Verdict::Ok
     }
 
-    /// The exit status a shell would see: the exit code, or 128 + the signal.
+    /// The exit status a shell would see: the exit code, or 128 + the signal. A run ended at
+    /// the wall-time or output limit has the status of the kill that ends it, 128 + SIGKILL,
+    /// also when the program exited on its own while the kill was on its way (its last
+    /// write taken, its output already over the limit): the status follows the limit, not
+    /// which side won that race. [`Outcome::exit_code`] and [`Outcome::signal`] still say
+    /// what the program did.
+    ///
+    /// ```
+    /// use runcell::{Command, Sandbox, Verdict};
+    ///
+    /// // `head` writes 5000 bytes and exits at once, before or after the cut at 1000.
+    /// let sandbox = Sandbox::builder().output_limit(1000).build()?;
+    /// let outcome = sandbox.run(&Command::new("head").args(["-c", "5000", "/dev/zero"]), b"")?;
+    /// assert_eq!(outcome.verdict, Verdict::OutputLimit);
+    /// assert_eq!(outcome.shell_status(), 137);
+    /// # Ok::<(), runcell::Error>(())
+    /// ```
     pub fn shell_status(&self) -> i32 {
-        match (self.exit_code, self.signal) {
-            (Some(c), _) => c,
-            (None, Some(s)) => 128 + s,
-            (None, None) => 125,
+        match (self.verdict, self.exit_code, self.signal) {
+            (Verdict::WallTimeLimit | Verdict::OutputLimit, ..) => 128 + libc::SIGKILL,
+            (_, Some(c), _) => c,
+            (_, None, Some(s)) => 128 + s,
+            (_, None, None) => 125,
         }
     }
 }
