@@ -53,6 +53,72 @@ for who in root nobody; do
     [[ $status == 137 ]] || fail "a wall-time limit as $who exited $status, not 137"
     echo "static CLI: run, python and a limit as $who: ok" >&2
 done
+# The warm client's early path (cli/src/early): its machine code keeps to its rules (no call
+# out, no relocated data, no TLS: it runs before libc starts)...
+python3 .ci/check-early-entry.py "$bin" >&2 || fail "the early entry's code breaks its rules"
+# ...and a client with a plain stdin runs it: no libc start-up (brk, set_tid_address, the
+# runtime's signal set-up) between execve and the request, and the same results as the
+# client that starts as usual (a pipe on stdin: relayed, so never the early path).
+for who in root nobody; do
+    wdir=$(mktemp -d)
+    chmod 0777 "$wdir"
+    if [[ $who == root ]]; then
+        "$bin" warm --socket "$wdir/w.sock" >/dev/null 2>&1 &
+    else
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" warm --socket "$wdir/w.sock" \
+            >/dev/null 2>&1 &
+    fi
+    server=$!
+    for ((i = 0; i < 400; i++)); do [[ -S $wdir/w.sock ]] && break; sleep 0.05; done
+    [[ -S $wdir/w.sock ]] || fail "runcell warm as $who never listened"
+    trap 'kill -TERM $server 2>/dev/null || true' EXIT
+    as_who() { # as check, with the caller's stdin
+        if [[ $who == root ]]; then
+            "$@"
+        else
+            setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+        fi
+    }
+    warm() { # stdin kind (null, file, pipe), then the program
+        local kind=$1
+        shift
+        case $kind in
+        null) as_who "$bin" run --warm "$wdir/w.sock" -- "$@" </dev/null ;;
+        file) as_who "$bin" run --warm "$wdir/w.sock" -- "$@" <"$wdir/in" ;;
+        pipe) echo -n | as_who "$bin" run --warm "$wdir/w.sock" -- "$@" ;;
+        esac
+    }
+    echo 'from a file' >"$wdir/in"
+    chmod 0644 "$wdir/in"
+    for kind in null file pipe; do
+        out=$(warm "$kind" /bin/sh -c 'echo "$0 $#"; exit 3' arg '' 'b c' 2>&1) && status=0 || status=$?
+        [[ $status == 3 && $out == "arg 2" ]] || fail "warm ($kind, $who): exit $status, '$out'"
+        status=0
+        warm "$kind" /bin/sh -c 'kill -9 $$' >/dev/null 2>&1 || status=$?
+        [[ $status == 137 ]] || fail "warm ($kind, $who): a killed job exited $status, not 137"
+        out=$(warm "$kind" no-such-program 2>&1) && status=0 || status=$?
+        [[ $status == 125 && $out == *"not found"* ]] ||
+            fail "warm ($kind, $who): a missing program exited $status, '$out'"
+    done
+    out=$(warm file /bin/cat) || fail "warm (file, $who): cat failed"
+    [[ $out == "from a file" ]] || fail "warm (file, $who): cat printed '$out'"
+    trace=$(mktemp)
+    if [[ $who == root ]]; then
+        strace -f -o "$trace" "$bin" run --warm "$wdir/w.sock" -- /bin/true </dev/null ||
+            fail "warm under strace failed"
+        if grep -Eq '\b(brk|set_tid_address|rt_sigaction|mmap)\(' "$trace" ||
+            ! grep -q 'sendmsg(' "$trace"; then
+            cat "$trace" >&2
+            fail "the warm client with stdin /dev/null did not take the early path"
+        fi
+    fi
+    rm -f "$trace"
+    kill -TERM "$server"
+    wait "$server" || fail "runcell warm as $who did not stop cleanly"
+    trap - EXIT
+    rm -rf "$wdir"
+    echo "static CLI: warm client (early path and usual start) as $who: ok" >&2
+done
 "$bin" check >/dev/null || fail "runcell check failed"
 "$bin" analyze - <<<'print(1)' >/dev/null || fail "analyze failed"
 echo "static CLI: ok ($bin)" >&2

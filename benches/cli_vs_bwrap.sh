@@ -23,7 +23,10 @@
 #   runcell_python runcell run --profile python -- $PYTHON - <<< "print('hello')"
 #   warm_true      runcell run --warm SOCKET -- /bin/true   (a `runcell warm` server of the
 #                  default profile, started by this script: the job runs in a cell set up
-#                  ahead of time, the client only hands over its stdio and argv)
+#                  ahead of time, the client only hands over its stdio and argv; with stdin
+#                  /dev/null it does so before libc starts, cli/src/early)
+#   Every /bin/true variant gets stdin from /dev/null (none reads it; a terminal would make
+#   the warm client relay it and start as usual).
 #   warm_python    runcell run --warm SOCKET -- $PYTHON - <<< "print('hello')"   (a server of
 #                  the python profile)
 #   The warm variants' CPU is the client's alone: the server's setup of the cell that
@@ -81,13 +84,13 @@ if [[ -n $base ]]; then
 fi
 run_variant() {
     case $1 in
-    bare_true) /bin/true ;;
-    bwrap_true) bwrap "${bwrap_args[@]}" -- /bin/true ;;
-    runcell_true) "$runcell" run -- /bin/true ;;
+    bare_true) /bin/true </dev/null ;;
+    bwrap_true) bwrap "${bwrap_args[@]}" -- /bin/true </dev/null ;;
+    runcell_true) "$runcell" run -- /bin/true </dev/null ;;
     bare_python) "$python" - <<<"$hello" >/dev/null ;;
     runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
-    base_true) "$base" run -- /bin/true ;;
-    warm_true) "$runcell" run --warm "$tmp/warm.sock" -- /bin/true ;;
+    base_true) "$base" run -- /bin/true </dev/null ;;
+    warm_true) "$runcell" run --warm "$tmp/warm.sock" -- /bin/true </dev/null ;;
     warm_python) "$runcell" run --warm "$tmp/warm-python.sock" -- "$python" - <<<"$hello" >/dev/null ;;
     esac
 }

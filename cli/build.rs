@@ -1,5 +1,8 @@
 //! Build script of the `runcell` binary.
 //!
+//! The entry point: on x86_64 Linux the binary starts at `runcell_entry` (src/early), which
+//! lets the warm client's common case run before libc starts, then jumps to libc's `_start`.
+//!
 //! `RUNCELL_NO_PIE=1` at build time links `runcell` as a position-dependent executable: the
 //! dynamic loader then has no relative relocations to apply to the 100 MB binary (about
 //! 27,000, and a copy-on-write fault on every page of `.data.rel.ro` they touch), which
@@ -10,5 +13,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=RUNCELL_NO_PIE");
     if std::env::var_os("RUNCELL_NO_PIE").is_some_and(|v| v == "1") {
         println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if arch == "x86_64" && os == "linux" {
+        println!("cargo:rustc-link-arg-bins=-Wl,--entry=runcell_entry");
     }
 }

@@ -10,6 +10,8 @@ mod analyze;
 #[cfg(feature = "analyze")]
 mod analyze_cmd;
 mod check;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod early;
 mod profile;
 mod run;
 mod serve;
@@ -133,9 +135,16 @@ fn one_line(e: &clap::Error, sub: Option<&str>) -> String {
 }
 
 fn main() -> ExitCode {
-    ensure_std_fds();
     // Arguments are not always UTF-8 (file names, program arguments): never panic on them.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The warm client's request already sent before libc started (src/early): read the reply.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    match early::take() {
+        Some(early::Handover::Sent(conn)) => return warm::resume(&argv, conn, Ok(())),
+        Some(early::Handover::SendFailed(conn, e)) => return warm::resume(&argv, conn, Err(e)),
+        None => {}
+    }
+    ensure_std_fds();
     let sub = argv
         .get(1)
         .and_then(|s| s.to_str())

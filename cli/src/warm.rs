@@ -47,13 +47,13 @@ use runcell::{Command, Input, Output, WarmConfig, WarmPool};
 use crate::RUNCELL_FAILED;
 use crate::run::{RunOpts, fail, write_report};
 
-const REQUEST: [u8; 4] = *b"RCW1";
-const REPLY: [u8; 4] = *b"RCR1";
+pub(crate) const REQUEST: [u8; 4] = *b"RCW1";
+pub(crate) const REPLY: [u8; 4] = *b"RCR1";
 /// Request flag: send the JSON report with the outcome.
-const WANT_REPORT: u32 = 1;
+pub(crate) const WANT_REPORT: u32 = 1;
 /// Largest argv a request may carry (Linux's own limit for one argument string is 128 KiB,
 /// for all of them 1/4 of the stack limit; a job over this is refused, not truncated).
-const MAX_ARGV: usize = 1 << 20;
+pub(crate) const MAX_ARGV: usize = 1 << 20;
 /// How long a connection may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest reply text the client accepts.
@@ -527,7 +527,29 @@ pub fn fast_args(argv: &[OsString]) -> Option<(PathBuf, Option<&str>, &[OsString
 /// process's standard streams (the server copies them); exits with the program's shell
 /// status, as `run` does.
 pub fn client(path: &Path, program: &[OsString], report: Option<&str>) -> ExitCode {
-    match request(path, program, report.is_some()) {
+    outcome(path, report, request(path, program, report.is_some()))
+}
+
+/// The client, from where the early path (src/early) handed over: the request was sent on
+/// `conn`, or sending it failed with `sent`'s error. `argv` is the command line, which
+/// `fast_args` takes (the early path takes only such).
+pub fn resume(argv: &[OsString], conn: OwnedFd, sent: std::io::Result<()>) -> ExitCode {
+    let Some((path, report, _)) = fast_args(argv) else {
+        return fail(None, &"the warm client's command line was not its own");
+    };
+    let sent = sent.map_err(|e| format!("sending the request: {e}"));
+    let conn = UnixStream::from(conn);
+    outcome(&path, report, read_result(&conn, sent, None))
+}
+
+/// Exit as the reply says: the shell status of an outcome (and its report), or 125 and the
+/// error.
+fn outcome(
+    path: &Path,
+    report: Option<&str>,
+    result: Result<(u32, i32, Vec<u8>), String>,
+) -> ExitCode {
+    match result {
         Ok((0, status, text)) => {
             if report.is_some() {
                 write_report(report, &String::from_utf8_lossy(&text));
@@ -594,7 +616,17 @@ fn request(
     .map_err(std::io::Error::from)
     .and_then(|n| w.write_all(&msg[n..]))
     .map_err(|e| format!("sending the request: {e}"));
-    let mut r: &UnixStream = &conn;
+    read_result(&conn, sent, relay)
+}
+
+/// After the request went (or failed to): relay stdin if it goes through a pipe of the job's
+/// own, then read the reply.
+fn read_result(
+    conn: &UnixStream,
+    sent: Result<(), String>,
+    relay: Option<(std::io::PipeReader, std::io::PipeWriter)>,
+) -> Result<(u32, i32, Vec<u8>), String> {
+    let mut r: &UnixStream = conn;
     if let Err(e) = sent {
         // A server that refused the request may have said why before closing.
         return read_reply(&mut r).map_err(|_| e);
@@ -602,7 +634,7 @@ fn request(
     if let Some((read_end, write_end)) = relay {
         // The server has its own copy of the read end.
         drop(read_end);
-        relay_stdin(&conn, write_end);
+        relay_stdin(conn, write_end);
     }
     read_reply(&mut r)
 }

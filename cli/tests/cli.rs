@@ -1186,6 +1186,115 @@ fn warm_clients_stdin_of_every_kind() {
     drop(writer);
 }
 
+/// The client takes the early path (cli/src/early: the request sent before libc starts) when
+/// its stdin is /dev/null or a regular file, and starts as usual with a pipe (relayed). Every
+/// kind of result reads the same either way: statuses, streams, errors from the server, the
+/// report, a large argv, no server at all.
+#[test]
+fn warm_clients_early_and_usual_starts_agree() {
+    let w = Warm::start(&["--wall-time", "5"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let big = "x".repeat(100_000);
+    let report = dir.path().join("r.json");
+    let report_arg = format!("--report={}", report.display());
+    let sock = w.sock().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "--warm",
+            &sock,
+            "--",
+            "sh",
+            "-c",
+            "printf '[%s]' \"$@\"; exit 3",
+            "x",
+            "a b",
+            "",
+            "é",
+        ],
+        vec!["--warm", &sock, "--", "sh", "-c", "echo out; echo err >&2"],
+        vec!["--warm", &sock, "--", "sh", "-c", "kill -9 $$"],
+        vec!["--warm", &sock, "--", "no-such-program-here"],
+        vec!["--warm", &sock, "--report", "-", "--", "sh", "-c", "exit 4"],
+        vec!["--warm", &sock, &report_arg, "--", "true"],
+        vec!["--warm", "/nonexistent/w.sock", "--", "true"],
+        vec![
+            "--warm",
+            &sock,
+            "--",
+            "sh",
+            "-c",
+            "echo $#; printf %s \"$@\" | wc -c",
+            "a",
+            &big,
+            &big,
+            &big,
+            &big,
+            &big,
+        ],
+    ];
+    let client = |args: &[&str], stdin: Stdio| {
+        let o = Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .arg("run")
+            .args(args)
+            .stdin(stdin)
+            .output()
+            .expect("spawn client");
+        let written = std::fs::read_to_string(&report).ok();
+        let _ = std::fs::remove_file(&report);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            // Times, memory and the cell's host ids differ from run to run; nothing else may.
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .chain(written.as_deref().unwrap_or("").lines())
+                .filter(|l| {
+                    !["_ms\"", "rss_", "max_memory_", "host_uid", "host_gid"]
+                        .iter()
+                        .any(|k| l.contains(k))
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    for case in &cases {
+        let early_null = client(case, Stdio::null());
+        let early_file = client(case, Stdio::from(std::fs::File::open(&empty).unwrap()));
+        let usual = client(case, Stdio::piped());
+        assert_eq!(early_null, usual, "{case:?}");
+        assert_eq!(early_file, usual, "{case:?}");
+        assert!(early_null.0.is_some(), "{case:?}: {early_null:?}");
+    }
+    // What they agree on is right.
+    let (code, out, _) = client(&cases[0], Stdio::null());
+    assert_eq!((code, out.as_str()), (Some(3), "[a b][][é]"));
+    let (code, out, err) = client(&cases[1], Stdio::null());
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (Some(0), "out\n", "err")
+    );
+    assert_eq!(client(&cases[2], Stdio::null()).0, Some(137));
+    let (code, _, err) = client(&cases[3], Stdio::null());
+    assert_eq!(code, Some(125));
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, err) = client(&cases[4], Stdio::null());
+    assert_eq!(code, Some(4));
+    assert!(err.contains("\"verdict\": \"exit_nonzero\""), "{err}");
+    let (code, _, err) = client(&cases[5], Stdio::null());
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains("\"verdict\": \"ok\""),
+        "the report file: {err}"
+    );
+    let (code, _, err) = client(&cases[6], Stdio::null());
+    assert_eq!(code, Some(125));
+    assert!(err.contains("cannot connect"), "{err}");
+    let (code, out, _) = client(&cases[7], Stdio::null());
+    assert_eq!((code, out.as_str()), (Some(0), "5\n500000\n"));
+}
+
 #[test]
 fn warm_server_refuses_other_user_namespaces() {
     // The uid alone would not tell a sandboxed job of an unprivileged server from its user:
