@@ -3,7 +3,8 @@
 
 That code runs before libc starts: in a static-pie binary nothing is relocated yet and libc's
 IFUNCs (memcpy, memcmp, ...) are unresolved, and there is no thread-local storage. So it may
-only call and jump within itself (and to libc's `_start`, where it hands over), may refer to
+only call and jump within itself (and to libc's `_start`, where it hands over; what is
+checked is every function reached that way from the entry), may refer to
 no data but read-only constants (.rodata: never relocated) and its own statics, and must not
 touch %fs/%gs (TLS). The compiler decides what the Rust source becomes (a byte loop may turn
 into a memcpy call, a match into a table of pointers), so the check reads the result.
@@ -70,9 +71,16 @@ def main(binary):
     def in_ranges(addr, ranges):
         return any(a <= addr < a + max(s, 1) for a, s, _ in ranges)
 
-    branch = re.compile(r"^\s*([0-9a-f]+):\s+(call|jmp|j[a-z]+)\s+(\S+)")
+    # From the entry, every function the early code branches to (it must be early code
+    # itself, or `_start`): the code that runs before libc, and nothing else, is checked.
+    prefixes = {"addr32", "notrack", "bnd", "data16", "cs", "ds", "lock", "rep", "repz", "repnz"}
     riprel = re.compile(r"\(%rip\).*#\s*([0-9a-f]+)")
-    for addr, size, name in early_fns:
+    by_name = {n: (a, s) for a, s, n in early_fns}
+    todo = ["runcell_entry"] if "runcell_entry" in by_name else []
+    seen = set(todo)
+    while todo:
+        name = todo.pop()
+        addr, size = by_name[name]
         if size == 0:
             problems.append(f"{name}: no size in the symbol table")
             continue
@@ -81,34 +89,48 @@ def main(binary):
             f"--start-address=0x{addr:x}", f"--stop-address=0x{addr + size:x}", binary,
         )
         for line in text.splitlines():
-            if not re.match(r"^\s*[0-9a-f]+:\s", line):
+            m = re.match(r"^\s*[0-9a-f]+:\s+(.*)$", line)
+            if not m:
                 continue
+            insn = m.group(1).split("#")[0].split("<")[0].split()
+            while insn and (insn[0] in prefixes or insn[0].startswith("rex")):
+                insn = insn[1:]
             where = f"{name}: {line.strip()}"
             if "%fs:" in line or "%gs:" in line:
                 problems.append(f"{where}: thread-local storage")
-            m = branch.match(line)
-            if m:
-                target = m.group(3)
-                if target.startswith("*"):
+            mnemonic = insn[0] if insn else ""
+            if re.fullmatch(r"(call|jmp)q?|j[a-z]{1,3}|loop\w*", mnemonic):
+                target = insn[1] if len(insn) > 1 else ""
+                if target.startswith("*") or not re.fullmatch(r"[0-9a-f]+", target):
                     problems.append(f"{where}: indirect branch")
-                else:
-                    t = int(target, 16)
-                    if not (in_ranges(t, early_fns) or t in starts):
-                        problems.append(f"{where}: branches out of the early code")
+                    continue
+                t = int(target, 16)
+                if t in starts:
+                    continue
+                owner = [n for a, s, n in early_fns if a <= t < a + max(s, 1)]
+                if not owner:
+                    problems.append(f"{where}: branches out of the early code")
+                elif owner[0] not in seen:
+                    seen.add(owner[0])
+                    todo.append(owner[0])
+                continue
+            if any(re.fullmatch(r"(call|jmp)\w*", tok) for tok in insn):
+                problems.append(f"{where}: a branch this check does not understand")
             m = riprel.search(line)
-            if m and not branch.match(line):
+            if m:
                 t = int(m.group(1), 16)
                 sec = section_of(t)
                 ok = (sec or "").startswith(".rodata") or in_ranges(t, statics)
                 if not ok:
                     problems.append(f"{where}: refers to {sec or 'no section'}")
+    checked = [(a, s, n) for a, s, n in early_fns if n in seen]
     if problems:
         for p in problems:
             print(f"early entry: {p}", file=sys.stderr)
         sys.exit(1)
     print(
-        f"early entry: ok ({len(early_fns)} functions, {sum(s for _, s, _ in early_fns)} bytes: "
-        "no call or jump out, no relocated data, no TLS)"
+        f"early entry: ok ({len(checked)} functions reached from runcell_entry, "
+        f"{sum(s for _, s, _ in checked)} bytes: no call or jump out, no relocated data, no TLS)"
     )
 
 

@@ -102,16 +102,22 @@ for who in root nobody; do
     done
     out=$(warm file /bin/cat) || fail "warm (file, $who): cat failed"
     [[ $out == "from a file" ]] || fail "warm (file, $who): cat printed '$out'"
+    # The early path under strace, as this user, with stdin /dev/null and a file: the
+    # client's own system calls after its execve (setpriv's are left out).
     trace=$(mktemp)
-    if [[ $who == root ]]; then
-        strace -f -o "$trace" "$bin" run --warm "$wdir/w.sock" -- /bin/true </dev/null ||
-            fail "warm under strace failed"
-        if grep -Eq '\b(brk|set_tid_address|rt_sigaction|mmap)\(' "$trace" ||
-            ! grep -q 'sendmsg(' "$trace"; then
+    who_cmd=()
+    [[ $who == root ]] || who_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    for input in /dev/null "$wdir/in"; do
+        strace -f -o "$trace" "${who_cmd[@]}" "$bin" run --warm "$wdir/w.sock" -- /bin/true \
+            <"$input" || fail "warm under strace as $who failed"
+        own=$(awk -v bin="\"$bin\"" '!pid && index($0, "execve(" bin) { pid = $1 }
+            pid && $1 == pid' "$trace")
+        if grep -Eq '\b(brk|set_tid_address|rt_sigaction|mmap)\(' <<<"$own" ||
+            ! grep -q 'sendmsg(' <<<"$own"; then
             cat "$trace" >&2
-            fail "the warm client with stdin /dev/null did not take the early path"
+            fail "the warm client as $who, stdin $input, did not take the early path"
         fi
-    fi
+    done
     rm -f "$trace"
     kill -TERM "$server"
     wait "$server" || fail "runcell warm as $who did not stop cleanly"

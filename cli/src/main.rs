@@ -10,7 +10,7 @@ mod analyze;
 #[cfg(feature = "analyze")]
 mod analyze_cmd;
 mod check;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
 mod early;
 mod profile;
 mod run;
@@ -138,7 +138,7 @@ fn main() -> ExitCode {
     // Arguments are not always UTF-8 (file names, program arguments): never panic on them.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The warm client's request already sent before libc started (src/early): read the reply.
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     match early::take() {
         Some(early::Handover::Sent(conn)) => return warm::resume(&argv, conn, Ok(())),
         Some(early::Handover::SendFailed(conn, e)) => return warm::resume(&argv, conn, Err(e)),

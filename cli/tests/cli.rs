@@ -1295,6 +1295,123 @@ fn warm_clients_early_and_usual_starts_agree() {
     assert_eq!((code, out.as_str()), (Some(0), "5\n500000\n"));
 }
 
+/// Replies no real server sends in one piece or at all: a header split in two, statuses out
+/// of range, an outcome with text nobody asked for, an error, a wrong magic, a close without a
+/// reply. A fake server gives each to a client starting early (stdin /dev/null: the request
+/// sent before libc starts) and to one starting as usual (a pipe on stdin, relayed); both
+/// read it the same, as `warm::client` does. While the client waits for the reply, the server
+/// looks at the system call it waits in (`/proc/PID/syscall`): the early path's `recvfrom`
+/// with `MSG_PEEK`, which the usual client never makes, so the early path did run.
+#[test]
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+fn warm_clients_read_every_reply_shape_alike() {
+    use std::io::{Read as _, Write as _};
+    fn reply(kind: u32, status: i32, text: &[u8]) -> Vec<u8> {
+        let mut r = b"RCR1".to_vec();
+        r.extend_from_slice(&kind.to_ne_bytes());
+        r.extend_from_slice(&status.to_ne_bytes());
+        r.extend_from_slice(&(text.len() as u32).to_ne_bytes());
+        r.extend_from_slice(text);
+        r
+    }
+    /// The system call `pid` blocks in once it blocks (number, fourth argument).
+    fn blocked_in(pid: u32) -> (u64, u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+            let f: Vec<&str> = s.split_whitespace().collect();
+            let num = |i: usize| {
+                f.get(i)
+                    .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+            };
+            // recvfrom (45), poll (7), read (0): waiting for the reply.
+            if let (Some(nr @ (0 | 7 | 45)), Some(arg4)) =
+                (f.first().and_then(|v| v.parse().ok()), num(4))
+            {
+                return (nr, arg4);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "client never blocked: {s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    let ok7 = reply(0, 7, b"");
+    /// The reply's pieces (sent 50 ms apart), the client's exit status, what its one
+    /// error line says (nothing on stderr when empty).
+    type Case = (Vec<Vec<u8>>, Option<i32>, &'static str);
+    let cases: Vec<Case> = vec![
+        (vec![ok7[..5].to_vec(), ok7[5..].to_vec()], Some(7), ""),
+        (vec![reply(0, 300, b"")], Some(255), ""),
+        (vec![reply(0, -5, b"")], Some(0), ""),
+        (vec![reply(0, 3, b"{\"verdict\": \"ok\"}")], Some(3), ""),
+        (
+            vec![reply(1, 0, b"no cells today")],
+            Some(125),
+            "no cells today",
+        ),
+        (
+            vec![b"XXXX".to_vec(), vec![0; 12]],
+            Some(125),
+            "not a runcell warm reply",
+        ),
+        (vec![], Some(125), "without a result"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, (pieces, status, err_has)) in cases.iter().enumerate() {
+        let socket = dir.path().join(format!("fake{i}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        let mut results = Vec::new();
+        for early in [true, false] {
+            let child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+                .args(["run", "--warm", socket.to_str().unwrap(), "--", "true"])
+                .stdin(if early { Stdio::null() } else { Stdio::piped() })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn client");
+            let (mut conn, _) = listener.accept().expect("accept");
+            let mut head = [0u8; 12];
+            conn.read_exact(&mut head).expect("request header");
+            let len = u32::from_ne_bytes(head[8..12].try_into().unwrap()) as usize;
+            let mut argv = vec![0u8; len];
+            conn.read_exact(&mut argv).expect("request argv");
+            assert_eq!(argv, b"true\0");
+            let (nr, flags) = blocked_in(child.id());
+            let peeking = nr == 45 && flags == libc::MSG_PEEK as u64;
+            assert_eq!(
+                peeking, early,
+                "case {i}, early {early}: syscall {nr}, flags {flags:#x}"
+            );
+            for (n, piece) in pieces.iter().enumerate() {
+                if n > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                conn.write_all(piece).expect("reply");
+            }
+            drop(conn);
+            let o = child.wait_with_output().expect("wait client");
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            results.push((
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                err,
+            ));
+        }
+        let (early, usual) = (&results[0], &results[1]);
+        assert_eq!(early, usual, "case {i}");
+        assert_eq!(early.0, *status, "case {i}: {early:?}");
+        assert!(early.1.is_empty(), "case {i}: {early:?}");
+        if err_has.is_empty() {
+            assert!(early.2.is_empty(), "case {i}: {early:?}");
+        } else {
+            assert!(early.2.contains(err_has), "case {i}: {early:?}");
+            assert_eq!(early.2.lines().count(), 1, "case {i}: {early:?}");
+        }
+    }
+}
+
 #[test]
 fn warm_server_refuses_other_user_namespaces() {
     // The uid alone would not tell a sandboxed job of an unprivileged server from its user:

@@ -30,7 +30,9 @@
 //! relocated itself yet). Byte loops use volatile accesses so that the compiler does not turn
 //! them into `memcpy`/`strlen` calls. `.ci/check-early-entry.py` checks the built static
 //! binary: the early code calls and jumps only within itself (and to `_start`), and reads no
-//! relocated data. An unoptimised static build skips this path (its code is not checked).
+//! relocated data. Only the configurations so checked get the entry (cli/build.rs: a
+//! dynamically linked build, where the loader has done all of that first, or an optimised
+//! static one); the module is built for x86_64 Linux with glibc.
 
 mod sys;
 
@@ -45,10 +47,16 @@ use crate::warm::{MAX_ARGV, REPLY, REQUEST, WANT_REPORT};
 // process with `rsp` at argc (16-byte aligned) and `rdx` holding a function for `atexit`
 // (0 from the kernel; the dynamic loader's `_dl_fini` when it ran first), which libc's `_start`
 // takes. Both are kept in callee-saved registers across the call and restored for `_start`.
+// `endbr64` (a no-op without CET) because the dynamic loader reaches the entry by an indirect
+// jump; the CFI marks the return address undefined, as libc's `_start` does, so unwinders and
+// profilers stop here.
 core::arch::global_asm!(
     ".globl runcell_entry",
     ".type runcell_entry, @function",
     "runcell_entry:",
+    ".cfi_startproc",
+    ".cfi_undefined rip",
+    "endbr64",
     "mov r12, rsp",
     "mov r13, rdx",
     "mov rdi, rsp",
@@ -57,6 +65,7 @@ core::arch::global_asm!(
     "mov rsp, r12",
     "mov rdx, r13",
     "jmp _start",
+    ".cfi_endproc",
     ".size runcell_entry, . - runcell_entry",
     early = sym early_main,
 );
@@ -107,9 +116,6 @@ pub fn take() -> Option<Handover> {
 /// Called by `runcell_entry` with the initial stack; returns to let the process start as
 /// usual, or exits with the job's status.
 extern "C" fn early_main(sp: *const usize) {
-    if cfg!(all(target_feature = "crt-static", debug_assertions)) {
-        return;
-    }
     // SAFETY: `runcell_entry` passes the stack pointer the kernel started the process with.
     let argv = unsafe { Argv::from_stack(sp) };
     if let Some(job) = parse(&argv) {
@@ -224,7 +230,9 @@ fn run(job: &Job) {
     let word = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
     let (magic, kind, status, text_len) = (word(0), word(4), word(8) as i32, word(12));
     if magic == u32::from_ne_bytes(REPLY) && kind == 0 && text_len == 0 {
-        // As `warm::client` exits for an outcome.
+        // Take the reply (unread bytes at close would reset the server's end), then exit as
+        // `warm::client` does for an outcome.
+        let _ = sys::recv(fd, &mut h);
         sys::exit(status.clamp(0, 255) as u8);
     }
 }

@@ -198,6 +198,17 @@ pub fn peek(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
     }
 }
 
+/// Take up to `buf.len()` bytes from `fd` (waiting for the first): how many.
+pub fn recv(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes to `buf`.
+    unsafe {
+        syscall6(
+            libc::SYS_recvfrom,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        )
+    }
+}
+
 /// Close `fd`.
 pub fn close(fd: i32) {
     // SAFETY: close takes no pointer; `fd` is one this path opened and owns.
