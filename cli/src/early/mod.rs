@@ -224,7 +224,7 @@ fn run(job: &Job) {
         return;
     }
     let mut h = [0u8; 16];
-    if sys::peek(fd, &mut h) != Ok(h.len()) {
+    if sys::recv(fd, &mut h, true) != Ok(h.len()) {
         return;
     }
     let word = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
@@ -232,7 +232,7 @@ fn run(job: &Job) {
     if magic == u32::from_ne_bytes(REPLY) && kind == 0 && text_len == 0 {
         // Take the reply (unread bytes at close would reset the server's end), then exit as
         // `warm::client` does for an outcome.
-        let _ = sys::recv(fd, &mut h);
+        let _ = sys::recv(fd, &mut h, false);
         sys::exit(status.clamp(0, 255) as u8);
     }
 }

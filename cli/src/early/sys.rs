@@ -179,9 +179,10 @@ pub fn send(fd: i32, buf: &[u8]) -> Result<usize, i32> {
     }
 }
 
-/// Wait for bytes on `fd` and copy up to `buf.len()` of them without taking them
-/// (`MSG_PEEK`): how many were copied (0 at the end of the stream).
-pub fn peek(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+/// Wait for bytes on `fd` and copy up to `buf.len()` of them: taken, or left for the next
+/// read with `peek` (`MSG_PEEK`). How many (0 at the end of the stream).
+pub fn recv(fd: i32, buf: &mut [u8], peek: bool) -> Result<usize, i32> {
+    let flags = if peek { libc::MSG_PEEK as usize } else { 0 };
     // SAFETY: the kernel writes at most `buf.len()` bytes to `buf`.
     unsafe {
         syscall6(
@@ -190,21 +191,10 @@ pub fn peek(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
                 fd as usize,
                 buf.as_mut_ptr() as usize,
                 buf.len(),
-                libc::MSG_PEEK as usize,
+                flags,
                 0,
                 0,
             ],
-        )
-    }
-}
-
-/// Take up to `buf.len()` bytes from `fd` (waiting for the first): how many.
-pub fn recv(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes to `buf`.
-    unsafe {
-        syscall6(
-            libc::SYS_recvfrom,
-            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
         )
     }
 }
