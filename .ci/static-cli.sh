@@ -56,9 +56,10 @@ done
 # The warm client's early path (cli/src/early): its machine code keeps to its rules (no call
 # out, no relocated data, no TLS: it runs before libc starts)...
 python3 .ci/check-early-entry.py "$bin" >&2 || fail "the early entry's code breaks its rules"
-# ...and a client with a plain stdin runs it: no libc start-up (brk, set_tid_address, the
-# runtime's signal set-up) between execve and the request, and the same results as the
-# client that starts as usual (a pipe on stdin: relayed, so never the early path).
+# ...and a client with stdin /dev/null, a file or a pipe runs it: no libc start-up (brk,
+# set_tid_address, the runtime's signal set-up) between execve and the request. Results are
+# checked for each, for one handed over to the usual code after the request (--report), and
+# for one that starts as usual (a socket on stdin).
 for who in root nobody; do
     wdir=$(mktemp -d)
     chmod 0777 "$wdir"
@@ -72,6 +73,8 @@ for who in root nobody; do
     for ((i = 0; i < 400; i++)); do [[ -S $wdir/w.sock ]] && break; sleep 0.05; done
     [[ -S $wdir/w.sock ]] || fail "runcell warm as $who never listened"
     trap 'kill -TERM $server 2>/dev/null || true' EXIT
+    who_cmd=()
+    [[ $who == root ]] || who_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups)
     as_who() { # as check, with the caller's stdin
         if [[ $who == root ]]; then
             "$@"
@@ -102,14 +105,30 @@ for who in root nobody; do
     done
     out=$(warm file /bin/cat) || fail "warm (file, $who): cat failed"
     [[ $out == "from a file" ]] || fail "warm (file, $who): cat printed '$out'"
-    # The early path under strace, as this user, with stdin /dev/null and a file: the
+    out=$(printf 'a\nb\n' | as_who "$bin" run --warm "$wdir/w.sock" -- /bin/sh -c 'wc -l') ||
+        fail "warm (pipe, $who): wc failed"
+    [[ $out == 2 ]] || fail "warm (pipe, $who): wc -l printed '$out'"
+    out=$(as_who "$bin" run --warm "$wdir/w.sock" --report - -- /bin/sh -c 'exit 4' \
+        </dev/null 2>&1) && status=0 || status=$?
+    [[ $status == 4 && $out == *'"verdict": "exit_nonzero"'* ]] ||
+        fail "warm --report as $who: exit $status, '$out'"
+    out=$(python3 -c 'import socket, subprocess, sys
+a, b = socket.socketpair()
+b.close()
+sys.exit(subprocess.call(sys.argv[1:], stdin=a))' "${who_cmd[@]}" "$bin" run --warm "$wdir/w.sock" \
+        -- /bin/sh -c 'cat; echo usual; exit 6' 2>&1) && status=0 || status=$?
+    [[ $status == 6 && $out == usual ]] || fail "warm (socket, $who): exit $status, '$out'"
+    # The early path under strace, as this user, with stdin /dev/null, a file and a pipe: the
     # client's own system calls after its execve (setpriv's are left out).
     trace=$(mktemp)
-    who_cmd=()
-    [[ $who == root ]] || who_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-    for input in /dev/null "$wdir/in"; do
-        strace -f -o "$trace" "${who_cmd[@]}" "$bin" run --warm "$wdir/w.sock" -- /bin/true \
-            <"$input" || fail "warm under strace as $who failed"
+    for input in /dev/null "$wdir/in" pipe; do
+        if [[ $input == pipe ]]; then
+            echo data | strace -f -o "$trace" "${who_cmd[@]}" "$bin" run --warm "$wdir/w.sock" \
+                -- /bin/cat >/dev/null || fail "warm under strace as $who failed"
+        else
+            strace -f -o "$trace" "${who_cmd[@]}" "$bin" run --warm "$wdir/w.sock" -- /bin/true \
+                <"$input" || fail "warm under strace as $who failed"
+        fi
         own=$(awk -v bin="\"$bin\"" '!pid && index($0, "execve(" bin) { pid = $1 }
             pid && $1 == pid' "$trace")
         if grep -Eq '\b(brk|set_tid_address|rt_sigaction|mmap)\(' <<<"$own" ||
@@ -123,7 +142,7 @@ for who in root nobody; do
     wait "$server" || fail "runcell warm as $who did not stop cleanly"
     trap - EXIT
     rm -rf "$wdir"
-    echo "static CLI: warm client (early path and usual start) as $who: ok" >&2
+    echo "static CLI: warm client (early path, handover and usual start) as $who: ok" >&2
 done
 "$bin" check >/dev/null || fail "runcell check failed"
 "$bin" analyze - <<<'print(1)' >/dev/null || fail "analyze failed"

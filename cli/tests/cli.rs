@@ -1187,9 +1187,9 @@ fn warm_clients_stdin_of_every_kind() {
 }
 
 /// The client takes the early path (cli/src/early: the request sent before libc starts) when
-/// its stdin is /dev/null or a regular file, and starts as usual with a pipe (relayed). Every
-/// kind of result reads the same either way: statuses, streams, errors from the server, the
-/// report, a large argv, no server at all.
+/// its stdin is /dev/null, a regular file or a pipe (relayed), and starts as usual with a
+/// socket (relayed too). Every kind of result reads the same either way: statuses, streams,
+/// errors from the server, the report, a large argv, no server at all.
 #[test]
 fn warm_clients_early_and_usual_starts_agree() {
     let w = Warm::start(&["--wall-time", "5"]);
@@ -1262,9 +1262,11 @@ fn warm_clients_early_and_usual_starts_agree() {
     for case in &cases {
         let early_null = client(case, Stdio::null());
         let early_file = client(case, Stdio::from(std::fs::File::open(&empty).unwrap()));
-        let usual = client(case, Stdio::piped());
+        let early_pipe = client(case, Stdio::piped());
+        let usual = client(case, closed_socket());
         assert_eq!(early_null, usual, "{case:?}");
         assert_eq!(early_file, usual, "{case:?}");
+        assert_eq!(early_pipe, usual, "{case:?}");
         assert!(early_null.0.is_some(), "{case:?}: {early_null:?}");
     }
     // What they agree on is right.
@@ -1295,13 +1297,21 @@ fn warm_clients_early_and_usual_starts_agree() {
     assert_eq!((code, out.as_str()), (Some(0), "5\n500000\n"));
 }
 
+/// A socket whose other end is closed, for stdin: read at once to its end, and a kind of
+/// stdin the warm client's early path leaves to the usual start.
+fn closed_socket() -> Stdio {
+    let (mine, _theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    Stdio::from(std::os::fd::OwnedFd::from(mine))
+}
+
 /// Replies no real server sends in one piece or at all: a header split in two, statuses out
 /// of range, an outcome with text nobody asked for, an error, a wrong magic, a close without a
-/// reply. A fake server gives each to a client starting early (stdin /dev/null: the request
-/// sent before libc starts) and to one starting as usual (a pipe on stdin, relayed); both
-/// read it the same, as `warm::client` does. While the client waits for the reply, the server
-/// looks at the system call it waits in (`/proc/PID/syscall`): the early path's `recvfrom`
-/// with `MSG_PEEK`, which the usual client never makes, so the early path did run.
+/// reply. A fake server gives each to clients starting early (stdin /dev/null, or a pipe at
+/// its end, relayed: the request sent before libc starts) and to one starting as usual (a
+/// socket on stdin, relayed); all read it the same, as `warm::client` does. While a client
+/// waits for the reply, the server looks at the system call it waits in
+/// (`/proc/PID/syscall`): the early path's `recvfrom` with `MSG_PEEK`, which the usual client
+/// never makes, so the early path did run.
 #[test]
 #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
 fn warm_clients_read_every_reply_shape_alike() {
@@ -1363,14 +1373,20 @@ fn warm_clients_read_every_reply_shape_alike() {
         let socket = dir.path().join(format!("fake{i}.sock"));
         let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
         let mut results = Vec::new();
-        for early in [true, false] {
-            let child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+        for (stdin, early) in [("null", true), ("pipe", true), ("socket", false)] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_runcell"))
                 .args(["run", "--warm", socket.to_str().unwrap(), "--", "true"])
-                .stdin(if early { Stdio::null() } else { Stdio::piped() })
+                .stdin(match stdin {
+                    "null" => Stdio::null(),
+                    "pipe" => Stdio::piped(),
+                    _ => closed_socket(),
+                })
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn client");
+            // The pipe ends at once: the relay is over before the reply is waited for.
+            drop(child.stdin.take());
             let (mut conn, _) = listener.accept().expect("accept");
             let mut head = [0u8; 12];
             conn.read_exact(&mut head).expect("request header");
@@ -1382,7 +1398,7 @@ fn warm_clients_read_every_reply_shape_alike() {
             let peeking = nr == 45 && flags == libc::MSG_PEEK as u64;
             assert_eq!(
                 peeking, early,
-                "case {i}, early {early}: syscall {nr}, flags {flags:#x}"
+                "case {i}, {stdin}: syscall {nr}, flags {flags:#x}"
             );
             for (n, piece) in pieces.iter().enumerate() {
                 if n > 0 {
@@ -1399,8 +1415,9 @@ fn warm_clients_read_every_reply_shape_alike() {
                 err,
             ));
         }
-        let (early, usual) = (&results[0], &results[1]);
+        let (early, usual) = (&results[0], &results[2]);
         assert_eq!(early, usual, "case {i}");
+        assert_eq!(&results[1], usual, "case {i}");
         assert_eq!(early.0, *status, "case {i}: {early:?}");
         assert!(early.1.is_empty(), "case {i}: {early:?}");
         if err_has.is_empty() {

@@ -13,10 +13,12 @@
 //! [`early_main`] with the initial stack (argc, argv, envp, as the kernel laid them out) and
 //! then jumps to libc's own `_start`, which starts the process as usual. `early_main` returns
 //! (and the process goes on normally) unless the command line is one `warm::fast_args` takes,
-//! stdin is a regular file or a character device that is not a terminal (as the client's own
-//! check: nothing to relay), fds 1 and 2 are open, and the socket path fits an address. Then
-//! it connects and sends the request exactly as `warm::client` does, peeks at the reply, and
-//! for the common reply (an outcome, no text) exits with its status as `warm::client` would.
+//! stdin is a regular file, a character device that is not a terminal, or a pipe, fds 1 and 2
+//! are open, and the socket path fits an address. Then it connects and sends the request
+//! exactly as `warm::client` does (a pipe on stdin relayed through a pipe of the job's own,
+//! by the same steps as `warm::relay_stdin`), peeks at the reply, and for the common reply
+//! (an outcome, no text) takes it and exits with its status as `warm::client` would. A
+//! terminal or a socket on stdin is left to the usual start.
 //! Anything else after the connection (a failed send, a report asked for, an error reply, a
 //! short read) is handed to `main` (the connection and what happened, in [`take`]), which
 //! goes on from there with the ordinary client code, so errors read the same whichever path
@@ -189,12 +191,16 @@ fn parse<'a>(argv: &'a Argv) -> Option<Job<'a>> {
 /// Send the job and, for the common reply, exit with its status; otherwise return, with or
 /// without a handover (module doc).
 fn run(job: &Job) {
-    let plain_stdin = match sys::file_type(0) {
-        Ok(libc::S_IFREG) => true,
-        Ok(libc::S_IFCHR) => !sys::is_terminal(0),
-        _ => false,
+    // As the usual client: a regular file or a non-terminal character device goes over as it
+    // is; a pipe is relayed through a pipe of the job's own (below). A terminal or a socket
+    // (also relayed by the usual client) is left to it.
+    let relayed = match sys::file_type(0) {
+        Ok(libc::S_IFREG) => false,
+        Ok(libc::S_IFCHR) if !sys::is_terminal(0) => false,
+        Ok(libc::S_IFIFO) => true,
+        _ => return,
     };
-    if !plain_stdin || !sys::is_open(1) || !sys::is_open(2) || job.program.len() > MAX_ARGV {
+    if !sys::is_open(1) || !sys::is_open(2) || job.program.len() > MAX_ARGV {
         return;
     }
     let Some((addr, addr_len)) = sys::unix_address(job.path) else {
@@ -213,8 +219,30 @@ fn run(job: &Job) {
     let head = [
         r0, r1, r2, r3, flags[0], flags[1], flags[2], flags[3], len[0], len[1], len[2], len[3],
     ];
+    let pipe = if relayed {
+        match sys::pipe() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                sys::close(fd);
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let stdin = pipe.map_or(0, |(read_end, _)| read_end);
     CONN.store(fd, Ordering::Relaxed);
-    if let Err(errno) = send_request(fd, &head, job.program) {
+    let sent = send_request(fd, &head, job.program, stdin);
+    if let Some((read_end, write_end)) = pipe {
+        // The server has its own copy of the read end (or the request failed).
+        sys::close(read_end);
+        if sent.is_ok() {
+            relay(fd, write_end);
+        }
+        // The job's stdin ends here.
+        sys::close(write_end);
+    }
+    if let Err(errno) = sent {
         ERRNO.store(errno, Ordering::Relaxed);
         STATE.store(SEND_FAILED, Ordering::Relaxed);
         return;
@@ -239,8 +267,8 @@ fn run(job: &Job) {
 
 /// The request's header and argv, the descriptors with the first byte; the rest (when the
 /// socket buffer took only part) sent after it, as `warm::client` does.
-fn send_request(fd: i32, head: &[u8; 12], program: &[u8]) -> Result<(), i32> {
-    let mut sent = sys::send_with_fds(fd, head, program, [0, 1, 2])?;
+fn send_request(fd: i32, head: &[u8; 12], program: &[u8], stdin: i32) -> Result<(), i32> {
+    let mut sent = sys::send_with_fds(fd, head, program, [stdin, 1, 2])?;
     let total = head.len() + program.len();
     while sent < total {
         let n = if sent < head.len() {
@@ -254,6 +282,70 @@ fn send_request(fd: i32, head: &[u8; 12], program: &[u8]) -> Result<(), i32> {
         sent += n;
     }
     Ok(())
+}
+
+/// Copy stdin into the job's pipe (`pipe`, its write end) until stdin ends, the job stops
+/// reading (EPIPE), or the reply is readable on `conn`: `warm::relay_stdin`, step for step
+/// (stdin read through a non-blocking descriptor of its own where `/proc` gives one, so
+/// another reader taking the input first never leaves this process blocked in a read while
+/// the reply waits).
+fn relay(conn: i32, pipe: i32) {
+    let own = sys::reopen_stdin_nonblocking().ok();
+    let src = own.unwrap_or(0);
+    if sys::set_nonblocking(pipe).is_ok()
+        && let Some(buf) = sys::relay_buffer()
+    {
+        copy(conn, src, pipe, buf);
+    }
+    if let Some(fd) = own {
+        sys::close(fd);
+    }
+}
+
+/// The relay's loop (see [`relay`]).
+fn copy(conn: i32, src: i32, pipe: i32, buf: &mut [u8]) {
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut src_open = true;
+    loop {
+        let want_src = src_open && start == end;
+        let second = if want_src {
+            (src, libc::POLLIN)
+        } else if start < end {
+            (pipe, libc::POLLOUT)
+        } else {
+            // stdin ended and everything was written: only the reply is left.
+            return;
+        };
+        match sys::poll2((conn, libc::POLLIN), second) {
+            // The reply (or the server's end): the job is over.
+            Ok((c, _)) if c != 0 => return,
+            Ok((_, 0)) | Err(libc::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        if want_src {
+            match sys::read(src, buf) {
+                Ok(0) => src_open = false,
+                Ok(n) => (start, end) = (0, n),
+                Err(libc::EAGAIN | libc::EINTR) => {}
+                Err(_) => src_open = false,
+            }
+            if !src_open {
+                // End of input: the job's stdin ends when the pipe is closed.
+                return;
+            }
+        } else {
+            let Some(pending) = buf.get(start..end) else {
+                return;
+            };
+            match sys::write(pipe, pending) {
+                Ok(n) => start += n,
+                Err(libc::EAGAIN | libc::EINTR) => {}
+                // EPIPE: the job closed its stdin (or ended); the rest is not wanted.
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

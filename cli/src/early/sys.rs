@@ -199,6 +199,128 @@ pub fn recv(fd: i32, buf: &mut [u8], peek: bool) -> Result<usize, i32> {
     }
 }
 
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> Result<(i32, i32), i32> {
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 writes two descriptors to the array, which holds two.
+    unsafe {
+        syscall6(
+            libc::SYS_pipe2,
+            [
+                fds.as_mut_ptr() as usize,
+                libc::O_CLOEXEC as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    }?;
+    Ok((fds[0], fds[1]))
+}
+
+/// stdin opened again through `/proc/self/fd/0`, non-blocking and close-on-exec: a
+/// descriptor of this process's own (a read on it never blocks, whoever else reads the pipe).
+pub fn reopen_stdin_nonblocking() -> Result<i32, i32> {
+    const PATH: &[u8] = b"/proc/self/fd/0\0";
+    let flags = (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) as usize;
+    // SAFETY: the path is NUL-terminated; the kernel only reads it.
+    unsafe {
+        syscall6(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as usize,
+                PATH.as_ptr() as usize,
+                flags,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(|fd| fd as i32)
+}
+
+/// Set `fd`'s file status flags to `O_NONBLOCK` alone (as `fcntl(F_SETFL, O_NONBLOCK)`).
+pub fn set_nonblocking(fd: i32) -> Result<(), i32> {
+    let args = [
+        fd as usize,
+        libc::F_SETFL as usize,
+        libc::O_NONBLOCK as usize,
+        0,
+        0,
+        0,
+    ];
+    // SAFETY: F_SETFL takes an integer, no pointer.
+    unsafe { syscall6(libc::SYS_fcntl, args) }.map(drop)
+}
+
+/// Wait without a timeout until `a` or `b` has one of its events: the two `revents`.
+pub fn poll2(a: (i32, i16), b: (i32, i16)) -> Result<(i16, i16), i32> {
+    let mut fds = [
+        libc::pollfd {
+            fd: a.0,
+            events: a.1,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.0,
+            events: b.1,
+            revents: 0,
+        },
+    ];
+    // SAFETY: the kernel reads and writes the two `pollfd`s of the array, which holds two.
+    unsafe {
+        syscall6(
+            libc::SYS_poll,
+            [fds.as_mut_ptr() as usize, 2, usize::MAX, 0, 0, 0],
+        )
+    }?;
+    Ok((fds[0].revents, fds[1].revents))
+}
+
+/// Read up to `buf.len()` bytes from `fd`: how many (0 at its end).
+pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes to `buf`.
+    unsafe {
+        syscall6(
+            libc::SYS_read,
+            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+        )
+    }
+}
+
+/// Write `buf` to `fd` (a pipe's write end: the job's stdin): how many bytes went.
+pub fn write(fd: i32, buf: &[u8]) -> Result<usize, i32> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+    unsafe {
+        syscall6(
+            libc::SYS_write,
+            [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
+        )
+    }
+}
+
+/// The relay's buffer: 64 KiB, as the usual client's, in `.bss` (nothing to relocate, and
+/// only the pages a read fills are ever touched).
+pub struct RelayBuffer(core::cell::UnsafeCell<[u8; 64 << 10]>);
+
+// SAFETY: handed out once (`relay_buffer`), so never shared.
+unsafe impl Sync for RelayBuffer {}
+
+static RELAY_BUFFER: RelayBuffer = RelayBuffer(core::cell::UnsafeCell::new([0; 64 << 10]));
+static RELAY_BUFFER_TAKEN: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// The relay's buffer; `None` after the first call.
+pub fn relay_buffer() -> Option<&'static mut [u8]> {
+    if RELAY_BUFFER_TAKEN.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: the flag above hands the buffer out once, so this is its only reference.
+    Some(unsafe { &mut *RELAY_BUFFER.0.get() })
+}
+
 /// Close `fd`.
 pub fn close(fd: i32) {
     // SAFETY: close takes no pointer; `fd` is one this path opened and owns.
