@@ -57,7 +57,7 @@ done
 # out, no relocated data, no TLS: it runs before libc starts)...
 python3 .ci/check-early-entry.py "$bin" >&2 || fail "the early entry's code breaks its rules"
 # ...and a client with stdin /dev/null, a file or a pipe runs it: no libc start-up (brk,
-# set_tid_address, the runtime's signal set-up) between execve and the request. Results are
+# set_tid_address, mmap, the runtime's sigaltstack) between execve and the request. Results are
 # checked for each, for one handed over to the usual code after the request (--report), and
 # for one that starts as usual (a socket on stdin).
 for who in root nobody; do
@@ -131,7 +131,7 @@ sys.exit(subprocess.call(sys.argv[1:], stdin=a))' "${who_cmd[@]}" "$bin" run --w
         fi
         own=$(awk -v bin="\"$bin\"" '!pid && index($0, "execve(" bin) { pid = $1 }
             pid && $1 == pid' "$trace")
-        if grep -Eq '\b(brk|set_tid_address|rt_sigaction|mmap)\(' <<<"$own" ||
+        if grep -Eq '\b(brk|set_tid_address|sigaltstack|mmap)\(' <<<"$own" ||
             ! grep -q 'sendmsg(' <<<"$own"; then
             cat "$trace" >&2
             fail "the warm client as $who, stdin $input, did not take the early path"

@@ -1324,25 +1324,27 @@ fn warm_clients_read_every_reply_shape_alike() {
         r.extend_from_slice(text);
         r
     }
-    /// The system call `pid` blocks in once it blocks (number, fourth argument).
-    fn blocked_in(pid: u32) -> (u64, u64) {
+    /// Wait until `pid` waits in a read of the reply on its connection (`recvfrom`, or
+    /// `read`): whether with `MSG_PEEK`, which only the early path uses. `early`: wait for
+    /// that one (a relay's `poll` may come first).
+    fn peeks_for_reply(pid: u32, early: bool) -> bool {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
             let f: Vec<&str> = s.split_whitespace().collect();
-            let num = |i: usize| {
-                f.get(i)
-                    .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-            };
-            // recvfrom (45), poll (7), read (0): waiting for the reply.
-            if let (Some(nr @ (0 | 7 | 45)), Some(arg4)) =
-                (f.first().and_then(|v| v.parse().ok()), num(4))
-            {
-                return (nr, arg4);
+            let nr = f.first().and_then(|v| v.parse::<u64>().ok());
+            let flags = f
+                .get(4)
+                .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok());
+            let peek = flags == Some(libc::MSG_PEEK as u64);
+            match nr {
+                Some(45) if peek || !early => return peek,
+                Some(0) if !early => return false,
+                _ => {}
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "client never blocked: {s}"
+                "the client (early {early}) never waited for the reply: {s}"
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
@@ -1394,11 +1396,10 @@ fn warm_clients_read_every_reply_shape_alike() {
             let mut argv = vec![0u8; len];
             conn.read_exact(&mut argv).expect("request argv");
             assert_eq!(argv, b"true\0");
-            let (nr, flags) = blocked_in(child.id());
-            let peeking = nr == 45 && flags == libc::MSG_PEEK as u64;
             assert_eq!(
-                peeking, early,
-                "case {i}, {stdin}: syscall {nr}, flags {flags:#x}"
+                peeks_for_reply(child.id(), early),
+                early,
+                "case {i}, {stdin}"
             );
             for (n, piece) in pieces.iter().enumerate() {
                 if n > 0 {
@@ -1426,6 +1427,74 @@ fn warm_clients_read_every_reply_shape_alike() {
             assert!(early.2.contains(err_has), "case {i}: {early:?}");
             assert_eq!(early.2.lines().count(), 1, "case {i}: {early:?}");
         }
+    }
+}
+
+/// A job that stops reading its stdin while the client still relays input into it: the
+/// client's write to the job's pipe fails (no reader left) and the client goes on to the
+/// reply, as the usual client does, rather than dying of SIGPIPE (the early path runs before
+/// the Rust runtime ignores it). The fake server drops the stdin it receives at once and
+/// replies 100 ms later; the client's stdin is a pipe (early) or a socket (usual) that a
+/// thread keeps filling until the client is gone.
+#[test]
+fn a_warm_client_relaying_into_a_closed_stdin_still_gets_the_reply() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("fake.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    for early in [true, false] {
+        let (stdin, mut feed): (Stdio, Box<dyn std::io::Write + Send>) = if early {
+            let (r, w) = std::io::pipe().expect("pipe");
+            (Stdio::from(r), Box::new(w))
+        } else {
+            let (mine, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+            (
+                Stdio::from(std::os::fd::OwnedFd::from(mine)),
+                Box::new(theirs),
+            )
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_runcell"))
+            .args(["run", "--warm", socket.to_str().unwrap(), "--", "cat"])
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn client");
+        let feeder = std::thread::spawn(move || {
+            let chunk = vec![b'x'; 64 << 10];
+            // Until the client is gone (EPIPE) or 64 MiB went (a client that never stops
+            // reading would be a failure the status shows).
+            for _ in 0..1024 {
+                if feed.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut head = [0u8; 12];
+        // A plain read: the descriptors that came with the request are closed at once, the
+        // job's stdin among them.
+        conn.read_exact(&mut head).expect("request header");
+        let len = u32::from_ne_bytes(head[8..12].try_into().unwrap()) as usize;
+        let mut argv = vec![0u8; len];
+        conn.read_exact(&mut argv).expect("request argv");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut reply = b"RCR1".to_vec();
+        reply.extend_from_slice(&0u32.to_ne_bytes());
+        reply.extend_from_slice(&9i32.to_ne_bytes());
+        reply.extend_from_slice(&0u32.to_ne_bytes());
+        // A client already dead (of SIGPIPE) fails this write; its status says so below.
+        let _ = conn.write_all(&reply);
+        drop(conn);
+        let o = child.wait_with_output().expect("wait client");
+        feeder.join().expect("feeder");
+        assert_eq!(
+            o.status.code(),
+            Some(9),
+            "early {early}: {:?}, {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 

@@ -292,7 +292,10 @@ fn send_request(fd: i32, head: &[u8; 12], program: &[u8], stdin: i32) -> Result<
 fn relay(conn: i32, pipe: i32) {
     let own = sys::reopen_stdin_nonblocking().ok();
     let src = own.unwrap_or(0);
-    if sys::set_nonblocking(pipe).is_ok()
+    // A job that stops reading its stdin closes the pipe's read end: the write must fail
+    // (EPIPE, the relay's end) rather than kill the client, as in the usual start.
+    if sys::ignore_sigpipe().is_ok()
+        && sys::set_nonblocking(pipe).is_ok()
         && let Some(buf) = sys::relay_buffer()
     {
         copy(conn, src, pipe, buf);

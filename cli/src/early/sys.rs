@@ -199,6 +199,42 @@ pub fn recv(fd: i32, buf: &mut [u8], peek: bool) -> Result<usize, i32> {
     }
 }
 
+/// Ignore SIGPIPE, as the Rust runtime does at start-up (so the usual start finds it the
+/// same): a write to a pipe whose reader is gone then fails with EPIPE instead of killing the
+/// process.
+pub fn ignore_sigpipe() -> Result<(), i32> {
+    /// The kernel's `struct sigaction` on x86_64 (handler, flags, restorer, mask).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: libc::SIG_IGN,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: the kernel reads one `struct sigaction` of the size given (its mask: 8 bytes)
+    // and writes no old action (NULL).
+    unsafe {
+        syscall6(
+            libc::SYS_rt_sigaction,
+            [
+                libc::SIGPIPE as usize,
+                &act as *const _ as usize,
+                0,
+                8,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(drop)
+}
+
 /// A close-on-exec pipe: (read end, write end).
 pub fn pipe() -> Result<(i32, i32), i32> {
     let mut fds = [-1i32; 2];
