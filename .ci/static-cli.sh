@@ -61,27 +61,17 @@ python3 .ci/check-early-entry.py "$bin" >&2 || fail "the early entry's code brea
 # checked for each, for one handed over to the usual code after the request (--report), and
 # for one that starts as usual (a socket on stdin).
 for who in root nobody; do
+    who_cmd=()
+    [[ $who == root ]] || who_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    as_who() { "${who_cmd[@]}" "$@"; } # as check, with the caller's stdin
     wdir=$(mktemp -d)
     chmod 0777 "$wdir"
-    if [[ $who == root ]]; then
-        "$bin" warm --socket "$wdir/w.sock" >/dev/null 2>&1 &
-    else
-        setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" warm --socket "$wdir/w.sock" \
-            >/dev/null 2>&1 &
-    fi
+    # Not through as_who: a backgrounded function is a subshell, and $! must be the server.
+    "${who_cmd[@]}" "$bin" warm --socket "$wdir/w.sock" >/dev/null 2>&1 &
     server=$!
     for ((i = 0; i < 400; i++)); do [[ -S $wdir/w.sock ]] && break; sleep 0.05; done
     [[ -S $wdir/w.sock ]] || fail "runcell warm as $who never listened"
     trap 'kill -TERM $server 2>/dev/null || true' EXIT
-    who_cmd=()
-    [[ $who == root ]] || who_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-    as_who() { # as check, with the caller's stdin
-        if [[ $who == root ]]; then
-            "$@"
-        else
-            setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-        fi
-    }
     warm() { # stdin kind (null, file, pipe), then the program
         local kind=$1
         shift

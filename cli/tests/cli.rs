@@ -1297,6 +1297,33 @@ fn warm_clients_early_and_usual_starts_agree() {
     assert_eq!((code, out.as_str()), (Some(0), "5\n500000\n"));
 }
 
+/// A warm server's reply: `RCR1`, kind, shell status, text length, text.
+fn warm_reply(kind: u32, status: i32, text: &[u8]) -> Vec<u8> {
+    let mut r = b"RCR1".to_vec();
+    r.extend_from_slice(&kind.to_ne_bytes());
+    r.extend_from_slice(&status.to_ne_bytes());
+    r.extend_from_slice(&(text.len() as u32).to_ne_bytes());
+    r.extend_from_slice(text);
+    r
+}
+
+/// A fake warm server's side of one connection: accepted, its request read whole with plain
+/// reads (so the descriptors sent with it are closed at once); the connection and the
+/// request's argv bytes.
+fn accept_warm_request(
+    listener: &std::os::unix::net::UnixListener,
+) -> (std::os::unix::net::UnixStream, Vec<u8>) {
+    use std::io::Read as _;
+    let (mut conn, _) = listener.accept().expect("accept");
+    let mut head = [0u8; 12];
+    conn.read_exact(&mut head).expect("request header");
+    assert_eq!(&head[..4], b"RCW1");
+    let len = u32::from_ne_bytes(head[8..12].try_into().unwrap()) as usize;
+    let mut argv = vec![0u8; len];
+    conn.read_exact(&mut argv).expect("request argv");
+    (conn, argv)
+}
+
 /// A socket whose other end is closed, for stdin: read at once to its end, and a kind of
 /// stdin the warm client's early path leaves to the usual start.
 fn closed_socket() -> Stdio {
@@ -1315,15 +1342,7 @@ fn closed_socket() -> Stdio {
 #[test]
 #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
 fn warm_clients_read_every_reply_shape_alike() {
-    use std::io::{Read as _, Write as _};
-    fn reply(kind: u32, status: i32, text: &[u8]) -> Vec<u8> {
-        let mut r = b"RCR1".to_vec();
-        r.extend_from_slice(&kind.to_ne_bytes());
-        r.extend_from_slice(&status.to_ne_bytes());
-        r.extend_from_slice(&(text.len() as u32).to_ne_bytes());
-        r.extend_from_slice(text);
-        r
-    }
+    use std::io::Write as _;
     /// Wait until `pid` waits in a read of the reply on its connection (`recvfrom`, or
     /// `read`): whether with `MSG_PEEK`, which only the early path uses. `early`: wait for
     /// that one (a relay's `poll` may come first).
@@ -1349,17 +1368,21 @@ fn warm_clients_read_every_reply_shape_alike() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
-    let ok7 = reply(0, 7, b"");
+    let ok7 = warm_reply(0, 7, b"");
     /// The reply's pieces (sent 50 ms apart), the client's exit status, what its one
     /// error line says (nothing on stderr when empty).
     type Case = (Vec<Vec<u8>>, Option<i32>, &'static str);
     let cases: Vec<Case> = vec![
         (vec![ok7[..5].to_vec(), ok7[5..].to_vec()], Some(7), ""),
-        (vec![reply(0, 300, b"")], Some(255), ""),
-        (vec![reply(0, -5, b"")], Some(0), ""),
-        (vec![reply(0, 3, b"{\"verdict\": \"ok\"}")], Some(3), ""),
+        (vec![warm_reply(0, 300, b"")], Some(255), ""),
+        (vec![warm_reply(0, -5, b"")], Some(0), ""),
         (
-            vec![reply(1, 0, b"no cells today")],
+            vec![warm_reply(0, 3, b"{\"verdict\": \"ok\"}")],
+            Some(3),
+            "",
+        ),
+        (
+            vec![warm_reply(1, 0, b"no cells today")],
             Some(125),
             "no cells today",
         ),
@@ -1389,12 +1412,7 @@ fn warm_clients_read_every_reply_shape_alike() {
                 .expect("spawn client");
             // The pipe ends at once: the relay is over before the reply is waited for.
             drop(child.stdin.take());
-            let (mut conn, _) = listener.accept().expect("accept");
-            let mut head = [0u8; 12];
-            conn.read_exact(&mut head).expect("request header");
-            let len = u32::from_ne_bytes(head[8..12].try_into().unwrap()) as usize;
-            let mut argv = vec![0u8; len];
-            conn.read_exact(&mut argv).expect("request argv");
+            let (mut conn, argv) = accept_warm_request(&listener);
             assert_eq!(argv, b"true\0");
             assert_eq!(
                 peeks_for_reply(child.id(), early),
@@ -1438,7 +1456,7 @@ fn warm_clients_read_every_reply_shape_alike() {
 /// thread keeps filling until the client is gone.
 #[test]
 fn a_warm_client_relaying_into_a_closed_stdin_still_gets_the_reply() {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let socket = dir.path().join("fake.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
@@ -1470,21 +1488,11 @@ fn a_warm_client_relaying_into_a_closed_stdin_still_gets_the_reply() {
                 }
             }
         });
-        let (mut conn, _) = listener.accept().expect("accept");
-        let mut head = [0u8; 12];
-        // A plain read: the descriptors that came with the request are closed at once, the
-        // job's stdin among them.
-        conn.read_exact(&mut head).expect("request header");
-        let len = u32::from_ne_bytes(head[8..12].try_into().unwrap()) as usize;
-        let mut argv = vec![0u8; len];
-        conn.read_exact(&mut argv).expect("request argv");
+        // The job's stdin, which came with the request, is closed by the plain read.
+        let (mut conn, _) = accept_warm_request(&listener);
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut reply = b"RCR1".to_vec();
-        reply.extend_from_slice(&0u32.to_ne_bytes());
-        reply.extend_from_slice(&9i32.to_ne_bytes());
-        reply.extend_from_slice(&0u32.to_ne_bytes());
         // A client already dead (of SIGPIPE) fails this write; its status says so below.
-        let _ = conn.write_all(&reply);
+        let _ = conn.write_all(&warm_reply(0, 9, b""));
         drop(conn);
         let o = child.wait_with_output().expect("wait client");
         feeder.join().expect("feeder");
