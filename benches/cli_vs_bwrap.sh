@@ -29,6 +29,14 @@
 #   the warm client relay it and start as usual).
 #   warm_python    runcell run --warm SOCKET -- $PYTHON - <<< "print('hello')"   (a server of
 #                  the python profile)
+#   floor_true     benches/floor/launch.c (built here with gcc -O2 -static-pie) running
+#                  /bin/true: a minimal C launcher doing what bubblewrap's configuration does
+#                  plus the cgroup, rlimits, capability drop, Landlock and seccomp runcell's
+#                  default profile adds, and nothing else (no output capture, no limits on
+#                  time, no options): the floor a one-shot launch of this shape has here
+#   floor_python   the same launcher running $PYTHON - <<< "print('hello')"
+#   The floor variants need root and cgroup v1 memory and pids hierarchies (the launcher's
+#   fixed configuration); elsewhere, or with NO_FLOOR=1, they are left out, with a note.
 #   The warm variants' CPU is the client's alone: the server's setup of the cell that
 #   replaces the one a job used (~2 ms of CPU, after the job) is not on the client's path and
 #   is not counted; the loop pauses 20 ms after every variant (so it finishes before the
@@ -37,7 +45,7 @@
 # Prints the median and p90 wall time and the mean CPU time (user + system of the invocation's
 # whole process tree) of each in milliseconds, then the ratios the speed issue tracks:
 # bwrap_true / runcell_true (goal >= 1.5) and runcell_python - bare_python (goal <= 3 ms), and
-# the same two for the warm server's variants.
+# the same two for the warm server's variants, and the same two for the C floor.
 set -euo pipefail
 [[ -n ${EPOCHREALTIME:-} ]] || { echo "needs bash >= 5 (\$EPOCHREALTIME)" >&2; exit 1; }
 
@@ -82,19 +90,6 @@ if [[ -n $base ]]; then
     [[ -x $base ]] || { echo "no runcell binary at $base" >&2; exit 1; }
     variants+=(base_true)
 fi
-run_variant() {
-    case $1 in
-    bare_true) /bin/true </dev/null ;;
-    bwrap_true) bwrap "${bwrap_args[@]}" -- /bin/true </dev/null ;;
-    runcell_true) "$runcell" run -- /bin/true </dev/null ;;
-    bare_python) "$python" - <<<"$hello" >/dev/null ;;
-    runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
-    base_true) "$base" run -- /bin/true </dev/null ;;
-    warm_true) "$runcell" run --warm "$tmp/warm.sock" -- /bin/true </dev/null ;;
-    warm_python) "$runcell" run --warm "$tmp/warm-python.sock" -- "$python" - <<<"$hello" >/dev/null ;;
-    esac
-}
-
 tmp=$(mktemp -d)
 servers=()
 cleanup() {
@@ -105,6 +100,33 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+floor=$tmp/floor-launch
+if [[ ${NO_FLOOR:-0} == 1 ]]; then
+    echo "floor variants left out (NO_FLOOR=1)" >&2
+elif [[ $EUID != 0 ]]; then
+    echo "floor variants left out: the C floor launcher runs as root only" >&2
+elif ! gcc -O2 -Wall -Wextra -static-pie -o "$floor" "$here/benches/floor/launch.c" >&2; then
+    echo "floor variants left out: benches/floor/launch.c does not build here" >&2
+elif ! floor_err=$("$floor" /bin/true 2>&1 </dev/null); then
+    echo "floor variants left out: the C floor launcher fails here: $floor_err" >&2
+else
+    variants+=(floor_true floor_python)
+fi
+run_variant() {
+    case $1 in
+    bare_true) /bin/true </dev/null ;;
+    bwrap_true) bwrap "${bwrap_args[@]}" -- /bin/true </dev/null ;;
+    runcell_true) "$runcell" run -- /bin/true </dev/null ;;
+    bare_python) "$python" - <<<"$hello" >/dev/null ;;
+    runcell_python) "$runcell" run --profile python -- "$python" - <<<"$hello" >/dev/null ;;
+    base_true) "$base" run -- /bin/true </dev/null ;;
+    warm_true) "$runcell" run --warm "$tmp/warm.sock" -- /bin/true </dev/null ;;
+    warm_python) "$runcell" run --warm "$tmp/warm-python.sock" -- "$python" - <<<"$hello" >/dev/null ;;
+    floor_true) "$floor" /bin/true </dev/null ;;
+    floor_python) "$floor" "$python" - <<<"$hello" >/dev/null ;;
+    esac
+}
+
 "$runcell" warm --socket "$tmp/warm.sock" 2>"$tmp/warm.log" &
 servers+=($!)
 "$runcell" warm --profile python --socket "$tmp/warm-python.sock" 2>"$tmp/warm-python.log" &
@@ -184,6 +206,17 @@ awk -v b="${cpums[bwrap_true]}" -v r="${cpums[runcell_true]}" -v bp="${cpums[bar
     printf "CPU: bwrap_true / runcell_true:  %.2fx\n", b / r
     printf "CPU: runcell_python - bare_python: %+.2f ms\n", rp - bp
 }'
+if [[ -n ${med[floor_true]:-} ]]; then
+    awk -v b="${med[bwrap_true]}" -v f="${med[floor_true]}" -v r="${med[runcell_true]}" \
+        -v bp="${med[bare_python]}" -v fp="${med[floor_python]}" 'BEGIN {
+    printf "bwrap_true / floor_true:         %.2fx  (the C floor: what a one-shot launch of this shape can reach)\n", b / f
+    printf "runcell_true / floor_true:       %.2fx  (runcell one-shot over the C floor)\n", r / f
+    printf "floor_python - bare_python:      %+.2f ms\n", fp - bp
+}'
+    awk -v b="${cpums[bwrap_true]}" -v f="${cpums[floor_true]}" 'BEGIN {
+    printf "CPU: bwrap_true / floor_true:    %.2fx\n", b / f
+}'
+fi
 if [[ -n $base ]]; then
     awk -v r="${med[runcell_true]}" -v o="${med[base_true]}" \
         'BEGIN { printf "base_true / runcell_true:        %.2fx  (>1: this build is faster)\n", o / r }'
