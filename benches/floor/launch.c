@@ -173,36 +173,32 @@ static void write_file(const char *path, const char *data, const char *step)
 
 /* ---------------------------------------------------------------- parent */
 
-/* Find the path of this process's cgroup in the v1 hierarchy `controller`. */
-static void own_cgroup(const char *controller, char *out, size_t outlen)
+/* This process's cgroup in the v1 hierarchy `controller`, from the lines of
+ * /proc/self/cgroup in `text` ("N:controller:/path"). */
+static void own_cgroup(const char *text, const char *controller, char *out,
+                       size_t outlen)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        die("open /proc/self/cgroup");
-    char line[1024];
     size_t clen = strlen(controller);
-    out[0] = '\0';
-    while (fgets(line, sizeof line, f)) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2 || (size_t)(c2 - c1 - 1) != clen ||
-            strncmp(c1 + 1, controller, clen) != 0)
-            continue;
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(out, outlen, "%s", c2 + 1);
-        break;
+    for (const char *line = text; *line; ) {
+        const char *nl = strchr(line, '\n');
+        const char *lend = nl ? nl : line + strlen(line);
+        const char *c1 = memchr(line, ':', (size_t)(lend - line));
+        const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(lend - c1 - 1)) : NULL;
+        if (c2 && (size_t)(c2 - c1 - 1) == clen &&
+            strncmp(c1 + 1, controller, clen) == 0) {
+            snprintf(out, outlen, "%.*s", (int)(lend - c2 - 1), c2 + 1);
+            return;
+        }
+        line = nl ? nl + 1 : lend;
     }
-    fclose(f);
-    if (out[0] == '\0') {
-        errno = ENOENT;
-        die("find cgroup in /proc/self/cgroup");
-    }
+    errno = ENOENT;
+    die("find cgroup in /proc/self/cgroup");
 }
 
-static void make_leaf(const char *controller, char *leaf, size_t len)
+/* Make the leaf floor-<pid> below this process's cgroup `own` in `controller`. */
+static void make_leaf(const char *controller, const char *own, char *leaf,
+                      size_t len)
 {
-    char own[512];
-    own_cgroup(controller, own, sizeof own);
     snprintf(leaf, len, "%s/%s%s%sfloor-%d", CGROUP_ROOT, controller, own,
              strcmp(own, "/") == 0 ? "" : "/", (int)getpid());
     /* A leaf of the same name left by a launcher killed with SIGKILL (its
@@ -244,8 +240,32 @@ static void remove_leaves(void)
 
 static void setup_cgroups(void)
 {
-    make_leaf("memory", mem_leaf, sizeof mem_leaf);
-    make_leaf("pids", pids_leaf, sizeof pids_leaf);
+    /* /proc/self/cgroup read once, for both hierarchies. */
+    char text[4096];
+    int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die("open /proc/self/cgroup");
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, text + used, sizeof text - 1 - used);
+        if (n < 0)
+            die("read /proc/self/cgroup");
+        if (n == 0)
+            break;
+        used += (size_t)n;
+        if (used == sizeof text - 1) {
+            errno = EFBIG;
+            die("read /proc/self/cgroup");
+        }
+    }
+    text[used] = '\0';
+    if (close(fd) < 0)
+        die("close /proc/self/cgroup");
+    char own[512];
+    own_cgroup(text, "memory", own, sizeof own);
+    make_leaf("memory", own, mem_leaf, sizeof mem_leaf);
+    own_cgroup(text, "pids", own, sizeof own);
+    make_leaf("pids", own, pids_leaf, sizeof pids_leaf);
     leaf_write(mem_leaf, "memory.limit_in_bytes", MEM_LIMIT,
                "write memory.limit_in_bytes");
     char memsw[640];

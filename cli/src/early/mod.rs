@@ -357,12 +357,12 @@ mod tests {
     use std::ffi::{CString, OsString};
     use std::os::unix::ffi::OsStringExt;
 
-    /// Runs `parse` over `args` laid out as the kernel does (one buffer, each string after
-    /// the last) or each string in its own allocation.
     /// What a parser made of a command line: the socket path, the report path, the program's
     /// argv as sent (each argument and its NUL).
     type Parsed = (Vec<u8>, Option<Vec<u8>>, Vec<u8>);
 
+    /// Runs `parse` over `args` laid out as the kernel does (one buffer, each string after
+    /// the last) or each string in its own allocation.
     fn early(args: &[&[u8]], contiguous: bool) -> Option<Parsed> {
         let mut strings: Vec<CString> = Vec::new();
         let mut buf: Vec<u8> = Vec::new();
